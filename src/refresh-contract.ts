@@ -1,0 +1,116 @@
+/**
+ * The contract between the `ItcOrchestrator` construct and the refresh handler: the environment
+ * variables the construct sets, the error names the state machine matches, and the shapes of the
+ * handler's event and report. Both sides import this module, so they cannot drift apart.
+ *
+ * This module must stay free of aws-cdk-lib imports: it is bundled into the handler.
+ */
+
+/** When a refresh may use `REFRESH MATERIALIZED VIEW CONCURRENTLY`. */
+export enum ConcurrentRefresh {
+  /**
+   * Use CONCURRENTLY when PostgreSQL allows it: the view is populated and has a unique index on
+   * plain columns with no WHERE clause. Readers are never locked out of such views.
+   */
+  AUTO = 'auto',
+  /** Always use CONCURRENTLY; a view that does not qualify fails. */
+  ALWAYS = 'always',
+  /** Never use CONCURRENTLY: a plain REFRESH, which locks readers out while it runs. */
+  NEVER = 'never',
+}
+
+/** What a refresh run does when another run holds the database's refresh lock. */
+export enum OverlapPolicy {
+  /** Wait for the other run to finish, up to the lock wait timeout, then end as skipped. */
+  WAIT = 'wait',
+  /** End at once as skipped. */
+  SKIP = 'skip',
+}
+
+/** Environment variables the construct sets on the refresh function. */
+export const RefreshEnv = {
+  /** ARN of the Secrets Manager secret holding the database credentials (RDS JSON shape). */
+  SECRET_ARN: 'ITC_DB_SECRET_ARN',
+  /** Database host, used when the secret has none (RDS-managed master secrets). */
+  DB_HOST: 'ITC_DB_HOST',
+  /** Database port, used when the secret has none. */
+  DB_PORT: 'ITC_DB_PORT',
+  /** Database name, used when the secret has none. */
+  DB_NAME: 'ITC_DB_NAME',
+  /** `true` (default) to verify the server's TLS certificate, `false` to encrypt without verifying. */
+  TLS_VERIFY: 'ITC_DB_TLS_VERIFY',
+  /** JSON array of materialized view names to refresh. */
+  VIEWS: 'ITC_REFRESH_VIEWS',
+  /** JSON array of schemas whose materialized views are refreshed. */
+  SCHEMAS: 'ITC_REFRESH_SCHEMAS',
+  /** Maximum number of refreshes running at once. */
+  CONCURRENCY: 'ITC_REFRESH_CONCURRENCY',
+  /** A {@link ConcurrentRefresh} value. */
+  CONCURRENT_REFRESH: 'ITC_REFRESH_CONCURRENTLY',
+  /** An {@link OverlapPolicy} value. */
+  OVERLAP_POLICY: 'ITC_REFRESH_OVERLAP_POLICY',
+  /** How long to wait for another run's lock under {@link OverlapPolicy.WAIT}, in milliseconds. */
+  LOCK_WAIT_MS: 'ITC_REFRESH_LOCK_WAIT_MS',
+  /** `lock_timeout` for each refresh, in milliseconds. */
+  LOCK_TIMEOUT_MS: 'ITC_REFRESH_LOCK_TIMEOUT_MS',
+  /** `statement_timeout` for each refresh, in milliseconds. */
+  STATEMENT_TIMEOUT_MS: 'ITC_REFRESH_STATEMENT_TIMEOUT_MS',
+  /** Attempts per view for transient errors (1 = no retry). */
+  MAX_ATTEMPTS: 'ITC_REFRESH_MAX_ATTEMPTS',
+} as const;
+
+/**
+ * Error names the handler throws (as `error.name`), so Step Functions can match them in Retry and Catch.
+ */
+export const RefreshErrors = {
+  /** One or more views failed; the message names them. Not retried by the state machine. */
+  VIEWS_FAILED: 'MaterializedViewRefreshFailed',
+  /** The request or configuration is invalid (unknown view, bad name, empty selection, bad secret). Never retried. */
+  INVALID_REQUEST: 'InvalidRefreshRequest',
+  /** The database could not be reached or rejected the credentials before any view was refreshed. */
+  CONNECTION_FAILED: 'DatabaseConnectionFailed',
+  /** A transient database failure that a later attempt may not meet. Retried by the state machine. */
+  TRANSIENT: 'TransientDatabaseError',
+} as const;
+
+/** The refresh handler's input. */
+export interface RefreshEvent {
+  /** Refresh only these materialized views (regclass syntax). Otherwise the configured set. */
+  readonly views?: string[];
+}
+
+export type ViewStatus = 'refreshed' | 'failed' | 'skipped';
+
+export interface ViewReport {
+  /** Schema-qualified, quoted where PostgreSQL needs quotes, e.g. `"Sales Hub"."Daily Totals"`. */
+  readonly view: string;
+  readonly status: ViewStatus;
+  /** Whether REFRESH ... CONCURRENTLY was used. */
+  readonly concurrently: boolean;
+  /** ISO timestamp of the first attempt's start; absent for skipped views. */
+  readonly startedAt?: string;
+  readonly durationMs: number;
+  readonly attempts: number;
+  /** Why the view failed or was skipped. Never contains credentials. */
+  readonly reason?: string;
+}
+
+export interface RefreshTotals {
+  readonly selected: number;
+  readonly refreshed: number;
+  readonly failed: number;
+  readonly skipped: number;
+}
+
+/** The handler's result. */
+export interface RefreshReport {
+  /** `succeeded`: every view refreshed; `skipped`: another run held the lock, nothing was refreshed. */
+  readonly status: 'succeeded' | 'skipped';
+  /** How the run got the database's refresh lock. */
+  readonly lock: 'acquired' | 'acquired-after-wait' | 'not-acquired';
+  readonly concurrency: number;
+  readonly startedAt: string;
+  readonly durationMs: number;
+  readonly views: ViewReport[];
+  readonly totals: RefreshTotals;
+}
