@@ -49,6 +49,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
   // The refresh handler is bundled into assets/ so users of every jsii language need no bundler.
   lambdaOptions: {
     runtime: awscdk.LambdaRuntime.NODEJS_22_X,
+    // AWS SDK v3 keeps connections alive by itself.
+    awsSdkConnectionReuse: false,
     bundlingOptions: refreshBundling,
   },
 

@@ -27,6 +27,15 @@ export enum OverlapPolicy {
   SKIP = 'skip',
 }
 
+/**
+ * How the handler secures its database connection in secret mode.
+ * - `verify-full`: TLS, the server certificate verified against the Lambda runtime's CA bundle (RDS CAs).
+ * - `require`: TLS without certificate verification.
+ * - `disable`: no TLS; for local test servers only.
+ * In local mode (no secret) PGSSLMODE applies instead.
+ */
+export type TlsMode = 'verify-full' | 'require' | 'disable';
+
 /** Environment variables the construct sets on the refresh function. */
 export const RefreshEnv = {
   /** ARN of the Secrets Manager secret holding the database credentials (RDS JSON shape). */
@@ -37,8 +46,8 @@ export const RefreshEnv = {
   DB_PORT: 'ITC_DB_PORT',
   /** Database name, used when the secret has none. */
   DB_NAME: 'ITC_DB_NAME',
-  /** `true` (default) to verify the server's TLS certificate, `false` to encrypt without verifying. */
-  TLS_VERIFY: 'ITC_DB_TLS_VERIFY',
+  /** A {@link TlsMode} value; default `verify-full`. */
+  TLS_MODE: 'ITC_DB_TLS_MODE',
   /** JSON array of materialized view names to refresh. */
   VIEWS: 'ITC_REFRESH_VIEWS',
   /** JSON array of schemas whose materialized views are refreshed. */
