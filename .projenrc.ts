@@ -113,6 +113,12 @@ project.addTask('bench', {
   steps: [{ spawn: 'bundle' }, { exec: `${tsNode('bench')} bench/bench.ts` }],
 });
 
+// README and doc-comment snippets compile through jsii-rosetta against rosetta/default.ts-fixture, so
+// the Python rendering on Construct Hub is real code: a snippet that does not compile fails the build.
+// The translations land in .jsii.tabl.json, which package:python reads.
+project.postCompileTask.exec('jsii-rosetta extract --strict');
+project.gitignore.exclude('/.jsii.tabl.json');
+
 project.addTask('test:python', {
   description: 'Install the built wheel into a fresh virtualenv and synthesize a Python CDK app with it',
   exec: 'bash test/python/smoke-test.sh',
