@@ -96,6 +96,8 @@ for (const dir of ['demo', 'bench']) {
     exclude: ['node_modules'],
   });
   project.eslint?.addLintPattern(dir);
+  // They run from the repository with its devDependencies installed, like tests.
+  project.eslint?.allowDevDeps(`${dir}/**`);
   project.npmignore?.exclude(`/${dir}/`);
 }
 project.npmignore?.exclude('/.ci/', '/test/python/');
