@@ -1,0 +1,85 @@
+"""A Python CDK app using the itc-orchestrator wheel: two pipelines, a VPC, a PostgreSQL database with
+its generated secret, and an hourly schedule.
+
+The smoke test (smoke-test.sh) synthesizes it and compares the template with that of app.ts, its
+TypeScript twin: keep the two apps the same construct for construct.
+"""
+
+import aws_cdk as cdk
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_rds as rds
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from itc_orchestrator import (
+    ConcurrentRefresh,
+    DatabaseCredentials,
+    ItcOrchestrator,
+    OrchestratorSchedule,
+    OverlapPolicy,
+    Pipeline,
+    RefreshOptions,
+)
+
+STACK_NAME = "ItcOrchestratorSmoke"
+
+
+class OrchestratorStack(cdk.Stack):
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+
+        vpc = ec2.Vpc(self, "Vpc", max_azs=2, nat_gateways=1)
+        database = rds.DatabaseInstance(
+            self,
+            "Database",
+            engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_16),
+            vpc=vpc,
+            vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
+            credentials=rds.Credentials.from_generated_secret("itc"),
+            database_name="warehouse",
+        )
+
+        # One pipeline defined in this app, one deployed elsewhere and referenced by ARN.
+        demand = lambda_.Function(
+            self,
+            "DemandLoader",
+            runtime=lambda_.Runtime.NODEJS_22_X,
+            handler="index.handler",
+            code=lambda_.Code.from_inline("exports.handler = async (event) => ({ loaded: 'demand', event });"),
+        )
+        supply_arn = self.format_arn(
+            service="lambda",
+            resource="function",
+            resource_name="supply-loader",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+        orchestrator = ItcOrchestrator(
+            self,
+            "Orchestrator",
+            pipelines=[
+                Pipeline.from_function("Demand", demand),
+                Pipeline.from_function_arn("Supply", supply_arn),
+            ],
+            vpc=vpc,
+            credentials=DatabaseCredentials.from_secret(database.secret),
+            refresh=RefreshOptions(
+                schemas=["analytics"],
+                concurrency=4,
+                concurrent_refresh=ConcurrentRefresh.AUTO,
+                overlap_policy=OverlapPolicy.SKIP,
+                statement_timeout=cdk.Duration.minutes(10),
+            ),
+            schedule=OrchestratorSchedule(
+                expression=scheduler.ScheduleExpression.cron(minute="15", hour="*"),
+            ),
+            alarm_topic=sns.Topic(self, "Alarms"),
+        )
+        database.connections.allow_default_port_from(orchestrator)
+
+
+app = cdk.App(analytics_reporting=False)
+OrchestratorStack(app, STACK_NAME)
+app.synth()

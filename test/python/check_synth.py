@@ -1,0 +1,142 @@
+"""Compares the cloud assemblies of app.py and app.ts and checks that the bundled refresh handler
+reached the Python app's cdk.out.
+
+Both apps run the same construct code (the jsii package in the wheel, the sources in TypeScript)
+on the same aws-cdk-lib release, so their templates must be identical: same logical ids, same
+properties, same state machine definition. Nothing is normalized; an asset hash that differs means
+the wheel was built from other handler code than this tree's assets/.
+"""
+
+import argparse
+import hashlib
+import importlib.util
+import json
+import sys
+import tarfile
+from pathlib import Path
+
+HANDLER_IN_PACKAGE = "package/assets/refresh.lambda/index.js"
+
+failures: list[str] = []
+
+
+def check(condition: bool, message: str) -> bool:
+    print(("ok   " if condition else "FAIL ") + message)
+    if not condition:
+        failures.append(message)
+    return condition
+
+
+def load_template(assembly: Path, stack: str) -> dict:
+    path = assembly / f"{stack}.template.json"
+    if not path.is_file():
+        sys.exit(f"check_synth: {path} does not exist; did the app synthesize stack {stack}?")
+    return json.loads(path.read_text())
+
+
+def differences(left, right, path="") -> list[str]:
+    """The JSON paths where two templates differ, deepest first found."""
+    if isinstance(left, dict) and isinstance(right, dict):
+        found = []
+        for key in sorted(set(left) | set(right)):
+            if key not in left or key not in right:
+                found.append(f"{path}/{key} only in {'TypeScript' if key in right else 'Python'}")
+            else:
+                found += differences(left[key], right[key], f"{path}/{key}")
+        return found
+    if isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
+        return [d for i, (a, b) in enumerate(zip(left, right)) for d in differences(a, b, f"{path}[{i}]")]
+    return [] if left == right else [f"{path}: Python {json.dumps(left)[:200]} != TypeScript {json.dumps(right)[:200]}"]
+
+
+def resources_of_type(template: dict, resource_type: str) -> dict:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == resource_type}
+
+
+def render_definition(definition) -> dict:
+    """Parses a DefinitionString, replacing each CloudFormation expression in it by a placeholder."""
+    if isinstance(definition, str):
+        return json.loads(definition)
+    parts = definition["Fn::Join"][1]
+    return json.loads("".join(p if isinstance(p, str) else "TOKEN" for p in parts))
+
+
+def compare_templates(python: dict, typescript: dict) -> None:
+    py_resources = {k: v["Type"] for k, v in python["Resources"].items()}
+    ts_resources = {k: v["Type"] for k, v in typescript["Resources"].items()}
+    check(py_resources == ts_resources,
+          f"same resources: {len(py_resources)} in Python, {len(ts_resources)} in TypeScript")
+    for logical_id in sorted(set(py_resources) ^ set(ts_resources)):
+        print(f"     {logical_id} ({py_resources.get(logical_id) or ts_resources.get(logical_id)}) "
+              f"only in {'Python' if logical_id in py_resources else 'TypeScript'}")
+
+    py_machines = resources_of_type(python, "AWS::StepFunctions::StateMachine")
+    ts_machines = resources_of_type(typescript, "AWS::StepFunctions::StateMachine")
+    if check(len(py_machines) == 1 and py_machines.keys() == ts_machines.keys(),
+             f"one state machine, same logical id: {sorted(py_machines)} / {sorted(ts_machines)}"):
+        logical_id = next(iter(py_machines))
+        py_definition = py_machines[logical_id]["Properties"]["DefinitionString"]
+        ts_definition = ts_machines[logical_id]["Properties"]["DefinitionString"]
+        check(py_definition == ts_definition, "identical state machine definition")
+        # The two pipelines given in Python became the two branches of the Parallel state.
+        states = render_definition(py_definition)["States"]
+        branches = [len(s["Branches"]) for s in states.values() if s["Type"] == "Parallel"]
+        check(branches == [2], f"the Parallel state runs the 2 Python pipelines: branches {branches}")
+
+    diffs = differences(python, typescript)
+    check(not diffs, f"identical templates ({len(diffs)} differences)")
+    for diff in diffs[:20]:
+        print(f"     {diff}")
+
+
+def wheel_handler() -> bytes:
+    """The bundled handler inside the jsii package that the installed wheel carries."""
+    spec = importlib.util.find_spec("itc_orchestrator")  # locates without starting the jsii runtime
+    tarballs = list(Path(spec.origin).parent.glob("_jsii/*.jsii.tgz"))
+    if len(tarballs) != 1:
+        sys.exit(f"check_synth: expected one jsii tarball in the installed wheel, found {tarballs}")
+    with tarfile.open(tarballs[0]) as tar:
+        return tar.extractfile(HANDLER_IN_PACKAGE).read()
+
+
+def check_handler_asset(assembly: Path, stack: str, template: dict) -> None:
+    handler = wheel_handler()
+    repo_handler = Path("assets/refresh.lambda/index.js").read_bytes()
+    check(handler == repo_handler,
+          "the wheel carries this tree's assets/refresh.lambda/index.js "
+          f"(sha256 {hashlib.sha256(handler).hexdigest()[:12]}; if not, rebuild the wheel)")
+
+    manifest = json.loads((assembly / f"{stack}.assets.json").read_text())
+    handler_assets = [
+        asset_hash for asset_hash, asset in manifest.get("files", {}).items()
+        if (assembly / asset["source"]["path"] / "index.js").is_file()
+        and (assembly / asset["source"]["path"] / "index.js").read_bytes() == handler
+    ]
+    if not check(len(handler_assets) == 1, f"the bundled handler index.js is in {assembly}: assets {handler_assets}"):
+        return
+    asset_hash = handler_assets[0]
+    functions = [
+        logical_id for logical_id, fn in resources_of_type(template, "AWS::Lambda::Function").items()
+        if fn["Properties"].get("Code", {}).get("S3Key") == f"{asset_hash}.zip"
+    ]
+    check(len(functions) == 1, f"one function deploys that asset: {functions}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--python", required=True, type=Path, help="cdk.out of app.py")
+    parser.add_argument("--typescript", required=True, type=Path, help="cdk.out of app.ts")
+    args = parser.parse_args()
+
+    python = load_template(args.python, args.stack)
+    typescript = load_template(args.typescript, args.stack)
+    compare_templates(python, typescript)
+    check_handler_asset(args.python, args.stack, python)
+
+    if failures:
+        sys.exit(f"check_synth: {len(failures)} check(s) failed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Python smoke test for the PyPI package.
+#
+# Installs the wheel built by `npx projen package:python` into a fresh virtual environment together
+# with aws-cdk-lib and constructs from PyPI, synthesizes the Python app test/python/app.py with it,
+# synthesizes its TypeScript twin test/python/app.ts from the sources, and checks that both
+# templates match, that the bundled refresh handler reached the Python app's cdk.out, and that bad
+# input from Python fails with the jsii error naming the prop.
+#
+# Run it from a built tree: `npx projen compile && npx projen package:python && npx projen test:python`
+# (.ci/run does this after `npx projen build`).
+#
+# Environment:
+#   PYTHON         interpreter for the virtual environment (default: python3)
+#   PIP_CACHE_DIR  pip's download cache, kept between runs so only the first run downloads
+#                  aws-cdk-lib (default: pip's own, ~/.cache/pip)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+here=test/python
+venv=$here/.venv
+out=$here/cdk.out
+stack=ItcOrchestratorSmoke
+
+fail() { echo "test:python: $*" >&2; exit 1; }
+step() { echo "--- $*"; }
+
+shopt -s nullglob
+wheels=(dist/python/itc_orchestrator-*.whl)
+shopt -u nullglob
+[ ${#wheels[@]} -eq 1 ] || fail "expected exactly one wheel in dist/python, found ${#wheels[@]}; run 'npx projen compile && npx projen package:python' first"
+wheel=${wheels[0]}
+[ -f assets/refresh.lambda/index.js ] || fail "assets/refresh.lambda/index.js is missing; run 'npx projen bundle' first"
+
+# The Python app runs on the aws-cdk-lib and constructs releases the TypeScript twin runs on, so the
+# two templates can be compared like for like.
+cdk_version=$(node -p "require('./package.json').devDependencies['aws-cdk-lib']")
+constructs_version=$(node -p "require('./package.json').devDependencies['constructs']")
+
+# Every jsii process would print its Node.js support notice; the build tools report the Node version already.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=$(node -p 'process.versions.node.split(".")[0]')
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
+
+step "fresh virtual environment in $venv"
+rm -rf "$venv" "$out"
+"${PYTHON:-python3}" -m venv "$venv"
+py=$venv/bin/python
+
+step "install $(basename "$wheel"), aws-cdk-lib==$cdk_version, constructs==$constructs_version"
+# --no-compile: aws-cdk-lib ships thousands of modules; only the few the app imports get compiled.
+"$py" -m pip install --quiet --no-compile "$wheel" "aws-cdk-lib==$cdk_version" "constructs==$constructs_version"
+"$py" -m pip check
+
+step "synthesize the Python app"
+CDK_OUTDIR=$out/python "$py" $here/app.py
+
+step "synthesize the TypeScript twin"
+CDK_OUTDIR=$out/typescript npx ts-node --transpile-only --project test/tsconfig.json $here/app.ts
+
+step "compare the templates and check the bundled handler"
+"$py" $here/check_synth.py --stack "$stack" --python "$out/python" --typescript "$out/typescript"
+
+step "bad input from Python"
+"$py" $here/bad_input.py
+
+echo "test:python: all checks passed"
