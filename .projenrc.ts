@@ -112,7 +112,8 @@ project.addTask('demo', {
 
 project.addTask('bench', {
   description: 'Benchmark the refresh engine on an embedded PostgreSQL; writes bench/results.json and bench/results.md',
-  steps: [{ spawn: 'bundle' }, { exec: `${tsNode('bench')} bench/bench.ts` }],
+  // Options after the task name reach the script, e.g. `npx projen bench --quick`.
+  steps: [{ spawn: 'bundle' }, { exec: `${tsNode('bench')} bench/bench.ts`, receiveArgs: true }],
 });
 
 // README and doc-comment snippets compile through jsii-rosetta against rosetta/default.ts-fixture, so
