@@ -122,6 +122,9 @@ project.addTask('bench', {
 project.postCompileTask.exec('jsii-rosetta extract --strict');
 project.gitignore.exclude('/.jsii.tabl.json');
 
+// PyPI lists the package under the AWS CDK framework, as the aws-cdk-lib Python packages are.
+project.package.file.addOverride('jsii.targets.python.classifiers', ['Framework :: AWS CDK', 'Framework :: AWS CDK :: 2']);
+
 project.addTask('test:python', {
   description: 'Install the built wheel into a fresh virtualenv and synthesize a Python CDK app with it',
   exec: 'bash test/python/smoke-test.sh',
