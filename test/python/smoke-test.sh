@@ -4,8 +4,9 @@
 # Installs the wheel built by `npx projen package:python` into a fresh virtual environment together
 # with aws-cdk-lib and constructs from PyPI, synthesizes the Python app test/python/app.py with it,
 # synthesizes its TypeScript twin test/python/app.ts from the sources, and checks that both
-# templates match, that the bundled refresh handler reached the Python app's cdk.out, and that bad
-# input from Python fails with the jsii error naming the prop.
+# templates match, that the bundled refresh handler reached the Python app's cdk.out, that the
+# README's Python quick start runs, and that bad input from Python fails with the jsii error naming
+# the prop.
 #
 # Run it from a built tree: `npx projen compile && npx projen package:python && npx projen test:python`
 # (.ci/run does this after `npx projen build`).
@@ -59,6 +60,9 @@ CDK_OUTDIR=$out/typescript npx ts-node --transpile-only --project test/tsconfig.
 
 step "compare the templates and check the bundled handler"
 "$py" $here/check_synth.py --stack "$stack" --python "$out/python" --typescript "$out/typescript"
+
+step "run the README's Python quick start"
+"$py" $here/readme_quick_start.py README.md "$out/readme"
 
 step "bad input from Python"
 "$py" $here/bad_input.py
