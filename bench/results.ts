@@ -1,0 +1,181 @@
+import { HandlerResult } from './sections/handler-init';
+import { OverheadResult } from './sections/overhead';
+import { ReadersResult } from './sections/readers';
+import { WallTimeResult } from './sections/refresh-wall-time';
+
+/** Everything a bench run measured; written as bench/results.json and rendered as markdown. */
+export interface BenchResults {
+  readonly generatedAt: string;
+  readonly command: string;
+  readonly quick: boolean;
+  readonly durationS: number;
+  readonly machine: {
+    readonly cores: number;
+    readonly cpu: string;
+    readonly memoryGiB: number;
+    readonly node: string;
+    readonly postgres: string;
+    /** Server settings that differ from the defaults, and why. */
+    readonly postgresSettings: Record<string, string>;
+  };
+  readonly wallTime?: WallTimeResult;
+  readonly readers?: ReadersResult;
+  readonly handler?: HandlerResult;
+  readonly overhead?: OverheadResult;
+  readonly goals: Goal[];
+}
+
+export interface Goal {
+  readonly goal: string;
+  readonly result: string;
+  readonly target: string;
+  readonly met: boolean;
+}
+
+const KB = 1000;
+
+/** Checks each measured number against the goal the benchmark issue sets for it. */
+export function evaluateGoals(results: Omit<BenchResults, 'goals'>): Goal[] {
+  const goals: Goal[] = [];
+  const mainDag = results.wallTime?.dags[0];
+  for (const run of mainDag?.engine.filter((engine) => engine.concurrency >= 2) ?? []) {
+    goals.push({
+      goal: `Speed-up over sequential REFRESH, ${mainDag!.views} views, concurrency ${run.concurrency}`,
+      result: `${run.speedUp.toFixed(2)}×`,
+      target: '≥ 1.6×',
+      met: run.speedUp >= 1.6,
+    });
+    goals.push({
+      goal: `Wall time / lower bound, ${mainDag!.views} views, concurrency ${run.concurrency}`,
+      result: run.boundRatio.toFixed(2),
+      target: '≤ 1.2',
+      met: run.boundRatio <= 1.2,
+    });
+  }
+  const defaultReaders = results.readers?.runs.find((run) => run.concurrently);
+  if (results.readers) {
+    goals.push({
+      goal: 'Longest read during a refresh with the engine default (CONCURRENTLY)',
+      result: defaultReaders ? `${defaultReaders.maxMs.toFixed(1)} ms` : 'CONCURRENTLY not used',
+      target: '≤ 100 ms',
+      met: defaultReaders !== undefined && defaultReaders.maxMs <= 100,
+    });
+  }
+  if (results.handler) {
+    goals.push({
+      goal: 'Handler bundle size',
+      result: `${(results.handler.shipped.bytes / KB).toFixed(1)} KB`,
+      target: '< 250 KB',
+      met: results.handler.shipped.bytes < 250 * KB,
+    });
+    goals.push({
+      goal: 'Cold init, shipped bundle / naive bundle (median)',
+      result: `${results.handler.coldInitRatio.toFixed(2)} (${results.handler.shipped.coldInitMs} ms / ${results.handler.naive.coldInitMs} ms)`,
+      target: '≤ 0.5',
+      met: results.handler.coldInitRatio <= 0.5,
+    });
+  }
+  if (results.overhead) {
+    goals.push({
+      goal: `Engine overhead per view, ${results.overhead.views} trivial views`,
+      result: `${results.overhead.overheadPerViewMs.toFixed(2)} ms`,
+      target: '≤ 5 ms',
+      met: results.overhead.overheadPerViewMs <= 5,
+    });
+  }
+  return goals;
+}
+
+export function renderMarkdown(results: BenchResults): string {
+  const { machine } = results;
+  const lines: string[] = [
+    '# Refresh engine benchmarks',
+    '',
+    `Measured ${results.generatedAt} with \`${results.command}\`${results.quick ? ' (quick: small data, few runs; not for comparison)' : ''} in ${results.durationS.toFixed(0)} s.`,
+    `Machine: ${machine.cores} cores (${machine.cpu}), ${machine.memoryGiB} GiB, Node.js ${machine.node}, ${machine.postgres}.`,
+    `PostgreSQL settings: ${Object.entries(machine.postgresSettings).map(([name, value]) => `\`${name}=${value}\``).join(', ')}.`,
+    '',
+    '## Goals',
+    '',
+    table(['Goal', 'Result', 'Target', 'Met'], results.goals.map((goal) => [goal.goal, goal.result, goal.target, goal.met ? 'yes' : '**no**'])),
+  ];
+
+  if (results.wallTime) {
+    const wall = results.wallTime;
+    lines.push('', '## 1. Refresh wall time', '');
+    lines.push(
+      `Generated DAGs over ${wall.factRows.toLocaleString('en-US')} fact rows; medians of ${wall.repetitions} run(s). ` +
+      `Bound = max(critical path, total work / min(concurrency, ${wall.cores} cores)), from each view's own refresh time in the baseline.`,
+      '',
+    );
+    lines.push(table(
+      ['DAG', 'Single refresh min / median / max (ms)', 'Total work (ms)', 'Critical path (ms)'],
+      wall.dags.map((dag) => [
+        `${dag.views} views: ${dag.chains} chains, ${dag.fanIn} fan-in`,
+        `${dag.singleRefreshMs.min} / ${dag.singleRefreshMs.median} / ${dag.singleRefreshMs.max}`,
+        String(dag.totalWorkMs),
+        String(dag.criticalPathMs),
+      ]),
+    ));
+    lines.push('');
+    lines.push(table(
+      ['DAG', 'Run', 'Wall (ms)', 'Speed-up', 'Bound (ms)', 'Wall / bound'],
+      wall.dags.flatMap((dag) => [
+        [`${dag.views} views`, 'baseline: sequential REFRESH', String(dag.baseline.wallMs), '1.00×', '', ''],
+        ...dag.engine.map((run) => [
+          `${dag.views} views`,
+          `engine, concurrency ${run.concurrency}`,
+          String(run.wallMs),
+          `${run.speedUp.toFixed(2)}×`,
+          String(run.boundMs),
+          run.boundRatio.toFixed(2),
+        ]),
+      ]),
+    ));
+  }
+
+  if (results.readers) {
+    lines.push('', '## 2. Readers during a refresh', '');
+    lines.push(`Key lookups, one at a time, on a ${results.readers.rows.toLocaleString('en-US')}-row materialized view while the engine refreshes it.`, '');
+    lines.push(table(
+      ['Refresh', 'CONCURRENTLY', 'Refresh (ms)', 'Reads', 'p50 (ms)', 'p99 (ms)', 'Max (ms)', 'Reads > 100 ms'],
+      results.readers.runs.map((run) => [
+        run.mode, run.concurrently ? 'yes' : 'no', String(run.refreshMs), String(run.reads),
+        String(run.p50Ms), String(run.p99Ms), String(run.maxMs), String(run.readsOver100Ms),
+      ]),
+    ));
+  }
+
+  if (results.handler) {
+    const handler = results.handler;
+    lines.push('', '## 3. Handler bundle and cold init', '');
+    lines.push(
+      'Cold init: a fresh `node` process loads the bundle and completes its first invocation (refresh of one view), ' +
+      `in ms from process start; medians of ${handler.runs} runs per bundle.`,
+      '',
+    );
+    lines.push(table(
+      ['Bundle', 'Size (KB)', 'Cold init (ms)', 'Load (ms)', 'First invocation (ms)', 'Spawn to exit (ms)'],
+      [handler.shipped, handler.naive].map((bundle) => [
+        `${bundle.label}: \`${bundle.path}\``, (bundle.bytes / KB).toFixed(1), String(bundle.coldInitMs),
+        String(bundle.loadMs), String(bundle.firstInvocationMs), String(bundle.processMs),
+      ]),
+    ));
+  }
+
+  if (results.overhead) {
+    const overhead = results.overhead;
+    lines.push('', '## 4. Engine overhead per view', '');
+    lines.push(`${overhead.views} trivial materialized views at concurrency 1; engine time is the median of ${overhead.repetitions} warm invocations.`, '');
+    lines.push(table(
+      ['Sequential REFRESH alone (ms)', 'Engine, warm (ms)', 'Engine, cold (ms)', 'Engine per view (ms)', 'Overhead per view (ms)'],
+      [[overhead.rawSequentialMs, overhead.engineMs, overhead.coldEngineMs, overhead.enginePerViewMs, overhead.overheadPerViewMs].map(String)],
+    ));
+  }
+  return lines.join('\n') + '\n';
+}
+
+function table(header: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
