@@ -12,13 +12,16 @@ export interface BenchOptions {
   readonly help: boolean;
 }
 
-export const USAGE = `Usage: npx projen bench [-- options]
+export const USAGE = `Usage: npx projen bench [options]
        ts-node --transpile-only --project bench/tsconfig.json bench/bench.ts [options]
 
-  --quick            smaller data, fewer runs (development; writes bench/.work/results-quick.*)
+  --quick            smaller data, fewer runs, for development
   --views N          views in the main wall-time DAG (default 24, at least ${MIN_DAG_VIEWS}, at most 400)
   --sections LIST    comma-separated subset of: ${SECTIONS.join(', ')} (default: all)
-  --help             this text`;
+  --help             this text
+
+A full run of every section replaces bench/results.json and bench/results.md;
+quick and partial runs write bench/.work/results-partial.json and .md instead.`;
 
 /** Parses the command line; throws an error naming the bad option and value. */
 export function parseOptions(argv: readonly string[]): BenchOptions {
