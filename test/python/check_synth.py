@@ -35,7 +35,7 @@ def load_template(assembly: Path, stack: str) -> dict:
 
 
 def differences(left, right, path="") -> list[str]:
-    """The JSON paths where two templates differ, deepest first found."""
+    """The JSON paths where two templates differ, each with the differing values."""
     if isinstance(left, dict) and isinstance(right, dict):
         found = []
         for key in sorted(set(left) | set(right)):
@@ -46,7 +46,13 @@ def differences(left, right, path="") -> list[str]:
         return found
     if isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
         return [d for i, (a, b) in enumerate(zip(left, right)) for d in differences(a, b, f"{path}[{i}]")]
-    return [] if left == right else [f"{path}: Python {json.dumps(left)[:200]} != TypeScript {json.dumps(right)[:200]}"]
+    if left == right:
+        return []
+    if isinstance(left, str) and isinstance(right, str):
+        at = next((i for i, (a, b) in enumerate(zip(left, right)) if a != b), min(len(left), len(right)))
+        return [f"{path} from character {at}: Python {left[max(0, at - 40):at + 80]!r} "
+                f"!= TypeScript {right[max(0, at - 40):at + 80]!r}"]
+    return [f"{path}: Python {json.dumps(left)[:200]} != TypeScript {json.dumps(right)[:200]}"]
 
 
 def resources_of_type(template: dict, resource_type: str) -> dict:
