@@ -100,6 +100,8 @@ for (const dir of ['demo', 'bench']) {
   project.eslint?.allowDevDeps(`${dir}/**`);
   project.npmignore?.exclude(`/${dir}/`);
 }
+// The refresh handler's modules import its libraries, which esbuild bundles: devDependencies, as for the entry point.
+project.eslint?.allowDevDeps('src/refresh/**');
 project.npmignore?.exclude('/.ci/', '/test/python/');
 project.gitignore.exclude('/bench/.work/', '/.demo/', '/cdk.out/', '/test/python/.venv/', '/test/python/cdk.out/');
 
