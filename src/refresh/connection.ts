@@ -1,0 +1,66 @@
+import { Client, ClientConfig, Pool } from 'pg';
+import type { TlsMode } from '../refresh-contract';
+import { APPLICATION_NAME, ConnectionSettings, connectionSettings } from './credentials';
+import { RefreshError, describeError, isAuthenticationFailure, redact } from './errors';
+
+/** How long opening one connection may take, unless the invocation has less time left. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+export interface OpenedConnection {
+  readonly client: Client;
+  readonly settings: ConnectionSettings;
+}
+
+/**
+ * Opens the run's first connection. An authentication failure with a cached secret reads the secret once
+ * more, in case the password was rotated, and tries again.
+ */
+export async function openConnection(env: Record<string, string | undefined>, tlsMode: TlsMode, timeoutMs: number): Promise<OpenedConnection> {
+  let settings = await connectionSettings(env, tlsMode);
+  try {
+    return { client: await connect(settings, timeoutMs), settings };
+  } catch (error) {
+    if (!(isAuthenticationFailure(error) && settings.source === 'cached-secret')) throw connectionFailed(settings, error);
+  }
+  settings = await connectionSettings(env, tlsMode, true);
+  try {
+    return { client: await connect(settings, timeoutMs), settings };
+  } catch (error) {
+    throw connectionFailed(settings, error);
+  }
+}
+
+/** A pool of up to `max` connections for the refreshes, with the settings that opened the first one. */
+export function createPool(settings: ConnectionSettings, max: number, timeoutMs: number): Pool {
+  const pool = new Pool({ ...clientConfig(settings, timeoutMs), max, idleTimeoutMillis: 0 });
+  // An idle connection lost between refreshes is discarded by the pool; without a listener it would crash the process.
+  pool.on('error', () => undefined);
+  return pool;
+}
+
+async function connect(settings: ConnectionSettings, timeoutMs: number): Promise<Client> {
+  const client = new Client(clientConfig(settings, timeoutMs));
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw error;
+  }
+  return client;
+}
+
+function clientConfig(settings: ConnectionSettings, timeoutMs: number): ClientConfig {
+  return {
+    ...settings.config,
+    application_name: APPLICATION_NAME,
+    connectionTimeoutMillis: Math.max(1, Math.min(CONNECT_TIMEOUT_MS, timeoutMs)),
+    keepAlive: true,
+  };
+}
+
+function connectionFailed(settings: ConnectionSettings, error: unknown): RefreshError {
+  const why = isAuthenticationFailure(error) ? 'the server rejected the credentials' : 'the connection failed';
+  const message = `Could not connect to PostgreSQL as ${settings.target} (${settings.source}): ${why}: ${describeError(error)}`;
+  return new RefreshError('CONNECTION_FAILED', redact(message, settings.secrets));
+}

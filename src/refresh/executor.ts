@@ -1,0 +1,180 @@
+import type { Pool, PoolClient, QueryConfig } from 'pg';
+import type { ViewReport } from '../refresh-contract';
+import { describeError, isStatementTimeout, isTransient, redact } from './errors';
+import { quoteIdentifier } from './names';
+import type { PlannedRefresh } from './plan';
+
+export interface ExecutionOptions {
+  /** Connections for the refreshes; at least `concurrency` of them. */
+  readonly pool: Pool;
+  readonly concurrency: number;
+  /** Epoch milliseconds by which every refresh must have stopped, so the run can still report. */
+  readonly deadline: number;
+  readonly lockTimeoutMs: number;
+  /** Undefined: bounded only by the deadline. */
+  readonly statementTimeoutMs?: number;
+  readonly maxAttempts: number;
+  /** Backoff before attempt n+1 is about `retryBaseDelayMs * 2^(n-1)`, jittered, at most `retryMaxDelayMs`. */
+  readonly retryBaseDelayMs?: number;
+  readonly retryMaxDelayMs?: number;
+  /** Values never to repeat in a reason, e.g. the password. */
+  readonly secrets: readonly string[];
+  /** Called when a refresh attempt starts and when a view's outcome is known. */
+  readonly onAttempt?: (step: PlannedRefresh, attempt: number) => void;
+  readonly onDone?: (step: PlannedRefresh, report: ViewReport) => void;
+}
+
+/** Below this much time left, a refresh is not started: it could not finish. */
+const MIN_REFRESH_BUDGET_MS = 100;
+/** How long past its statement_timeout a refresh may go silent before the connection is abandoned. */
+const CLIENT_TIMEOUT_GRACE_MS = 2_000;
+
+/**
+ * Runs the plan with a ready queue: up to `concurrency` refreshes at once, each on its own connection. A view
+ * starts as soon as every view it depends on has been refreshed, not when a whole level is done; among ready
+ * views, those with the longest chain of dependents go first. A view that fails takes all its dependents with
+ * it (skipped, never refreshed on stale input); independent views go on.
+ *
+ * @returns one report per planned view, in plan order
+ */
+export async function executePlan(plan: readonly PlannedRefresh[], options: ExecutionOptions): Promise<ViewReport[]> {
+  const byName = new Map(plan.map((step) => [step.view.qualifiedName, step]));
+  const reports = new Map<string, ViewReport>();
+  const pendingDeps = new Map(plan.map((step) => [step.view.qualifiedName, step.dependsOn.length]));
+  const ready = plan.filter((step) => step.dependsOn.length === 0);
+  let running = 0;
+
+  const finish = (step: PlannedRefresh, report: ViewReport) => {
+    reports.set(step.view.qualifiedName, report);
+    options.onDone?.(step, report);
+    if (report.status === 'refreshed') {
+      for (const name of step.dependents) {
+        const left = pendingDeps.get(name)! - 1;
+        pendingDeps.set(name, left);
+        if (left === 0 && !reports.has(name)) ready.push(byName.get(name)!);
+      }
+    } else {
+      for (const name of step.dependents) skipDependent(byName.get(name)!, step.view.qualifiedName);
+    }
+  };
+
+  const skipDependent = (step: PlannedRefresh, cause: string) => {
+    if (reports.has(step.view.qualifiedName)) return;
+    finish(step, {
+      view: step.view.qualifiedName,
+      status: 'skipped',
+      concurrently: false,
+      durationMs: 0,
+      attempts: 0,
+      reason: `depends on ${cause}, which was not refreshed`,
+    });
+  };
+
+  await new Promise<void>((resolve, reject) => {
+    const pump = () => {
+      ready.sort((a, b) => b.height - a.height || plan.indexOf(a) - plan.indexOf(b));
+      while (running < options.concurrency && ready.length > 0) {
+        const step = ready.shift()!;
+        running++;
+        refreshView(step, options).then((report) => {
+          running--;
+          finish(step, report);
+          pump();
+        }, reject);
+      }
+      if (running === 0 && ready.length === 0) resolve();
+    };
+    pump();
+  });
+
+  return plan.map((step) => reports.get(step.view.qualifiedName)!);
+}
+
+/** Refreshes one view, retrying transient errors with backoff while time remains. Never throws. */
+async function refreshView(step: PlannedRefresh, options: ExecutionOptions): Promise<ViewReport> {
+  const name = step.view.qualifiedName;
+  if (step.blocker) {
+    return { view: name, status: 'failed', concurrently: false, durationMs: 0, attempts: 0, reason: step.blocker };
+  }
+
+  const started = Date.now();
+  const result = (status: ViewReport['status'], attempts: number, reason?: string): ViewReport => ({
+    view: name,
+    status,
+    concurrently: status === 'skipped' ? false : step.concurrently,
+    startedAt: status === 'skipped' ? undefined : new Date(started).toISOString(),
+    durationMs: status === 'skipped' ? 0 : Date.now() - started,
+    attempts,
+    reason: reason === undefined ? undefined : redact(reason, options.secrets),
+  });
+
+  let lastError = '';
+  for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
+    const budget = options.deadline - Date.now();
+    if (budget < MIN_REFRESH_BUDGET_MS) {
+      return attempt === 1
+        ? result('skipped', 0, 'not started: the invocation ran out of time')
+        : result('failed', attempt - 1, `${lastError}; no time left for another attempt`);
+    }
+    const statementTimeout = Math.min(options.statementTimeoutMs ?? Infinity, budget);
+    const lockTimeout = Math.min(options.lockTimeoutMs, budget);
+
+    options.onAttempt?.(step, attempt);
+    try {
+      await refreshOnce(step, options.pool, lockTimeout, statementTimeout);
+      return result('refreshed', attempt);
+    } catch (error) {
+      lastError = describeError(error);
+      if (isStatementTimeout(error)) {
+        const why = statementTimeout < (options.statementTimeoutMs ?? Infinity)
+          ? `stopped after ${statementTimeout} ms because the invocation was running out of time`
+          : `exceeded statement_timeout of ${statementTimeout} ms`;
+        return result('failed', attempt, `${why}; the view keeps its previous contents (${lastError})`);
+      }
+      if (!isTransient(error) || attempt === options.maxAttempts) {
+        return result('failed', attempt, `${lastError}; the view keeps its previous contents`);
+      }
+      const delay = backoff(attempt, options);
+      if (Date.now() + delay + MIN_REFRESH_BUDGET_MS > options.deadline) {
+        return result('failed', attempt, `${lastError}; no time left for another attempt; the view keeps its previous contents`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+  /* istanbul ignore next: the loop always returns */
+  return result('failed', options.maxAttempts, lastError);
+}
+
+async function refreshOnce(step: PlannedRefresh, pool: Pool, lockTimeoutMs: number, statementTimeoutMs: number): Promise<void> {
+  const client: PoolClient = await pool.connect();
+  let failure: unknown;
+  try {
+    // Session settings, set before every refresh, so the connection's previous use cannot leak into this one.
+    await client.query('SELECT pg_catalog.set_config($1, $2, false), pg_catalog.set_config($3, $4, false)', [
+      'lock_timeout', `${Math.ceil(lockTimeoutMs)}ms`,
+      'statement_timeout', `${Math.ceil(statementTimeoutMs)}ms`,
+    ]);
+    // Identifiers come from the catalog and are always quoted.
+    const target = `${quoteIdentifier(step.view.schema)}.${quoteIdentifier(step.view.name)}`;
+    const refresh: QueryConfig & { query_timeout: number } = {
+      text: `REFRESH MATERIALIZED VIEW ${step.concurrently ? 'CONCURRENTLY ' : ''}${target}`,
+      // If the server goes silent (a lost network), give up shortly after statement_timeout would have.
+      // pg reads query_timeout per query too; its type declarations only list it for connections.
+      query_timeout: Math.ceil(statementTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS,
+    };
+    await client.query(refresh);
+  } catch (error) {
+    failure = error;
+    throw error;
+  } finally {
+    // A connection that saw an error is discarded, not reused.
+    client.release(failure ? true : undefined);
+  }
+}
+
+function backoff(attempt: number, options: ExecutionOptions): number {
+  const base = options.retryBaseDelayMs ?? 200;
+  const max = options.retryMaxDelayMs ?? 5_000;
+  const exponential = Math.min(max, base * 2 ** (attempt - 1));
+  return Math.round(exponential / 2 + (Math.random() * exponential) / 2);
+}

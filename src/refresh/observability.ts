@@ -1,0 +1,49 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
+import type { RefreshReport, ViewReport } from '../refresh-contract';
+
+export const SERVICE_NAME = 'itc-orchestrator-refresh';
+/** CloudWatch namespace of the metrics, unless POWERTOOLS_METRICS_NAMESPACE names another. */
+export const DEFAULT_METRICS_NAMESPACE = 'ItcOrchestrator';
+
+/** Structured JSON logs. Nothing logged carries a password: connection settings are never logged. */
+export const logger = new Logger({ serviceName: SERVICE_NAME });
+
+/** CloudWatch metrics in Embedded Metric Format, written to the log. */
+export const metrics = new Metrics({
+  namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || DEFAULT_METRICS_NAMESPACE,
+  serviceName: SERVICE_NAME,
+});
+
+export const MetricNames = {
+  VIEW_DURATION: 'ViewRefreshDuration',
+  REFRESHED: 'ViewsRefreshed',
+  FAILED: 'ViewsFailed',
+  SKIPPED: 'ViewsSkipped',
+  RUN_SKIPPED: 'RunsSkippedByLock',
+  RUN_DURATION: 'RunDuration',
+  RUN_ERRORS: 'RunErrors',
+} as const;
+
+/** Emits the duration of one view's refresh (all attempts), with the view as dimension. */
+export function recordViewDuration(view: ViewReport): void {
+  if (view.status === 'skipped') return;
+  const single = metrics.singleMetric();
+  single.addDimension('View', view.view);
+  single.addDimension('Status', view.status);
+  single.addMetric(MetricNames.VIEW_DURATION, MetricUnit.Milliseconds, view.durationMs);
+}
+
+/** Adds the run's counts; they are published with {@link metrics}' stored metrics. */
+export function recordRun(report: RefreshReport): void {
+  metrics.addMetric(MetricNames.REFRESHED, MetricUnit.Count, report.totals.refreshed);
+  metrics.addMetric(MetricNames.FAILED, MetricUnit.Count, report.totals.failed);
+  metrics.addMetric(MetricNames.SKIPPED, MetricUnit.Count, report.totals.skipped);
+  metrics.addMetric(MetricNames.RUN_SKIPPED, MetricUnit.Count, report.status === 'skipped' ? 1 : 0);
+  metrics.addMetric(MetricNames.RUN_DURATION, MetricUnit.Milliseconds, report.durationMs);
+}
+
+/** Counts a run that ended with an error (invalid request, connection failure, views not refreshed). */
+export function recordRunError(): void {
+  metrics.addMetric(MetricNames.RUN_ERRORS, MetricUnit.Count, 1);
+}

@@ -1,0 +1,167 @@
+import type { Client, Pool } from 'pg';
+import { RefreshEnv, RefreshReport, ViewReport } from '../refresh-contract';
+import { describeViews, listViews, resolveViewNames } from './catalog';
+import { readConfig, RefreshConfig } from './config';
+import { createPool, openConnection } from './connection';
+import { RefreshError, describeError, isTransient, redact } from './errors';
+import { executePlan } from './executor';
+import { logger, recordRun, recordViewDuration } from './observability';
+import { planRefresh, PlannedRefresh } from './plan';
+import { acquireRunLock, releaseRunLock } from './run-lock';
+
+export interface RunContext {
+  /** Milliseconds left before Lambda stops the invocation. */
+  readonly remainingTimeMs: () => number;
+}
+
+type Env = Record<string, string | undefined>;
+
+/** The longest message of the failure error; Step Functions keeps up to 32 KB of cause. */
+const MAX_FAILURE_MESSAGE = 8_000;
+
+/**
+ * Time kept back from the invocation for reporting: 10% of what is left at the start, at least 250 ms and at
+ * most 5 s. Refreshes and lock waits are bounded so they end before this reserve begins.
+ */
+export function reserveMs(remainingMs: number): number {
+  return Math.min(5_000, Math.max(250, Math.round(remainingMs * 0.1)));
+}
+
+/**
+ * One refresh run: validate, connect, resolve and plan the selection, take the database's run lock, refresh.
+ * Returns the report when every view was refreshed or another run held the lock; otherwise throws
+ * a {@link RefreshError} whose name the state machine can match.
+ */
+export async function runRefresh(event: unknown, context: RunContext, env: Env): Promise<RefreshReport> {
+  const startedAt = new Date();
+  const remaining = context.remainingTimeMs();
+  const deadline = startedAt.getTime() + remaining - reserveMs(remaining);
+  const timeLeft = () => deadline - Date.now();
+
+  const config = readConfig(env);
+  const requestedViews = readEvent(event);
+
+  const { client, settings } = await openConnection(env, config.tlsMode, timeLeft());
+  let pool: Pool | undefined;
+  try {
+    const plan = await planSelection(client, requestedViews, config);
+    logger.info('Refresh run planned', {
+      views: plan.map((step) => ({ view: step.view.qualifiedName, concurrently: step.concurrently, dependsOn: step.dependsOn })),
+      concurrency: config.concurrency,
+      credentials: settings.source,
+    });
+
+    const lock = await acquireRunLock(client, config.overlapPolicy, Math.min(config.lockWaitMs, timeLeft()));
+    logger.info('Run lock', { lock, overlapPolicy: config.overlapPolicy });
+    if (lock === 'not-acquired') {
+      const reason = `another refresh run holds this database's refresh lock (overlap policy ${config.overlapPolicy})`;
+      return finishRun(startedAt, lock, config, plan.map((step) => skippedView(step, reason)));
+    }
+
+    // While this run waited, the other one may have populated views, which changes CONCURRENTLY eligibility.
+    const current = lock === 'acquired-after-wait' ? await planSelection(client, requestedViews, config) : plan;
+    pool = createPool(settings, config.concurrency, timeLeft());
+    const views = await executePlan(current, {
+      pool,
+      concurrency: config.concurrency,
+      deadline,
+      lockTimeoutMs: config.lockTimeoutMs,
+      statementTimeoutMs: config.statementTimeoutMs,
+      maxAttempts: config.maxAttempts,
+      secrets: settings.secrets,
+      onAttempt: (step, attempt) => logger.debug('Refresh started', { view: step.view.qualifiedName, attempt, concurrently: step.concurrently }),
+      onDone: (_step, view) => {
+        recordViewDuration(view);
+        if (view.status === 'refreshed') logger.info('View refreshed', { ...view });
+        else logger.warn(`View ${view.status}`, { ...view });
+      },
+    });
+    await releaseRunLock(client).catch(() => undefined);
+    return finishRun(startedAt, lock, config, views);
+  } catch (error) {
+    throw asRefreshError(error, settings.secrets);
+  } finally {
+    await pool?.end().catch(() => undefined);
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** The views to refresh: the event's, else the configured list and schemas, else every materialized view. */
+async function planSelection(client: Client, requestedViews: unknown[] | undefined, config: RefreshConfig): Promise<PlannedRefresh[]> {
+  let oids: number[];
+  let described: string;
+  if (requestedViews) {
+    oids = await resolveViewNames(client, requestedViews, 'event.views');
+    described = 'event.views';
+  } else if (config.views || config.schemas) {
+    const listed = config.views ? await resolveViewNames(client, config.views, RefreshEnv.VIEWS) : [];
+    const inSchemas = config.schemas ? await listViews(client, config.schemas, RefreshEnv.SCHEMAS) : [];
+    oids = [...new Set([...listed, ...inSchemas])];
+    described = [config.views && `${RefreshEnv.VIEWS}=${JSON.stringify(config.views)}`, config.schemas && `${RefreshEnv.SCHEMAS}=${JSON.stringify(config.schemas)}`]
+      .filter(Boolean)
+      .join(' and ');
+  } else {
+    oids = await listViews(client, undefined, 'database');
+    described = 'the database (no views or schemas configured)';
+  }
+  if (oids.length === 0) {
+    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: the selection is empty: ${described} names no materialized views`);
+  }
+  return planRefresh(await describeViews(client, oids), config.concurrentRefresh);
+}
+
+function readEvent(event: unknown): unknown[] | undefined {
+  if (event === undefined || event === null) return undefined;
+  if (typeof event !== 'object' || Array.isArray(event)) {
+    throw new RefreshError('INVALID_REQUEST', `Invalid event ${JSON.stringify(event)}: expected an object such as {"views": ["schema.view"]}`);
+  }
+  const views = (event as { views?: unknown }).views;
+  if (views === undefined || views === null) return undefined;
+  if (!Array.isArray(views)) {
+    throw new RefreshError('INVALID_REQUEST', `Invalid event.views ${JSON.stringify(views)}: expected an array of materialized view names`);
+  }
+  if (views.length === 0) {
+    throw new RefreshError('INVALID_REQUEST', 'Nothing was refreshed: the selection is empty: event.views is an empty array');
+  }
+  return views;
+}
+
+function skippedView(step: PlannedRefresh, reason: string): ViewReport {
+  return { view: step.view.qualifiedName, status: 'skipped', concurrently: false, durationMs: 0, attempts: 0, reason };
+}
+
+function finishRun(startedAt: Date, lock: RefreshReport['lock'], config: RefreshConfig, views: ViewReport[]): RefreshReport {
+  const count = (status: ViewReport['status']) => views.filter((view) => view.status === status).length;
+  const report: RefreshReport = {
+    status: lock === 'not-acquired' ? 'skipped' : 'succeeded',
+    lock,
+    concurrency: config.concurrency,
+    startedAt: startedAt.toISOString(),
+    durationMs: Date.now() - startedAt.getTime(),
+    views,
+    totals: { selected: views.length, refreshed: count('refreshed'), failed: count('failed'), skipped: count('skipped') },
+  };
+  recordRun(report);
+  logger.info('Refresh run finished', { status: report.status, lock, durationMs: report.durationMs, totals: report.totals });
+
+  const notRefreshed = views.filter((view) => view.status !== 'refreshed');
+  if (lock !== 'not-acquired' && notRefreshed.length > 0) {
+    const details = notRefreshed.map((view) =>
+      view.status === 'failed'
+        ? `${view.view} failed after ${view.attempts} attempt(s): ${view.reason}`
+        : `${view.view} skipped: ${view.reason}`,
+    );
+    let message = `${notRefreshed.length} of ${views.length} materialized views were not refreshed `
+      + `(${report.totals.failed} failed, ${report.totals.skipped} skipped, ${report.totals.refreshed} refreshed): ${details.join('; ')}`;
+    if (message.length > MAX_FAILURE_MESSAGE) message = `${message.slice(0, MAX_FAILURE_MESSAGE - 1)}…`;
+    throw new RefreshError('VIEWS_FAILED', message);
+  }
+  return report;
+}
+
+/** Gives every error leaving the run a stable name and a message without credentials. */
+function asRefreshError(error: unknown, secrets: readonly string[]): RefreshError {
+  if (error instanceof RefreshError) return error;
+  const kind = isTransient(error) ? 'TRANSIENT' : 'CONNECTION_FAILED';
+  return new RefreshError(kind, redact(`The refresh run stopped: ${describeError(error)}`, secrets));
+}
