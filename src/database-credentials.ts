@@ -1,4 +1,4 @@
-import { Token, Tokenization } from 'aws-cdk-lib';
+import { Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { RefreshEnv, TlsMode } from './refresh-contract';
@@ -66,6 +66,13 @@ export abstract class DatabaseCredentials {
   }
 
   /**
+   * Throws if the connection props do not suit these credentials. Called before anything is created.
+   *
+   * @internal
+   */
+  public abstract _validate(connection: DatabaseConnection): void;
+
+  /**
    * Grants the function what it needs to read the credentials and returns the function's
    * database environment variables.
    *
@@ -79,8 +86,23 @@ class SecretCredentials extends DatabaseCredentials {
     super();
   }
 
+  public _validate(_connection: DatabaseConnection): void {
+    // Every connection prop is optional with a secret: the secret may hold the host, port and name.
+  }
+
   public _bind(grantee: iam.IGrantable, connection: DatabaseConnection): Record<string, string> {
     this.secret.grantRead(grantee);
+    // grantRead puts the decrypt permission in the key policy when it can change it, and adds
+    // nothing for an imported key; this identity statement covers both, through Secrets Manager only.
+    if (this.secret.encryptionKey) {
+      grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
+        actions: ['kms:Decrypt'],
+        resources: [this.secret.encryptionKey.keyArn],
+        conditions: {
+          StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this.secret).region}.amazonaws.com` },
+        },
+      }));
+    }
     const tlsMode: TlsMode = connection.verifyServerCertificate === false ? 'require' : 'verify-full';
     return {
       [RefreshEnv.SECRET_ARN]: this.secret.secretArn,
@@ -106,7 +128,7 @@ class EnvironmentCredentials extends DatabaseCredentials {
     }
   }
 
-  public _bind(_grantee: iam.IGrantable, connection: DatabaseConnection): Record<string, string> {
+  public _validate(connection: DatabaseConnection): void {
     if (connection.endpoint === undefined) {
       throw new Error(
         '`databaseEndpoint` is required with DatabaseCredentials.fromEnvironment: it becomes PGHOST, got nothing',
@@ -118,8 +140,12 @@ class EnvironmentCredentials extends DatabaseCredentials {
           `with DatabaseCredentials.fromEnvironment set \`sslMode\` instead, got ${connection.verifyServerCertificate}`,
       );
     }
+  }
+
+  public _bind(_grantee: iam.IGrantable, connection: DatabaseConnection): Record<string, string> {
+    this._validate(connection);
     return {
-      PGHOST: connection.endpoint,
+      PGHOST: connection.endpoint!,
       ...optional('PGPORT', portString(connection.port)),
       ...optional('PGDATABASE', connection.databaseName),
       PGUSER: this.props.username,

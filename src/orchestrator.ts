@@ -10,7 +10,7 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { DatabaseCredentials } from './database-credentials';
+import { DatabaseConnection, DatabaseCredentials } from './database-credentials';
 import { buildOrchestrationDefinition } from './orchestration-definition';
 import { Pipeline } from './pipeline';
 import { ConcurrentRefresh, OverlapPolicy, RefreshEnv } from './refresh-contract';
@@ -23,21 +23,22 @@ export interface RefreshOptions {
    * Refresh only these materialized views, schema-qualified where needed (`reporting.daily_totals`).
    * Views that depend on each other are refreshed in dependency order.
    *
-   * @default - every materialized view in `schemas`
+   * @default - every materialized view in `schemas`, or in the database when no schemas are set
    */
   readonly views?: string[];
 
   /**
    * Refresh the materialized views of these schemas.
    *
-   * @default - every schema the database user can see, except the system schemas
+   * @default - every schema except `pg_catalog` and `information_schema`
    */
   readonly schemas?: string[];
 
   /**
-   * How many views may be refreshed at once. Views wait for the views they depend on.
+   * How many views may be refreshed at once (1 to 64). Views wait for the views they depend on.
+   * Each refresh holds one database connection, and one more holds the run's lock.
    *
-   * @default - the refresh function's default (see the README)
+   * @default 4
    */
   readonly concurrency?: number;
 
@@ -56,31 +57,32 @@ export interface RefreshOptions {
   readonly overlapPolicy?: OverlapPolicy;
 
   /**
-   * How long to wait for another refresh's lock under `OverlapPolicy.WAIT`. Must be shorter than
-   * `refreshTimeout`.
+   * How long to wait for another refresh's lock under `OverlapPolicy.WAIT` before ending as
+   * skipped. Must be shorter than `refreshTimeout`.
    *
-   * @default - the refresh function's default (see the README)
+   * @default Duration.minutes(5)
    */
   readonly lockWaitTimeout?: Duration;
 
   /**
-   * PostgreSQL `lock_timeout` for each view refresh: how long a refresh waits for the locks on its view.
+   * PostgreSQL `lock_timeout` for each view refresh: how long a refresh waits for the locks on its
+   * view before the attempt fails and is retried.
    *
-   * @default - the refresh function's default (see the README)
+   * @default Duration.minutes(1)
    */
   readonly lockTimeout?: Duration;
 
   /**
    * PostgreSQL `statement_timeout` for each view refresh. Must be shorter than `refreshTimeout`.
    *
-   * @default - the refresh function's default (see the README)
+   * @default - bounded only by the invocation's remaining time
    */
   readonly statementTimeout?: Duration;
 
   /**
-   * Attempts per view when a refresh meets a transient database error (1 means no retry).
+   * Attempts per view when a refresh meets a transient database error (1 to 10; 1 means no retry).
    *
-   * @default - the refresh function's default (see the README)
+   * @default 3
    */
   readonly maxAttempts?: number;
 }
@@ -88,9 +90,8 @@ export interface RefreshOptions {
 /** When the orchestration runs on its own. */
 export interface OrchestratorSchedule {
   /**
-   * When to run: a cron or rate expression and its time zone.
-   *
-   * @example scheduler.ScheduleExpression.cron({ hour: '5', minute: '30', timeZone: TimeZone.EUROPE_LONDON })
+   * When to run: a cron or rate expression and its time zone, for example
+   * `ScheduleExpression.cron({ hour: '5', minute: '30', timeZone: TimeZone.EUROPE_LONDON })`.
    */
   readonly expression: scheduler.ScheduleExpression;
 
@@ -405,12 +406,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       },
     });
 
-    const databaseEnvironment = props.credentials._bind(role, {
-      endpoint: props.databaseEndpoint,
-      port: props.databasePort,
-      databaseName: props.databaseName,
-      verifyServerCertificate: props.verifyServerCertificate,
-    });
+    const databaseEnvironment = props.credentials._bind(role, databaseConnection(props));
 
     return new RefreshFunction(this, 'RefreshFunction', {
       functionName: props.resourcePrefix ? `${props.resourcePrefix}-refresh` : undefined,
@@ -537,7 +533,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     this.validateRefreshFunction(props);
     this.validateDatabase(props);
     this.validateRefreshOptions(props.refresh ?? {}, props.refreshTimeout ?? DEFAULT_REFRESH_TIMEOUT);
-    if (props.executionTimeout && !props.executionTimeout.isUnresolved() && props.executionTimeout.toMilliseconds() < 1000) {
+    if (props.executionTimeout && !props.executionTimeout.isUnresolved() && props.executionTimeout.toMilliseconds({ integral: false }) < 1000) {
       throw new Error(`\`executionTimeout\` must be at least 1 second, got ${props.executionTimeout.toHumanString()}`);
     }
     if (props.schedule) {
@@ -583,9 +579,11 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     }
     const timeout = props.refreshTimeout;
     if (timeout !== undefined && !timeout.isUnresolved()) {
-      const milliseconds = timeout.toMilliseconds();
-      if (milliseconds < 1000 || milliseconds > MAX_LAMBDA_TIMEOUT.toMilliseconds()) {
-        throw new Error(`\`refreshTimeout\` must be from 1 second to 15 minutes, got ${timeout.toHumanString()}`);
+      const milliseconds = timeout.toMilliseconds({ integral: false });
+      if (milliseconds < 1000 || milliseconds > MAX_LAMBDA_TIMEOUT.toMilliseconds() || milliseconds % 1000 !== 0) {
+        throw new Error(
+          `\`refreshTimeout\` must be a whole number of seconds from 1 second to 15 minutes, got ${timeout.toHumanString()}`,
+        );
       }
     }
   }
@@ -600,21 +598,22 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
         throw new Error(`\`${name}\` must not be empty, got "${value}"`);
       }
     }
+    props.credentials._validate(databaseConnection(props));
   }
 
   private validateRefreshOptions(refresh: RefreshOptions, refreshTimeout: Duration): void {
     validateNameList('refresh.views', refresh.views);
     validateNameList('refresh.schemas', refresh.schemas);
-    validateWholeNumber('refresh.concurrency', refresh.concurrency, 1, 100);
+    validateWholeNumber('refresh.concurrency', refresh.concurrency, 1, 64);
     validateWholeNumber('refresh.maxAttempts', refresh.maxAttempts, 1, 10);
-    validatePositiveDuration('refresh.lockTimeout', refresh.lockTimeout);
-    for (const [name, duration] of [
-      ['refresh.lockWaitTimeout', refresh.lockWaitTimeout],
-      ['refresh.statementTimeout', refresh.statementTimeout],
+    validateMilliseconds('refresh.lockTimeout', refresh.lockTimeout, 1);
+    for (const [name, duration, min] of [
+      ['refresh.lockWaitTimeout', refresh.lockWaitTimeout, 0],
+      ['refresh.statementTimeout', refresh.statementTimeout, 1],
     ] as const) {
-      validatePositiveDuration(name, duration);
+      validateMilliseconds(name, duration, min);
       if (duration && !duration.isUnresolved() && !refreshTimeout.isUnresolved()
-        && duration.toMilliseconds() >= refreshTimeout.toMilliseconds()) {
+        && duration.toMilliseconds({ integral: false }) >= refreshTimeout.toMilliseconds({ integral: false })) {
         throw new Error(
           `\`${name}\` must be shorter than \`refreshTimeout\` (${refreshTimeout.toHumanString()}), ` +
             `or the function times out first, got ${duration.toHumanString()}`,
@@ -633,6 +632,15 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       throw new Error(`\`schedule.expression\` "${expression}" is invalid: ${problem}`);
     }
   }
+}
+
+function databaseConnection(props: ItcOrchestratorProps): DatabaseConnection {
+  return {
+    endpoint: props.databaseEndpoint,
+    port: props.databasePort,
+    databaseName: props.databaseName,
+    verifyServerCertificate: props.verifyServerCertificate,
+  };
 }
 
 /** The refresh settings as the refresh function reads them; unset settings keep the function's defaults. */
@@ -687,11 +695,14 @@ function validateWholeNumber(prop: string, value: number | undefined, min: numbe
   }
 }
 
-function validatePositiveDuration(prop: string, duration: Duration | undefined): void {
+function validateMilliseconds(prop: string, duration: Duration | undefined, min: number): void {
   if (duration === undefined || duration.isUnresolved()) {
     return;
   }
-  if (duration.toMilliseconds() < 1) {
-    throw new Error(`\`${prop}\` must be at least 1 millisecond, got ${duration.toHumanString()}`);
+  const milliseconds = duration.toMilliseconds({ integral: false });
+  if (!Number.isInteger(milliseconds) || milliseconds < min) {
+    throw new Error(
+      `\`${prop}\` must be a whole number of milliseconds, at least ${min}, got ${duration.toHumanString()}`,
+    );
   }
 }

@@ -62,7 +62,7 @@ function cronProblem(body: string): string | undefined {
     return `a cron expression has 6 fields (minutes hours day-of-month month day-of-week year), got ${fields.length}`;
   }
   for (let index = 0; index < CRON_FIELDS.length; index++) {
-    const problem = cronFieldProblem(CRON_FIELDS[index], fields[index].toUpperCase());
+    const problem = cronFieldProblem(CRON_FIELDS[index], fields[index]);
     if (problem) {
       return problem;
     }
@@ -76,7 +76,7 @@ function cronProblem(body: string): string | undefined {
 
 function cronFieldProblem(field: CronField, value: string): string | undefined {
   for (const part of value.split(',')) {
-    if (field.special?.test(part)) {
+    if (field.special?.test(part.toUpperCase())) {
       if (value.includes(',')) {
         return `the ${field.name} field cannot combine "${part}" with other values`;
       }
@@ -105,7 +105,7 @@ function cronFieldProblem(field: CronField, value: string): string | undefined {
 }
 
 function cronValue(field: CronField, text: string): number | undefined {
-  const named = field.names?.indexOf(text) ?? -1;
+  const named = field.names?.indexOf(text.toUpperCase()) ?? -1;
   if (named >= 0) {
     return named + 1;
   }
