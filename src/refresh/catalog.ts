@@ -36,17 +36,17 @@ const RELKIND_NAMES: Record<string, string> = {
  * @param origin where the names came from, for messages
  */
 export async function resolveViewNames(client: ClientBase, names: readonly unknown[], origin: string): Promise<number[]> {
-  const problems: string[] = [];
-  const canonical: string[] = [];
-  for (const input of names) {
+  // One slot per input, so problems are reported in the order the names were given.
+  const problems: Array<string | undefined> = names.map(() => undefined);
+  const canonical = names.map((input, index) => {
     try {
       const { schema, name } = parseRelationName(input);
-      canonical.push(schema === undefined ? quoteIdentifier(name) : `${quoteIdentifier(schema)}.${quoteIdentifier(name)}`);
+      return schema === undefined ? quoteIdentifier(name) : `${quoteIdentifier(schema)}.${quoteIdentifier(name)}`;
     } catch (error) {
-      problems.push((error as Error).message);
-      canonical.push('');
+      problems[index] = (error as Error).message;
+      return '';
     }
-  }
+  });
 
   // to_regclass reads the canonical text as a name, never as SQL; it returns NULL for a missing relation.
   const { rows } = await client.query<{ ord: string; oid: number | null; relkind: string | null }>(
@@ -61,15 +61,16 @@ export async function resolveViewNames(client: ClientBase, names: readonly unkno
     const input = names[index];
     if (canonical[index] === '') return;
     if (row.oid === null) {
-      problems.push(`Materialized view ${JSON.stringify(input)} does not exist`);
+      problems[index] = `Materialized view ${JSON.stringify(input)} does not exist`;
     } else if (row.relkind !== 'm') {
-      problems.push(`${JSON.stringify(input)} is ${RELKIND_NAMES[row.relkind ?? ''] ?? 'not a relation'}, not a materialized view`);
+      problems[index] = `${JSON.stringify(input)} is ${RELKIND_NAMES[row.relkind ?? ''] ?? 'not a relation'}, not a materialized view`;
     } else if (!oids.includes(row.oid)) {
       oids.push(row.oid);
     }
   });
-  if (problems.length > 0) {
-    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid ${origin}: ${problems.join('; ')}`);
+  const found = problems.filter((problem) => problem !== undefined);
+  if (found.length > 0) {
+    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid ${origin}: ${found.join('; ')}`);
   }
   return oids;
 }
