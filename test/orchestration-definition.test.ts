@@ -1,0 +1,120 @@
+import '../test/harness/promise-polyfill';
+import { StateMachine } from 'aws-local-stepfunctions';
+import { orchestratorFixture, stateMachineDefinition } from './orchestrator-fixture';
+
+/**
+ * Runs the synthesized definition's control flow with every task replaced by a stub, keyed by
+ * state name: the overlap guard, the parallel pipelines and the failure handling.
+ */
+const definition = stateMachineDefinition(orchestratorFixture().template);
+const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:orchestrator';
+const execution = (name: string) => `arn:aws:states:eu-west-1:123456789012:execution:orchestrator:${name}`;
+const REPORT = { status: 'succeeded', views: [] };
+
+interface RunOptions {
+  readonly self: string;
+  /** What ListExecutions returns: running executions, newest first. */
+  readonly running: string[];
+  readonly failing?: string[];
+  readonly input?: unknown;
+}
+
+async function run(options: RunOptions) {
+  const calls: Array<{ state: string; input: unknown }> = [];
+  const stub = (state: string, result: (input: unknown) => unknown) => async (input: unknown) => {
+    calls.push({ state, input });
+    return result(input);
+  };
+  const pipeline = (name: string) => stub(`Run pipeline ${name}`, () => {
+    if (options.failing?.includes(name)) {
+      const error = new Error(`${name} could not load its source`);
+      error.name = 'SourceUnavailable';
+      throw error;
+    }
+    return { Payload: { loaded: name } };
+  });
+  const machine = new StateMachine(definition as any, { validationOptions: { checkArn: false, checkPaths: false } });
+  const started = machine.run(options.input ?? { day: '2026-11-25' }, {
+    context: { StateMachine: { Id: MACHINE }, Execution: { Id: options.self } } as any,
+    overrides: {
+      taskResourceLocalHandlers: {
+        'List running executions': stub('List running executions', () => ({
+          Executions: options.running.map((arn) => ({ ExecutionArn: arn, StateMachineArn: MACHINE, Status: 'RUNNING' })),
+        })),
+        'Run pipeline Demand': pipeline('Demand'),
+        'Run pipeline VerifyPlus': pipeline('VerifyPlus'),
+        'Refresh materialized views': stub('Refresh materialized views', () => ({ Payload: REPORT })),
+      },
+    },
+  });
+  try {
+    return { output: await started.result, calls };
+  } catch (error: any) {
+    return { error: error.cause ?? error, calls };
+  }
+}
+
+const states = (calls: Array<{ state: string }>) => calls.map((call) => call.state).sort();
+
+describe('the overlap guard', () => {
+  test('of two runs that started together and see each other, exactly the older one goes on', async () => {
+    const running = [execution('b'), execution('a')];
+    const [a, b] = await Promise.all([run({ self: execution('a'), running }), run({ self: execution('b'), running })]);
+    expect(a.output).toEqual(REPORT);
+    expect(b.output).toEqual({
+      status: 'skipped',
+      reason: 'An earlier execution of this state machine is still running',
+      runningExecutionArn: execution('a'),
+    });
+    expect(states(b.calls)).toEqual(['List running executions']);
+  });
+
+  test('a run that sees only itself goes on', async () => {
+    const { output, calls } = await run({ self: execution('a'), running: [execution('a')] });
+    expect(output).toEqual(REPORT);
+    expect(states(calls)).toEqual(['List running executions', 'Refresh materialized views', 'Run pipeline Demand', 'Run pipeline VerifyPlus']);
+  });
+
+  test('a run that does not see itself yet goes on when no other run is listed', async () => {
+    const { output } = await run({ self: execution('a'), running: [] });
+    expect(output).toEqual(REPORT);
+  });
+
+  test('a run that does not see itself yet is skipped when another run is listed', async () => {
+    const { output } = await run({ self: execution('b'), running: [execution('a')] });
+    expect(output).toMatchObject({ status: 'skipped', runningExecutionArn: execution('a') });
+  });
+
+  test('a newer run does not stop an older one', async () => {
+    const { output } = await run({ self: execution('a'), running: [execution('c'), execution('b'), execution('a')] });
+    expect(output).toEqual(REPORT);
+  });
+});
+
+describe('the pipelines', () => {
+  test('each receives the execution input, not the guard findings', async () => {
+    const input = { day: '2026-11-25', sources: ['erp', 'crm'] };
+    const { calls } = await run({ self: execution('a'), running: [execution('a')], input });
+    const pipelineInputs = calls.filter((call) => call.state.startsWith('Run pipeline')).map((call) => call.input);
+    expect(pipelineInputs).toEqual([
+      { FunctionName: expect.stringMatching(/Demand/), Payload: input },
+      { FunctionName: 'arn:aws:lambda:eu-west-1:123456789012:function:verify-plus', Payload: input },
+    ]);
+  });
+
+  test('a failed pipeline lets the others finish, skips the refresh and fails the run naming it', async () => {
+    const { error, calls } = await run({ self: execution('a'), running: [execution('a')], failing: ['VerifyPlus'] });
+    expect(states(calls)).toEqual(['List running executions', 'Run pipeline Demand', 'Run pipeline VerifyPlus']);
+    expect(error.name).toBe('PipelineFailed');
+    expect(error.message).toBe('[VerifyPlus failed with SourceUnavailable: VerifyPlus could not load its source]');
+  });
+
+  test('when several pipelines fail, the cause names each of them', async () => {
+    const { error } = await run({ self: execution('a'), running: [execution('a')], failing: ['Demand', 'VerifyPlus'] });
+    expect(error.name).toBe('PipelineFailed');
+    expect(error.message).toBe(
+      '[Demand failed with SourceUnavailable: Demand could not load its source]' +
+      '[VerifyPlus failed with SourceUnavailable: VerifyPlus could not load its source]',
+    );
+  });
+});
