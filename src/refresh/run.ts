@@ -142,7 +142,7 @@ function finishRun(startedAt: Date, lock: RefreshReport['lock'], config: Refresh
     totals: { selected: views.length, refreshed: count('refreshed'), failed: count('failed'), skipped: count('skipped') },
   };
   recordRun(report);
-  logger.info('Refresh run finished', { status: report.status, lock, durationMs: report.durationMs, totals: report.totals });
+  logger.info('Refresh run finished', { report });
 
   const notRefreshed = views.filter((view) => view.status !== 'refreshed');
   if (lock !== 'not-acquired' && notRefreshed.length > 0) {

@@ -166,3 +166,10 @@ export const SLOW_FUNCTION_SQL = `
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** The report a run logged when it finished; also there when the run threw because views were not refreshed. */
+export function loggedReport(output: string): RefreshReport {
+  const line = logLines(output).find((entry) => entry.message === 'Refresh run finished');
+  if (!line) throw new Error(`The run logged no report:\n${output}`);
+  return line.report as RefreshReport;
+}

@@ -134,7 +134,7 @@ describe('refresh order and parallelism', () => {
     expect(lines.find((line) => line.message === 'Refresh run finished')).toMatchObject({
       level: 'INFO',
       service: 'itc-orchestrator-refresh',
-      totals: report!.totals,
+      report: { totals: report!.totals },
     });
   });
 });
