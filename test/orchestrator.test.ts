@@ -362,6 +362,15 @@ describe('the state machine', () => {
     expect(result.isValid).toBe(true);
   });
 
+  test('is valid Amazon States Language with a single pipeline and without the overlap guard', () => {
+    const stack = newStack();
+    new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { skipOverlappingRuns: false }));
+    const definition = stateMachineDefinition(Template.fromStack(stack));
+    expect(aslValidator(definition)).toMatchObject({ isValid: true, errors: [] });
+    expect(definition.States['Did every pipeline succeed?'].Choices)
+      .toEqual([{ Variable: '$[0].failed', BooleanEquals: true, Next: 'Describe the failed pipelines' }]);
+  });
+
   test('first lists the running executions of itself', () => {
     const definition = stateMachineDefinition(orchestratorFixture().template);
     const first = definition.States[definition.StartAt];
