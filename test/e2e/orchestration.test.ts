@@ -13,9 +13,13 @@ const REFRESH_FUNCTION = 'itc-example-refresh';
 const opened: LocalOrchestration[] = [];
 
 type Options = Partial<LocalOrchestrationOptions>;
+interface TestOrchestration {
+  readonly database: ClientConfig;
+  readonly orchestration: LocalOrchestration;
+}
 
 /** A fresh warehouse and the example stack synthesized against it; options may depend on the database. */
-async function setUp(options: Options | ((database: ClientConfig) => Options) = {}): Promise<{ database: ClientConfig; orchestration: LocalOrchestration }> {
+async function setUp(options: Options | ((database: ClientConfig) => Options) = {}): Promise<TestOrchestration> {
   const database = await createTestDatabase('e2e');
   await createWarehouse(database);
   const resolved = typeof options === 'function' ? options(database) : options;
@@ -100,7 +104,7 @@ test('a failed pipeline fails the run naming it, and the refresh never runs', as
   expect(await staleViews(database)).toContain('warehouse.verification_by_region');
 });
 
-test("a view whose refresh fails fails the run naming it; its dependents are skipped, the others refreshed", async () => {
+test('a view whose refresh fails fails the run naming it; its dependents are skipped, the others refreshed', async () => {
   const { database, orchestration } = await setUp((db) => {
     const sample = samplePipelines(db);
     return {
