@@ -1,0 +1,45 @@
+import { parseRelationName, parseSchemaName, quoteIdentifier } from '../../src/refresh/names';
+import { RefreshErrors } from '../../src/refresh-contract';
+
+describe('view names are read like regclass', () => {
+  test.each([
+    ['sales', { name: 'sales' }],
+    ['Public.Sales', { schema: 'public', name: 'sales' }],
+    ['"Sales Hub"."Daily Totals"', { schema: 'Sales Hub', name: 'Daily Totals' }],
+    ['"say ""hi"""', { name: 'say "hi"' }],
+    ['"a.b"', { name: 'a.b' }],
+    ['  public . sales  ', { schema: 'public', name: 'sales' }],
+    ['_x$1', { name: '_x$1' }],
+    ['Äpfel.Öl', { schema: 'äpfel', name: 'öl' }],
+    ['"x; DROP TABLE t; --"', { name: 'x; DROP TABLE t; --' }],
+  ])('%s', (input, expected) => {
+    expect(parseRelationName(input)).toEqual(expected);
+  });
+
+  test.each([
+    ['1abc', /unexpected "1" at position 1/],
+    ['a..b', /unexpected "\." at position 3/],
+    ['$a', /unexpected "\$" at position 1/],
+    ['""', /empty quoted identifier/],
+    ['a."b', /unterminated double quote/],
+    ['a.b.c', /a database prefix is not allowed/],
+    ['a\u0000b', /unexpected "\\u0000"/],
+  ])('%j is rejected', (input, message) => {
+    expect(() => parseRelationName(input)).toThrow(message);
+    try {
+      parseRelationName(input);
+    } catch (error) {
+      expect((error as Error).name).toBe(RefreshErrors.INVALID_REQUEST);
+    }
+  });
+
+  test('a schema name is one identifier', () => {
+    expect(parseSchemaName('"Sales Hub"')).toBe('Sales Hub');
+    expect(() => parseSchemaName('a.b')).toThrow(/Invalid schema name "a\.b": a schema name has no dots/);
+  });
+
+  test('identifiers are always quoted, with embedded quotes doubled', () => {
+    expect(quoteIdentifier('sales')).toBe('"sales"');
+    expect(quoteIdentifier('x"; DROP TABLE t; --')).toBe('"x""; DROP TABLE t; --"');
+  });
+});
