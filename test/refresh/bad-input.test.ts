@@ -1,7 +1,7 @@
 import type { ClientConfig } from 'pg';
+import { invoke, localModeEnv } from './harness';
 import { RefreshEnv, RefreshErrors } from '../../src/refresh-contract';
 import { createTestDatabase, runSql } from '../support/test-database';
-import { invoke, localModeEnv } from './harness';
 
 /**
  * Bad input is rejected with an error naming it, before anything is refreshed. The canary proves it: a view

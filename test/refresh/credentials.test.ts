@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { ClientConfig } from 'pg';
+import { invoke, Invocation, localModeEnv } from './harness';
 import { RefreshEnv, RefreshErrors } from '../../src/refresh-contract';
 import { freePort } from '../support/postgres-server';
 import { createTestDatabase, runSql } from '../support/test-database';
-import { invoke, Invocation, localModeEnv } from './harness';
 
 // Debug logs too must never carry a password. Read when the bundle loads, so set before the first invocation.
 process.env.POWERTOOLS_LOG_LEVEL = 'DEBUG';
@@ -100,7 +100,8 @@ describe('credentials and connection', () => {
 
   test('an RDS-managed master secret (only username and password) takes host, port and database from the environment', async () => {
     const arn = newArn();
-    secretsManager.on(GetSecretValueCommand, { SecretId: arn }).resolves({ SecretString: JSON.stringify({ username: role, password: passwords[0] }) });
+    const masterSecret = JSON.stringify({ username: role, password: passwords[0] });
+    secretsManager.on(GetSecretValueCommand, { SecretId: arn }).resolves({ SecretString: masterSecret });
 
     const { report, error } = await run({ views: ['canary'] }, secretEnv(arn, {
       [RefreshEnv.DB_HOST]: String(db.host),

@@ -1,7 +1,7 @@
 import type { ClientConfig } from 'pg';
+import { SLOW_FUNCTION_SQL, connect, endOf, invoke, localModeEnv, loggedReport, sleep, startOf, viewOf } from './harness';
 import { OverlapPolicy, RefreshEnv, RefreshErrors, RefreshReport } from '../../src/refresh-contract';
 import { createTestDatabase, runSql } from '../support/test-database';
-import { SLOW_FUNCTION_SQL, connect, endOf, invoke, localModeEnv, loggedReport, sleep, startOf, viewOf } from './harness';
 
 /**
  * Overlapping runs, timeouts, failures, retries and a backend killed mid-refresh, against the real server

@@ -1,7 +1,7 @@
 import type { ClientConfig } from 'pg';
+import { SLOW_FUNCTION_SQL, connect, endOf, invoke, localModeEnv, logLines, startOf, viewOf } from './harness';
 import { ConcurrentRefresh, RefreshEnv } from '../../src/refresh-contract';
 import { createTestDatabase, runSql } from '../support/test-database';
-import { SLOW_FUNCTION_SQL, connect, endOf, invoke, localModeEnv, logLines, startOf, viewOf } from './harness';
 
 /**
  * Order, parallelism, selection and the CONCURRENTLY choice, through the bundled handler in local mode.
