@@ -84,10 +84,15 @@ export function formatRefreshReport(report: RefreshReport): string {
       `concurrency ${report.concurrency}, lock ${report.lock}, ${milliseconds(report.durationMs)})`,
   ];
   const viewWidth = Math.max(...report.views.map((view) => view.view.length), 4);
-  lines.push(`  ${'view'.padEnd(viewWidth)}  ${'status'.padEnd(9)}  ${'mode'.padEnd(12)}  ${'took'.padStart(8)}  attempts`);
-  for (const view of report.views) {
+  lines.push(`  ${'view'.padEnd(viewWidth)}  ${'status'.padEnd(9)}  ${'mode'.padEnd(12)}  ${'start'.padEnd(12)}  ${'took'.padStart(8)}  attempts`);
+  // In the order they started, which shows the dependency order; skipped views last.
+  const started = (view: ViewReport) => (view.startedAt ? Date.parse(view.startedAt) : Number.MAX_SAFE_INTEGER);
+  const views = [...report.views].sort((a, b) => started(a) - started(b));
+  for (const view of views) {
+    const start = view.startedAt ? clock(Date.parse(view.startedAt)) : '-'.padEnd(12);
     lines.push(
-      `  ${view.view.padEnd(viewWidth)}  ${view.status.padEnd(9)}  ${mode(view).padEnd(12)}  ${milliseconds(view.durationMs).padStart(8)}  ${view.attempts}` +
+      `  ${view.view.padEnd(viewWidth)}  ${view.status.padEnd(9)}  ${mode(view).padEnd(12)}  ${start}  ` +
+        `${milliseconds(view.durationMs).padStart(8)}  ${view.attempts}` +
         (view.reason ? `  ${view.reason}` : ''),
     );
   }
