@@ -6,6 +6,7 @@ import type { ClientConfig } from 'pg';
 import { RefreshErrors, RefreshReport } from '../../src/refresh-contract';
 import { LocalOrchestration, LocalOrchestrationOptions } from '../harness/local-orchestration';
 import type { LocalExecution } from '../harness/local-step-functions';
+import { formatRunReport } from '../harness/report';
 import { createWarehouse, demandRows, readViews, samplePipelines, staleViews, verificationRows, withClient } from '../harness/warehouse';
 import { createTestDatabase } from '../support/test-database';
 
@@ -78,6 +79,18 @@ test('a run loads both pipelines, then refreshes every view to match the tables'
   expect(demand.startedAt).toBeLessThan(verifyPlus.endedAt!);
   expect(verifyPlus.startedAt).toBeLessThan(demand.endedAt!);
   expect(refresh.startedAt).toBeGreaterThanOrEqual(Math.max(demand.endedAt!, verifyPlus.endedAt!));
+
+  // The printed report shows the same: overlapping pipeline bars, the refresh bar after them, one row per view.
+  const printed = formatRunReport(execution, orchestration.stateMachine.definition).split('\n');
+  const bar = (state: string) => {
+    const cells = printed.find((line) => line.trimStart().startsWith(`${state} `) && line.includes('|'))!.split('|')[1];
+    return { from: cells.indexOf('█'), to: cells.lastIndexOf('█') };
+  };
+  expect(bar('Run pipeline Demand').from).toBeLessThanOrEqual(bar('Run pipeline VerifyPlus').to);
+  expect(bar('Run pipeline VerifyPlus').from).toBeLessThanOrEqual(bar('Run pipeline Demand').to);
+  expect(bar('Refresh materialized views').from).toBeGreaterThanOrEqual(Math.max(bar('Run pipeline Demand').to, bar('Run pipeline VerifyPlus').to));
+  expect(printed.filter((line) => /^ {2}warehouse\.\w+ +refreshed +CONCURRENTLY /.test(line))).toHaveLength(3);
+  expect(printed.filter((line) => /^ {2}warehouse\.\w+ +refreshed +plain /.test(line))).toHaveLength(3);
 });
 
 test('a failed pipeline fails the run naming it, and the refresh never runs', async () => {
