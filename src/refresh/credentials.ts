@@ -80,7 +80,7 @@ export function clearCachedSecret(): void {
 
 /**
  * Local mode: the libpq variables, read from the invocation's environment the way `pg` reads them.
- * PGSSLMODE: `disable` turns TLS off, `no-verify` and `require` encrypt without verifying, and
+ * PGSSLMODE: `disable` and `allow` connect without TLS, `no-verify` and `require` encrypt without verifying, and
  * `prefer`, `verify-ca` and `verify-full` require a verified certificate (pg does not fall back to plain text).
  */
 function localSettings(env: Env): ConnectionSettings {
@@ -107,6 +107,7 @@ function localTls(sslMode: string | undefined): ConnectionOptions | boolean | un
     case '':
       return undefined;
     case 'disable':
+    case 'allow': // libpq tries without TLS first; pg never upgrades
       return false;
     case 'no-verify':
     case 'require':
@@ -116,7 +117,7 @@ function localTls(sslMode: string | undefined): ConnectionOptions | boolean | un
     case 'verify-full':
       return true;
     default:
-      throw new RefreshError('INVALID_REQUEST', `Invalid environment variable PGSSLMODE=${JSON.stringify(sslMode)}: expected disable, no-verify, require, prefer, verify-ca or verify-full`);
+      throw new RefreshError('INVALID_REQUEST', `Invalid environment variable PGSSLMODE=${JSON.stringify(sslMode)}: expected disable, allow, no-verify, require, prefer, verify-ca or verify-full`);
   }
 }
 

@@ -223,6 +223,8 @@ describe('credentials and connection', () => {
 
     const tls = await run({ views: ['canary'] }, { ...localModeEnv(db), PGSSLMODE: 'require' });
     expect(tls.error?.message).toMatch(/does not support SSL/);
+    const allow = await run({ views: ['canary'] }, { ...localModeEnv(db), PGSSLMODE: 'allow' });
+    expect(allow.error).toBeUndefined();
     const bad = await run({ views: ['canary'] }, { ...localModeEnv(db), PGSSLMODE: 'sometimes' });
     expect(bad.error?.message).toMatch(/PGSSLMODE="sometimes"/);
   });
