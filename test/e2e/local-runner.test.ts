@@ -147,6 +147,27 @@ describe('LocalStepFunctions', () => {
       'Task state "Send" uses arn:aws:states:::sqs:sendMessage, which the local runner does not emulate');
   });
 
+  test("ends as TIMED_OUT when the definition's TimeoutSeconds elapse", async () => {
+    const arn = 'arn:aws:lambda:us-east-1:123456789012:function:slow';
+    const slow = new InProcessFunction(
+      { functionName: 'slow', functionArn: arn, timeoutSeconds: 5, memorySize: 128, environment: {} },
+      () => new Promise((resolve) => setTimeout(resolve, 1500)),
+    );
+    const stateMachine = {
+      logicalId: 'M',
+      name: 'M',
+      arn: 'arn:aws:states:us-east-1:123456789012:stateMachine:M',
+      definition: {
+        TimeoutSeconds: 1,
+        StartAt: 'Slow',
+        States: { Slow: { Type: 'Task', Resource: 'arn:aws:states:::lambda:invoke', Parameters: { 'FunctionName': arn, 'Payload.$': '$' }, End: true } },
+      },
+    };
+    const execution = await new LocalStepFunctions({ stateMachine, functions: new Map([[arn, slow]]) }).run({});
+    expect(execution).toMatchObject({ status: 'TIMED_OUT', error: 'States.Timeout' });
+    expect(execution.stopDate!.getTime() - execution.startDate.getTime()).toBeLessThan(1400);
+  });
+
   test('fails an invocation of an unknown function with Lambda.ResourceNotFoundException', async () => {
     const built = handBuiltStack();
     const stateMachine = built.resolver.stateMachine();

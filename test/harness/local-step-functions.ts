@@ -68,7 +68,7 @@ export interface LocalStepFunctionsOptions {
 }
 
 // The package ships a CommonJS build, but declares its types as an ES module only.
-const { ExecutionError, StateMachine } = createRequire(__filename)('aws-local-stepfunctions') as typeof Interpreter;
+const { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } = createRequire(__filename)('aws-local-stepfunctions') as typeof Interpreter;
 type RunOptions = Interpreter.RunOptions;
 type StateMachineDefinition = Interpreter.StateMachineDefinition;
 
@@ -163,10 +163,18 @@ export class LocalStepFunctions {
       execution.output = await result;
       execution.status = 'SUCCEEDED';
     } catch (err) {
-      execution.status = 'FAILED';
-      const failure = err instanceof ExecutionError && err.cause instanceof Error ? err.cause : (err as Error);
-      execution.error = failure.name;
-      execution.cause = failure.message;
+      if (err instanceof ExecutionTimeoutError) {
+        // The definition's TimeoutSeconds elapsed.
+        execution.status = 'TIMED_OUT';
+        execution.error = 'States.Timeout';
+      } else if (err instanceof ExecutionAbortedError) {
+        execution.status = 'ABORTED';
+      } else {
+        execution.status = 'FAILED';
+        const failure = err instanceof ExecutionError && err.cause instanceof Error ? err.cause : (err as Error);
+        execution.error = failure.name;
+        execution.cause = failure.message;
+      }
     } finally {
       execution.stopDate = new Date();
     }
