@@ -35,8 +35,9 @@ wheel=${wheels[0]}
 
 # The Python app runs on the aws-cdk-lib and constructs releases the TypeScript twin runs on, so the
 # two templates can be compared like for like.
-cdk_version=$(node -p "require('./package.json').devDependencies['aws-cdk-lib']")
-constructs_version=$(node -p "require('./package.json').devDependencies['constructs']")
+dev_version() { node -p "require('./package.json').devDependencies['$1'].replace(/^[\\^~]/, '')"; }
+cdk_version=$(dev_version aws-cdk-lib)
+constructs_version=$(dev_version constructs)
 
 # Every jsii process would print its Node.js support notice; the build tools report the Node version already.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=$(node -p 'process.versions.node.split(".")[0]')
