@@ -153,6 +153,9 @@ export async function staleViews(database: ClientConfig): Promise<string[]> {
 
 export async function withClient<T>(database: ClientConfig, work: (client: Client) => Promise<T>): Promise<T> {
   const client = new Client(database);
+  // A connection lost between statements (the server stopping) surfaces through the next query;
+  // without a listener it would also crash the process.
+  client.on('error', () => undefined);
   await client.connect();
   try {
     return await work(client);
