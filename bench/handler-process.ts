@@ -6,17 +6,21 @@ import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
 import { ClientConfig } from 'pg';
 import { RUNNER_INPUT_ENV, RunnerInput, RunnerResult } from './handler-runner';
-import { RefreshEvent, RefreshReport } from '../src/refresh-contract';
+import { RefreshEnv, RefreshEvent, RefreshReport } from '../src/refresh-contract';
 
 /**
- * Invokes the bundled refresh handler the way Lambda does: in a fresh `node` process, in local
- * mode (libpq variables, no secret), with a Lambda-like context. The process's logs and metrics
- * go to a pipe that is drained and dropped, so they cost what they cost in Lambda.
+ * Invokes the bundled refresh handler the way Lambda does: in a fresh `node` process, with a
+ * Lambda-like context, connecting in local mode (libpq variables) or through a Secrets Manager
+ * secret. The process's logs and metrics go to a pipe that is drained and dropped, so they cost
+ * what they cost in Lambda.
  */
 export interface HandlerProcessOptions {
   /** Absolute path of the bundle (`index.js`) exporting `handler`. */
   readonly bundle: string;
+  /** Local mode: the handler connects with these settings as libpq variables. */
   readonly database: ClientConfig;
+  /** Secret mode instead: the secret's ARN and the Secrets Manager endpoint that serves it. */
+  readonly secret?: { readonly arn: string; readonly endpoint: string };
   /** Refresh settings, keyed by `RefreshEnv` names. */
   readonly settings?: Record<string, string>;
   readonly event?: RefreshEvent;
@@ -64,7 +68,7 @@ export class HandlerProcesses {
       invocations: options.invocations ?? 1,
       timeoutMs: options.timeoutMs ?? 900_000,
     };
-    const env = { ...lambdaLikeEnvironment(options.database), ...options.settings, [RUNNER_INPUT_ENV]: JSON.stringify(input) };
+    const env = { ...lambdaLikeEnvironment(options), ...options.settings, [RUNNER_INPUT_ENV]: JSON.stringify(input) };
 
     const started = performance.now();
     const child = spawn(process.execPath, [this.runnerPath], { env, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -116,18 +120,35 @@ export function successfulReports(result: RunnerResult, what: string): RefreshRe
 
 /**
  * The process environment: the bench's own minus anything that could steer the handler (database,
- * AWS, Powertools, refresh settings), plus what Lambda sets and local-mode connection variables.
+ * AWS, Powertools, refresh settings), plus what Lambda sets and how to reach the database.
  */
-function lambdaLikeEnvironment(database: ClientConfig): NodeJS.ProcessEnv {
+function lambdaLikeEnvironment(options: HandlerProcessOptions): NodeJS.ProcessEnv {
   const steering = /^(PG|ITC_|AWS_|POWERTOOLS_|NODE_OPTIONS$|TS_NODE_)/;
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !steering.test(name)));
-  return {
-    ...inherited,
+  const lambda = {
     AWS_REGION: 'us-east-1',
     AWS_LAMBDA_FUNCTION_NAME: 'itc-bench-refresh',
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '512',
     POWERTOOLS_SERVICE_NAME: 'itc-orchestrator-bench',
     POWERTOOLS_METRICS_NAMESPACE: 'ItcOrchestratorBench',
+  };
+  if (options.secret) {
+    return {
+      ...inherited,
+      ...lambda,
+      // What the Lambda execution role provides, for the SDK to sign with.
+      AWS_ACCESS_KEY_ID: 'AKIABENCHEXAMPLE',
+      AWS_SECRET_ACCESS_KEY: 'bench-secret-access-key',
+      AWS_SESSION_TOKEN: 'bench-session-token',
+      AWS_ENDPOINT_URL_SECRETS_MANAGER: options.secret.endpoint,
+      [RefreshEnv.SECRET_ARN]: options.secret.arn,
+      [RefreshEnv.TLS_MODE]: 'disable',
+    };
+  }
+  const { database } = options;
+  return {
+    ...inherited,
+    ...lambda,
     PGHOST: database.host,
     PGPORT: String(database.port),
     PGDATABASE: database.database,

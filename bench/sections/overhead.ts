@@ -40,6 +40,7 @@ export async function benchmarkOverhead(context: BenchContext, settings: Overhea
     for (const view of views) {
       await client.query(`CREATE MATERIALIZED VIEW ${view} AS SELECT 1 AS one`);
     }
+    await client.query('CHECKPOINT');
     const runs: number[] = [];
     for (let repetition = 0; repetition < settings.repetitions; repetition++) {
       const started = performance.now();

@@ -51,6 +51,7 @@ export async function benchmarkReaders(context: BenchContext, settings: ReadersS
     await client.query(`CREATE MATERIALIZED VIEW ${VIEW} AS SELECT id, k, v, md5(id::text) AS tag FROM ${FACT_TABLE}`);
     await client.query(`CREATE UNIQUE INDEX large_view_id ON ${VIEW} (id)`);
     await client.query(`ANALYZE ${VIEW}`);
+    await client.query('CHECKPOINT');
   });
 
   const modes = [
