@@ -115,11 +115,6 @@ export class LocalStepFunctions {
     }
   }
 
-  /** Every execution started so far, oldest first. */
-  public get history(): readonly LocalExecution[] {
-    return this.executions;
-  }
-
   /** The next `times` invocations of the function fail with a service error instead of running. */
   public injectFault(functionArn: string, fault: ServiceFault, times = 1): void {
     if (!this.options.functions.has(functionArn)) {
@@ -137,6 +132,9 @@ export class LocalStepFunctions {
   public async run(input: unknown, options: StartExecutionOptions = {}): Promise<LocalExecution> {
     const { stateMachine } = this.options;
     const name = options.name ?? randomUUID();
+    if (this.executions.some((execution) => execution.name === name)) {
+      throw new Error(`ExecutionAlreadyExists: this state machine already has an execution named "${name}"`);
+    }
     const executionArn = stateMachine.arn.replace(':stateMachine:', ':execution:') + `:${name}`;
     const pending = new Set<Promise<unknown>>();
     const states: StateRecord[] = [];
@@ -152,7 +150,7 @@ export class LocalStepFunctions {
         retryIntervalOverrides: this.retryIntervals(),
       },
       context: {
-        Execution: { Id: executionArn, Name: name, RoleArn: `arn:aws:iam::000000000000:role/${stateMachine.name}Role` },
+        Execution: { Id: executionArn, Name: name, RoleArn: `arn:aws:iam::${stateMachine.arn.split(':')[4]}:role/${stateMachine.name}Role` },
         StateMachine: { Id: stateMachine.arn, Name: stateMachine.name },
       },
     };
