@@ -11,7 +11,7 @@ export interface RelationName {
 const MAX_IDENTIFIER_BYTES = 63;
 
 // Unquoted identifiers: a letter, underscore or non-ASCII character, then those, digits or `$`.
-// PostgreSQL folds them to lower case.
+// PostgreSQL folds their ASCII letters to lower case.
 const UNQUOTED_START = /[A-Za-z_\u0080-\uffff]/;
 const UNQUOTED_PART = /[A-Za-z0-9_$\u0080-\uffff]/;
 
@@ -69,7 +69,7 @@ function parseQualifiedName(input: unknown, what: string): string[] {
     } else if (UNQUOTED_START.test(input[i])) {
       const start = i;
       while (i < input.length && UNQUOTED_PART.test(input[i])) i++;
-      identifier = input.slice(start, i).toLowerCase();
+      identifier = foldCase(input.slice(start, i));
     } else {
       throw invalidName(input, what, `unexpected ${JSON.stringify(input[i])} at position ${i + 1}`);
     }
@@ -86,6 +86,14 @@ function parseQualifiedName(input: unknown, what: string): string[] {
     }
     i++;
   }
+}
+
+/**
+ * Folds an unquoted identifier as PostgreSQL does in a UTF-8 database: ASCII letters only, so `Äpfel` stays
+ * `Äpfel` while `Sales` becomes `sales`.
+ */
+function foldCase(identifier: string): string {
+  return identifier.replace(/[A-Z]+/g, (letters) => letters.toLowerCase());
 }
 
 /** Returns the index of the closing quote of a quoted identifier whose content starts at `from`. */
