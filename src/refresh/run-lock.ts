@@ -25,7 +25,9 @@ export async function acquireRunLock(client: ClientBase, policy: OverlapPolicy, 
     await client.query('SELECT pg_catalog.pg_advisory_lock($1::int8)', [RUN_LOCK_KEY]);
     return 'acquired-after-wait';
   } catch (error) {
-    if ((error as { code?: string }).code === '55P03') return 'not-acquired';
+    // lock_timeout, or the session's statement_timeout (the invocation's time) if that comes first.
+    const code = (error as { code?: string }).code;
+    if (code === '55P03' || code === '57014') return 'not-acquired';
     throw error;
   } finally {
     await client.query("SELECT pg_catalog.set_config('lock_timeout', '0', false)");

@@ -44,6 +44,8 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
   const { client, settings } = await openConnection(env, config.tlsMode, timeLeft());
   let pool: Pool | undefined;
   try {
+    // The catalog queries and the lock wait on this session cannot outlast the invocation either.
+    await client.query("SELECT pg_catalog.set_config('statement_timeout', $1, false)", [`${Math.max(1, Math.floor(timeLeft()))}ms`]);
     const plan = await planSelection(client, requestedViews, config);
     logger.info('Refresh run planned', {
       views: plan.map((step) => ({ view: step.view.qualifiedName, concurrently: step.concurrently, dependsOn: step.dependsOn })),
