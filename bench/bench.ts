@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { BenchContext, withConnection } from './context';
 import { HandlerProcesses } from './handler-process';
 import { BenchOptions, parseOptions, SECTIONS, USAGE } from './options';
-import { BenchResults, evaluateGoals, renderMarkdown } from './results';
+import { BenchResults, evaluateGoals, renderMarkdown } from './report';
 import { benchmarkHandler } from './sections/handler-init';
 import { benchmarkOverhead } from './sections/overhead';
 import { benchmarkReaders } from './sections/readers';

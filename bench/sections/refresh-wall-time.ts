@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Client, ClientConfig } from 'pg';
 import { RefreshEnv } from '../../src/refresh-contract';
-import { BenchContext, withConnection } from '../context';
+import { BenchContext, connect, withConnection } from '../context';
 import { createFactTable, criticalPathMs, Dag, generateDag, installDag, totalWorkMs } from '../dag-schema';
 import { successfulReports } from '../handler-process';
 import { median, round } from '../stats';
@@ -41,6 +41,11 @@ export interface DagResult {
   readonly totalWorkMs: number;
   readonly criticalPathMs: number;
   readonly baseline: { readonly wallMs: number; readonly runsMs: number[] };
+  /**
+   * What this machine gave at the time: independent views refreshed at once on `cores` connections,
+   * against one after another (ideal: `cores`). Well below that, other load shared the cores.
+   */
+  readonly parallelCapacity: { readonly views: string[]; readonly speedUp: number; readonly runs: number[] };
   readonly engine: EngineRun[];
 }
 
@@ -73,11 +78,14 @@ export async function benchmarkWallTime(context: BenchContext, settings: WallTim
       const baselineRuns: number[] = [];
       const viewSamples = new Map<string, number[]>(dag.views.map((view) => [view.name, []]));
       const engineRuns = new Map<number, number[]>(plan.concurrencies.map((concurrency) => [concurrency, []]));
+      const heads = dag.views.filter((view) => view.parents.length === 0).slice(0, context.cores).map((view) => view.name);
+      const capacityRuns: number[] = [];
 
       // Baseline and engine runs alternate, so drifting background load spreads over all of them.
       for (let repetition = 1; repetition <= settings.repetitions; repetition++) {
         const baseline = await refreshSequentially(client, dag, viewSamples);
         baselineRuns.push(baseline);
+        capacityRuns.push(await parallelCapacity(client, database, heads));
         context.log(`wall time: ${dag.schema} run ${repetition}/${settings.repetitions}: baseline ${baseline.toFixed(0)} ms`);
         for (const concurrency of plan.concurrencies) {
           const wall = await refreshWithEngine(context, database, dag, concurrency);
@@ -103,6 +111,7 @@ export async function benchmarkWallTime(context: BenchContext, settings: WallTim
         totalWorkMs: round(work),
         criticalPathMs: round(criticalPath),
         baseline: { wallMs: round(baselineMs), runsMs: baselineRuns.map((ms) => round(ms)) },
+        parallelCapacity: { views: heads, speedUp: round(median(capacityRuns), 2), runs: capacityRuns.map((ratio) => round(ratio, 2)) },
         engine: [...engineRuns].map(([concurrency, runs]) => {
           const wallMs = median(runs);
           const boundMs = Math.max(criticalPath, work / Math.min(concurrency, context.cores));
@@ -130,6 +139,23 @@ async function refreshSequentially(client: Client, dag: Dag, samples: Map<string
     samples.get(view.name)!.push(performance.now() - viewStarted);
   }
   return performance.now() - started;
+}
+
+/** Refreshes independent views one after another, then all at once, each on its own connection; returns the speed-up. */
+async function parallelCapacity(client: Client, database: ClientConfig, views: readonly string[]): Promise<number> {
+  const others = await Promise.all(views.slice(1).map(() => connect(database)));
+  try {
+    const sequentialStarted = performance.now();
+    for (const view of views) {
+      await client.query(`REFRESH MATERIALIZED VIEW ${view}`);
+    }
+    const sequential = performance.now() - sequentialStarted;
+    const parallelStarted = performance.now();
+    await Promise.all([client, ...others].map((connection, i) => connection.query(`REFRESH MATERIALIZED VIEW ${views[i]}`)));
+    return sequential / (performance.now() - parallelStarted);
+  } finally {
+    await Promise.all(others.map((other) => other.end().catch(() => undefined)));
+  }
 }
 
 /** One engine run over the DAG's schema; checks that it refreshed every view with a plain REFRESH, as the baseline does. */

@@ -112,12 +112,13 @@ export function renderMarkdown(results: BenchResults): string {
       '',
     );
     lines.push(table(
-      ['DAG', 'Single refresh min / median / max (ms)', 'Total work (ms)', 'Critical path (ms)'],
+      ['DAG', 'Single refresh min / median / max (ms)', 'Total work (ms)', 'Critical path (ms)', `Machine: ${wall.cores} REFRESHes at once, speed-up`],
       wall.dags.map((dag) => [
         `${dag.views} views: ${dag.chains} chains, ${dag.fanIn} fan-in`,
         `${dag.singleRefreshMs.min} / ${dag.singleRefreshMs.median} / ${dag.singleRefreshMs.max}`,
         String(dag.totalWorkMs),
         String(dag.criticalPathMs),
+        `${dag.parallelCapacity.speedUp.toFixed(2)}× (ideal ${dag.parallelCapacity.views.length}×)`,
       ]),
     ));
     lines.push('');
