@@ -19,8 +19,12 @@ export function median(samples: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
-export function sum(samples: readonly number[]): number {
-  return samples.reduce((total, value) => total + value, 0);
+/** The largest sample; unlike `Math.max(...samples)`, safe for any number of samples. */
+export function max(samples: readonly number[]): number {
+  if (samples.length === 0) {
+    throw new Error('max: no samples');
+  }
+  return samples.reduce((largest, value) => (value > largest ? value : largest), -Infinity);
 }
 
 /** Rounds to `digits` decimals, so results files stay readable. */
@@ -47,8 +51,8 @@ export class SeededRandom {
     return (this.state - 1) / (SeededRandom.MODULUS - 1);
   }
 
-  /** An integer in [min, max]. */
-  int(min: number, max: number): number {
-    return min + Math.floor(this.next() * (max - min + 1));
+  /** An integer in [low, high]. */
+  int(low: number, high: number): number {
+    return low + Math.floor(this.next() * (high - low + 1));
   }
 }

@@ -5,7 +5,7 @@ import { ConcurrentRefresh, RefreshEnv } from '../../src/refresh-contract';
 import { BenchContext, connect, withConnection } from '../context';
 import { createFactTable, FACT_TABLE } from '../dag-schema';
 import { successfulReports } from '../handler-process';
-import { percentile, round, SeededRandom } from '../stats';
+import { max, percentile, round, SeededRandom } from '../stats';
 
 /**
  * Section 2: are readers of a large materialized view blocked while it refreshes? A reader loop
@@ -86,10 +86,10 @@ export async function benchmarkReaders(context: BenchContext, settings: ReadersS
         reads: latencies.length,
         p50Ms: round(percentile(latencies, 50), 2),
         p99Ms: round(percentile(latencies, 99), 2),
-        maxMs: round(Math.max(...latencies), 2),
+        maxMs: round(max(latencies), 2),
         readsOver100Ms: latencies.filter((latency) => latency > BLOCKED_MS).length,
       });
-      context.log(`readers: ${mode}: refresh ${report.views[0].durationMs.toFixed(0)} ms, max read ${Math.max(...latencies).toFixed(1)} ms`);
+      context.log(`readers: ${mode}: refresh ${report.views[0].durationMs.toFixed(0)} ms, max read ${max(latencies).toFixed(1)} ms`);
     } finally {
       await reader.stop();
     }
