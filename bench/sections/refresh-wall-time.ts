@@ -85,8 +85,12 @@ export async function benchmarkWallTime(context: BenchContext, settings: WallTim
       for (let repetition = 1; repetition <= settings.repetitions; repetition++) {
         const baseline = await refreshSequentially(client, dag, viewSamples);
         baselineRuns.push(baseline);
-        capacityRuns.push(await parallelCapacity(client, database, heads));
-        context.log(`wall time: ${dag.schema} run ${repetition}/${settings.repetitions}: baseline ${baseline.toFixed(0)} ms`);
+        const capacity = await parallelCapacity(client, database, heads);
+        capacityRuns.push(capacity);
+        context.log(
+          `wall time: ${dag.schema} run ${repetition}/${settings.repetitions}: baseline ${baseline.toFixed(0)} ms; ` +
+          `${heads.length} raw REFRESHes at once ${capacity.toFixed(2)}× faster than in turn`,
+        );
         for (const concurrency of plan.concurrencies) {
           const wall = await refreshWithEngine(context, database, dag, concurrency);
           engineRuns.get(concurrency)!.push(wall);
