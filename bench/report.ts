@@ -169,6 +169,7 @@ export function renderMarkdown(results: BenchResults): string {
         ];
       })),
     ));
+    lines.push('', `Loading the AWS SDK's Secrets Manager client alone from \`node_modules\`, as the Lambda runtime provides it: ${handler.sdkClientLoadMs} ms (median).`);
   }
 
   if (results.overhead) {

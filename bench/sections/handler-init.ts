@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { RefreshEnv } from '../../src/refresh-contract';
 import { BenchContext, withConnection } from '../context';
@@ -46,6 +48,8 @@ export interface HandlerResult {
   readonly naive: BundleMeasurement;
   /** Shipped cold init over naive cold init, per connection mode. */
   readonly coldInitRatio: Record<ConnectionMode, number>;
+  /** Loading the AWS SDK's Secrets Manager client alone, from node_modules as the Lambda runtime has it (median). */
+  readonly sdkClientLoadMs: number;
 }
 
 const REPO_ROOT = join(__dirname, '..', '..');
@@ -127,6 +131,10 @@ export async function benchmarkHandler(context: BenchContext, settings: HandlerS
         secret: summarize(samples.get(key(bundle.path, 'secret'))!),
       },
     }));
+    const sdkLoads: number[] = [];
+    for (let run = 0; run < settings.runs; run++) {
+      sdkLoads.push(await moduleLoadMs('@aws-sdk/client-secrets-manager'));
+    }
     return {
       runs: settings.runs,
       shipped,
@@ -135,6 +143,7 @@ export async function benchmarkHandler(context: BenchContext, settings: HandlerS
         local: round(shipped.coldInit.local.coldInitMs / naive.coldInit.local.coldInitMs, 2),
         secret: round(shipped.coldInit.secret.coldInitMs / naive.coldInit.secret.coldInitMs, 2),
       },
+      sdkClientLoadMs: round(median(sdkLoads)),
     };
   } finally {
     await secretsManager.stop();
@@ -151,4 +160,16 @@ function summarize(results: HandlerProcessResult[]): ColdInit {
     processMs: round(median(results.map((result) => result.processMs))),
     coldInitRunsMs: coldInitRuns.map((ms) => round(ms)),
   };
+}
+
+/** How long a fresh `node` process takes to require one package, resolved from the repository's node_modules. */
+async function moduleLoadMs(moduleName: string): Promise<number> {
+  const script = [
+    "const { performance } = require('node:perf_hooks');",
+    'const started = performance.now();',
+    `require(${JSON.stringify(moduleName)});`,
+    'process.stdout.write(String(performance.now() - started));',
+  ].join('\n');
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { cwd: REPO_ROOT });
+  return Number(stdout);
 }
