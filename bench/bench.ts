@@ -77,10 +77,11 @@ async function main(): Promise<void> {
   const handlers = new HandlerProcesses(WORK_DIR);
   await handlers.prepare();
   log('starting PostgreSQL');
+  const interruption = stopOnSignals(handlers);
   const server = await startPostgres({ postgresFlags: Object.entries(POSTGRES_SETTINGS).flatMap(([name, value]) => ['-c', `${name}=${value}`]) });
-  stopOnSignals(server, handlers);
+  interruption.started(server);
 
-  const context: BenchContext = { server, handlers, bundle: BUNDLE, workDir: WORK_DIR, cores: availableParallelism(), quick: options.quick, log };
+  const context: BenchContext = { server, handlers, bundle: BUNDLE, workDir: WORK_DIR, cores: availableParallelism(), log };
   let measured: Omit<BenchResults, 'goals' | 'durationS' | 'generatedAt'>;
   try {
     const postgres = await withConnection(server.config(), async (client) => (await client.query<{ version: string }>('SELECT version()')).rows[0].version);
@@ -118,15 +119,31 @@ async function main(): Promise<void> {
   log(`results written to ${base}.json and ${base}.md`);
 }
 
-/** Ctrl-C or a kill ends the handler processes and stops PostgreSQL (deleting its data) before exiting. */
-function stopOnSignals(server: PostgresServer, handlers: HandlerProcesses): void {
-  const stop = (signal: NodeJS.Signals) => {
-    console.error(`\n${signal}: stopping PostgreSQL`);
+/**
+ * Ctrl-C or a kill ends the handler processes and stops PostgreSQL (deleting its data) before
+ * exiting. A signal while PostgreSQL is starting takes effect once it has started.
+ */
+function stopOnSignals(handlers: HandlerProcesses): { started(server: PostgresServer): void } {
+  let server: PostgresServer | undefined;
+  let interrupted = false;
+  const exit = () => {
     handlers.killAll();
-    void server.stop().finally(() => process.exit(130));
+    void (server?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  };
+  const stop = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    console.error(`\n${signal}: stopping PostgreSQL`);
+    if (server) exit();
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
+  return {
+    started(startedServer: PostgresServer) {
+      server = startedServer;
+      if (interrupted) exit();
+    },
+  };
 }
 
 main().catch((err: unknown) => {

@@ -12,7 +12,6 @@ export interface BenchContext {
   readonly workDir: string;
   /** CPU cores available to this process: the `cores` of the lower bound. */
   readonly cores: number;
-  readonly quick: boolean;
   /** Progress, to stderr; stdout carries only the results table. */
   log(message: string): void;
 }
