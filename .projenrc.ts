@@ -4,12 +4,15 @@ import { awscdk, javascript } from 'projen';
 // (`aws-scheduler` and `aws-scheduler-targets`), the newest API this library relies on.
 const cdkVersion = '2.186.0';
 
-// projen's lambda BundlingOptions type lacks `minify`, but the lambda bundler forwards every
-// bundle option to esbuild, so the refresh handler ships minified.
-const refreshBundling: javascript.BundlingOptions & Pick<javascript.AddBundleOptions, 'minify'> = {
+// projen's lambda BundlingOptions type lacks `minify` and `esbuildArgs`, but the lambda bundler
+// forwards every bundle option to esbuild, so the refresh handler ships minified.
+const refreshBundling: javascript.BundlingOptions & Pick<javascript.AddBundleOptions, 'minify' | 'esbuildArgs'> = {
   externals: ['@aws-sdk/*', 'pg-native'],
   minify: true,
   sourcemap: false,
+  // The handler loads the AWS SDK lazily with import(); as require() it stays a CommonJS load,
+  // which the Lambda runtime, the tests' SDK stubs and jest all share.
+  esbuildArgs: { '--supported:dynamic-import': 'false' },
 };
 
 const project = new awscdk.AwsCdkConstructLibrary({

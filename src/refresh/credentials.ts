@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ClientConfig } from 'pg';
 import { RefreshEnv, TlsMode } from '../refresh-contract';
 import { RefreshError } from './errors';
@@ -122,7 +122,9 @@ function localTls(sslMode: string | undefined): ConnectionOptions | boolean | un
 }
 
 async function readSecret(arn: string): Promise<string> {
-  secretsManager ??= new SecretsManagerClient({});
+  // Loaded on first use: local mode never pays the AWS SDK's load time at cold start.
+  const { GetSecretValueCommand, SecretsManagerClient: Client } = await import('@aws-sdk/client-secrets-manager');
+  secretsManager ??= new Client({});
   let secretString: string | undefined;
   try {
     const result = await secretsManager.send(new GetSecretValueCommand({ SecretId: arn }));
