@@ -1,6 +1,11 @@
-import '../test/harness/promise-polyfill';
-import { StateMachine } from 'aws-local-stepfunctions';
+import './harness/promise-polyfill';
+import { createRequire } from 'node:module';
+import type * as Interpreter from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
 import { orchestratorFixture, stateMachineDefinition } from './orchestrator-fixture';
+
+// The package ships a CommonJS build, but declares its types as an ES module only.
+const { StateMachine } = createRequire(__filename)('aws-local-stepfunctions') as typeof Interpreter;
+type ExecutionInput = Parameters<Interpreter.StateMachine['run']>[0];
 
 /**
  * Runs the synthesized definition's control flow with every task replaced by a stub, keyed by
@@ -16,12 +21,12 @@ interface RunOptions {
   /** What ListExecutions returns: running executions, newest first. */
   readonly running: string[];
   readonly failing?: string[];
-  readonly input?: unknown;
+  readonly input?: ExecutionInput;
 }
 
 async function run(options: RunOptions) {
   const calls: Array<{ state: string; input: unknown }> = [];
-  const stub = (state: string, result: (input: unknown) => unknown) => async (input: unknown) => {
+  const stub = (state: string, result: (input: ExecutionInput) => ExecutionInput) => async (input: ExecutionInput) => {
     calls.push({ state, input });
     return result(input);
   };
