@@ -121,6 +121,21 @@ describe('refresh order and parallelism', () => {
     expect(report!.lock).toBe('acquired');
   });
 
+  test('an unqualified name follows the search_path, as a regclass does', async () => {
+    await runSql(db, 'CREATE MATERIALIZED VIEW public.elsewhere AS SELECT 0 AS n');
+    const publicFirst = await invoke({ views: ['elsewhere'] }, env);
+    await runSql(db, `ALTER DATABASE "${db.database}" SET search_path = other, public`);
+    try {
+      const otherFirst = await invoke({ views: ['elsewhere'] }, env);
+
+      expect(publicFirst.report!.views.map((view) => view.view)).toEqual(['public.elsewhere']);
+      expect(otherFirst.report!.views.map((view) => view.view)).toEqual(['other.elsewhere']);
+    } finally {
+      await runSql(db, `ALTER DATABASE "${db.database}" RESET search_path`);
+      await runSql(db, 'DROP MATERIALIZED VIEW public.elsewhere');
+    }
+  });
+
   test('logs are JSON and metrics are EMF: per-view duration and counts', async () => {
     const { output, report } = await invoke({ views: ['fast_b', 'fast_c'] }, env);
     const lines = logLines(output);
