@@ -67,10 +67,13 @@ export function buildOrchestrationDefinition(scope: Construct, props: Orchestrat
  * Lets a run go on only if no earlier run is still going.
  *
  * ListExecutions returns the running executions newest first, so the last one is the oldest.
- * A run goes on only when that is itself: when two runs start together both see the same list,
- * so exactly one of them goes on. A run that does not see itself yet (the listing is eventually
- * consistent) goes on only if it sees no other run at all. The refresh handler's database lock is
- * the second line of defence for the rare run that slips through.
+ * A run goes on when that is itself: when two runs start together both see the same list, so
+ * exactly one of them goes on. The listing is eventually consistent, so a run may not see itself
+ * yet; it then compares start times, and is skipped only if the oldest run it sees started no
+ * later than itself. (Were it skipped whenever it sees another run, an older run that sees only a
+ * newer one would be skipped while the newer one is skipped for it, and nothing would run.) The
+ * refresh handler's database lock is the second line of defence for a run that does not see an
+ * older one yet and goes on beside it.
  */
 function overlapGuard(scope: Construct, work: sfn.IChainable): sfn.IChainable {
   const listRunning = new sfn.CustomState(scope, StateNames.LIST_RUNNING, {
@@ -95,6 +98,7 @@ function overlapGuard(scope: Construct, work: sfn.IChainable): sfn.IChainable {
     parameters: {
       'oldest.$': 'States.ArrayGetItem($.executions, States.MathAdd($.count, -1))',
       'self.$': '$$.Execution.Id',
+      'selfStartTime.$': '$$.Execution.StartTime',
     },
   });
 
@@ -120,7 +124,9 @@ function overlapGuard(scope: Construct, work: sfn.IChainable): sfn.IChainable {
         findOldest.next(
           new sfn.Choice(scope, StateNames.IS_OLDEST)
             .when(sfn.Condition.stringEqualsJsonPath('$.oldest.ExecutionArn', '$.self'), restoreInput)
-            .otherwise(skip),
+            // Of two runs started in the same millisecond, the one listed last goes on.
+            .when(sfn.Condition.timestampLessThanEqualsJsonPath('$.oldest.StartDate', '$.selfStartTime'), skip)
+            .otherwise(restoreInput),
         ))
       .otherwise(restoreInput),
   );

@@ -16,10 +16,23 @@ const MACHINE = 'arn:aws:states:eu-west-1:123456789012:stateMachine:orchestrator
 const execution = (name: string) => `arn:aws:states:eu-west-1:123456789012:execution:orchestrator:${name}`;
 const REPORT = { status: 'succeeded', views: [] };
 
+/** A running execution as ListExecutions lists it. */
+interface Listed {
+  readonly arn: string;
+  readonly startDate: string;
+}
+
+/**
+ * An execution that started `minutes` before the run under test; negative means after it. The
+ * interpreter sets the run's own `$$.Execution.StartTime` to the moment it starts.
+ */
+const listed = (name: string, minutes: number): Listed =>
+  ({ arn: execution(name), startDate: new Date(Date.now() - minutes * 60_000).toISOString() });
+
 interface RunOptions {
   readonly self: string;
   /** What ListExecutions returns: running executions, newest first. */
-  readonly running: string[];
+  readonly running: Listed[];
   readonly failing?: string[];
   readonly input?: ExecutionInput;
 }
@@ -44,7 +57,8 @@ async function run(options: RunOptions) {
     overrides: {
       taskResourceLocalHandlers: {
         'List running executions': stub('List running executions', () => ({
-          Executions: options.running.map((arn) => ({ ExecutionArn: arn, StateMachineArn: MACHINE, Status: 'RUNNING' })),
+          Executions: options.running.map(({ arn, startDate }) =>
+            ({ ExecutionArn: arn, StateMachineArn: MACHINE, StartDate: startDate, Status: 'RUNNING' })),
         })),
         'Run pipeline Demand': pipeline('Demand'),
         'Run pipeline VerifyPlus': pipeline('VerifyPlus'),
@@ -63,7 +77,7 @@ const states = (calls: Array<{ state: string }>) => calls.map((call) => call.sta
 
 describe('the overlap guard', () => {
   test('of two runs that started together and see each other, exactly the older one goes on', async () => {
-    const running = [execution('b'), execution('a')];
+    const running = [listed('b', 1), listed('a', 1)];
     const [a, b] = await Promise.all([run({ self: execution('a'), running }), run({ self: execution('b'), running })]);
     expect(a.output).toEqual(REPORT);
     expect(b.output).toEqual({
@@ -75,7 +89,7 @@ describe('the overlap guard', () => {
   });
 
   test('a run that sees only itself goes on', async () => {
-    const { output, calls } = await run({ self: execution('a'), running: [execution('a')] });
+    const { output, calls } = await run({ self: execution('a'), running: [listed('a', 0)] });
     expect(output).toEqual(REPORT);
     expect(states(calls)).toEqual(['List running executions', 'Refresh materialized views', 'Run pipeline Demand', 'Run pipeline VerifyPlus']);
   });
@@ -85,21 +99,30 @@ describe('the overlap guard', () => {
     expect(output).toEqual(REPORT);
   });
 
-  test('a run that does not see itself yet is skipped when another run is listed', async () => {
-    const { output } = await run({ self: execution('b'), running: [execution('a')] });
+  test('a run that does not see itself yet is skipped when an earlier run is listed', async () => {
+    const { output } = await run({ self: execution('b'), running: [listed('a', 1)] });
     expect(output).toMatchObject({ status: 'skipped', runningExecutionArn: execution('a') });
   });
 
   test('a newer run does not stop an older one', async () => {
-    const { output } = await run({ self: execution('a'), running: [execution('c'), execution('b'), execution('a')] });
+    const { output } = await run({ self: execution('a'), running: [listed('c', -2), listed('b', -1), listed('a', 0)] });
     expect(output).toEqual(REPORT);
+  });
+
+  test('an older run that sees only a newer one, not itself yet, goes on while the newer one is skipped', async () => {
+    const [a, b] = await Promise.all([
+      run({ self: execution('a'), running: [listed('b', -1)] }),
+      run({ self: execution('b'), running: [listed('b', 0), listed('a', 1)] }),
+    ]);
+    expect(a.output).toEqual(REPORT);
+    expect(b.output).toMatchObject({ status: 'skipped', runningExecutionArn: execution('a') });
   });
 });
 
 describe('the pipelines', () => {
   test('each receives the execution input, not the guard findings', async () => {
     const input = { day: '2026-11-25', sources: ['erp', 'crm'] };
-    const { calls } = await run({ self: execution('a'), running: [execution('a')], input });
+    const { calls } = await run({ self: execution('a'), running: [listed('a', 0)], input });
     const pipelineInputs = calls.filter((call) => call.state.startsWith('Run pipeline')).map((call) => call.input);
     expect(pipelineInputs).toEqual([
       { FunctionName: expect.stringMatching(/Demand/), Payload: input },
@@ -108,14 +131,14 @@ describe('the pipelines', () => {
   });
 
   test('a failed pipeline lets the others finish, skips the refresh and fails the run naming it', async () => {
-    const { error, calls } = await run({ self: execution('a'), running: [execution('a')], failing: ['VerifyPlus'] });
+    const { error, calls } = await run({ self: execution('a'), running: [listed('a', 0)], failing: ['VerifyPlus'] });
     expect(states(calls)).toEqual(['List running executions', 'Run pipeline Demand', 'Run pipeline VerifyPlus']);
     expect(error.name).toBe('PipelineFailed');
     expect(error.message).toBe('[VerifyPlus failed with SourceUnavailable: VerifyPlus could not load its source]');
   });
 
   test('when several pipelines fail, the cause names each of them', async () => {
-    const { error } = await run({ self: execution('a'), running: [execution('a')], failing: ['Demand', 'VerifyPlus'] });
+    const { error } = await run({ self: execution('a'), running: [listed('a', 0)], failing: ['Demand', 'VerifyPlus'] });
     expect(error.name).toBe('PipelineFailed');
     expect(error.message).toBe(
       '[Demand failed with SourceUnavailable: Demand could not load its source]' +

@@ -381,6 +381,21 @@ describe('the state machine', () => {
     });
   });
 
+  test('goes on only as the oldest running execution, comparing start times when it is not listed yet', () => {
+    const definition = stateMachineDefinition(orchestratorFixture().template);
+    expect(definition.States['Find the oldest running execution'].Parameters).toEqual({
+      'oldest.$': 'States.ArrayGetItem($.executions, States.MathAdd($.count, -1))',
+      'self.$': '$$.Execution.Id',
+      'selfStartTime.$': '$$.Execution.StartTime',
+    });
+    const check = definition.States['Is this the oldest running execution?'];
+    expect(check.Choices).toEqual([
+      { Variable: '$.oldest.ExecutionArn', StringEqualsPath: '$.self', Next: 'Restore the execution input' },
+      { Variable: '$.oldest.StartDate', TimestampLessThanEqualsPath: '$.selfStartTime', Next: 'Skip: an earlier execution is running' },
+    ]);
+    expect(check.Default).toBe('Restore the execution input');
+  });
+
   test('can let runs overlap, without the listing or its permission', () => {
     const { template } = orchestratorFixture({ skipOverlappingRuns: false });
     const definition = stateMachineDefinition(template);
