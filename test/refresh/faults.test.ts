@@ -26,6 +26,21 @@ describe('faults', () => {
       CREATE MATERIALIZED VIEW fragile_grandchild AS SELECT n FROM fragile_child;
       CREATE MATERIALIZED VIEW sturdy AS SELECT count(*)::int AS n FROM facts;
       CREATE MATERIALIZED VIEW guarded AS SELECT count(*)::int AS n FROM facts;
+      -- flaky raises the SQLSTATE in flaky_plan on its first "failures" calls. The call counter is a
+      -- sequence, which a failed refresh does not roll back.
+      CREATE TABLE flaky_plan (errcode text NOT NULL, failures int NOT NULL);
+      CREATE SEQUENCE flaky_calls;
+      CREATE FUNCTION flaky() RETURNS int LANGUAGE plpgsql VOLATILE AS $$
+      DECLARE
+        planned record;
+      BEGIN
+        SELECT * INTO planned FROM public.flaky_plan;
+        IF FOUND AND nextval('public.flaky_calls') <= planned.failures THEN
+          RAISE EXCEPTION 'injected failure' USING ERRCODE = planned.errcode;
+        END IF;
+        RETURN 0;
+      END $$;
+      CREATE MATERIALIZED VIEW flaky_view AS SELECT count(*)::int AS n FROM facts CROSS JOIN (SELECT flaky()) p;
     `);
   });
 
@@ -46,7 +61,7 @@ describe('faults', () => {
   const rows = async (view: string) => (await runSql<{ n: number }>(db, `SELECT count(*)::int AS n FROM ${view}`))[0].n;
 
   afterEach(async () => {
-    await runSql(db, 'DELETE FROM knobs');
+    await runSql(db, 'DELETE FROM knobs; DELETE FROM flaky_plan');
   });
 
   describe('overlapping runs', () => {
@@ -102,6 +117,23 @@ describe('faults', () => {
 
       expect(waiter.report).toMatchObject({ status: 'skipped', lock: 'not-acquired' });
       expect(waiter.elapsedMs).toBeLessThan(1_500);
+    });
+
+    test('the lock is per database: a run on another database of the same server is not held up', async () => {
+      const otherDb = await createTestDatabase('refresh_faults_other');
+      await runSql(otherDb, 'CREATE MATERIALIZED VIEW lone AS SELECT 1 AS x');
+      await knob('slow', { seconds: 1 });
+      const holder = invoke({ views: ['slow'] }, env);
+      await sleep(300);
+
+      const other = await invoke({ views: ['lone'] }, { ...localModeEnv(otherDb), [RefreshEnv.OVERLAP_POLICY]: OverlapPolicy.SKIP });
+      const otherDone = Date.now();
+      const held = await holder;
+
+      expect(other.report).toMatchObject({ status: 'succeeded', lock: 'acquired', totals: { refreshed: 1 } });
+      expect(held.report).toMatchObject({ status: 'succeeded', lock: 'acquired' });
+      // The first run still held its database's lock when the other run finished.
+      expect(endOf(held.report!, 'public.slow')).toBeGreaterThan(otherDone);
     });
 
     test('the lock is free again after a run, failed or not', async () => {
@@ -171,6 +203,51 @@ describe('faults', () => {
         await locker.query('ROLLBACK');
         await locker.end();
       }
+    });
+
+    /** The next `failures` refreshes of flaky_view fail with `errcode`. Returns how to count the attempts since. */
+    async function injectFailures(errcode: string, failures: number): Promise<() => Promise<number>> {
+      await runSql(db, 'INSERT INTO flaky_plan VALUES ($1, $2)', [errcode, failures]);
+      await runSql(db, "SELECT setval('flaky_calls', 1, false)");
+      return async () => (await runSql<{ calls: number }>(db, 'SELECT CASE WHEN is_called THEN last_value ELSE 0 END::int AS calls FROM flaky_calls'))[0].calls;
+    }
+
+    test.each([
+      ['a serialization failure', '40001'],
+      ['a deadlock', '40P01'],
+    ])('%s is retried on the same view, and the view is refreshed', async (_case, errcode) => {
+      const attempts = await injectFailures(errcode, 2);
+      const facts = await addFact();
+
+      const { report, error } = await invoke({ views: ['flaky_view'] }, { ...env, [RefreshEnv.MAX_ATTEMPTS]: '3' });
+
+      expect(error).toBeUndefined();
+      expect(viewOf(report!, 'public.flaky_view')).toMatchObject({ status: 'refreshed', attempts: 3 });
+      expect(await attempts()).toBe(3);
+      expect(await runSql(db, 'SELECT n FROM flaky_view')).toEqual([{ n: facts }]);
+    });
+
+    test('retries are bounded by the attempts setting and spaced by a growing backoff', async () => {
+      const attempts = await injectFailures('40001', 100);
+      const before = await rows('flaky_view');
+      await addFact();
+
+      const { error, output } = await invoke({ views: ['flaky_view'] }, { ...env, [RefreshEnv.MAX_ATTEMPTS]: '3' });
+
+      expect(error?.message).toContain('public.flaky_view failed after 3 attempt(s): 40001 injected failure; the view keeps its previous contents');
+      expect(await attempts()).toBe(3);
+      // The failures are instant: the time is the backoff, at least 100 ms after the first attempt and 200 ms after the second.
+      expect(viewOf(loggedReport(output), 'public.flaky_view').durationMs).toBeGreaterThanOrEqual(300);
+      expect(await rows('flaky_view')).toBe(before);
+    });
+
+    test('an error that is not transient is not retried', async () => {
+      const attempts = await injectFailures('42501', 100);
+
+      const { error } = await invoke({ views: ['flaky_view'] }, { ...env, [RefreshEnv.MAX_ATTEMPTS]: '3' });
+
+      expect(error?.message).toContain('public.flaky_view failed after 1 attempt(s): 42501 injected failure');
+      expect(await attempts()).toBe(1);
     });
   });
 
