@@ -34,16 +34,22 @@ interface RunOptions {
   /** What ListExecutions returns: running executions, newest first. */
   readonly running: Listed[];
   readonly failing?: string[];
+  /** Pipelines that take this many milliseconds before they return or fail. */
+  readonly workMs?: Record<string, number>;
   readonly input?: ExecutionInput;
 }
 
 async function run(options: RunOptions) {
   const calls: Array<{ state: string; input: unknown }> = [];
-  const stub = (state: string, result: (input: ExecutionInput) => ExecutionInput) => async (input: ExecutionInput) => {
-    calls.push({ state, input });
-    return result(input);
-  };
-  const pipeline = (name: string) => stub(`Run pipeline ${name}`, () => {
+  const finished: string[] = [];
+  const stub = (state: string, result: (input: ExecutionInput) => ExecutionInput | Promise<ExecutionInput>) =>
+    async (input: ExecutionInput) => {
+      calls.push({ state, input });
+      return result(input);
+    };
+  const pipeline = (name: string) => stub(`Run pipeline ${name}`, async () => {
+    await new Promise((resolve) => setTimeout(resolve, options.workMs?.[name] ?? 0));
+    finished.push(name);
     if (options.failing?.includes(name)) {
       const error = new Error(`${name} could not load its source`);
       error.name = 'SourceUnavailable';
@@ -67,9 +73,9 @@ async function run(options: RunOptions) {
     },
   });
   try {
-    return { output: await started.result, calls };
+    return { output: await started.result, calls, finishedBeforeTheRunEnded: [...finished] };
   } catch (error: any) {
-    return { error: error.cause ?? error, calls };
+    return { error: error.cause ?? error, calls, finishedBeforeTheRunEnded: [...finished] };
   }
 }
 
@@ -135,6 +141,14 @@ describe('the pipelines', () => {
     expect(states(calls)).toEqual(['List running executions', 'Run pipeline Demand', 'Run pipeline VerifyPlus']);
     expect(error.name).toBe('PipelineFailed');
     expect(error.message).toBe('[VerifyPlus failed with SourceUnavailable: VerifyPlus could not load its source]');
+  });
+
+  test('a failed pipeline does not cut the others short: the run ends after the slowest branch', async () => {
+    const { error, finishedBeforeTheRunEnded } = await run({
+      self: execution('a'), running: [listed('a', 0)], failing: ['VerifyPlus'], workMs: { Demand: 300 },
+    });
+    expect(error.name).toBe('PipelineFailed');
+    expect(finishedBeforeTheRunEnded).toEqual(['VerifyPlus', 'Demand']);
   });
 
   test('when several pipelines fail, the cause names each of them', async () => {
