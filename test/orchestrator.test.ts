@@ -313,6 +313,24 @@ describe('least privilege', () => {
     const listing = statements.filter((statement) => actionsOf(statement).includes('states:ListExecutions'));
     expect(listing).toEqual([{ Effect: 'Allow', Action: 'states:ListExecutions', Resource: { Ref: machineId } }]);
     expect(statements.flatMap(actionsOf).filter((action) => action.startsWith('states:'))).toEqual(['states:ListExecutions']);
+
+    // Besides invoking and listing, only the log delivery Step Functions logging requires; no managed policies.
+    expect(template.toJSON().Resources[roleId].Properties.ManagedPolicyArns).toBeUndefined();
+    expect(statements.filter((statement) => !actionsOf(statement).some((action) => /^(lambda|states):/.test(action))))
+      .toEqual([{
+        Effect: 'Allow',
+        Action: [
+          'logs:CreateLogDelivery',
+          'logs:GetLogDelivery',
+          'logs:UpdateLogDelivery',
+          'logs:DeleteLogDelivery',
+          'logs:ListLogDeliveries',
+          'logs:PutResourcePolicy',
+          'logs:DescribeResourcePolicies',
+          'logs:DescribeLogGroups',
+        ],
+        Resource: '*',
+      }]);
   });
 
   test('the schedule role is assumed only by EventBridge Scheduler of this account and starts only this state machine', () => {
