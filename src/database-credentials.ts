@@ -118,7 +118,7 @@ class EnvironmentCredentials extends DatabaseCredentials {
   constructor(private readonly props: EnvironmentCredentialsProps) {
     super();
     if (!Token.isUnresolved(props.username) && props.username.length === 0) {
-      throw new Error('DatabaseCredentials.fromEnvironment: `username` must not be empty');
+      throw new Error('DatabaseCredentials.fromEnvironment: `username` must not be empty, got ""');
     }
     const sslMode = props.sslMode;
     if (sslMode !== undefined && !Token.isUnresolved(sslMode) && !LIBPQ_SSL_MODES.includes(sslMode)) {

@@ -127,7 +127,7 @@ describe('the database', () => {
   test('local mode rejects an unknown sslMode and an empty username', () => {
     expect(() => DatabaseCredentials.fromEnvironment({ username: 'u', password: 'p', sslMode: 'on' }))
       .toThrow(/`sslMode` must be one of disable, allow, prefer, require, verify-ca, verify-full, got "on"/);
-    expect(() => DatabaseCredentials.fromEnvironment({ username: '', password: 'p' })).toThrow(/`username` must not be empty/);
+    expect(() => DatabaseCredentials.fromEnvironment({ username: '', password: 'p' })).toThrow(/`username` must not be empty, got ""/);
   });
 });
 
