@@ -1,5 +1,5 @@
 import type { ClientConfig } from 'pg';
-import { invoke, localModeEnv } from './harness';
+import { CANARY_SQL, armCanary, expectCanaryUnchanged, invoke, localModeEnv } from './harness';
 import { RefreshEnv, RefreshErrors } from '../../src/refresh-contract';
 import { createTestDatabase, runSql } from '../support/test-database';
 
@@ -17,24 +17,17 @@ describe('bad input', () => {
     db = await createTestDatabase('refresh_bad_input');
     env = localModeEnv(db);
     await runSql(db, `
-      CREATE TABLE canary_source (id serial PRIMARY KEY);
+      ${CANARY_SQL}
       INSERT INTO canary_source DEFAULT VALUES;
-      CREATE MATERIALIZED VIEW canary AS SELECT count(*)::int AS n FROM canary_source;
+      REFRESH MATERIALIZED VIEW canary;
       CREATE VIEW plain_view AS SELECT * FROM canary_source;
       CREATE SCHEMA empty_schema;
       CREATE MATERIALIZED VIEW "${sqlNamedView.replace(/"/g, '""')}" AS SELECT count(*)::int AS n FROM canary_source;
     `);
   });
 
-  /** Changes the canary's source; the canary must not see it until a run actually refreshes. */
-  async function armCanary(): Promise<number> {
-    await runSql(db, 'INSERT INTO canary_source DEFAULT VALUES');
-    const [{ n }] = await runSql<{ n: number }>(db, 'SELECT n FROM canary');
-    return n;
-  }
-
   async function expectNothingChanged(before: number) {
-    expect(await runSql(db, 'SELECT n FROM canary')).toEqual([{ n: before }]);
+    await expectCanaryUnchanged(db, before);
     expect(await runSql(db, "SELECT to_regclass('public.canary_source') IS NOT NULL AS present")).toEqual([{ present: true }]);
   }
 
@@ -60,7 +53,7 @@ describe('bad input', () => {
   ];
 
   test.each(badEvents)('%s is rejected by name, and nothing is refreshed', async (_case, event, message) => {
-    const before = await armCanary();
+    const before = await armCanary(db);
     const { error, report } = await invoke(event, env);
 
     expect(report).toBeUndefined();
@@ -89,7 +82,7 @@ describe('bad input', () => {
   ];
 
   test.each(badSettings)('%s is rejected by name, and nothing is refreshed', async (_case, settings, message) => {
-    const before = await armCanary();
+    const before = await armCanary(db);
     const { error } = await invoke({}, { ...env, ...settings });
 
     expect(error?.name).toBe(RefreshErrors.INVALID_REQUEST);
@@ -99,7 +92,7 @@ describe('bad input', () => {
 
   test('a view whose own name contains SQL is refreshed as that view, and the SQL never runs', async () => {
     const quoted = `"${sqlNamedView.replace(/"/g, '""')}"`;
-    const before = await armCanary();
+    const before = await armCanary(db);
     const { report, error } = await invoke({ views: [quoted] }, env);
 
     expect(error).toBeUndefined();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { ClientConfig } from 'pg';
-import { invoke, Invocation, localModeEnv } from './harness';
+import { CANARY_SQL, armCanary, expectCanaryUnchanged, invoke, Invocation, localModeEnv } from './harness';
 import { RefreshEnv, RefreshErrors } from '../../src/refresh-contract';
 import { freePort } from '../support/postgres-server';
 import { createTestDatabase, runSql } from '../support/test-database';
@@ -45,22 +45,11 @@ describe('credentials and connection', () => {
     return secretsManager.commandCalls(GetSecretValueCommand, { SecretId: arn }).length;
   }
 
-  async function armCanary(): Promise<number> {
-    await runSql(db, 'INSERT INTO canary_source DEFAULT VALUES');
-    const [{ n }] = await runSql<{ n: number }>(db, 'SELECT n FROM canary');
-    return n;
-  }
-
-  async function expectCanaryUnchanged(before: number) {
-    expect(await runSql(db, 'SELECT n FROM canary')).toEqual([{ n: before }]);
-  }
-
   beforeAll(async () => {
     db = await createTestDatabase('refresh_credentials');
     await runSql(db, `
       CREATE ROLE ${role} LOGIN SUPERUSER PASSWORD '${passwords[0]}';
-      CREATE TABLE canary_source (id serial PRIMARY KEY);
-      CREATE MATERIALIZED VIEW canary AS SELECT count(*)::int AS n FROM canary_source;
+      ${CANARY_SQL}
       CREATE MATERIALIZED VIEW whoami AS SELECT session_user::text AS who;
     `);
   });
@@ -129,20 +118,20 @@ describe('credentials and connection', () => {
 
     // The secret now holds a password the database rejects: one re-read, then a clear failure, no loop.
     await runSql(db, `ALTER ROLE ${role} PASSWORD '${passwords[2]}'`);
-    const before = await armCanary();
+    const before = await armCanary(db);
     const rejected = await run({ views: ['canary'] }, secretEnv(arn));
 
     expect(rejected.error?.name).toBe(RefreshErrors.CONNECTION_FAILED);
     expect(rejected.error?.message).toMatch(new RegExp(`as ${role}@.*the server rejected the credentials: 28P01 password authentication failed`));
     expect(secretReads(arn)).toBe(3);
-    await expectCanaryUnchanged(before);
+    await expectCanaryUnchanged(db, before);
     await runSql(db, `ALTER ROLE ${role} PASSWORD '${passwords[0]}'`);
   });
 
   test('a wrong password fails with the stable connection error, after a single read', async () => {
     const arn = newArn();
     secretsManager.on(GetSecretValueCommand, { SecretId: arn }).resolves({ SecretString: rdsSecret(passwords[2]) });
-    const before = await armCanary();
+    const before = await armCanary(db);
 
     const { error, report } = await run({ views: ['canary'] }, secretEnv(arn));
 
@@ -150,7 +139,7 @@ describe('credentials and connection', () => {
     expect(error?.name).toBe(RefreshErrors.CONNECTION_FAILED);
     expect(error?.message).toMatch(/the server rejected the credentials/);
     expect(secretReads(arn)).toBe(1);
-    await expectCanaryUnchanged(before);
+    await expectCanaryUnchanged(db, before);
   });
 
   const badSecrets: Array<[string, Record<string, unknown>, RegExp]> = [
@@ -167,14 +156,14 @@ describe('credentials and connection', () => {
   test.each(badSecrets)('a secret %s is rejected, naming the secret and what is wrong', async (_case, response, message) => {
     const arn = newArn();
     secretsManager.on(GetSecretValueCommand, { SecretId: arn }).resolves(response);
-    const before = await armCanary();
+    const before = await armCanary(db);
 
     const { error } = await run({ views: ['canary'] }, secretEnv(arn));
 
     expect(error?.name).toBe(RefreshErrors.INVALID_REQUEST);
     expect(error?.message).toContain(arn);
     expect(error?.message).toMatch(message);
-    await expectCanaryUnchanged(before);
+    await expectCanaryUnchanged(db, before);
   });
 
   test('a secret that cannot be read fails with the connection error and the service\'s reason', async () => {
@@ -204,7 +193,7 @@ describe('credentials and connection', () => {
   test('TLS is verified by default: a server without TLS is refused; "require" needs TLS too', async () => {
     const arn = newArn();
     secretsManager.on(GetSecretValueCommand, { SecretId: arn }).resolves({ SecretString: rdsSecret(passwords[0]) });
-    const before = await armCanary();
+    const before = await armCanary(db);
 
     const verifyFull = await run({ views: ['canary'] }, { [RefreshEnv.SECRET_ARN]: arn });
     const requireTls = await run({ views: ['canary'] }, { [RefreshEnv.SECRET_ARN]: arn, [RefreshEnv.TLS_MODE]: 'require' });
@@ -213,7 +202,7 @@ describe('credentials and connection', () => {
       expect(error?.name).toBe(RefreshErrors.CONNECTION_FAILED);
       expect(error?.message).toMatch(/does not support SSL/);
     }
-    await expectCanaryUnchanged(before);
+    await expectCanaryUnchanged(db, before);
   });
 
   test('local mode uses the libpq variables and PGSSLMODE', async () => {

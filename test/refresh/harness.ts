@@ -3,6 +3,7 @@ import type { Context } from 'aws-lambda';
 import { Client, ClientConfig } from 'pg';
 import type { RefreshEvent, RefreshReport } from '../../src/refresh-contract';
 import { RefreshEnv } from '../../src/refresh-contract';
+import { runSql } from '../support/test-database';
 
 /** The bundled handler, exactly as it ships in the Lambda asset. */
 export const BUNDLE = join(__dirname, '..', '..', 'assets', 'refresh.lambda', 'index.js');
@@ -162,6 +163,24 @@ export const SLOW_FUNCTION_SQL = `
     SELECT coalesce((SELECT divisor FROM public.knobs WHERE tag = t), 1)
   $$;
 `;
+
+/** SQL for a canary: a materialized view counting the rows of a table, to show whether a run refreshed it. */
+export const CANARY_SQL = `
+  CREATE TABLE canary_source (id serial PRIMARY KEY);
+  CREATE MATERIALIZED VIEW canary AS SELECT count(*)::int AS n FROM canary_source;
+`;
+
+/** Changes the canary's source and returns what the canary shows, which it keeps until a run refreshes it. */
+export async function armCanary(db: ClientConfig): Promise<number> {
+  await runSql(db, 'INSERT INTO canary_source DEFAULT VALUES');
+  const [{ n }] = await runSql<{ n: number }>(db, 'SELECT n FROM canary');
+  return n;
+}
+
+/** Asserts that the canary was not refreshed since {@link armCanary} returned `before`. */
+export async function expectCanaryUnchanged(db: ClientConfig, before: number): Promise<void> {
+  expect(await runSql(db, 'SELECT n FROM canary')).toEqual([{ n: before }]);
+}
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
