@@ -69,6 +69,18 @@ describe('the refresh function', () => {
     });
   });
 
+  test('ships as a CDK asset in the bootstrap bucket: the construct creates no bucket and no layer', () => {
+    const { template } = orchestratorFixture();
+    template.resourceCountIs('AWS::S3::Bucket', 0);
+    template.resourceCountIs('AWS::Lambda::LayerVersion', 0);
+    const fn = template.toJSON().Resources[refreshFunctionId(template)];
+    expect(fn.Properties.Layers).toBeUndefined();
+    expect(fn.Properties.Code).toEqual({
+      S3Bucket: 'cdk-hnb659fds-assets-123456789012-eu-west-1',
+      S3Key: expect.stringMatching(/^[0-9a-f]{64}\.zip$/),
+    });
+  });
+
   test('uses the given subnets and security groups', () => {
     const stack = newStack();
     const vpc = new ec2.Vpc(stack, 'OwnVpc', { maxAzs: 2 });
