@@ -29,6 +29,7 @@ describe('refresh order and parallelism', () => {
       -- two equally slow, independent views
       CREATE MATERIALIZED VIEW twin_1 AS SELECT 1 AS x FROM (SELECT pause('twin')) p;
       CREATE MATERIALIZED VIEW twin_2 AS SELECT 1 AS x FROM (SELECT pause('twin')) p;
+      CREATE MATERIALIZED VIEW twin_3 AS SELECT 1 AS x FROM (SELECT pause('twin')) p;
       CREATE SCHEMA "Sales Hub";
       CREATE MATERIALIZED VIEW "Sales Hub"."Daily Totals" AS SELECT count(*) AS n FROM sales;
       CREATE SCHEMA other;
@@ -81,6 +82,19 @@ describe('refresh order and parallelism', () => {
     expect(serial.report!.concurrency).toBe(1);
     const [first, second] = serial.report!.views.map((view) => view.view).sort((a, b) => startOf(serial.report!, a) - startOf(serial.report!, b));
     expect(startOf(serial.report!, second)).toBeGreaterThanOrEqual(endOf(serial.report!, first));
+  });
+
+  test('no more refreshes than the concurrency run at once', async () => {
+    await setPause('twin', 0.4);
+    const { report, error } = await invoke({ views: ['twin_1', 'twin_2', 'twin_3'] }, { ...env, [RefreshEnv.CONCURRENCY]: '2' });
+    await setPause('twin', 0);
+
+    expect(error).toBeUndefined();
+    const names = report!.views.map((view) => view.view);
+    // Refreshes running at the moment each one starts, itself included.
+    const runningAtStart = names.map((name) => names.filter((other) =>
+      startOf(report!, other) <= startOf(report!, name) && endOf(report!, other) > startOf(report!, name)).length);
+    expect(Math.max(...runningAtStart)).toBe(2);
   });
 
   test('quoted names with spaces and capitals are read like regclass and reported quoted', async () => {
