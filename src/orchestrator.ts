@@ -533,9 +533,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     this.validateRefreshFunction(props);
     this.validateDatabase(props);
     this.validateRefreshOptions(props.refresh ?? {}, props.refreshTimeout ?? DEFAULT_REFRESH_TIMEOUT);
-    if (props.executionTimeout && !props.executionTimeout.isUnresolved() && props.executionTimeout.toMilliseconds({ integral: false }) < 1000) {
-      throw new Error(`\`executionTimeout\` must be at least 1 second, got ${props.executionTimeout.toHumanString()}`);
-    }
+    this.validateExecutionTimeout(props.executionTimeout);
     if (props.schedule) {
       this.validateSchedule(props.schedule);
     }
@@ -585,6 +583,20 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
           `\`refreshTimeout\` must be a whole number of seconds from 1 second to 15 minutes, got ${timeout.toHumanString()}`,
         );
       }
+    }
+  }
+
+  private validateExecutionTimeout(timeout: Duration | undefined): void {
+    if (timeout === undefined || timeout.isUnresolved()) {
+      return;
+    }
+    const milliseconds = timeout.toMilliseconds({ integral: false });
+    if (milliseconds < 1000) {
+      throw new Error(`\`executionTimeout\` must be at least 1 second, got ${timeout.toHumanString()}`);
+    }
+    // The state machine's TimeoutSeconds holds whole seconds only.
+    if (milliseconds % 1000 !== 0) {
+      throw new Error(`\`executionTimeout\` must be a whole number of seconds, got ${timeout.toHumanString()}`);
     }
   }
 

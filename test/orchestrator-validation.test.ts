@@ -91,6 +91,10 @@ describe('the refresh function', () => {
   test('executionTimeout below one second is rejected', () => {
     expectRejected({ executionTimeout: Duration.millis(10) }, /`executionTimeout` must be at least 1 second, got 10 millis/);
   });
+
+  test('executionTimeout with a fraction of a second is rejected', () => {
+    expectRejected({ executionTimeout: Duration.millis(1500) }, /`executionTimeout` must be a whole number of seconds, got 1 second 500 millis/);
+  });
 });
 
 describe('the database', () => {
