@@ -73,11 +73,6 @@ export async function connectionSettings(env: Env, tlsMode: TlsMode, reload = fa
   };
 }
 
-/** Forgets the cached secret. */
-export function clearCachedSecret(): void {
-  cachedSecret = undefined;
-}
-
 /**
  * Local mode: the libpq variables, read from the invocation's environment the way `pg` reads them.
  * PGSSLMODE: `disable` and `allow` connect without TLS, `no-verify` and `require` encrypt without verifying, and
