@@ -1,0 +1,139 @@
+/**
+ * `npx projen demo` as people run it: a process of its own that exits 0 after a successful run, or
+ * 130 after Ctrl-C, and either way leaves no PostgreSQL process and no temporary directory behind.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+const INTERRUPTED_EXIT_CODE = 130;
+
+interface DemoProcess {
+  readonly child: ChildProcess;
+  /** Resolves with the exit code. */
+  readonly exited: Promise<number | null>;
+  /** Everything the demo printed so far, stdout and stderr. */
+  output(): string;
+  /** Resolves once `text` has been printed. */
+  printed(text: string): Promise<void>;
+}
+
+let tempRoot: string;
+let demo: DemoProcess | undefined;
+
+beforeEach(() => {
+  // The demo creates its work directory under TMPDIR: a private one shows whatever it leaves.
+  tempRoot = mkdtempSync(join(tmpdir(), 'itc-demo-test-'));
+  // PostgreSQL runs as its own user when the tests run as root, and must reach its data directory.
+  chmodSync(tempRoot, 0o755);
+});
+
+afterEach(async () => {
+  if (demo && demo.child.exitCode === null && demo.child.signalCode === null) {
+    process.kill(-demo.child.pid!, 'SIGKILL');
+    await demo.exited;
+  }
+  demo = undefined;
+  for (const pid of processesUsing(tempRoot)) process.kill(pid, 'SIGKILL');
+  rmSync(tempRoot, { recursive: true, force: true });
+});
+
+/** Starts the demo the way the projen task does, in a process group of its own, like a terminal's job. */
+function startDemo(): DemoProcess {
+  const tsNode = require.resolve('ts-node/dist/bin.js');
+  const child = spawn(process.execPath, [tsNode, '--transpile-only', '--project', 'demo/tsconfig.json', 'demo/demo.ts'], {
+    cwd: ROOT,
+    // ts-node's own compile cache would also land in TMPDIR; it is no part of the demo.
+    env: { ...process.env, TMPDIR: tempRoot, DISABLE_V8_COMPILE_CACHE: '1' },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const waiting: Array<{ text: string; resolve: () => void }> = [];
+  const collect = (chunk: Buffer) => {
+    output += chunk.toString();
+    for (const waiter of waiting.filter((w) => output.includes(w.text))) waiter.resolve();
+  };
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    exited,
+    output: () => output,
+    printed: (text) =>
+      new Promise<void>((resolve, reject) => {
+        if (output.includes(text)) return resolve();
+        waiting.push({ text, resolve });
+        void exited.then(() => reject(new Error(`The demo exited before printing "${text}":\n${output}`)));
+      }),
+  };
+}
+
+/** Ctrl-C in a terminal: SIGINT to every process of the foreground group, the servers it started included. */
+function pressCtrlC(running: DemoProcess): void {
+  process.kill(-running.child.pid!, 'SIGINT');
+}
+
+/** The processes whose command line or working directory is under `dir`, as PostgreSQL's server and backends are. */
+function processesUsing(dir: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const commandLine = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      const cwd = readlinkSync(`/proc/${entry}/cwd`);
+      if (commandLine.includes(dir) || cwd.startsWith(dir)) pids.push(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
+/** What the demo left: the processes still using its directory (given a moment to finish exiting) and the files. */
+async function leftovers(): Promise<{ processes: number[]; files: string[] }> {
+  let processes = processesUsing(tempRoot);
+  for (let waited = 0; processes.length > 0 && waited < 3000; waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    processes = processesUsing(tempRoot);
+  }
+  return { processes, files: existsSync(tempRoot) ? readdirSync(tempRoot) : [] };
+}
+
+test('runs the synthesized state machine, prints the run report, exits 0 and leaves nothing behind', async () => {
+  demo = startDemo();
+
+  const code = await demo.exited;
+
+  const output = demo.output();
+  expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining('Every view matches its tables') });
+  expect(output).toContain('Execution demo-1\n  SUCCEEDED');
+  expect(output).toMatch(/^ {4}Run pipeline Demand +\d\d:\d\d:\d\d\.\d{3} +\d\d:\d\d:\d\d\.\d{3} /m);
+  expect(output).toMatch(/^Timeline \(/m);
+  expect(output).toMatch(/^Views \(succeeded: 6 refreshed, 0 failed, 0 skipped of 6;/m);
+  expect(await leftovers()).toEqual({ processes: [], files: [] });
+});
+
+test('Ctrl-C while PostgreSQL starts stops it and removes the work directory', async () => {
+  demo = startDemo();
+  await demo.printed('Starting an embedded PostgreSQL');
+
+  pressCtrlC(demo);
+
+  expect(await demo.exited).toBe(INTERRUPTED_EXIT_CODE);
+  expect(await leftovers()).toEqual({ processes: [], files: [] });
+});
+
+test('Ctrl-C while the state machine runs stops PostgreSQL and removes the work directory', async () => {
+  demo = startDemo();
+  await demo.printed('Running the state machine');
+
+  pressCtrlC(demo);
+
+  expect(await demo.exited).toBe(INTERRUPTED_EXIT_CODE);
+  expect(demo.output()).not.toContain('Every view matches its tables');
+  expect(await leftovers()).toEqual({ processes: [], files: [] });
+});
