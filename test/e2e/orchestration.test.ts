@@ -142,6 +142,10 @@ test('a view whose refresh fails fails the run naming it; its dependents are ski
   expect(cause.errorType).toBe(RefreshErrors.VIEWS_FAILED);
   expect(cause.errorMessage).toContain('warehouse.demand_by_region');
   expect(cause.errorMessage).toContain('demand quantity must not be negative');
+  // Its dependents were skipped, not attempted: the report in the error says so view by view.
+  expect(cause.errorMessage).toContain('(1 failed, 2 skipped, 3 refreshed)');
+  expect(cause.errorMessage).toMatch(/warehouse\.coverage_summary skipped: /);
+  expect(cause.errorMessage).toMatch(/warehouse\.executive_dashboard skipped: /);
   // A failed view is not retried by the state machine.
   expect(invocationsOf(execution, REFRESH_FUNCTION)).toHaveLength(1);
 
