@@ -80,7 +80,7 @@ export interface RefreshOptions {
   readonly statementTimeout?: Duration;
 
   /**
-   * Attempts per view when a refresh meets a transient database error (1 to 10; 1 means no retry).
+   * Attempts per view when a refresh meets a transient database error, from 1 (no retry) to 10.
    *
    * @default 3
    */
@@ -253,7 +253,8 @@ export interface ItcOrchestratorProps {
   readonly skipOverlappingRuns?: boolean;
 
   /**
-   * The maximum duration of a run; a longer run ends as timed out and raises the timed-out alarm.
+   * The maximum duration of a run, in whole seconds. A longer run ends as timed out and raises the
+   * timed-out alarm.
    *
    * @default - no limit: each task is bounded by its function's timeout and retries
    */
@@ -308,7 +309,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
   /** The function that refreshes the materialized views. */
   public readonly refreshFunction: lambda.IFunction;
 
-  /** The network connections of the refresh function; allow them to reach the database. */
+  /** The network connections of the refresh function. Allow them to reach the database. */
   public readonly connections: ec2.Connections;
 
   /** The schedule that starts runs, if one was configured. */
