@@ -1,5 +1,5 @@
-"""Compares the cloud assemblies of app.py and app.ts and checks that the bundled refresh handler
-reached the Python app's cdk.out.
+"""Compares the cloud assemblies of app.py and app.ts, checks that the bundled refresh handler
+reached the Python app's cdk.out, and that the package in the wheel ships no demo or test code.
 
 Both apps run the same construct code (the jsii package in the wheel, the sources in TypeScript)
 on the same aws-cdk-lib release, so their templates must be identical: same logical ids, same
@@ -16,6 +16,7 @@ import tarfile
 from pathlib import Path
 
 HANDLER_IN_PACKAGE = "package/assets/refresh.lambda/index.js"
+LOCAL_ONLY = ("package/demo/", "package/bench/", "package/test/", "package/.ci/")
 
 failures: list[str] = []
 
@@ -95,14 +96,29 @@ def compare_templates(python: dict, typescript: dict) -> None:
         print(f"     {diff}")
 
 
-def wheel_handler() -> bytes:
-    """The bundled handler inside the jsii package that the installed wheel carries."""
+def wheel_tarball() -> Path:
+    """The jsii package (the npm package, as `npm pack` made it) that the installed wheel carries."""
     spec = importlib.util.find_spec("itc_orchestrator")  # locates without starting the jsii runtime
     tarballs = list(Path(spec.origin).parent.glob("_jsii/*.jsii.tgz"))
     if len(tarballs) != 1:
         sys.exit(f"check_synth: expected one jsii tarball in the installed wheel, found {tarballs}")
-    with tarfile.open(tarballs[0]) as tar:
+    return tarballs[0]
+
+
+def wheel_handler() -> bytes:
+    """The bundled handler inside the jsii package that the installed wheel carries."""
+    with tarfile.open(wheel_tarball()) as tar:
         return tar.extractfile(HANDLER_IN_PACKAGE).read()
+
+
+def check_published_files() -> None:
+    """The demo, the local runner and the tests stay in the repository: neither the npm package nor
+    the wheel, which carries that same package, ships them."""
+    with tarfile.open(wheel_tarball()) as tar:
+        files = tar.getnames()
+    local_only = [f for f in files if f.startswith(LOCAL_ONLY)]
+    check(not local_only and HANDLER_IN_PACKAGE in files,
+          f"the package ships no demo, harness, test or bench code ({len(files)} files): {local_only[:5]}")
 
 
 def check_handler_asset(assembly: Path, stack: str, template: dict) -> None:
@@ -139,6 +155,7 @@ def main() -> None:
     typescript = load_template(args.typescript, args.stack)
     compare_templates(python, typescript)
     check_handler_asset(args.python, args.stack, python)
+    check_published_files()
 
     if failures:
         sys.exit(f"check_synth: {len(failures)} check(s) failed")

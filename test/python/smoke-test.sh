@@ -5,7 +5,7 @@
 # with aws-cdk-lib and constructs from PyPI, synthesizes the Python app test/python/app.py with it,
 # synthesizes its TypeScript twin test/python/app.ts from the sources, and checks that both
 # templates match, that the bundled refresh handler reached the Python app's cdk.out, that the
-# README's Python quick start runs, and that bad input from Python fails with the jsii error naming
+# package in the wheel (the npm package) ships no demo or test code, that the README's Python quick start runs, and that bad input from Python fails with the jsii error naming
 # the prop.
 #
 # Run it from a built tree: `npx projen compile && npx projen package:python && npx projen test:python`
@@ -61,7 +61,7 @@ CDK_OUTDIR=$out/python "$py" $here/app.py
 step "synthesize the TypeScript twin"
 CDK_OUTDIR=$out/typescript npx ts-node --transpile-only --project test/tsconfig.json $here/app.ts
 
-step "compare the templates and check the bundled handler"
+step "compare the templates, check the bundled handler and the published files"
 "$py" $here/check_synth.py --stack "$stack" --python "$out/python" --typescript "$out/typescript"
 
 step "run the README's Python quick start"
