@@ -5,8 +5,8 @@
 # with aws-cdk-lib and constructs from PyPI, synthesizes the Python app test/python/app.py with it,
 # synthesizes its TypeScript twin test/python/app.ts from the sources, and checks that both
 # templates match, that the bundled refresh handler reached the Python app's cdk.out, that the
-# package in the wheel (the npm package) ships no demo or test code, that the README's Python quick start runs, and that bad input from Python fails with the jsii error naming
-# the prop.
+# package in the wheel (the npm package) ships no demo or test code, that the README's Python
+# quick start runs, and that bad input from Python fails with the jsii error naming the prop.
 #
 # Run it from a built tree: `npx projen compile && npx projen package:python && npx projen test:python`
 # (.ci/run does this after `npx projen build`).
