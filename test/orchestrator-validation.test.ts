@@ -182,6 +182,8 @@ describe('the schedule', () => {
     ['cron(0 5 ? * MON#6 *)', /the day-of-week field has an invalid value "MON#6"/],
     ['cron(0 5 * * ? 1969)', /the year field has an invalid value "1969"/],
     ['cron(0/x 5 * * ? *)', /the minutes field has an invalid step in "0\/x"/],
+    ['cron(0 5 L,15 * ? *)', /the day-of-month field cannot combine "L" with other values/],
+    ['cron(0 1-2-3 * * ? *)', /the hours field has an invalid range "1-2-3"/],
     ['rate(0 minutes)', /a rate must be at least 1/],
     ['rate(5 weeks)', /a rate must be "<positive whole number> <minute\(s\)\|hour\(s\)\|day\(s\)>"/],
     ['every day', /expected rate\(<value> <unit>\), cron\(<6 fields>\) or at\(yyyy-mm-ddThh:mm:ss\)/],
