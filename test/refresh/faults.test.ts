@@ -122,7 +122,7 @@ describe('faults', () => {
     test('the lock is per database: a run on another database of the same server is not held up', async () => {
       const otherDb = await createTestDatabase('refresh_faults_other');
       await runSql(otherDb, 'CREATE MATERIALIZED VIEW lone AS SELECT 1 AS x');
-      await knob('slow', { seconds: 1 });
+      await knob('slow', { seconds: 1.5 });
       const holder = invoke({ views: ['slow'] }, env);
       await sleep(300);
 
