@@ -21,7 +21,9 @@ interface HandBuilt {
 
 /** Parallel(echo, failing with a Catch) -> listExecutions, wired the way CDK synthesizes it. */
 function handBuiltStack(): HandBuilt {
-  const stack = new Stack(new App(), 'RunnerTest');
+  // Synthesis needs an output directory; one of our own is removed right after, so no run leaves one behind.
+  const outdir = mkdtempSync(join(tmpdir(), 'itc-runner-test-'));
+  const stack = new Stack(new App({ outdir }), 'RunnerTest');
   const inline = lambda.Code.fromInline('exports.handler = async () => ({});');
   const echo = new lambda.Function(stack, 'Echo', { runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: inline });
   const failing = new lambda.Function(stack, 'Failing', { functionName: 'failing-fn', runtime: lambda.Runtime.NODEJS_22_X, handler: 'index.handler', code: inline });
@@ -42,6 +44,7 @@ function handBuiltStack(): HandBuilt {
 
   const id = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as lambda.CfnFunction);
   const template = Template.fromStack(stack).toJSON() as CloudFormationTemplate;
+  rmSync(outdir, { recursive: true, force: true });
   return {
     resolver: new TemplateResolver(template, stack.stackName),
     logicalIds: { echo: id(echo), failing: id(failing), stateMachine: id(machine) },
