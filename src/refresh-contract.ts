@@ -13,7 +13,7 @@ export enum ConcurrentRefresh {
    * plain columns with no WHERE clause. Readers are never locked out of such views.
    */
   AUTO = 'auto',
-  /** Always use CONCURRENTLY; a view that does not qualify fails. */
+  /** Always use CONCURRENTLY. A view that does not qualify fails, and the others go on. */
   ALWAYS = 'always',
   /** Never use CONCURRENTLY: a plain REFRESH, which locks readers out while it runs. */
   NEVER = 'never',
