@@ -13,15 +13,16 @@ import { Construct } from 'constructs';
 import { DatabaseConnection, DatabaseCredentials } from './database-credentials';
 import { buildOrchestrationDefinition } from './orchestration-definition';
 import { Pipeline } from './pipeline';
-import { ConcurrentRefresh, OverlapPolicy, RefreshEnv } from './refresh-contract';
+import { ConcurrentRefresh, OverlapPolicy, RefreshEnv, RefreshLimits } from './refresh-contract';
 import { RefreshFunction } from './refresh-function';
 import { scheduleExpressionProblem } from './schedule-expression-validation';
 
 /** Settings of the materialized view refresh, passed to the refresh function. */
 export interface RefreshOptions {
   /**
-   * Refresh only these materialized views, schema-qualified where needed (`reporting.daily_totals`).
-   * Views that depend on each other are refreshed in dependency order.
+   * Refresh these materialized views, schema-qualified where needed (`reporting.daily_totals`).
+   * With `schemas` as well, the views of those schemas are refreshed too. Views that depend on
+   * each other are refreshed in dependency order.
    *
    * @default - every materialized view in `schemas`, or in the database when no schemas are set
    */
@@ -617,8 +618,8 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
   private validateRefreshOptions(refresh: RefreshOptions, refreshTimeout: Duration): void {
     validateNameList('refresh.views', refresh.views);
     validateNameList('refresh.schemas', refresh.schemas);
-    validateWholeNumber('refresh.concurrency', refresh.concurrency, 1, 64);
-    validateWholeNumber('refresh.maxAttempts', refresh.maxAttempts, 1, 10);
+    validateWholeNumber('refresh.concurrency', refresh.concurrency, 1, RefreshLimits.MAX_CONCURRENCY);
+    validateWholeNumber('refresh.maxAttempts', refresh.maxAttempts, 1, RefreshLimits.MAX_ATTEMPTS);
     validateMilliseconds('refresh.lockTimeout', refresh.lockTimeout, 1);
     for (const [name, duration, min] of [
       ['refresh.lockWaitTimeout', refresh.lockWaitTimeout, 0],

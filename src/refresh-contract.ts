@@ -68,6 +68,14 @@ export const RefreshEnv = {
   MAX_ATTEMPTS: 'ITC_REFRESH_MAX_ATTEMPTS',
 } as const;
 
+/** Bounds on the refresh settings, checked by the construct at synth time and by the handler at run time. */
+export const RefreshLimits = {
+  /** Most refreshes at once: each is a connection, and the database's connections are shared. */
+  MAX_CONCURRENCY: 64,
+  /** Most attempts per view. */
+  MAX_ATTEMPTS: 10,
+} as const;
+
 /**
  * Error names the handler throws (as `error.name`), so Step Functions can match them in Retry and Catch.
  */

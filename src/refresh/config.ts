@@ -1,4 +1,4 @@
-import { ConcurrentRefresh, OverlapPolicy, RefreshEnv, TlsMode } from '../refresh-contract';
+import { ConcurrentRefresh, OverlapPolicy, RefreshEnv, RefreshLimits, TlsMode } from '../refresh-contract';
 import { RefreshError } from './errors';
 
 /**
@@ -11,8 +11,6 @@ import { RefreshError } from './errors';
  * connections (one holds the run lock), well inside the smallest instances' `max_connections`.
  */
 export const DEFAULT_CONCURRENCY = 4;
-/** Upper bound on concurrency: each refresh is a connection, and the database's connections are shared. */
-export const MAX_CONCURRENCY = 64;
 export const DEFAULT_MAX_ATTEMPTS = 3;
 /** How long a run waits for another run's lock under {@link OverlapPolicy.WAIT}, unless configured. */
 export const DEFAULT_LOCK_WAIT_MS = 5 * 60_000;
@@ -42,13 +40,13 @@ export function readConfig(env: Env): RefreshConfig {
   return {
     views: stringList(env, RefreshEnv.VIEWS),
     schemas: stringList(env, RefreshEnv.SCHEMAS),
-    concurrency: integer(env, RefreshEnv.CONCURRENCY, DEFAULT_CONCURRENCY, 1, MAX_CONCURRENCY),
+    concurrency: integer(env, RefreshEnv.CONCURRENCY, DEFAULT_CONCURRENCY, 1, RefreshLimits.MAX_CONCURRENCY),
     concurrentRefresh: oneOf(env, RefreshEnv.CONCURRENT_REFRESH, Object.values(ConcurrentRefresh), ConcurrentRefresh.AUTO),
     overlapPolicy: oneOf(env, RefreshEnv.OVERLAP_POLICY, Object.values(OverlapPolicy), OverlapPolicy.WAIT),
     lockWaitMs: integer(env, RefreshEnv.LOCK_WAIT_MS, DEFAULT_LOCK_WAIT_MS, 0),
     lockTimeoutMs: integer(env, RefreshEnv.LOCK_TIMEOUT_MS, DEFAULT_LOCK_TIMEOUT_MS, 1),
     statementTimeoutMs: optionalInteger(env, RefreshEnv.STATEMENT_TIMEOUT_MS, 1),
-    maxAttempts: integer(env, RefreshEnv.MAX_ATTEMPTS, DEFAULT_MAX_ATTEMPTS, 1, 10),
+    maxAttempts: integer(env, RefreshEnv.MAX_ATTEMPTS, DEFAULT_MAX_ATTEMPTS, 1, RefreshLimits.MAX_ATTEMPTS),
     tlsMode: oneOf<TlsMode>(env, RefreshEnv.TLS_MODE, ['verify-full', 'require', 'disable'], 'verify-full'),
   };
 }
