@@ -2,8 +2,8 @@
  * `npx projen demo` as people run it: a process of its own that exits 0 after a successful run, or
  * 130 after Ctrl-C, and either way leaves no PostgreSQL process and no temporary directory behind.
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -77,20 +77,26 @@ function pressCtrlC(running: DemoProcess): void {
   process.kill(-running.child.pid!, 'SIGINT');
 }
 
-/** The processes whose command line or working directory is under `dir`, as PostgreSQL's server and backends are. */
+/**
+ * The processes whose command line names `dir` (PostgreSQL's server and initdb name their data
+ * directory) or, where /proc shows it, whose working directory is under `dir` (the server's backends).
+ */
 function processesUsing(dir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const commandLine = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      const cwd = readlinkSync(`/proc/${entry}/cwd`);
-      if (commandLine.includes(dir) || cwd.startsWith(dir)) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
+  const pids = new Set<number>();
+  for (const line of execFileSync('ps', ['-A', '-o', 'pid=,args='], { encoding: 'utf8' }).split('\n')) {
+    const match = /^\s*(\d+)\s(.*)$/.exec(line);
+    if (match && match[2].includes(dir)) pids.add(Number(match[1]));
+  }
+  if (existsSync('/proc/self/cwd')) {
+    for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+      try {
+        if (readlinkSync(`/proc/${entry}/cwd`).startsWith(dir)) pids.add(Number(entry));
+      } catch {
+        // gone meanwhile
+      }
     }
   }
-  return pids;
+  return [...pids];
 }
 
 /** What the demo left: the processes still using its directory (given a moment to finish exiting) and the files. */
