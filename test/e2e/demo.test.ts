@@ -123,19 +123,12 @@ test('runs the synthesized state machine, prints the run report, exits 0 and lea
   expect(await leftovers()).toEqual({ processes: [], files: [] });
 });
 
-test('Ctrl-C while PostgreSQL starts stops it and removes the work directory', async () => {
+test.each([
+  ['PostgreSQL starts', 'Starting an embedded PostgreSQL'],
+  ['the state machine runs', 'Running the state machine'],
+])('Ctrl-C while %s stops PostgreSQL and removes the work directory', async (_phase, printedAtThatPoint) => {
   demo = startDemo();
-  await demo.printed('Starting an embedded PostgreSQL');
-
-  pressCtrlC(demo);
-
-  expect(await demo.exited).toBe(INTERRUPTED_EXIT_CODE);
-  expect(await leftovers()).toEqual({ processes: [], files: [] });
-});
-
-test('Ctrl-C while the state machine runs stops PostgreSQL and removes the work directory', async () => {
-  demo = startDemo();
-  await demo.printed('Running the state machine');
+  await demo.printed(printedAtThatPoint);
 
   pressCtrlC(demo);
 
