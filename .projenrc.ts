@@ -106,7 +106,7 @@ for (const dir of ['demo', 'bench']) {
 // The refresh handler's modules import its libraries, which esbuild bundles: devDependencies, as for the entry point.
 project.eslint?.allowDevDeps('src/refresh/**');
 project.npmignore?.exclude('/.ci/', '/test/python/');
-project.gitignore.exclude('/bench/.work/', '/.demo/', '/cdk.out/', '/test/python/.venv/', '/test/python/cdk.out/');
+project.gitignore.exclude('/bench/.work/', '/cdk.out/', '/test/python/.venv/', '/test/python/cdk.out/');
 
 const tsNode = (dir: string) => `ts-node --transpile-only --project ${dir}/tsconfig.json`;
 
