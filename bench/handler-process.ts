@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import { build } from 'esbuild';
 import { ClientConfig } from 'pg';
 import { RUNNER_INPUT_ENV, RunnerInput, RunnerResult } from './handler-runner';
-import { RefreshEnv, RefreshEvent, RefreshReport } from '../src/refresh-contract';
+import { RefreshEnv, RefreshEvent, RefreshReport } from '../src/refresh/contract';
 
 /**
  * Invokes the bundled refresh handler the way Lambda does: in a fresh `node` process, with a

@@ -9,7 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import type { Context } from 'aws-lambda';
-import type { RefreshEvent, RefreshReport } from '../src/refresh-contract';
+import type { RefreshEvent, RefreshReport } from '../src/refresh/contract';
 
 /** What the bench passes to the process, as JSON in `BENCH_RUNNER_INPUT`. */
 export interface RunnerInput {

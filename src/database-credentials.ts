@@ -1,7 +1,7 @@
 import { Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { RefreshEnv, TlsMode } from './refresh-contract';
+import { RefreshEnv, TlsMode } from './refresh/contract';
 
 /** The `sslmode` values libpq understands. */
 const LIBPQ_SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];

@@ -1,4 +1,4 @@
-export { ConcurrentRefresh, OverlapPolicy } from './refresh-contract';
+export { ConcurrentRefresh, OverlapPolicy } from './refresh-policies';
 export { Pipeline } from './pipeline';
 export { DatabaseCredentials } from './database-credentials';
 export type { EnvironmentCredentialsProps } from './database-credentials';

@@ -13,7 +13,7 @@ import { Construct } from 'constructs';
 import { DatabaseConnection, DatabaseCredentials } from './database-credentials';
 import { buildOrchestrationDefinition } from './orchestration-definition';
 import { Pipeline } from './pipeline';
-import { ConcurrentRefresh, OverlapPolicy, RefreshEnv, RefreshLimits } from './refresh-contract';
+import { ConcurrentRefresh, OverlapPolicy, RefreshEnv, RefreshLimits } from './refresh/contract';
 import { RefreshFunction } from './refresh-function';
 import { scheduleExpressionProblem } from './schedule-expression-validation';
 

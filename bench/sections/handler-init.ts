@@ -3,7 +3,7 @@ import { statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { RefreshEnv } from '../../src/refresh-contract';
+import { RefreshEnv } from '../../src/refresh/contract';
 import { BenchContext, withConnection } from '../context';
 import { HandlerProcessResult, successfulReports } from '../handler-process';
 import { SecretsManagerStandIn } from '../secrets-manager-stand-in';

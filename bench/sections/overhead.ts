@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { RefreshEnv } from '../../src/refresh-contract';
+import { RefreshEnv } from '../../src/refresh/contract';
 import { BenchContext, withConnection } from '../context';
 import { successfulReports } from '../handler-process';
 import { median, round } from '../stats';

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
-import { ConcurrentRefresh, RefreshEnv } from '../../src/refresh-contract';
+import { ConcurrentRefresh, RefreshEnv } from '../../src/refresh/contract';
 import { BenchContext, connect, withConnection } from '../context';
 import { createFactTable, FACT_TABLE } from '../dag-schema';
 import { successfulReports } from '../handler-process';

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Client, ClientConfig } from 'pg';
-import { RefreshEnv } from '../../src/refresh-contract';
+import { RefreshEnv } from '../../src/refresh/contract';
 import { BenchContext, connect, withConnection } from '../context';
 import { createFactTable, criticalPathMs, Dag, generateDag, installDag, totalWorkMs } from '../dag-schema';
 import { successfulReports } from '../handler-process';

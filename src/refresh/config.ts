@@ -1,4 +1,4 @@
-import { ConcurrentRefresh, OverlapPolicy, RefreshEnv, RefreshLimits, TlsMode } from '../refresh-contract';
+import { ConcurrentRefresh, OverlapPolicy, RefreshEnv, RefreshLimits, TlsMode } from './contract';
 import { RefreshError } from './errors';
 
 /**

@@ -1,5 +1,5 @@
 import { Client, ClientConfig, Pool } from 'pg';
-import type { TlsMode } from '../refresh-contract';
+import type { TlsMode } from './contract';
 import { APPLICATION_NAME, ConnectionSettings, connectionSettings } from './credentials';
 import { RefreshError, describeError, isAuthenticationFailure, redact } from './errors';
 

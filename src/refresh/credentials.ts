@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { ClientConfig } from 'pg';
-import { RefreshEnv, TlsMode } from '../refresh-contract';
+import { RefreshEnv, TlsMode } from './contract';
 import { RefreshError } from './errors';
 
 /** The Lambda Node.js runtime's CA bundle; it includes the Amazon RDS certificate authorities. */

@@ -1,4 +1,4 @@
-import { RefreshErrors } from '../refresh-contract';
+import { RefreshErrors } from './contract';
 
 export type RefreshErrorKind = keyof typeof RefreshErrors;
 

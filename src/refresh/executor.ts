@@ -1,5 +1,5 @@
 import type { Pool, PoolClient, QueryConfig } from 'pg';
-import type { ViewReport } from '../refresh-contract';
+import type { ViewReport } from './contract';
 import { describeError, isStatementTimeout, isTransient, redact } from './errors';
 import { quoteIdentifier } from './names';
 import type { PlannedRefresh } from './plan';

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import type { RefreshReport, ViewReport } from '../refresh-contract';
+import type { RefreshReport, ViewReport } from './contract';
 
 export const SERVICE_NAME = 'itc-orchestrator-refresh';
 /** CloudWatch namespace of the metrics, unless POWERTOOLS_METRICS_NAMESPACE names another. */

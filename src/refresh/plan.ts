@@ -1,4 +1,4 @@
-import { ConcurrentRefresh } from '../refresh-contract';
+import { ConcurrentRefresh } from './contract';
 import type { MaterializedView } from './catalog';
 import { RefreshError } from './errors';
 

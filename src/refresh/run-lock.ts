@@ -1,5 +1,5 @@
 import type { ClientBase } from 'pg';
-import { OverlapPolicy, RefreshReport } from '../refresh-contract';
+import { OverlapPolicy, RefreshReport } from './contract';
 
 /**
  * The advisory lock key of refresh runs. Advisory locks are scoped to the current database, so this is one

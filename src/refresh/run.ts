@@ -1,5 +1,5 @@
 import type { Client, Pool } from 'pg';
-import { RefreshEnv, RefreshReport, ViewReport } from '../refresh-contract';
+import { RefreshEnv, RefreshReport, ViewReport } from './contract';
 import { describeViews, listViews, resolveViewNames } from './catalog';
 import { readConfig, RefreshConfig } from './config';
 import { createPool, openConnection } from './connection';

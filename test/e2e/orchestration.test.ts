@@ -3,7 +3,7 @@
  * the refresh step is the real bundled handler, and every assertion reads the database.
  */
 import type { ClientConfig } from 'pg';
-import { RefreshErrors, RefreshReport } from '../../src/refresh-contract';
+import { RefreshErrors, RefreshReport } from '../../src/refresh/contract';
 import { LocalOrchestration, LocalOrchestrationOptions } from '../harness/local-orchestration';
 import type { LocalExecution } from '../harness/local-step-functions';
 import { formatRunReport } from '../harness/report';

@@ -1,6 +1,6 @@
 import type { ClientConfig } from 'pg';
 import { CANARY_SQL, armCanary, expectCanaryUnchanged, invoke, localModeEnv } from './harness';
-import { RefreshEnv, RefreshErrors } from '../../src/refresh-contract';
+import { RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
 import { createTestDatabase, runSql } from '../support/test-database';
 
 /**

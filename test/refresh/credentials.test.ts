@@ -3,7 +3,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import type { ClientConfig } from 'pg';
 import { CANARY_SQL, armCanary, expectCanaryUnchanged, invoke, Invocation, localModeEnv } from './harness';
-import { RefreshEnv, RefreshErrors } from '../../src/refresh-contract';
+import { RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
 import { freePort } from '../support/postgres-server';
 import { createTestDatabase, runSql } from '../support/test-database';
 

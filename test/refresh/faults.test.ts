@@ -1,6 +1,6 @@
 import type { ClientConfig } from 'pg';
 import { SLOW_FUNCTION_SQL, connect, endOf, invoke, localModeEnv, loggedReport, sleep, startOf, viewOf } from './harness';
-import { OverlapPolicy, RefreshEnv, RefreshErrors, RefreshReport } from '../../src/refresh-contract';
+import { OverlapPolicy, RefreshEnv, RefreshErrors, RefreshReport } from '../../src/refresh/contract';
 import { createTestDatabase, runSql } from '../support/test-database';
 
 /**

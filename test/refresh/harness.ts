@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import type { Context } from 'aws-lambda';
 import { Client, ClientConfig } from 'pg';
-import type { RefreshEvent, RefreshReport } from '../../src/refresh-contract';
-import { RefreshEnv } from '../../src/refresh-contract';
+import type { RefreshEvent, RefreshReport } from '../../src/refresh/contract';
+import { RefreshEnv } from '../../src/refresh/contract';
 import { runSql } from '../support/test-database';
 
 /** The bundled handler, exactly as it ships in the Lambda asset. */

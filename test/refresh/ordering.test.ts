@@ -1,6 +1,6 @@
 import type { ClientConfig } from 'pg';
 import { SLOW_FUNCTION_SQL, connect, endOf, invoke, localModeEnv, logLines, startOf, viewOf } from './harness';
-import { ConcurrentRefresh, RefreshEnv } from '../../src/refresh-contract';
+import { ConcurrentRefresh, RefreshEnv } from '../../src/refresh/contract';
 import { createTestDatabase, runSql } from '../support/test-database';
 
 /**

@@ -6,7 +6,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import type { ClientConfig } from 'pg';
 import { invoke, localModeEnv } from './harness';
-import { RefreshEnv, RefreshErrors } from '../../src/refresh-contract';
+import { RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
 import { createTestDatabase, runSql } from '../support/test-database';
 
 process.env.AWS_REGION = 'eu-west-1';

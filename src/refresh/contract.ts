@@ -5,27 +5,7 @@
  *
  * This module must stay free of aws-cdk-lib imports: it is bundled into the handler.
  */
-
-/** When a refresh may use `REFRESH MATERIALIZED VIEW CONCURRENTLY`. */
-export enum ConcurrentRefresh {
-  /**
-   * Use CONCURRENTLY when PostgreSQL allows it: the view is populated and has a unique index on
-   * plain columns with no WHERE clause. Readers are never locked out of such views.
-   */
-  AUTO = 'auto',
-  /** Always use CONCURRENTLY. A view that does not qualify fails, and the others go on. */
-  ALWAYS = 'always',
-  /** Never use CONCURRENTLY: a plain REFRESH, which locks readers out while it runs. */
-  NEVER = 'never',
-}
-
-/** What a refresh run does when another run holds the database's refresh lock. */
-export enum OverlapPolicy {
-  /** Wait for the other run to finish, up to the lock wait timeout, then end as skipped. */
-  WAIT = 'wait',
-  /** End at once as skipped. */
-  SKIP = 'skip',
-}
+export { ConcurrentRefresh, OverlapPolicy } from '../refresh-policies';
 
 /**
  * How the handler secures its database connection in secret mode.
