@@ -106,6 +106,9 @@ for (const dir of ['demo', 'bench']) {
 // The refresh handler's modules import its libraries, which esbuild bundles: devDependencies, as for the entry point.
 project.eslint?.allowDevDeps('src/refresh/**');
 project.npmignore?.exclude('/.ci/', '/test/python/');
+// The handler runs from its bundle in assets/; of its compiled modules, the construct needs only the contract.
+project.npmignore?.exclude('/lib/refresh.lambda.*', '/lib/refresh/*');
+project.npmignore?.include('/lib/refresh/contract.js', '/lib/refresh/contract.d.ts');
 project.gitignore.exclude('/bench/.work/', '/cdk.out/', '/test/python/.venv/', '/test/python/cdk.out/');
 
 const tsNode = (dir: string) => `ts-node --transpile-only --project ${dir}/tsconfig.json`;

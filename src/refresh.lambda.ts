@@ -1,8 +1,8 @@
 import type { Context } from 'aws-lambda';
+import type { RefreshEvent, RefreshReport } from './refresh/contract';
 import { RefreshError } from './refresh/errors';
 import { logger, metrics, recordRunError } from './refresh/observability';
 import { runRefresh } from './refresh/run';
-import type { RefreshEvent, RefreshReport } from './refresh/contract';
 
 /**
  * Refreshes PostgreSQL materialized views in dependency order, in parallel, under a per-database run lock.

@@ -89,11 +89,11 @@ describe('the refresh function', () => {
   });
 
   test('executionTimeout below one second is rejected', () => {
-    expectRejected({ executionTimeout: Duration.millis(10) }, /`executionTimeout` must be at least 1 second, got 10 millis/);
+    expectRejected({ executionTimeout: Duration.millis(10) }, /`executionTimeout` must be a whole number of seconds, at least 1 second, got 10 millis/);
   });
 
   test('executionTimeout with a fraction of a second is rejected', () => {
-    expectRejected({ executionTimeout: Duration.millis(1500) }, /`executionTimeout` must be a whole number of seconds, got 1 second 500 millis/);
+    expectRejected({ executionTimeout: Duration.millis(1500) }, /`executionTimeout` must be a whole number of seconds, at least 1 second, got 1 second 500 millis/);
   });
 });
 
@@ -146,7 +146,7 @@ describe('refresh options', () => {
     [{ concurrency: 1.5 }, /`refresh.concurrency` must be a whole number from 1 to 64, got 1.5/],
     [{ maxAttempts: 0 }, /`refresh.maxAttempts` must be a whole number from 1 to 10, got 0/],
     [{ maxAttempts: 11 }, /`refresh.maxAttempts` must be a whole number from 1 to 10, got 11/],
-    [{ lockTimeout: Duration.millis(0) }, /`refresh.lockTimeout` must be a whole number of milliseconds, at least 1, got 0 millis/],
+    [{ lockTimeout: Duration.millis(0) }, /`refresh.lockTimeout` must be a whole number of milliseconds, at least 1 milli, got 0 millis/],
     [{ statementTimeout: Duration.millis(0.5) }, /`refresh.statementTimeout` must be a whole number of milliseconds/],
     [{ lockWaitTimeout: Duration.minutes(15) }, /`refresh.lockWaitTimeout` must be shorter than `refreshTimeout` \(15 minutes\).*got 15 minutes/],
     [{ statementTimeout: Duration.minutes(20) }, /`refresh.statementTimeout` must be shorter than `refreshTimeout`.*got 20 minutes/],

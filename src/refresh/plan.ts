@@ -1,5 +1,5 @@
-import { ConcurrentRefresh } from './contract';
 import type { MaterializedView } from './catalog';
+import { ConcurrentRefresh } from './contract';
 import { RefreshError } from './errors';
 
 /** One view's step in a run. */

@@ -1,8 +1,8 @@
 import type { Client, Pool } from 'pg';
-import { RefreshEnv, RefreshReport, ViewReport } from './contract';
 import { describeViews, listViews, resolveViewNames } from './catalog';
 import { readConfig, RefreshConfig } from './config';
 import { createPool, openConnection } from './connection';
+import { RefreshEnv, RefreshReport, ViewReport } from './contract';
 import { RefreshError, describeError, isTransient, redact } from './errors';
 import { executePlan } from './executor';
 import { logger, recordRun, recordViewDuration } from './observability';

@@ -1,5 +1,5 @@
-import { parseRelationName, parseSchemaName, quoteIdentifier } from '../../src/refresh/names';
 import { RefreshErrors } from '../../src/refresh/contract';
+import { parseRelationName, parseSchemaName, quoteIdentifier } from '../../src/refresh/names';
 
 describe('view names are read like regclass', () => {
   test.each([

@@ -2,8 +2,8 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { RefreshEvent } from './refresh/contract';
 import { LAMBDA_SERVICE_RETRY, TRANSIENT_DATABASE_RETRY } from './retry-policies';
+import { RefreshEvent } from '../refresh/contract';
 
 export const REFRESH_STATE_NAME = 'Refresh materialized views';
 

@@ -1,0 +1,261 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { DatabaseCredentials } from './database-credentials';
+import { Pipeline } from './pipeline';
+import { ConcurrentRefresh, OverlapPolicy } from './refresh-policies';
+
+/** Settings of the materialized view refresh, passed to the refresh function. */
+export interface RefreshOptions {
+  /**
+   * Refresh these materialized views, schema-qualified where needed (`reporting.daily_totals`).
+   * With `schemas` as well, the views of those schemas are refreshed too. Views that depend on
+   * each other are refreshed in dependency order.
+   *
+   * @default - every materialized view in `schemas`, or in the database when no schemas are set
+   */
+  readonly views?: string[];
+
+  /**
+   * Refresh the materialized views of these schemas.
+   *
+   * @default - every schema except `pg_catalog` and `information_schema`
+   */
+  readonly schemas?: string[];
+
+  /**
+   * How many views may be refreshed at once (1 to 64). Views wait for the views they depend on.
+   * Each refresh holds one database connection, and one more holds the run's lock.
+   *
+   * @default 4
+   */
+  readonly concurrency?: number;
+
+  /**
+   * When `REFRESH MATERIALIZED VIEW CONCURRENTLY` is used, which keeps readers unblocked.
+   *
+   * @default ConcurrentRefresh.AUTO
+   */
+  readonly concurrentRefresh?: ConcurrentRefresh;
+
+  /**
+   * What a refresh does when another refresh of the same database holds the refresh lock.
+   *
+   * @default OverlapPolicy.WAIT
+   */
+  readonly overlapPolicy?: OverlapPolicy;
+
+  /**
+   * How long to wait for another refresh's lock under `OverlapPolicy.WAIT` before ending as
+   * skipped. Must be shorter than `refreshTimeout`.
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly lockWaitTimeout?: Duration;
+
+  /**
+   * PostgreSQL `lock_timeout` for each view refresh: how long a refresh waits for the locks on its
+   * view before the attempt fails and is retried.
+   *
+   * @default Duration.minutes(1)
+   */
+  readonly lockTimeout?: Duration;
+
+  /**
+   * PostgreSQL `statement_timeout` for each view refresh. Must be shorter than `refreshTimeout`.
+   *
+   * @default - bounded only by the invocation's remaining time
+   */
+  readonly statementTimeout?: Duration;
+
+  /**
+   * Attempts per view when a refresh meets a transient database error, from 1 (no retry) to 10.
+   *
+   * @default 3
+   */
+  readonly maxAttempts?: number;
+}
+
+/** When the orchestration runs on its own. */
+export interface OrchestratorSchedule {
+  /**
+   * When to run: a cron or rate expression and its time zone, for example
+   * `ScheduleExpression.cron({ hour: '5', minute: '30', timeZone: TimeZone.EUROPE_LONDON })`.
+   */
+  readonly expression: scheduler.ScheduleExpression;
+
+  /**
+   * Whether the schedule is enabled. Create it disabled to deploy first and start it later.
+   *
+   * @default true
+   */
+  readonly enabled?: boolean;
+
+  /**
+   * The execution input of scheduled runs, which every pipeline receives.
+   *
+   * @default - an empty object
+   */
+  readonly input?: { [key: string]: any };
+}
+
+/** Properties of an {@link ItcOrchestrator}. */
+export interface ItcOrchestratorProps {
+  /**
+   * The pipelines to run in parallel before the refresh. At least one; names must be unique.
+   */
+  readonly pipelines: Pipeline[];
+
+  /** The VPC the refresh function runs in: one that can reach the database. */
+  readonly vpc: ec2.IVpc;
+
+  /**
+   * Where in the VPC the refresh function runs. The subnets need a route to Secrets Manager
+   * (a NAT gateway or an interface endpoint) when the credentials come from a secret.
+   *
+   * @default - the VPC's private subnets
+   */
+  readonly vpcSubnets?: ec2.SubnetSelection;
+
+  /**
+   * Security groups of the refresh function.
+   *
+   * @default - a new security group that allows all outbound traffic
+   */
+  readonly securityGroups?: ec2.ISecurityGroup[];
+
+  /** Where the refresh function gets the database credentials. */
+  readonly credentials: DatabaseCredentials;
+
+  /**
+   * The database host name. Required with `DatabaseCredentials.fromEnvironment`; with a secret
+   * it is used when the secret has no `host`.
+   *
+   * @default - the secret's `host`
+   */
+  readonly databaseEndpoint?: string;
+
+  /**
+   * The database port, used when the secret has no `port`.
+   *
+   * @default - the secret's `port`, else 5432
+   */
+  readonly databasePort?: number;
+
+  /**
+   * The database name, used when the secret has no `dbname`.
+   *
+   * @default - the secret's `dbname`, else the user's default database
+   */
+  readonly databaseName?: string;
+
+  /**
+   * Whether the refresh function verifies the database's TLS certificate against the Amazon RDS
+   * certificate authorities. The connection is always encrypted; turn verification off only for
+   * servers whose certificate no RDS authority signed. Applies to `DatabaseCredentials.fromSecret`.
+   *
+   * @default true
+   */
+  readonly verifyServerCertificate?: boolean;
+
+  /**
+   * Which views to refresh and how.
+   *
+   * @default - every materialized view, with the refresh function's defaults
+   */
+  readonly refresh?: RefreshOptions;
+
+  /**
+   * Memory of the refresh function, in MiB (128 to 10240).
+   *
+   * @default 256
+   */
+  readonly refreshMemorySize?: number;
+
+  /**
+   * Timeout of the refresh function (1 second to 15 minutes).
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly refreshTimeout?: Duration;
+
+  /**
+   * Retention of the refresh function's and the state machine's log groups.
+   *
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+
+  /**
+   * Which state machine events are logged.
+   *
+   * @default sfn.LogLevel.ALL
+   */
+  readonly stateMachineLogLevel?: sfn.LogLevel;
+
+  /**
+   * Whether state machine logs include the input and output of each state. Pipeline inputs and
+   * results may hold business data, so this is off unless you turn it on.
+   *
+   * @default false
+   */
+  readonly logExecutionData?: boolean;
+
+  /**
+   * Whether the state machine and the refresh function send traces to AWS X-Ray.
+   *
+   * @default false
+   */
+  readonly tracingEnabled?: boolean;
+
+  /**
+   * Run the orchestration on an EventBridge Scheduler schedule.
+   *
+   * @default - no schedule: start executions yourself
+   */
+  readonly schedule?: OrchestratorSchedule;
+
+  /**
+   * An SNS topic that the alarms notify when executions fail, time out, are aborted or are throttled.
+   *
+   * @default - the alarms notify no one
+   */
+  readonly alarmTopic?: sns.ITopic;
+
+  /**
+   * A prefix for the names of the refresh function (`<prefix>-refresh`), the state machine
+   * (`<prefix>`), the schedule (`<prefix>-schedule`), the log groups and the alarms. Letters,
+   * digits, `-` and `_`, at most 55 characters. The Terraform module used `<db prefix>-<env>-orchestrator`.
+   *
+   * Fixed names prevent CloudFormation from replacing these resources, and two stacks cannot use the same prefix.
+   *
+   * @default - CloudFormation generates the names
+   */
+  readonly resourcePrefix?: string;
+
+  /**
+   * Whether a run ends at once as skipped while an earlier run of the state machine is still going.
+   * When false, runs may overlap, and the refresh function's `overlapPolicy` decides at the database.
+   *
+   * @default true
+   */
+  readonly skipOverlappingRuns?: boolean;
+
+  /**
+   * The maximum duration of a run, in whole seconds. A longer run ends as timed out and raises the
+   * timed-out alarm.
+   *
+   * @default - no limit: each task is bounded by its function's timeout and retries
+   */
+  readonly executionTimeout?: Duration;
+
+  /**
+   * What happens to the log groups when they leave the stack.
+   *
+   * @default RemovalPolicy.DESTROY
+   */
+  readonly removalPolicy?: RemovalPolicy;
+}

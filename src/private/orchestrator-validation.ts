@@ -1,0 +1,91 @@
+import { Duration, Token } from 'aws-cdk-lib';
+import type { ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions } from '../orchestrator-props';
+import type { Pipeline } from '../pipeline';
+import { databaseConnection } from './refresh-environment';
+import { scheduleExpressionProblem } from './schedule-expression';
+import { checkDuration, checkInteger, checkNameList, checkNotBlank, checkShorterThan } from './validation';
+import { RefreshLimits } from '../refresh/contract';
+
+export const DEFAULT_MEMORY_SIZE = 256;
+export const DEFAULT_REFRESH_TIMEOUT = Duration.minutes(15);
+const MAX_LAMBDA_TIMEOUT = Duration.minutes(15);
+/** Schedule names are limited to 64 characters: the longest name made from the prefix. */
+export const SCHEDULE_NAME_SUFFIX = '-schedule';
+const MAX_PREFIX_LENGTH = 64 - SCHEDULE_NAME_SUFFIX.length;
+
+/** Checks everything about the props that is known at synth, before any resource is created. */
+export function validateOrchestratorProps(props: ItcOrchestratorProps): void {
+  validatePipelines(props.pipelines);
+  validateResourcePrefix(props.resourcePrefix);
+  checkInteger('refreshMemorySize', props.refreshMemorySize, 128, 10240, 'MiB');
+  checkDuration('refreshTimeout', props.refreshTimeout, { unit: 'seconds', min: Duration.seconds(1), max: MAX_LAMBDA_TIMEOUT });
+  validateDatabase(props);
+  validateRefreshOptions(props.refresh ?? {}, props.refreshTimeout ?? DEFAULT_REFRESH_TIMEOUT);
+  // The state machine's TimeoutSeconds holds whole seconds only.
+  checkDuration('executionTimeout', props.executionTimeout, { unit: 'seconds', min: Duration.seconds(1) });
+  if (props.schedule) {
+    validateSchedule(props.schedule);
+  }
+}
+
+function validatePipelines(pipelines: Pipeline[]): void {
+  if (pipelines.length === 0) {
+    throw new Error('`pipelines` must hold at least one pipeline, got none');
+  }
+  const seen = new Set<string>();
+  for (const pipeline of pipelines) {
+    const key = pipeline.name.toLowerCase();
+    if (seen.has(key)) {
+      throw new Error(`\`pipelines\` must have unique names (ignoring case), got "${pipeline.name}" twice`);
+    }
+    seen.add(key);
+  }
+}
+
+function validateResourcePrefix(prefix: string | undefined): void {
+  if (prefix === undefined || Token.isUnresolved(prefix)) {
+    return;
+  }
+  if (prefix.length === 0 || prefix.length > MAX_PREFIX_LENGTH) {
+    throw new Error(
+      `\`resourcePrefix\` must have 1 to ${MAX_PREFIX_LENGTH} characters, so that "<prefix>${SCHEDULE_NAME_SUFFIX}" ` +
+        `fits the 64-character limit of schedule names, got "${prefix}" (${prefix.length} characters)`,
+    );
+  }
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(prefix)) {
+    throw new Error(
+      `\`resourcePrefix\` may contain only letters, digits, "-" and "_", starting with a letter or digit, got "${prefix}"`,
+    );
+  }
+}
+
+function validateDatabase(props: ItcOrchestratorProps): void {
+  checkInteger('databasePort', props.databasePort, 1, 65535);
+  checkNotBlank('databaseEndpoint', props.databaseEndpoint);
+  checkNotBlank('databaseName', props.databaseName);
+  props.credentials._validate(databaseConnection(props));
+}
+
+function validateRefreshOptions(refresh: RefreshOptions, refreshTimeout: Duration): void {
+  checkNameList('refresh.views', refresh.views);
+  checkNameList('refresh.schemas', refresh.schemas);
+  checkInteger('refresh.concurrency', refresh.concurrency, 1, RefreshLimits.MAX_CONCURRENCY);
+  checkInteger('refresh.maxAttempts', refresh.maxAttempts, 1, RefreshLimits.MAX_ATTEMPTS);
+  checkDuration('refresh.lockTimeout', refresh.lockTimeout, { unit: 'milliseconds', min: Duration.millis(1) });
+  checkDuration('refresh.lockWaitTimeout', refresh.lockWaitTimeout, { unit: 'milliseconds', min: Duration.millis(0) });
+  checkDuration('refresh.statementTimeout', refresh.statementTimeout, { unit: 'milliseconds', min: Duration.millis(1) });
+  const why = 'or the function times out first';
+  checkShorterThan('refresh.lockWaitTimeout', refresh.lockWaitTimeout, 'refreshTimeout', refreshTimeout, why);
+  checkShorterThan('refresh.statementTimeout', refresh.statementTimeout, 'refreshTimeout', refreshTimeout, why);
+}
+
+function validateSchedule(schedule: OrchestratorSchedule): void {
+  const expression = schedule.expression.expressionString;
+  if (Token.isUnresolved(expression)) {
+    return;
+  }
+  const problem = scheduleExpressionProblem(expression);
+  if (problem) {
+    throw new Error(`\`schedule.expression\` "${expression}" is invalid: ${problem}`);
+  }
+}

@@ -1,0 +1,36 @@
+import { Stack } from 'aws-cdk-lib';
+import { Construct } from 'constructs';
+import type { DatabaseConnection } from '../database-credentials';
+import type { ItcOrchestratorProps, RefreshOptions } from '../orchestrator-props';
+import { RefreshEnv } from '../refresh/contract';
+
+/** Where the database is, as the credentials need it. */
+export function databaseConnection(props: ItcOrchestratorProps): DatabaseConnection {
+  return {
+    endpoint: props.databaseEndpoint,
+    port: props.databasePort,
+    databaseName: props.databaseName,
+    verifyServerCertificate: props.verifyServerCertificate,
+  };
+}
+
+/** The refresh settings as the refresh function reads them; unset settings keep the function's defaults. */
+export function refreshEnvironment(scope: Construct, refresh: RefreshOptions): Record<string, string> {
+  const environment: Record<string, string> = {};
+  const set = (name: string, value: string | undefined) => {
+    if (value !== undefined) {
+      environment[name] = value;
+    }
+  };
+  const toJson = (names: string[] | undefined) => names && Stack.of(scope).toJsonString(names);
+  set(RefreshEnv.VIEWS, toJson(refresh.views));
+  set(RefreshEnv.SCHEMAS, toJson(refresh.schemas));
+  set(RefreshEnv.CONCURRENCY, refresh.concurrency?.toString());
+  set(RefreshEnv.CONCURRENT_REFRESH, refresh.concurrentRefresh);
+  set(RefreshEnv.OVERLAP_POLICY, refresh.overlapPolicy);
+  set(RefreshEnv.LOCK_WAIT_MS, refresh.lockWaitTimeout?.toMilliseconds().toString());
+  set(RefreshEnv.LOCK_TIMEOUT_MS, refresh.lockTimeout?.toMilliseconds().toString());
+  set(RefreshEnv.STATEMENT_TIMEOUT_MS, refresh.statementTimeout?.toMilliseconds().toString());
+  set(RefreshEnv.MAX_ATTEMPTS, refresh.maxAttempts?.toString());
+  return environment;
+}

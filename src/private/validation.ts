@@ -1,0 +1,85 @@
+import { Duration, Token } from 'aws-cdk-lib';
+
+/*
+ * Token-aware checks for construct props. Each skips values that are unresolved at synth (tokens are
+ * left to CloudFormation or to run time) and throws an error that quotes the prop and the value.
+ */
+
+/** A whole number from `min` to `max`, optionally of a unit (`MiB`). */
+export function checkInteger(prop: string, value: number | undefined, min: number, max: number, unit?: string): void {
+  if (value === undefined || Token.isUnresolved(value)) {
+    return;
+  }
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`\`${prop}\` must be a whole number ${unit ? `of ${unit} ` : ''}from ${min} to ${max}, got ${value}`);
+  }
+}
+
+export interface DurationBounds {
+  /** The unit the duration must be a whole number of. */
+  readonly unit: 'milliseconds' | 'seconds';
+  readonly min: Duration;
+  /** @default - no upper bound */
+  readonly max?: Duration;
+}
+
+/** A duration that is a whole number of `unit`, within the bounds. */
+export function checkDuration(prop: string, duration: Duration | undefined, bounds: DurationBounds): void {
+  if (duration === undefined || duration.isUnresolved()) {
+    return;
+  }
+  const milliseconds = duration.toMilliseconds({ integral: false });
+  const unitMs = bounds.unit === 'seconds' ? 1000 : 1;
+  const whole = Number.isInteger(milliseconds / unitMs);
+  const min = bounds.min.toMilliseconds();
+  const max = bounds.max?.toMilliseconds() ?? Infinity;
+  if (whole && milliseconds >= min && milliseconds <= max) {
+    return;
+  }
+  const range = bounds.max
+    ? `from ${bounds.min.toHumanString()} to ${bounds.max.toHumanString()}`
+    : `, at least ${bounds.min.toHumanString()}`;
+  throw new Error(`\`${prop}\` must be a whole number of ${bounds.unit} ${range}, got ${duration.toHumanString()}`.replace(' ,', ','));
+}
+
+/** A duration shorter than another one, e.g. a timeout inside the function's own timeout. */
+export function checkShorterThan(prop: string, duration: Duration | undefined, limitProp: string, limit: Duration, why: string): void {
+  if (duration === undefined || duration.isUnresolved() || limit.isUnresolved()) {
+    return;
+  }
+  if (duration.toMilliseconds({ integral: false }) >= limit.toMilliseconds({ integral: false })) {
+    throw new Error(
+      `\`${prop}\` must be shorter than \`${limitProp}\` (${limit.toHumanString()}), ${why}, got ${duration.toHumanString()}`,
+    );
+  }
+}
+
+/** A string that is not empty or only white space. */
+export function checkNotBlank(prop: string, value: string | undefined): void {
+  if (value !== undefined && !Token.isUnresolved(value) && value.trim().length === 0) {
+    throw new Error(`\`${prop}\` must not be empty, got "${value}"`);
+  }
+}
+
+/** A list that, when given, names at least one entry, none blank and none twice. Token entries are skipped. */
+export function checkNameList(prop: string, names: string[] | undefined): void {
+  if (names === undefined) {
+    return;
+  }
+  if (names.length === 0) {
+    throw new Error(`\`${prop}\` must name at least one entry when set, got an empty list`);
+  }
+  const seen = new Set<string>();
+  for (const name of names) {
+    if (Token.isUnresolved(name)) {
+      continue;
+    }
+    if (name.trim().length === 0) {
+      throw new Error(`\`${prop}\` must not contain empty names, got ${JSON.stringify(names)}`);
+    }
+    if (seen.has(name)) {
+      throw new Error(`\`${prop}\` must not name "${name}" twice`);
+    }
+    seen.add(name);
+  }
+}

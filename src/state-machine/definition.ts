@@ -1,0 +1,29 @@
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { Construct } from 'constructs';
+import { overlapGuard } from './overlap-guard';
+import { BoundPipeline, failIfAnyPipelineFailed, runPipelinesInParallel } from './pipelines';
+import { buildRefreshStep } from './refresh-step';
+
+export interface OrchestrationDefinitionProps {
+  readonly pipelines: BoundPipeline[];
+  readonly refreshFunction: lambda.IFunction;
+  /** Whether a run ends early as skipped while an earlier run of the state machine is still going. */
+  readonly skipOverlappingRuns: boolean;
+}
+
+/**
+ * Builds the orchestration: the overlap guard, the pipelines in parallel, then the refresh.
+ *
+ * The definition uses JSONPath and intrinsic functions only, and every path it reads exists on
+ * every route through it, so it runs the same on Step Functions and on local interpreters.
+ */
+export function buildOrchestrationDefinition(scope: Construct, props: OrchestrationDefinitionProps): sfn.IChainable {
+  const pipelines = runPipelinesInParallel(scope, props.pipelines);
+  const work = pipelines.next(failIfAnyPipelineFailed(scope, props.pipelines, buildRefreshStep(scope, props.refreshFunction)));
+  if (!props.skipOverlappingRuns) {
+    return work;
+  }
+  return overlapGuard(scope, work);
+}
+
