@@ -15,6 +15,18 @@ const refreshBundling: javascript.BundlingOptions & Pick<javascript.AddBundleOpt
   esbuildArgs: { '--supported:dynamic-import': 'false' },
 };
 
+/** A jest project: the tests under test/<name>, compiled by ts-jest like the rest of the tests. */
+function jestProject(name: 'unit' | 'integ', options: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    displayName: name,
+    testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
+    testPathIgnorePatterns: ['/node_modules/'],
+    clearMocks: true,
+    transform: { '^.+\\.[t]sx?$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }] },
+    ...options,
+  };
+}
+
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'itc-orchestrator',
   description:
@@ -76,8 +88,15 @@ const project = new awscdk.AwsCdkConstructLibrary({
 
   jestOptions: {
     jestConfig: {
-      globalSetup: '<rootDir>/test/support/global-setup.ts',
-      globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+      // Unit tests (test/unit) need no database; integration tests (test/integ) share one embedded
+      // PostgreSQL, started by the integ project's global setup only when one of its tests runs.
+      projects: [
+        jestProject('unit'),
+        jestProject('integ', {
+          globalSetup: '<rootDir>/test/integ/support/global-setup.ts',
+          globalTeardown: '<rootDir>/test/integ/support/global-teardown.ts',
+        }),
+      ],
       testTimeout: 120_000,
     },
   },
@@ -88,9 +107,17 @@ const bundleTask = project.tasks.tryFind('bundle');
 if (bundleTask) {
   project.testTask.prependSpawn(bundleTask);
 }
+// `npx projen test` runs every test and eslint; these run one half, for a fast loop.
+for (const [name, what] of [['unit', 'the unit tests (no database)'], ['integ', 'the integration tests (embedded PostgreSQL)']]) {
+  project.addTask(`test:${name}`, {
+    description: `Run ${what}`,
+    steps: [{ spawn: 'bundle' }, { exec: `jest --passWithNoTests --selectProjects ${name}`, receiveArgs: true }],
+  });
+}
 
-// Local tools (demo, benchmarks) are type-checked and linted like tests, and never published.
-for (const dir of ['demo', 'bench']) {
+// The local runtime shared by tests, demo and benchmarks, and the local tools themselves, are
+// type-checked and linted like tests, and never published.
+for (const dir of ['local', 'demo', 'bench']) {
   new javascript.TypescriptConfig(project, {
     fileName: `${dir}/tsconfig.json`,
     extends: javascript.TypescriptConfigExtends.fromPaths(['../tsconfig.json']),

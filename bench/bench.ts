@@ -11,18 +11,18 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { BenchContext, withConnection } from './context';
+import { BenchContext } from './context';
 import { HandlerProcesses } from './handler-process';
 import { BenchOptions, parseOptions, SECTIONS, USAGE } from './options';
 import { BenchResults, evaluateGoals, renderMarkdown } from './report';
+import { withClient } from '../local/pg';
 import { benchmarkHandler } from './sections/handler-init';
 import { benchmarkOverhead } from './sections/overhead';
 import { benchmarkReaders } from './sections/readers';
 import { benchmarkWallTime, WallTimeSettings } from './sections/refresh-wall-time';
-import { PostgresServer, startPostgres } from '../test/support/postgres-server';
+import { REFRESH_BUNDLE } from '../local/lambda';
+import { PostgresServer, startPostgres } from '../local/postgres';
 
-const REPO_ROOT = join(__dirname, '..');
-const BUNDLE = join(REPO_ROOT, 'assets', 'refresh.lambda', 'index.js');
 const WORK_DIR = join(__dirname, '.work');
 const SEED = 20_260_601;
 
@@ -67,25 +67,24 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  if (!existsSync(BUNDLE)) {
-    throw new Error(`No handler bundle at ${BUNDLE}: run \`npx projen bundle\` first (\`npx projen bench\` does)`);
+  if (!existsSync(REFRESH_BUNDLE)) {
+    throw new Error(`No handler bundle at ${REFRESH_BUNDLE}: run \`npx projen bundle\` first (\`npx projen bench\` does)`);
   }
   mkdirSync(WORK_DIR, { recursive: true });
   const started = performance.now();
   const settings = plan(options);
   const log = (message: string) => console.error(`[bench ${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}`);
 
-  const handlers = new HandlerProcesses(WORK_DIR);
-  await handlers.prepare();
+  const handlers = new HandlerProcesses();
   log('starting PostgreSQL');
   const interruption = stopOnSignals(handlers);
   const server = await startPostgres({ postgresFlags: Object.entries(POSTGRES_SETTINGS).flatMap(([name, value]) => ['-c', `${name}=${value}`]) });
   interruption.started(server);
 
-  const context: BenchContext = { server, handlers, bundle: BUNDLE, workDir: WORK_DIR, cores: availableParallelism(), log };
+  const context: BenchContext = { server, handlers, bundle: REFRESH_BUNDLE, workDir: WORK_DIR, cores: availableParallelism(), log };
   let measured: Omit<BenchResults, 'goals' | 'durationS' | 'generatedAt'>;
   try {
-    const postgres = await withConnection(server.config(), async (client) => (await client.query<{ version: string }>('SELECT version()')).rows[0].version);
+    const postgres = await withClient(server.config(), async (client) => (await client.query<{ version: string }>('SELECT version()')).rows[0].version);
     const run = (section: (typeof SECTIONS)[number]) => options.sections.includes(section);
     measured = {
       command: ['npx projen bench', ...process.argv.slice(2)].join(' '),

@@ -1,6 +1,5 @@
-import { Client, ClientConfig } from 'pg';
-import { HandlerProcesses } from './handler-process';
-import { PostgresServer } from '../test/support/postgres-server';
+import type { HandlerProcesses } from './handler-process';
+import type { PostgresServer } from '../local/postgres';
 
 /** What every benchmark section runs with. */
 export interface BenchContext {
@@ -14,21 +13,4 @@ export interface BenchContext {
   readonly cores: number;
   /** Progress, to stderr; stdout carries only the results table. */
   log(message: string): void;
-}
-
-/** Opens a connection whose asynchronous errors surface in the query that meets them, not as a crash. */
-export async function connect(config: ClientConfig): Promise<Client> {
-  const client = new Client(config);
-  client.on('error', () => undefined);
-  await client.connect();
-  return client;
-}
-
-export async function withConnection<T>(config: ClientConfig, use: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connect(config);
-  try {
-    return await use(client);
-  } finally {
-    await client.end().catch(() => undefined);
-  }
 }

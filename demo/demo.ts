@@ -12,10 +12,11 @@
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { LocalOrchestration, REFRESH_BUNDLE } from '../test/harness/local-orchestration';
-import { formatRunReport } from '../test/harness/report';
-import { createWarehouse, staleViews, WAREHOUSE_VIEWS } from '../test/harness/warehouse';
-import { PostgresServer, startPostgres } from '../test/support/postgres-server';
+import { REFRESH_BUNDLE } from '../local/lambda';
+import { LocalOrchestration } from '../local/orchestration';
+import { PostgresServer, startPostgres } from '../local/postgres';
+import { formatRunReport } from '../local/report';
+import { createWarehouse, staleViews, WAREHOUSE_VIEWS } from '../local/warehouse';
 
 const INTERRUPTED_EXIT_CODE = 130;
 const CLEANUP_TIMEOUT_MS = 10_000;

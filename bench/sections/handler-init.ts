@@ -3,8 +3,9 @@ import { statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
+import { withClient } from '../../local/pg';
 import { RefreshEnv } from '../../src/refresh/contract';
-import { BenchContext, withConnection } from '../context';
+import { BenchContext } from '../context';
 import { HandlerProcessResult, successfulReports } from '../handler-process';
 import { SecretsManagerStandIn } from '../secrets-manager-stand-in';
 import { median, round } from '../stats';
@@ -75,7 +76,7 @@ export async function benchmarkHandler(context: BenchContext, settings: HandlerS
   });
 
   const database = await context.server.createDatabase('bench_handler');
-  await withConnection(database, async (client) => {
+  await withClient(database, async (client) => {
     await client.query('CREATE SCHEMA init');
     await client.query('CREATE MATERIALIZED VIEW init.ping AS SELECT 1 AS ok');
   });

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
+import { withClient } from '../../local/pg';
 import { RefreshEnv } from '../../src/refresh/contract';
-import { BenchContext, withConnection } from '../context';
+import { BenchContext } from '../context';
 import { successfulReports } from '../handler-process';
 import { median, round } from '../stats';
 
@@ -34,7 +35,7 @@ const SCHEMA = 'trivial';
 export async function benchmarkOverhead(context: BenchContext, settings: OverheadSettings): Promise<OverheadResult> {
   const database = await context.server.createDatabase('bench_overhead');
   const views = Array.from({ length: settings.views }, (_, i) => `${SCHEMA}.view_${String(i + 1).padStart(3, '0')}`);
-  const rawRuns = await withConnection(database, async (client) => {
+  const rawRuns = await withClient(database, async (client) => {
     context.log(`overhead: creating ${settings.views} trivial materialized views`);
     await client.query(`CREATE SCHEMA ${SCHEMA}`);
     for (const view of views) {

@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
+import { connect, withClient } from '../../local/pg';
 import { ConcurrentRefresh, RefreshEnv } from '../../src/refresh/contract';
-import { BenchContext, connect, withConnection } from '../context';
+import { BenchContext } from '../context';
 import { createFactTable, FACT_TABLE } from '../dag-schema';
 import { successfulReports } from '../handler-process';
 import { max, percentile, round, SeededRandom } from '../stats';
@@ -44,7 +45,7 @@ const BLOCKED_MS = 100;
 
 export async function benchmarkReaders(context: BenchContext, settings: ReadersSettings): Promise<ReadersResult> {
   const database = await context.server.createDatabase('bench_readers');
-  await withConnection(database, async (client) => {
+  await withClient(database, async (client) => {
     context.log(`readers: creating ${VIEW} with ${settings.rows.toLocaleString('en-US')} rows`);
     await createFactTable(client, settings.rows);
     await client.query('CREATE SCHEMA readers');

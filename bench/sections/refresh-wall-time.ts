@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { Client, ClientConfig } from 'pg';
+import { connect, withClient } from '../../local/pg';
 import { RefreshEnv } from '../../src/refresh/contract';
-import { BenchContext, connect, withConnection } from '../context';
+import { BenchContext } from '../context';
 import { createFactTable, criticalPathMs, Dag, generateDag, installDag, totalWorkMs } from '../dag-schema';
 import { successfulReports } from '../handler-process';
 import { median, round } from '../stats';
@@ -63,7 +64,7 @@ export async function benchmarkWallTime(context: BenchContext, settings: WallTim
     dag: generateDag(`dag${plan.views}`, plan.views, { seed: settings.seed, minRows: settings.minRows, maxRows: settings.maxRows }),
   }));
 
-  return withConnection(database, async (client) => {
+  return withClient(database, async (client) => {
     context.log(`wall time: loading ${settings.factRows.toLocaleString('en-US')} fact rows`);
     await createFactTable(client, settings.factRows);
     for (const { dag } of dags) {

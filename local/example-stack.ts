@@ -1,0 +1,90 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App, CfnElement, Stack, TimeZone } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import type { ClientConfig } from 'pg';
+import type { CloudFormationTemplate } from './template';
+import { WAREHOUSE_SCHEMA } from './warehouse';
+import { DatabaseCredentials, ItcOrchestrator, Pipeline, RefreshOptions } from '../src';
+
+/** The pipelines of the example stack, as `Pipeline` names. */
+export const EXAMPLE_PIPELINES = ['Demand', 'VerifyPlus'] as const;
+export type ExamplePipeline = (typeof EXAMPLE_PIPELINES)[number];
+
+export const EXAMPLE_STACK_NAME = 'ItcOrchestratorExample';
+
+export interface ExampleStackProps {
+  /** The database the refresh function connects to (in local mode: credentials in its environment). */
+  readonly database: ClientConfig;
+  /** @default - every materialized view of the sample warehouse's schema */
+  readonly refresh?: RefreshOptions;
+}
+
+/** The synthesized example stack, with the logical ids the local runner maps to local code. */
+export interface ExampleStack {
+  readonly stackName: string;
+  readonly template: CloudFormationTemplate;
+  readonly stateMachineLogicalId: string;
+  readonly refreshFunctionLogicalId: string;
+  readonly pipelineFunctionLogicalIds: Record<ExamplePipeline, string>;
+}
+
+/**
+ * Synthesizes the example: two pipeline functions, Demand and VerifyPlus, orchestrated by an
+ * `ItcOrchestrator` on a daily schedule, refreshing the sample warehouse.
+ */
+export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
+  const { database } = props;
+  if (!database.host || !database.port || !database.database || !database.user || typeof database.password !== 'string') {
+    throw new Error('The example stack needs the database host, port, database, user and password');
+  }
+  // Synthesis stages the refresh bundle as an asset; keep that out of the working tree.
+  const outdir = mkdtempSync(join(tmpdir(), 'itc-example-'));
+  try {
+    const app = new App({ outdir });
+    const stack = new Stack(app, EXAMPLE_STACK_NAME);
+    const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+
+    const pipelineFunction = (id: string, functionName: string) =>
+      new lambda.Function(stack, id, {
+        functionName,
+        runtime: lambda.Runtime.NODEJS_22_X,
+        handler: 'index.handler',
+        // Stands in for a real pipeline; the local runner invokes a sample pipeline instead.
+        code: lambda.Code.fromInline('exports.handler = async () => ({});'),
+      });
+    const demand = pipelineFunction('DemandPipeline', 'itc-example-demand');
+    const verifyPlus = pipelineFunction('VerifyPlusPipeline', 'itc-example-verify-plus');
+
+    const orchestrator = new ItcOrchestrator(stack, 'Orchestrator', {
+      resourcePrefix: 'itc-example',
+      vpc,
+      vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+      credentials: DatabaseCredentials.fromEnvironment({ username: database.user, password: database.password, sslMode: 'disable' }),
+      databaseEndpoint: database.host,
+      databasePort: Number(database.port),
+      databaseName: database.database,
+      pipelines: [Pipeline.fromFunction('Demand', demand), Pipeline.fromFunction('VerifyPlus', verifyPlus)],
+      refresh: props.refresh ?? { schemas: [WAREHOUSE_SCHEMA] },
+      schedule: {
+        expression: scheduler.ScheduleExpression.cron({ hour: '5', minute: '30', timeZone: TimeZone.EUROPE_LONDON }),
+        input: { batch: 'scheduled' },
+      },
+    });
+
+    const logicalId = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+    return {
+      stackName: stack.stackName,
+      template: Template.fromStack(stack).toJSON() as CloudFormationTemplate,
+      stateMachineLogicalId: logicalId(orchestrator.stateMachine),
+      refreshFunctionLogicalId: logicalId(orchestrator.refreshFunction),
+      pipelineFunctionLogicalIds: { Demand: logicalId(demand), VerifyPlus: logicalId(verifyPlus) },
+    };
+  } finally {
+    rmSync(outdir, { recursive: true, force: true });
+  }
+}

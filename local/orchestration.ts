@@ -1,0 +1,87 @@
+import './promise-polyfill';
+import { existsSync } from 'node:fs';
+import type { ClientConfig } from 'pg';
+import { EXAMPLE_PIPELINES, ExamplePipeline, ExampleStack, synthesizeExampleStack } from './example-stack';
+import { BundledFunction, InProcessFunction, LocalFunction, LocalHandler, REFRESH_BUNDLE } from './lambda';
+import { LocalExecution, LocalStepFunctions, StartExecutionOptions } from './step-functions';
+import { LOCAL_ACCOUNT, LocalStateMachine, TemplateResolver } from './template';
+import { samplePipelines } from './warehouse';
+import type { RefreshOptions } from '../src';
+
+export interface LocalOrchestrationOptions {
+  /** The database that holds the sample warehouse. */
+  readonly database: ClientConfig;
+  /**
+   * Replaces sample pipelines, e.g. with one that fails.
+   * @default - the sample pipelines, which load a batch into the warehouse tables
+   */
+  readonly pipelines?: Partial<Record<ExamplePipeline, LocalHandler>>;
+  /** How long each sample pipeline works, in milliseconds. @default 0 */
+  readonly pipelineWorkMs?: number;
+  /** The construct's refresh options. @default - the example stack's */
+  readonly refresh?: RefreshOptions;
+  /** Replaces every Retry interval of the definition. @default - the definition's intervals */
+  readonly retryIntervalMs?: number;
+  /** Receives each line the refresh function logs. @default - discarded */
+  readonly onRefreshLog?: (line: string) => void;
+}
+
+/** The throttling error the Lambda service returns when the function's concurrency is exhausted. */
+export const LAMBDA_THROTTLED = {
+  error: 'Lambda.TooManyRequestsException',
+  cause: 'Rate Exceeded. (Service: AWSLambda; Status Code: 429; Error Code: TooManyRequestsException; Request ID: 00000000-0000-0000-0000-000000000000; Proxy: null)',
+};
+
+/**
+ * The example stack, synthesized and run locally: its state machine definition runs unchanged
+ * in `aws-local-stepfunctions`, the pipeline functions are sample pipelines, and the refresh
+ * function is the real bundled handler with the environment the construct gives it.
+ */
+export class LocalOrchestration {
+  public static create(options: LocalOrchestrationOptions): LocalOrchestration {
+    if (!existsSync(REFRESH_BUNDLE)) {
+      throw new Error(`${REFRESH_BUNDLE} does not exist: run \`npx projen bundle\` first`);
+    }
+    return new LocalOrchestration(options, synthesizeExampleStack({ database: options.database, refresh: options.refresh }));
+  }
+
+  public readonly stateMachine: LocalStateMachine;
+  public readonly functions: ReadonlyMap<string, LocalFunction>;
+  public readonly runner: LocalStepFunctions;
+  private readonly pipelineArns: Record<ExamplePipeline, string>;
+
+  private constructor(options: LocalOrchestrationOptions, public readonly stack: ExampleStack) {
+    const resolver = new TemplateResolver(stack.template, stack.stackName);
+    this.stateMachine = resolver.stateMachine(stack.stateMachineLogicalId);
+
+    const handlers = { ...samplePipelines(options.database, { workMs: options.pipelineWorkMs }), ...options.pipelines };
+    const functions = new Map<string, LocalFunction>();
+    this.pipelineArns = {} as Record<ExamplePipeline, string>;
+    for (const pipeline of EXAMPLE_PIPELINES) {
+      const configuration = resolver.functionConfiguration(stack.pipelineFunctionLogicalIds[pipeline]);
+      functions.set(configuration.functionArn, new InProcessFunction(configuration, handlers[pipeline]));
+      this.pipelineArns[pipeline] = configuration.functionArn;
+    }
+    const refresh = resolver.functionConfiguration(stack.refreshFunctionLogicalId);
+    const bundled = new BundledFunction(refresh, { entry: REFRESH_BUNDLE, region: LOCAL_ACCOUNT.region, onLog: options.onRefreshLog });
+    functions.set(refresh.functionArn, bundled);
+    this.functions = functions;
+
+    this.runner = new LocalStepFunctions({ stateMachine: this.stateMachine, functions, retryIntervalMs: options.retryIntervalMs });
+  }
+
+  /** Runs one execution to its end. */
+  public run(input: unknown = {}, options?: StartExecutionOptions): Promise<LocalExecution> {
+    return this.runner.run(input, options);
+  }
+
+  /** The next `times` invocations of the pipeline's function are throttled by the Lambda service. */
+  public throttle(pipeline: ExamplePipeline, times = 1): void {
+    this.runner.injectFault(this.pipelineArns[pipeline], LAMBDA_THROTTLED, times);
+  }
+
+  /** Stops the refresh function's execution environments. */
+  public async close(): Promise<void> {
+    await Promise.all([...this.functions.values()].map((fn) => fn.close()));
+  }
+}

@@ -1,0 +1,355 @@
+import './promise-polyfill';
+import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
+import type * as Interpreter from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
+import { InvocationOutcome, LocalFunction, newRequestId } from './lambda';
+import type { LocalStateMachine } from './template';
+
+export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
+
+/** One visit of a state, from the interpreter's events. */
+export interface StateRecord {
+  readonly name: string;
+  readonly type: string;
+  readonly enteredAt: number;
+  exitedAt?: number;
+  /** `failed`: the error left the state; `caught`: a Catch handled it. */
+  outcome: 'running' | 'succeeded' | 'failed' | 'caught';
+  /** Attempts made, retries included. */
+  attempts: number;
+  error?: string;
+}
+
+/** One call a Task state made to an emulated service. */
+export interface InvocationRecord {
+  readonly state: string;
+  /** The function name, or the SDK action for SDK integrations. */
+  readonly target: string;
+  readonly startedAt: number;
+  endedAt?: number;
+  /** The error name when the call failed. */
+  error?: string;
+}
+
+export interface LocalExecution {
+  readonly executionArn: string;
+  readonly name: string;
+  readonly input: unknown;
+  readonly startDate: Date;
+  stopDate?: Date;
+  status: ExecutionStatus;
+  output?: unknown;
+  error?: string;
+  cause?: string;
+  readonly states: StateRecord[];
+  readonly invocations: InvocationRecord[];
+}
+
+/** An error of the Lambda service itself, raised instead of invoking the function. */
+export interface ServiceFault {
+  readonly error: string;
+  readonly cause: string;
+}
+
+export interface StartExecutionOptions {
+  /** The execution name. @default - a random UUID, as the service generates */
+  readonly name?: string;
+}
+
+export interface LocalStepFunctionsOptions {
+  readonly stateMachine: LocalStateMachine;
+  /** The functions Task states may invoke, keyed by function ARN. */
+  readonly functions: ReadonlyMap<string, LocalFunction>;
+  /**
+   * Replaces every Retry interval by this many milliseconds, so tests of retries stay fast.
+   * @default - the intervals of the definition
+   */
+  readonly retryIntervalMs?: number;
+}
+
+// The package ships a CommonJS build, but declares its types as an ES module only.
+const { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } = createRequire(__filename)('aws-local-stepfunctions') as typeof Interpreter;
+type RunOptions = Interpreter.RunOptions;
+type StateMachineDefinition = Interpreter.StateMachineDefinition;
+
+/** A Task error the way Step Functions reports it: `name` is the Error, `message` the Cause. */
+class TaskError extends Error {
+  constructor(error: string, cause: string) {
+    super(cause);
+    this.name = error;
+  }
+}
+
+const LAMBDA_INVOKE = /^arn:[a-z-]+:states:::lambda:invoke$/;
+const LAMBDA_FUNCTION_ARN = /^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:function:[^:]+(:[^:]+)?$/;
+const SFN_LIST_EXECUTIONS = /^arn:[a-z-]+:states:::aws-sdk:sfn:listExecutions$/;
+
+type TaskHandler = (input: unknown) => Promise<unknown>;
+interface TaskState {
+  readonly Type: 'Task';
+  readonly Resource: string;
+  readonly Retry?: unknown[];
+}
+
+/**
+ * Runs a synthesized state machine definition with `aws-local-stepfunctions`, unchanged. Only the
+ * services behind its Task states are emulated:
+ * - `arn:aws:states:::lambda:invoke` and direct function ARNs invoke the local functions, with
+ *   the service's result shape (`Payload`, `StatusCode`, ...) and error shape (Error = the
+ *   function's error type, Cause = `{errorType, errorMessage, trace}` as JSON);
+ * - `arn:aws:states:::aws-sdk:sfn:listExecutions` lists the executions this runner is running.
+ */
+export class LocalStepFunctions {
+  private readonly executions: LocalExecution[] = [];
+  private readonly faults = new Map<string, ServiceFault[]>();
+  private readonly stateMachine: Interpreter.StateMachine;
+  private readonly tasks: Record<string, TaskState>;
+
+  constructor(private readonly options: LocalStepFunctionsOptions) {
+    this.stateMachine = new StateMachine(options.stateMachine.definition as unknown as StateMachineDefinition);
+    this.tasks = collectTaskStates(options.stateMachine.definition);
+    for (const [name, state] of Object.entries(this.tasks)) {
+      if (![LAMBDA_INVOKE, LAMBDA_FUNCTION_ARN, SFN_LIST_EXECUTIONS].some((pattern) => pattern.test(state.Resource))) {
+        throw new Error(`Task state "${name}" uses ${state.Resource}, which the local runner does not emulate`);
+      }
+    }
+  }
+
+  /** The next `times` invocations of the function fail with a service error instead of running. */
+  public injectFault(functionArn: string, fault: ServiceFault, times = 1): void {
+    if (!this.options.functions.has(functionArn)) {
+      throw new Error(`No local function has the ARN ${functionArn}`);
+    }
+    const queue = this.faults.get(functionArn) ?? [];
+    queue.push(...Array.from({ length: times }, () => fault));
+    this.faults.set(functionArn, queue);
+  }
+
+  /**
+   * Starts an execution and resolves when it has ended and every invocation it made has
+   * returned (a failed branch does not stop a function that is already running).
+   */
+  public async run(input: unknown, options: StartExecutionOptions = {}): Promise<LocalExecution> {
+    const { stateMachine } = this.options;
+    const name = options.name ?? randomUUID();
+    if (this.executions.some((execution) => execution.name === name)) {
+      throw new Error(`ExecutionAlreadyExists: this state machine already has an execution named "${name}"`);
+    }
+    const executionArn = stateMachine.arn.replace(':stateMachine:', ':execution:') + `:${name}`;
+    const pending = new Set<Promise<unknown>>();
+    const states: StateRecord[] = [];
+    const invocations: InvocationRecord[] = [];
+
+    const startDate = new Date();
+    const execution: LocalExecution = { executionArn, name, input, startDate, status: 'RUNNING', states, invocations };
+    this.executions.push(execution);
+
+    const runOptions: RunOptions = {
+      overrides: {
+        taskResourceLocalHandlers: this.taskHandlers(execution, pending) as NonNullable<RunOptions['overrides']>['taskResourceLocalHandlers'],
+        retryIntervalOverrides: this.retryIntervals(),
+      },
+      context: {
+        Execution: { Id: executionArn, Name: name, RoleArn: `arn:aws:iam::${stateMachine.arn.split(':')[4]}:role/${stateMachine.name}Role` },
+        StateMachine: { Id: stateMachine.arn, Name: stateMachine.name },
+      },
+    };
+    const { result, eventLogs } = this.stateMachine.run(input as never, runOptions);
+    const recording = recordStates(eventLogs, states);
+
+    try {
+      execution.output = await result;
+      execution.status = 'SUCCEEDED';
+    } catch (err) {
+      if (err instanceof ExecutionTimeoutError) {
+        // The definition's TimeoutSeconds elapsed.
+        execution.status = 'TIMED_OUT';
+        execution.error = 'States.Timeout';
+      } else if (err instanceof ExecutionAbortedError) {
+        execution.status = 'ABORTED';
+      } else {
+        execution.status = 'FAILED';
+        const failure = err instanceof ExecutionError && err.cause instanceof Error ? err.cause : (err as Error);
+        execution.error = failure.name;
+        execution.cause = failure.message;
+      }
+    } finally {
+      execution.stopDate = new Date();
+    }
+    await Promise.allSettled([...pending]);
+    await recording;
+    return execution;
+  }
+
+  private taskHandlers(execution: LocalExecution, pending: Set<Promise<unknown>>): Record<string, TaskHandler> {
+    const handlers: Record<string, TaskHandler> = {};
+    for (const [stateName, state] of Object.entries(this.tasks)) {
+      const call = SFN_LIST_EXECUTIONS.test(state.Resource)
+        ? (input: unknown) => this.listExecutions(input)
+        : (input: unknown) => this.invokeFunction(state, input);
+      handlers[stateName] = (input) => {
+        const record: InvocationRecord = { state: stateName, target: targetOf(state, input), startedAt: Date.now() };
+        execution.invocations.push(record);
+        const promise = call(input).then(
+          (output) => {
+            record.endedAt = Date.now();
+            return output;
+          },
+          (err: Error) => {
+            record.endedAt = Date.now();
+            record.error = err.name;
+            throw err;
+          },
+        );
+        pending.add(promise.catch(() => undefined));
+        return promise;
+      };
+    }
+    return handlers;
+  }
+
+  private async invokeFunction(state: TaskState, input: unknown): Promise<unknown> {
+    const integration = LAMBDA_INVOKE.test(state.Resource);
+    const functionName = integration ? (input as { FunctionName?: unknown })?.FunctionName : state.Resource;
+    const payload = integration ? (input as { Payload?: unknown }).Payload ?? {} : input;
+    const fn = this.findFunction(functionName);
+    const fault = this.faults.get(fn.configuration.functionArn)?.shift();
+    if (fault) throw new TaskError(fault.error, fault.cause);
+
+    const requestId = newRequestId();
+    const outcome: InvocationOutcome = await fn.invoke(payload, requestId);
+    if (!outcome.ok) {
+      const cause = JSON.stringify({ errorType: outcome.errorType, errorMessage: outcome.errorMessage, trace: outcome.trace });
+      throw new TaskError(outcome.errorType, cause);
+    }
+    if (!integration) return outcome.result;
+    return {
+      ExecutedVersion: '$LATEST',
+      Payload: outcome.result,
+      SdkHttpMetadata: {
+        AllHttpHeaders: { 'X-Amz-Executed-Version': ['$LATEST'], 'x-amzn-RequestId': [requestId], 'Content-Type': ['application/json'] },
+        HttpHeaders: { 'X-Amz-Executed-Version': '$LATEST', 'x-amzn-RequestId': requestId, 'Content-Type': 'application/json' },
+        HttpStatusCode: 200,
+      },
+      SdkResponseMetadata: { RequestId: requestId },
+      StatusCode: 200,
+    };
+  }
+
+  private findFunction(functionName: unknown): LocalFunction {
+    if (typeof functionName !== 'string') {
+      throw new TaskError('States.Runtime', `FunctionName must be a string, got ${JSON.stringify(functionName)}`);
+    }
+    // FunctionName may be a name, a full ARN or a qualified ARN.
+    const unqualified = functionName.replace(/^(arn:[^:]+:lambda:[^:]+:\d{12}:function:[^:]+):[^:]+$/, '$1');
+    for (const fn of this.options.functions.values()) {
+      if ([fn.configuration.functionArn, fn.configuration.functionName].includes(unqualified)) return fn;
+    }
+    throw new TaskError(
+      'Lambda.ResourceNotFoundException',
+      `Function not found: ${functionName} (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException)`,
+    );
+  }
+
+  private async listExecutions(input: unknown): Promise<unknown> {
+    const { StateMachineArn, StatusFilter } = (input ?? {}) as { StateMachineArn?: string; StatusFilter?: string };
+    if (StateMachineArn !== this.options.stateMachine.arn) {
+      throw new TaskError('Sfn.StateMachineDoesNotExistException', `State Machine Does Not Exist: '${StateMachineArn}'`);
+    }
+    const listed = this.executions
+      .filter((execution) => StatusFilter === undefined || execution.status === StatusFilter)
+      // The service lists the most recent execution first; of two started in the same millisecond,
+      // the one started last.
+      .reverse()
+      .sort((a, b) => b.startDate.getTime() - a.startDate.getTime());
+    return {
+      Executions: listed.map((execution) => ({
+        ExecutionArn: execution.executionArn,
+        Name: execution.name,
+        StartDate: execution.startDate.toISOString(),
+        StateMachineArn,
+        Status: execution.status,
+        ...(execution.stopDate && execution.status !== 'RUNNING' ? { StopDate: execution.stopDate.toISOString() } : {}),
+      })),
+    };
+  }
+
+  private retryIntervals(): Record<string, number> | undefined {
+    const interval = this.options.retryIntervalMs;
+    if (interval === undefined) return undefined;
+    return Object.fromEntries(retryableStateNames(this.options.stateMachine.definition).map((name) => [name, interval]));
+  }
+}
+
+function targetOf(state: TaskState, input: unknown): string {
+  if (SFN_LIST_EXECUTIONS.test(state.Resource)) return 'sfn:listExecutions';
+  const name = LAMBDA_INVOKE.test(state.Resource) ? String((input as { FunctionName?: unknown })?.FunctionName) : state.Resource;
+  return name.replace(/^arn:[^:]+:lambda:[^:]+:\d{12}:function:/, '');
+}
+
+type StatesContainer = { States?: Record<string, Record<string, unknown>> };
+
+function allStates(definition: StatesContainer): Array<[string, Record<string, unknown>]> {
+  return Object.entries(definition.States ?? {}).flatMap(([name, state]) => {
+    const nested = [
+      ...((state.Branches as StatesContainer[] | undefined) ?? []),
+      ...[state.Iterator, state.ItemProcessor].filter((child): child is StatesContainer => child !== undefined),
+    ];
+    return [[name, state] as [string, Record<string, unknown>], ...nested.flatMap(allStates)];
+  });
+}
+
+function collectTaskStates(definition: StatesContainer): Record<string, TaskState> {
+  return Object.fromEntries(allStates(definition).filter(([, state]) => state.Type === 'Task')) as unknown as Record<string, TaskState>;
+}
+
+function retryableStateNames(definition: StatesContainer): string[] {
+  return allStates(definition)
+    .filter(([, state]) => Array.isArray(state.Retry) && state.Retry.length > 0)
+    .map(([name]) => name);
+}
+
+/** Turns the interpreter's event log into one record per state visit. */
+async function recordStates(eventLogs: AsyncGenerator<Record<string, any>>, states: StateRecord[]): Promise<void> {
+  const open = new Map<string, StateRecord>();
+  for await (const event of eventLogs) {
+    const stateName: string | undefined = event.state?.name;
+    if (stateName === undefined) continue;
+    switch (event.type) {
+      case 'StateEntered': {
+        const record: StateRecord = { name: stateName, type: event.state.type, enteredAt: event.timestamp, outcome: 'running', attempts: 1 };
+        states.push(record);
+        open.set(stateName, record);
+        break;
+      }
+      case 'StateRetried': {
+        const record = open.get(stateName);
+        if (record) record.attempts += 1;
+        break;
+      }
+      case 'StateFailed': {
+        const record = open.get(stateName);
+        if (record) {
+          record.outcome = 'failed';
+          record.error = event.Error;
+          record.exitedAt = event.timestamp;
+        }
+        break;
+      }
+      case 'StateCaught': {
+        const record = open.get(stateName);
+        if (record) record.outcome = 'caught';
+        break;
+      }
+      case 'StateExited': {
+        const record = open.get(stateName);
+        if (record) {
+          if (record.outcome === 'running' || record.outcome === 'failed') record.outcome = 'succeeded';
+          record.exitedAt = event.timestamp;
+          open.delete(stateName);
+        }
+        break;
+      }
+    }
+  }
+}

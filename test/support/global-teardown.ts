@@ -1,6 +1,0 @@
-import type { PostgresServer } from './postgres-server';
-
-export default async function globalTeardown(): Promise<void> {
-  const server = (globalThis as { __ITC_POSTGRES__?: PostgresServer }).__ITC_POSTGRES__;
-  await server?.stop();
-}

@@ -1,0 +1,58 @@
+import { Aspects, Duration, Stack } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { minimalProps, newStack } from './orchestrator-fixture';
+import { ItcOrchestrator, ItcOrchestratorProps } from '../../src';
+
+/**
+ * The AwsSolutions findings on a stack that holds only the construct (its VPC, secret and pipeline
+ * are imported, so every finding is the construct's), as "path | rule[finding]".
+ */
+function findings(overrides: (stack: Stack) => Partial<ItcOrchestratorProps> = () => ({})): string[] {
+  const stack = newStack();
+  new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, overrides(stack)));
+  Aspects.of(stack).add(new AwsSolutionsChecks());
+  return annotationsOf(stack);
+}
+
+function annotationsOf(stack: Stack): string[] {
+  const annotations = Annotations.fromStack(stack);
+  const pattern = Match.stringLikeRegexp('^AwsSolutions-');
+  return [...annotations.findError('*', pattern), ...annotations.findWarning('*', pattern)]
+    .map((message) => `${message.id} | ${/^AwsSolutions-[A-Za-z0-9]+(\[[^\]]*\])?/.exec(String(message.entry.data))![0]}`)
+    .sort();
+}
+
+// Each remaining finding has its reason in the README's "Security" section.
+const DEFAULT_FINDINGS = [
+  // Lambda's VPC network interface actions have no resource-level permissions.
+  '/Stack/Orchestrator/RefreshFunctionRole/Resource | AwsSolutions-IAM5[Resource::*]',
+  // CloudWatch Logs delivery for Step Functions has no resource-level permissions.
+  '/Stack/Orchestrator/StateMachine/Role/DefaultPolicy/Resource | AwsSolutions-IAM5[Resource::*]',
+  // Versions and aliases of exactly the invoked functions.
+  '/Stack/Orchestrator/StateMachine/Role/DefaultPolicy/Resource | AwsSolutions-IAM5[Resource::<OrchestratorRefreshFunctionFA897599.Arn>:*]',
+  '/Stack/Orchestrator/StateMachine/Role/DefaultPolicy/Resource | AwsSolutions-IAM5[Resource::arn:aws:lambda:eu-west-1:123456789012:function:demand:*]',
+  // X-Ray tracing is opt-in.
+  '/Stack/Orchestrator/StateMachine/Resource | AwsSolutions-SF2',
+].sort();
+
+test('AwsSolutions leaves exactly the justified findings at default props', () => {
+  expect(findings()).toEqual(DEFAULT_FINDINGS);
+});
+
+test('enabling tracing clears the tracing finding; X-Ray writes have no resource-level permissions', () => {
+  expect(findings(() => ({ tracingEnabled: true }))).toEqual([
+    ...DEFAULT_FINDINGS.filter((finding) => !finding.includes('AwsSolutions-SF2')),
+    '/Stack/Orchestrator/RefreshFunctionRole/DefaultPolicy/Resource | AwsSolutions-IAM5[Resource::*]',
+  ].sort());
+});
+
+test('a schedule, an alarm topic and a name prefix add no findings', () => {
+  expect(findings((stack) => ({
+    schedule: { expression: scheduler.ScheduleExpression.rate(Duration.hours(1)) },
+    alarmTopic: sns.Topic.fromTopicArn(stack, 'Alerts', 'arn:aws:sns:eu-west-1:123456789012:alerts'),
+    resourcePrefix: 'sales-prod-orchestrator',
+  }))).toEqual(DEFAULT_FINDINGS);
+});
