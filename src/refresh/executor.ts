@@ -22,6 +22,17 @@ export interface ExecutionOptions {
   /** Called when a refresh attempt starts and when a view's outcome is known. */
   readonly onAttempt?: (step: PlannedRefresh, attempt: number) => void;
   readonly onDone?: (step: PlannedRefresh, report: ViewReport) => void;
+  /**
+   * Runs one attempt at refreshing a view within the given timeouts, throwing what the database threw.
+   * @default - REFRESH MATERIALIZED VIEW on a connection of `pool`
+   */
+  readonly refresh?: (step: PlannedRefresh, timeouts: RefreshTimeouts) => Promise<void>;
+}
+
+/** The timeouts of one refresh attempt, in milliseconds. */
+export interface RefreshTimeouts {
+  readonly lockTimeoutMs: number;
+  readonly statementTimeoutMs: number;
 }
 
 /** Below this much time left, a refresh is not started: it could not finish. */
@@ -121,7 +132,8 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions): Pro
 
     options.onAttempt?.(step, attempt);
     try {
-      await refreshOnce(step, options.pool, lockTimeout, statementTimeout);
+      const timeouts = { lockTimeoutMs: lockTimeout, statementTimeoutMs: statementTimeout };
+      await (options.refresh ? options.refresh(step, timeouts) : refreshOnce(step, options.pool, timeouts));
       return result('refreshed', attempt);
     } catch (error) {
       lastError = describeError(error);
@@ -145,7 +157,7 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions): Pro
   return result('failed', options.maxAttempts, lastError);
 }
 
-async function refreshOnce(step: PlannedRefresh, pool: Pool, lockTimeoutMs: number, statementTimeoutMs: number): Promise<void> {
+async function refreshOnce(step: PlannedRefresh, pool: Pool, { lockTimeoutMs, statementTimeoutMs }: RefreshTimeouts): Promise<void> {
   const client: PoolClient = await pool.connect();
   let failure: unknown;
   try {

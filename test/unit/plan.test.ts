@@ -1,0 +1,98 @@
+import type { MaterializedView } from '../../src/refresh/catalog';
+import { ConcurrentRefresh, RefreshErrors } from '../../src/refresh/contract';
+import { planRefresh } from '../../src/refresh/plan';
+
+let nextOid = 1;
+/** A populated view with a usable unique index, unless told otherwise. */
+function view(name: string, dependsOn: MaterializedView[] = [], overrides: Partial<MaterializedView> = {}): MaterializedView {
+  return {
+    oid: nextOid++,
+    schema: 'mart',
+    name,
+    qualifiedName: `mart.${name}`,
+    populated: true,
+    hasUsableUniqueIndex: true,
+    dependsOn: dependsOn.map((dependency) => dependency.oid),
+    ...overrides,
+  };
+}
+
+const names = (plan: ReturnType<typeof planRefresh>) => plan.map((step) => step.view.name);
+
+describe('planRefresh', () => {
+  test('orders every view after the views it depends on, and otherwise by name', () => {
+    const base = view('zeta_base');
+    const middle = view('alpha_middle', [base]);
+    const other = view('beta_other');
+    const top = view('aaa_top', [middle, other]);
+
+    const plan = planRefresh([top, middle, other, base], ConcurrentRefresh.AUTO);
+
+    expect(names(plan)).toEqual(['beta_other', 'zeta_base', 'alpha_middle', 'aaa_top']);
+  });
+
+  test('names each step\'s dependencies and dependents, and the height of its longest chain of dependents', () => {
+    const a = view('a');
+    const b = view('b', [a]);
+    const c = view('c', [b]);
+    const d = view('d', [a]);
+    const lone = view('lone');
+
+    const plan = planRefresh([a, b, c, d, lone], ConcurrentRefresh.AUTO);
+    const step = (name: string) => plan.find((entry) => entry.view.name === name)!;
+
+    expect(step('a')).toMatchObject({ dependsOn: [], dependents: ['mart.b', 'mart.d'], height: 2 });
+    expect(step('b')).toMatchObject({ dependsOn: ['mart.a'], dependents: ['mart.c'], height: 1 });
+    expect(step('c')).toMatchObject({ dependsOn: ['mart.b'], dependents: [], height: 0 });
+    expect(step('d')).toMatchObject({ dependsOn: ['mart.a'], dependents: [], height: 0 });
+    expect(step('lone')).toMatchObject({ dependsOn: [], dependents: [], height: 0 });
+  });
+
+  test('AUTO refreshes CONCURRENTLY only the populated views with a usable unique index', () => {
+    const eligible = view('eligible');
+    const unpopulated = view('unpopulated', [], { populated: false });
+    const noIndex = view('no_index', [], { hasUsableUniqueIndex: false });
+
+    const plan = planRefresh([eligible, unpopulated, noIndex], ConcurrentRefresh.AUTO);
+
+    expect(plan.map(({ view: { name }, concurrently, blocker }) => ({ name, concurrently, blocker }))).toEqual([
+      { name: 'eligible', concurrently: true, blocker: undefined },
+      { name: 'no_index', concurrently: false, blocker: undefined },
+      { name: 'unpopulated', concurrently: false, blocker: undefined },
+    ]);
+  });
+
+  test('ALWAYS blocks the views PostgreSQL would refuse CONCURRENTLY for, saying why', () => {
+    const eligible = view('eligible');
+    const unpopulated = view('unpopulated', [], { populated: false });
+    const noIndex = view('no_index', [], { hasUsableUniqueIndex: false });
+
+    const plan = planRefresh([eligible, unpopulated, noIndex], ConcurrentRefresh.ALWAYS);
+
+    expect(plan.map(({ view: { name }, concurrently, blocker }) => ({ name, concurrently, blocker }))).toEqual([
+      { name: 'eligible', concurrently: true, blocker: undefined },
+      { name: 'no_index', concurrently: true, blocker: 'cannot be refreshed CONCURRENTLY: it has no unique index on plain columns without a WHERE clause' },
+      { name: 'unpopulated', concurrently: true, blocker: 'cannot be refreshed CONCURRENTLY: it is not populated (created WITH NO DATA)' },
+    ]);
+  });
+
+  test('NEVER refreshes no view CONCURRENTLY and blocks none', () => {
+    const plan = planRefresh([view('eligible'), view('unpopulated', [], { populated: false })], ConcurrentRefresh.NEVER);
+
+    expect(plan.map(({ concurrently, blocker }) => ({ concurrently, blocker }))).toEqual([
+      { concurrently: false, blocker: undefined },
+      { concurrently: false, blocker: undefined },
+    ]);
+  });
+
+  test('rejects views that depend on each other in a cycle, naming them', () => {
+    const a = view('a');
+    const b = view('b', [a]);
+    (a.dependsOn as number[]).push(b.oid);
+    const free = view('free');
+
+    expect(() => planRefresh([a, b, free], ConcurrentRefresh.AUTO)).toThrow(
+      expect.objectContaining({ name: RefreshErrors.INVALID_REQUEST, message: expect.stringMatching(/mart\.a, mart\.b depend on each other in a cycle/) }),
+    );
+  });
+});
