@@ -76,7 +76,6 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@types/pg',
     'pg',
     '@aws-sdk/client-secrets-manager',
-    '@aws-sdk/client-sfn',
     '@aws-lambda-powertools/logger',
     '@aws-lambda-powertools/metrics',
     'aws-sdk-client-mock',
