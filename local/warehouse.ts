@@ -54,35 +54,27 @@ export function verificationRows(batch: string): Array<{ region: string; product
  */
 export function samplePipelines(database: ClientConfig, options: SamplePipelineOptions = {}): Record<'Demand' | 'VerifyPlus', LocalHandler> {
   const workSeconds = (options.workMs ?? 0) / 1000;
+  /** A pipeline that inserts `rowsOf(batch)` with `insert`, whose parameters `values` gives per row. */
+  type Values<Row> = (row: Row, batch: string) => unknown[];
+  const pipeline = <Row>(name: string, rowsOf: (batch: string) => Row[], insert: string, values: Values<Row>): LocalHandler =>
+    async (event) => {
+      const batch = batchOf(event);
+      const rows = rowsOf(batch);
+      await inTransaction(database, async (client) => {
+        await client.query('SELECT pg_sleep($1)', [workSeconds]);
+        for (const row of rows) {
+          await client.query(insert, values(row, batch));
+        }
+      });
+      return { pipeline: name, batch, inserted: rows.length };
+    };
   return {
-    Demand: async (event) => {
-      const batch = batchOf(event);
-      const rows = demandRows(batch);
-      await inTransaction(database, async (client) => {
-        await client.query('SELECT pg_sleep($1)', [workSeconds]);
-        for (const row of rows) {
-          await client.query(
-            'INSERT INTO warehouse.demand (batch, region, product, quantity, demand_date) VALUES ($1, $2, $3, $4, CURRENT_DATE)',
-            [batch, row.region, row.product, row.quantity],
-          );
-        }
-      });
-      return { pipeline: 'Demand', batch, inserted: rows.length };
-    },
-    VerifyPlus: async (event) => {
-      const batch = batchOf(event);
-      const rows = verificationRows(batch);
-      await inTransaction(database, async (client) => {
-        await client.query('SELECT pg_sleep($1)', [workSeconds]);
-        for (const row of rows) {
-          await client.query(
-            'INSERT INTO warehouse.verify_plus (batch, region, product, verified) VALUES ($1, $2, $3, $4)',
-            [batch, row.region, row.product, row.verified],
-          );
-        }
-      });
-      return { pipeline: 'VerifyPlus', batch, inserted: rows.length };
-    },
+    Demand: pipeline('Demand', demandRows,
+      'INSERT INTO warehouse.demand (batch, region, product, quantity, demand_date) VALUES ($1, $2, $3, $4, CURRENT_DATE)',
+      (row, batch) => [batch, row.region, row.product, row.quantity]),
+    VerifyPlus: pipeline('VerifyPlus', verificationRows,
+      'INSERT INTO warehouse.verify_plus (batch, region, product, verified) VALUES ($1, $2, $3, $4)',
+      (row, batch) => [batch, row.region, row.product, row.verified]),
   };
 }
 

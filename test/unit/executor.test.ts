@@ -1,4 +1,5 @@
 import { Pool } from 'pg';
+import { materializedView } from './materialized-view';
 import type { MaterializedView } from '../../src/refresh/catalog';
 import { ConcurrentRefresh, ViewReport } from '../../src/refresh/contract';
 import { ExecutionOptions, executePlan, RefreshTimeouts } from '../../src/refresh/executor';
@@ -8,18 +9,7 @@ import { PlannedRefresh, planRefresh } from '../../src/refresh/plan';
  * The executor's scheduling, with the REFRESH statement replaced by a function that takes a set time
  * and fails on demand: no database, so every interleaving is the executor's own doing.
  */
-let nextOid = 1;
-function view(name: string, dependsOn: MaterializedView[] = []): MaterializedView {
-  return {
-    oid: nextOid++,
-    schema: 'mart',
-    name,
-    qualifiedName: `mart.${name}`,
-    populated: true,
-    hasUsableUniqueIndex: true,
-    dependsOn: dependsOn.map((dependency) => dependency.oid),
-  };
-}
+const view = materializedView;
 
 interface FakeRefresh {
   readonly refresh: NonNullable<ExecutionOptions['refresh']>;

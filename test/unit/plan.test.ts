@@ -1,21 +1,8 @@
-import type { MaterializedView } from '../../src/refresh/catalog';
+import { materializedView } from './materialized-view';
 import { ConcurrentRefresh, RefreshErrors } from '../../src/refresh/contract';
 import { planRefresh } from '../../src/refresh/plan';
 
-let nextOid = 1;
-/** A populated view with a usable unique index, unless told otherwise. */
-function view(name: string, dependsOn: MaterializedView[] = [], overrides: Partial<MaterializedView> = {}): MaterializedView {
-  return {
-    oid: nextOid++,
-    schema: 'mart',
-    name,
-    qualifiedName: `mart.${name}`,
-    populated: true,
-    hasUsableUniqueIndex: true,
-    dependsOn: dependsOn.map((dependency) => dependency.oid),
-    ...overrides,
-  };
-}
+const view = materializedView;
 
 const names = (plan: ReturnType<typeof planRefresh>) => plan.map((step) => step.view.name);
 
