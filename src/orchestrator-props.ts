@@ -42,7 +42,7 @@ export interface RefreshOptions {
   readonly concurrentRefresh?: ConcurrentRefresh;
 
   /**
-   * What a refresh does when another refresh of the same database holds the refresh lock.
+   * What a refresh does when another refresh of the same views (same database and selection) is going.
    *
    * @default OverlapPolicy.WAIT
    */

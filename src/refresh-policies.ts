@@ -16,7 +16,10 @@ export enum ConcurrentRefresh {
   NEVER = 'never',
 }
 
-/** What a refresh run does when another run holds the database's refresh lock. */
+/**
+ * What a refresh run does when another run of the same views (the same database and selection) is going.
+ * Runs of other views are never held up; a view two runs share is refreshed by one at a time.
+ */
 export enum OverlapPolicy {
   /** Wait for the other run to finish, up to the lock wait timeout, then end as skipped. */
   WAIT = 'wait',

@@ -68,6 +68,13 @@ export const RefreshErrors = {
   CONNECTION_FAILED: 'DatabaseConnectionFailed',
   /** A transient database failure that a later attempt may not meet. Retried by the state machine. */
   TRANSIENT: 'TransientDatabaseError',
+  /**
+   * The run lost its run lock (the server ended the session that held it): it started no more refreshes.
+   * The views refreshed before that stay refreshed; the message names those that were not. Not retried.
+   */
+  RUN_LOCK_LOST: 'RunLockLost',
+  /** A statement of the run was cancelled by an administrator (`pg_cancel_backend`). Not retried. */
+  CANCELLED: 'RefreshCancelled',
 } as const;
 
 /** The refresh handler's input. */
@@ -103,7 +110,7 @@ export interface RefreshTotals {
 export interface RefreshReport {
   /** `succeeded`: every view refreshed; `skipped`: another run held the lock, nothing was refreshed. */
   readonly status: 'succeeded' | 'skipped';
-  /** How the run got the database's refresh lock. */
+  /** How the run got the run lock of its selection of views. */
   readonly lock: 'acquired' | 'acquired-after-wait' | 'not-acquired';
   readonly concurrency: number;
   readonly startedAt: string;

@@ -3,6 +3,7 @@ import type { ViewReport } from './contract';
 import { describeError, isStatementTimeout, isTransient, redact } from './errors';
 import { quoteIdentifier } from './names';
 import type { PlannedRefresh } from './plan';
+import { viewLockKeys } from './run-lock';
 
 export interface ExecutionOptions {
   /** Connections for the refreshes; at least `concurrency` of them. */
@@ -19,6 +20,8 @@ export interface ExecutionOptions {
   readonly retryMaxDelayMs?: number;
   /** Values never to repeat in a reason, e.g. the password. */
   readonly secrets: readonly string[];
+  /** Why no refresh may start any more (e.g. the run lock was lost); undefined while refreshes may start. */
+  readonly stopReason?: () => string | undefined;
   /** Called when a refresh attempt starts and when a view's outcome is known. */
   readonly onAttempt?: (step: PlannedRefresh, attempt: number) => void;
   readonly onDone?: (step: PlannedRefresh, report: ViewReport) => void;
@@ -121,6 +124,12 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions): Pro
 
   let lastError = '';
   for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
+    const stop = options.stopReason?.();
+    if (stop) {
+      return attempt === 1
+        ? result('skipped', 0, `not started: ${stop}`)
+        : result('failed', attempt - 1, `${lastError}; not tried again: ${stop}`);
+    }
     const budget = options.deadline - Date.now();
     if (budget < MIN_REFRESH_BUDGET_MS) {
       return attempt === 1
@@ -157,15 +166,25 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions): Pro
   return result('failed', options.maxAttempts, lastError);
 }
 
+/**
+ * One refresh in its own transaction. Its settings are local to the transaction, so they never outlive it on
+ * the server connection (which a transaction-mode pooler hands to other clients next). The view's guard, a
+ * transaction-level advisory lock, keeps another run's refresh of the same view out until this one commits;
+ * waiting for it does not hold up readers of the view.
+ */
 async function refreshOnce(step: PlannedRefresh, pool: Pool, { lockTimeoutMs, statementTimeoutMs }: RefreshTimeouts): Promise<void> {
   const client: PoolClient = await pool.connect();
+  // A connection lost under the refresh also emits 'error' once the query has failed; the query's error counts.
+  const ignore = () => undefined;
+  client.on('error', ignore);
   let failure: unknown;
   try {
-    // Session settings, set before every refresh, so the connection's previous use cannot leak into this one.
-    await client.query('SELECT pg_catalog.set_config($1, $2, false), pg_catalog.set_config($3, $4, false)', [
+    await client.query('BEGIN');
+    await client.query('SELECT pg_catalog.set_config($1, $2, true), pg_catalog.set_config($3, $4, true)', [
       'lock_timeout', `${Math.ceil(lockTimeoutMs)}ms`,
       'statement_timeout', `${Math.ceil(statementTimeoutMs)}ms`,
     ]);
+    await client.query('SELECT pg_catalog.pg_advisory_xact_lock($1::int4, $2::int4)', viewLockKeys(step.view.oid));
     // Identifiers come from the catalog and are always quoted.
     const target = `${quoteIdentifier(step.view.schema)}.${quoteIdentifier(step.view.name)}`;
     const refresh: QueryConfig & { query_timeout: number } = {
@@ -175,10 +194,13 @@ async function refreshOnce(step: PlannedRefresh, pool: Pool, { lockTimeoutMs, st
       query_timeout: Math.ceil(statementTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS,
     };
     await client.query(refresh);
+    await client.query('COMMIT');
   } catch (error) {
     failure = error;
+    await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
+    client.off('error', ignore);
     // A connection that saw an error is discarded, not reused.
     client.release(failure ? true : undefined);
   }

@@ -7,7 +7,7 @@ import { RefreshError, describeError, isTransient, redact } from './errors';
 import { executePlan } from './executor';
 import { logger, recordRun, recordViewDuration } from './observability';
 import { planRefresh, PlannedRefresh } from './plan';
-import { acquireRunLock, releaseRunLock } from './run-lock';
+import { RunLock, runLockKey } from './run-lock';
 
 export interface RunContext {
   /** Milliseconds left before Lambda stops the invocation. */
@@ -28,7 +28,7 @@ export function reserveMs(remainingMs: number): number {
 }
 
 /**
- * One refresh run: validate, connect, resolve and plan the selection, take the database's run lock, refresh.
+ * One refresh run: validate, connect, resolve and plan the selection, take the selection's run lock, refresh.
  * Returns the report when every view was refreshed or another run held the lock; otherwise throws
  * a {@link RefreshError} whose name the state machine can match.
  */
@@ -43,9 +43,11 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
 
   const { client, settings } = await openConnection(env, config.tlsMode, timeLeft());
   let pool: Pool | undefined;
+  let heldLock: RunLock | undefined;
   try {
     // The catalog queries and the lock wait on this session cannot outlast the invocation either.
-    await client.query("SELECT pg_catalog.set_config('statement_timeout', $1, false)", [`${Math.max(1, Math.floor(timeLeft()))}ms`]);
+    const lock = await RunLock.begin(client, timeLeft);
+    heldLock = lock;
     const plan = await planSelection(client, requestedViews, config);
     logger.info('Refresh run planned', {
       views: plan.map((step) => ({ view: step.view.qualifiedName, concurrently: step.concurrently, dependsOn: step.dependsOn })),
@@ -53,15 +55,15 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
       credentials: settings.source,
     });
 
-    const lock = await acquireRunLock(client, config.overlapPolicy, Math.min(config.lockWaitMs, timeLeft()));
-    logger.info('Run lock', { lock, overlapPolicy: config.overlapPolicy });
-    if (lock === 'not-acquired') {
-      const reason = `another refresh run holds this database's refresh lock (overlap policy ${config.overlapPolicy})`;
-      return finishRun(startedAt, lock, config, plan.map((step) => skippedView(step, reason)));
+    const outcome = await lock.acquire(runLockKey(plan.map((step) => step.view.oid)), config.overlapPolicy, Math.min(config.lockWaitMs, timeLeft()));
+    logger.info('Run lock', { lock: outcome, overlapPolicy: config.overlapPolicy });
+    if (outcome === 'not-acquired') {
+      const reason = `another refresh run of the same views holds their run lock (overlap policy ${config.overlapPolicy})`;
+      return finishRun(startedAt, outcome, config, plan.map((step) => skippedView(step, reason)));
     }
 
     // While this run waited, the other one may have populated views, which changes CONCURRENTLY eligibility.
-    const current = lock === 'acquired-after-wait' ? await planSelection(client, requestedViews, config) : plan;
+    const current = outcome === 'acquired-after-wait' ? await planSelection(client, requestedViews, config) : plan;
     pool = createPool(settings, config.concurrency, timeLeft());
     const views = await executePlan(current, {
       pool,
@@ -71,6 +73,7 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
       statementTimeoutMs: config.statementTimeoutMs,
       maxAttempts: config.maxAttempts,
       secrets: settings.secrets,
+      stopReason: () => lock.lostReason && `the run lock was lost: ${lock.lostReason}`,
       onAttempt: (step, attempt) => logger.debug('Refresh started', { view: step.view.qualifiedName, attempt, concurrently: step.concurrently }),
       onDone: (_step, view) => {
         recordViewDuration(view);
@@ -78,11 +81,12 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
         else logger.warn(`View ${view.status}`, { ...view });
       },
     });
-    await releaseRunLock(client).catch(() => undefined);
-    return finishRun(startedAt, lock, config, views);
+    const lost = await lock.release();
+    return finishRun(startedAt, outcome, config, views, lost);
   } catch (error) {
     throw asRefreshError(error, settings.secrets);
   } finally {
+    await heldLock?.release().catch(() => undefined);
     await pool?.end().catch(() => undefined);
     await client.end().catch(() => undefined);
   }
@@ -132,7 +136,8 @@ function skippedView(step: PlannedRefresh, reason: string): ViewReport {
   return { view: step.view.qualifiedName, status: 'skipped', concurrently: false, durationMs: 0, attempts: 0, reason };
 }
 
-function finishRun(startedAt: Date, lock: RefreshReport['lock'], config: RefreshConfig, views: ViewReport[]): RefreshReport {
+/** Reports the run; throws unless every view was refreshed or the run was skipped for the lock. */
+function finishRun(startedAt: Date, lock: RefreshReport['lock'], config: RefreshConfig, views: ViewReport[], lockLost?: string): RefreshReport {
   const count = (status: ViewReport['status']) => views.filter((view) => view.status === status).length;
   const report: RefreshReport = {
     status: lock === 'not-acquired' ? 'skipped' : 'succeeded',
@@ -155,8 +160,13 @@ function finishRun(startedAt: Date, lock: RefreshReport['lock'], config: Refresh
     );
     let message = `${notRefreshed.length} of ${views.length} materialized views were not refreshed `
       + `(${report.totals.failed} failed, ${report.totals.skipped} skipped, ${report.totals.refreshed} refreshed): ${details.join('; ')}`;
+    if (lockLost) message = `The run lock was lost (${lockLost}), so the run started no more refreshes. ${message}`;
     if (message.length > MAX_FAILURE_MESSAGE) message = `${message.slice(0, MAX_FAILURE_MESSAGE - 1)}…`;
-    throw new RefreshError('VIEWS_FAILED', message);
+    throw new RefreshError(lockLost ? 'RUN_LOCK_LOST' : 'VIEWS_FAILED', message);
+  }
+  if (lockLost) {
+    throw new RefreshError('RUN_LOCK_LOST', `The run lock was lost (${lockLost}) after every view was refreshed; `
+      + 'another run may have refreshed the same views at the same time, each view one refresh at a time');
   }
   return report;
 }

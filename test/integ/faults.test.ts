@@ -82,7 +82,7 @@ describe('faults', () => {
       expect(skipped[0].views[0]).toMatchObject({
         view: 'public.slow',
         status: 'skipped',
-        reason: expect.stringContaining('another refresh run holds this database\'s refresh lock (overlap policy skip)'),
+        reason: expect.stringContaining('another refresh run of the same views holds their run lock (overlap policy skip)'),
       });
     });
 
