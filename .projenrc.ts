@@ -85,6 +85,11 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'cdk-nag@^2.38.2',
   ],
 
+  // The pooler tests run the handler behind a real pgbouncer.
+  buildWorkflowOptions: {
+    preBuildSteps: [{ name: 'Install pgbouncer', run: 'sudo apt-get update && sudo apt-get install -y --no-install-recommends pgbouncer' }],
+  },
+
   jestOptions: {
     jestConfig: {
       // Unit tests (test/unit) need no database; integration tests (test/integ) share one embedded
