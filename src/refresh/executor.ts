@@ -44,6 +44,30 @@ const MIN_REFRESH_BUDGET_MS = 100;
 const CLIENT_TIMEOUT_GRACE_MS = 2_000;
 
 /**
+ * How a plain REFRESH waits for its view without locking readers out. Its ACCESS EXCLUSIVE lock request would
+ * queue in front of every new reader for as long as an older reader holds the view, so it is tried with a short
+ * `lock_timeout` instead, again and again with a growing pause in between, in a savepoint of the refresh's
+ * transaction (which keeps the view's guard). Most tries give up at once (`FAST_TRY_MS`); every third try may
+ * queue for `QUEUED_TRY_MS`, so that a steady stream of short readers cannot starve it. A new reader thus waits
+ * at most `QUEUED_TRY_MS` at a time, and all the tries of one view together hold readers up at most
+ * `READER_WAIT_BUDGET_MS`.
+ */
+export const PlainRefreshWait = {
+  FAST_TRY_MS: 2,
+  QUEUED_TRY_MS: 100,
+  /** Queued tries stop when less than this is left of the budget, which keeps fast tries possible. */
+  QUEUED_FLOOR_MS: 400,
+  READER_WAIT_BUDGET_MS: 900,
+  FIRST_PAUSE_MS: 25,
+  MAX_PAUSE_MS: 1_000,
+} as const;
+
+/** What a view's tries have held readers up so far, over all its attempts. */
+interface ReaderWait {
+  spentMs: number;
+}
+
+/**
  * Runs the plan with a ready queue: up to `concurrency` refreshes at once, each on its own connection. A view
  * starts as soon as every view it depends on has been refreshed, not when a whole level is done; among ready
  * views, those with the longest chain of dependents go first. A view that fails takes all its dependents with
@@ -123,6 +147,7 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions): Pro
   });
 
   let lastError = '';
+  const readerWait: ReaderWait = { spentMs: 0 };
   for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
     const stop = options.stopReason?.();
     if (stop) {
@@ -142,7 +167,7 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions): Pro
     options.onAttempt?.(step, attempt);
     try {
       const timeouts = { lockTimeoutMs: lockTimeout, statementTimeoutMs: statementTimeout };
-      await (options.refresh ? options.refresh(step, timeouts) : refreshOnce(step, options.pool, timeouts));
+      await (options.refresh ? options.refresh(step, timeouts) : refreshOnce(step, options.pool, timeouts, readerWait));
       return result('refreshed', attempt);
     } catch (error) {
       lastError = describeError(error);
@@ -172,7 +197,9 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions): Pro
  * transaction-level advisory lock, keeps another run's refresh of the same view out until this one commits;
  * waiting for it does not hold up readers of the view.
  */
-async function refreshOnce(step: PlannedRefresh, pool: Pool, { lockTimeoutMs, statementTimeoutMs }: RefreshTimeouts): Promise<void> {
+async function refreshOnce(
+  step: PlannedRefresh, pool: Pool, { lockTimeoutMs, statementTimeoutMs }: RefreshTimeouts, readerWait: ReaderWait,
+): Promise<void> {
   const client: PoolClient = await pool.connect();
   // A connection lost under the refresh also emits 'error' once the query has failed; the query's error counts.
   const ignore = () => undefined;
@@ -187,13 +214,12 @@ async function refreshOnce(step: PlannedRefresh, pool: Pool, { lockTimeoutMs, st
     await client.query('SELECT pg_catalog.pg_advisory_xact_lock($1::int4, $2::int4)', viewLockKeys(step.view.oid));
     // Identifiers come from the catalog and are always quoted.
     const target = `${quoteIdentifier(step.view.schema)}.${quoteIdentifier(step.view.name)}`;
-    const refresh: QueryConfig & { query_timeout: number } = {
-      text: `REFRESH MATERIALIZED VIEW ${step.concurrently ? 'CONCURRENTLY ' : ''}${target}`,
-      // If the server goes silent (a lost network), give up shortly after statement_timeout would have.
-      // pg reads query_timeout per query too; its type declarations only list it for connections.
-      query_timeout: Math.ceil(statementTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS,
-    };
-    await client.query(refresh);
+    if (step.concurrently) {
+      // CONCURRENTLY takes an EXCLUSIVE lock, which readers pass.
+      await client.query(refreshStatement(`REFRESH MATERIALIZED VIEW CONCURRENTLY ${target}`, statementTimeoutMs));
+    } else {
+      await refreshPlain(client, `REFRESH MATERIALIZED VIEW ${target}`, lockTimeoutMs, statementTimeoutMs, readerWait);
+    }
     await client.query('COMMIT');
   } catch (error) {
     failure = error;
@@ -203,6 +229,51 @@ async function refreshOnce(step: PlannedRefresh, pool: Pool, { lockTimeoutMs, st
     client.off('error', ignore);
     // A connection that saw an error is discarded, not reused.
     client.release(failure ? true : undefined);
+  }
+}
+
+function refreshStatement(text: string, statementTimeoutMs: number): QueryConfig {
+  // If the server goes silent (a lost network), give up shortly after statement_timeout would have.
+  // pg reads query_timeout per query too; its type declarations only list it for connections.
+  const query: QueryConfig & { query_timeout: number } = { text, query_timeout: Math.ceil(statementTimeoutMs) + CLIENT_TIMEOUT_GRACE_MS };
+  return query;
+}
+
+/** A plain REFRESH in tries that never hold new readers up for long; see {@link PlainRefreshWait}. */
+async function refreshPlain(client: PoolClient, text: string, lockTimeoutMs: number, statementTimeoutMs: number, readerWait: ReaderWait): Promise<void> {
+  const started = Date.now();
+  let pause: number = PlainRefreshWait.FIRST_PAUSE_MS;
+  for (let attempt = 0; ; attempt++) {
+    const left = PlainRefreshWait.READER_WAIT_BUDGET_MS - readerWait.spentMs;
+    const queued = attempt % 3 === 2 && left >= PlainRefreshWait.QUEUED_FLOOR_MS;
+    const tryMs = queued ? PlainRefreshWait.QUEUED_TRY_MS : PlainRefreshWait.FAST_TRY_MS;
+    if (tryMs > left) {
+      throw new Error(`readers of the view held it for ${Date.now() - started} ms; a plain REFRESH stops trying once its tries `
+        + `have held new readers up ${PlainRefreshWait.READER_WAIT_BUDGET_MS} ms in all (use CONCURRENTLY, or refresh when readers are fewer)`);
+    }
+    const statementMs = Math.max(1, Math.ceil(statementTimeoutMs - (Date.now() - started)));
+    await client.query('SELECT pg_catalog.set_config($1, $2, true), pg_catalog.set_config($3, $4, true)', [
+      'lock_timeout', `${tryMs}ms`,
+      'statement_timeout', `${statementMs}ms`,
+    ]);
+    await client.query('SAVEPOINT itc_refresh');
+    const tryStarted = Date.now();
+    try {
+      await client.query(refreshStatement(text, statementMs));
+      await client.query('RELEASE SAVEPOINT itc_refresh');
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== '55P03') throw error;
+      readerWait.spentMs += Date.now() - tryStarted;
+      await client.query('ROLLBACK TO SAVEPOINT itc_refresh');
+      const waited = Date.now() - started;
+      if (waited + pause >= lockTimeoutMs) {
+        throw Object.assign(new Error(`${(error as Error).message}: readers held the view for ${waited} ms of lock_timeout `
+          + `${lockTimeoutMs} ms, which a plain REFRESH waits out in short tries so as not to lock new readers out`), { code: '55P03' });
+      }
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      pause = Math.min(PlainRefreshWait.MAX_PAUSE_MS, Math.round(pause * 1.5));
+    }
   }
 }
 
