@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Client } from 'pg';
+import { Client, ClientConfig } from 'pg';
 import { connect, withClient } from '../../local/pg';
 import { ConcurrentRefresh, RefreshEnv } from '../../src/refresh/contract';
 import { BenchContext } from '../context';
@@ -11,7 +11,8 @@ import { max, percentile, round, SeededRandom } from '../stats';
 /**
  * Section 2: are readers of a large materialized view blocked while it refreshes? A reader loop
  * looks rows up by key, one query at a time, while the engine refreshes the view: once with its
- * default (CONCURRENTLY, the view has a unique index) and once with a plain REFRESH.
+ * default (CONCURRENTLY, the view has a unique index) and once with a plain REFRESH. Then a plain
+ * REFRESH that has to wait for a long reader: how long do the loop's reads wait meanwhile?
  */
 export interface ReadersSettings {
   readonly seed: number;
@@ -35,10 +36,33 @@ export interface ReaderRun {
   readonly readsOver100Ms: number;
 }
 
+/** A plain REFRESH waiting for a long reader to end, and the reads made meanwhile. */
+export interface QueuedRefreshRun {
+  /** How long the long reader held the view after the refresh started. */
+  readonly holdMs: number;
+  /** Reads that started and ended while the refresh waited. */
+  readonly reads: number;
+  readonly p50Ms: number;
+  /** The longest of those reads. */
+  readonly maxMs: number;
+  /** Reads that took over {@link HELD_UP_MS}: held up by a lock, not just slow on a busy machine. */
+  readonly heldUp: number;
+  /** The time of those reads, summed: what readers waited in all. */
+  readonly heldUpMs: number;
+  /** The refresh, as the engine's report says, waiting included. */
+  readonly refreshMs: number;
+}
+
 export interface ReadersResult {
   readonly rows: number;
   readonly runs: ReaderRun[];
+  readonly queued?: QueuedRefreshRun;
 }
+
+/** How long the long reader holds the view after the plain REFRESH starts. */
+const QUEUED_HOLD_MS = 3_000;
+/** A read longer than this was held up by a lock; an unhindered key lookup takes well under 1 ms. */
+export const HELD_UP_MS = 20;
 
 const VIEW = 'readers.large_view';
 const BLOCKED_MS = 100;
@@ -95,7 +119,55 @@ export async function benchmarkReaders(context: BenchContext, settings: ReadersS
       await reader.stop();
     }
   }
-  return { rows: settings.rows, runs };
+  const queued = await measureQueuedRefresh(context, database, settings);
+  return { rows: settings.rows, runs, queued };
+}
+
+async function measureQueuedRefresh(context: BenchContext, database: ClientConfig, settings: ReadersSettings): Promise<QueuedRefreshRun> {
+  const longReader = await connect(database);
+  const reader = new ReaderLoop(await connect(database), settings.rows, settings.seed);
+  try {
+    await longReader.query('BEGIN');
+    await longReader.query(`SELECT tag FROM ${VIEW} WHERE id = 1`);
+    reader.start();
+    await sleep(settings.marginMs);
+    const windowStart = performance.now();
+    const running = context.handlers.run({
+      bundle: context.bundle,
+      database,
+      settings: {
+        [RefreshEnv.VIEWS]: JSON.stringify([VIEW]),
+        [RefreshEnv.CONCURRENT_REFRESH]: ConcurrentRefresh.NEVER,
+        [RefreshEnv.LOCK_TIMEOUT_MS]: String(QUEUED_HOLD_MS * 10),
+      },
+    });
+    await sleep(QUEUED_HOLD_MS);
+    const releasedAt = performance.now();
+    await longReader.query('COMMIT');
+    const [report] = successfulReports(await running, 'readers, plain REFRESH behind a long reader');
+    await sleep(settings.marginMs);
+    const latencies = (await reader.stop())
+      .filter((read) => read.startedAt >= windowStart && read.endedAt <= releasedAt)
+      .map((read) => read.endedAt - read.startedAt);
+    if (latencies.length === 0) {
+      throw new Error('readers, plain REFRESH behind a long reader: no read was made while the refresh waited');
+    }
+    const heldUp = latencies.filter((latency) => latency > HELD_UP_MS);
+    const result: QueuedRefreshRun = {
+      holdMs: QUEUED_HOLD_MS,
+      reads: latencies.length,
+      p50Ms: round(percentile(latencies, 50), 2),
+      maxMs: round(max(latencies), 2),
+      heldUp: heldUp.length,
+      heldUpMs: round(heldUp.reduce((sum, latency) => sum + latency, 0), 1),
+      refreshMs: round(report.views[0].durationMs),
+    };
+    context.log(`readers: plain REFRESH behind a long reader: longest read ${result.maxMs} ms, ${result.heldUp} reads held up, ${result.heldUpMs} ms in all`);
+    return result;
+  } finally {
+    await reader.stop();
+    await longReader.end().catch(() => undefined);
+  }
 }
 
 interface Read {

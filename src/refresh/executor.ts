@@ -240,7 +240,9 @@ function refreshStatement(text: string, statementTimeoutMs: number): QueryConfig
 }
 
 /** A plain REFRESH in tries that never hold new readers up for long; see {@link PlainRefreshWait}. */
-async function refreshPlain(client: PoolClient, text: string, lockTimeoutMs: number, statementTimeoutMs: number, readerWait: ReaderWait): Promise<void> {
+async function refreshPlain(
+  client: PoolClient, text: string, lockTimeoutMs: number, statementTimeoutMs: number, readerWait: ReaderWait,
+): Promise<void> {
   const started = Date.now();
   let pause: number = PlainRefreshWait.FIRST_PAUSE_MS;
   for (let attempt = 0; ; attempt++) {
