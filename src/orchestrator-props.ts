@@ -226,6 +226,15 @@ export interface ItcOrchestratorProps {
   readonly alarmTopic?: sns.ITopic;
 
   /**
+   * Whether to raise an alarm when a refresh run ends as skipped because another run of the same views held
+   * their run lock, so its views were not refreshed (the `RunsSkippedByLock` metric). It notifies `alarmTopic`.
+   * Runs skipped by the state machine's own overlap check (`skipOverlappingRuns`) do not count.
+   *
+   * @default false
+   */
+  readonly alarmOnRunsSkippedByLock?: boolean;
+
+  /**
    * A prefix for the names of the refresh function (`<prefix>-refresh`), the state machine
    * (`<prefix>`), the schedule (`<prefix>-schedule`), the log groups and the alarms. Letters,
    * digits, `-` and `_`, at most 55 characters. The Terraform module used `<db prefix>-<env>-orchestrator`.

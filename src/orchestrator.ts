@@ -9,7 +9,7 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ItcOrchestratorProps, OrchestratorSchedule } from './orchestrator-props';
-import { createExecutionAlarms } from './private/alarms';
+import { ExecutionAlarm, createExecutionAlarms } from './private/alarms';
 import {
   DEFAULT_MEMORY_SIZE,
   DEFAULT_REFRESH_TIMEOUT,
@@ -18,6 +18,7 @@ import {
 } from './private/orchestrator-validation';
 import { databaseConnection, refreshEnvironment } from './private/refresh-environment';
 import { createRefreshRole } from './private/refresh-role';
+import { RefreshMetric } from './refresh/contract';
 import { RefreshFunction } from './refresh-function';
 import { buildOrchestrationDefinition } from './state-machine/definition';
 
@@ -61,7 +62,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
   /** The schedule that starts runs, if one was configured. */
   public readonly schedule?: scheduler.ISchedule;
 
-  /** Alarms on executions failed, timed out, aborted and throttled. */
+  /** Alarms on executions failed, timed out, aborted and throttled, and on runs skipped for the run lock if enabled. */
   public readonly alarms: cloudwatch.IAlarm[];
 
   constructor(scope: Construct, id: string, props: ItcOrchestratorProps) {
@@ -113,6 +114,22 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     return this.stateMachine.metricThrottled(props);
   }
 
+  /**
+   * The number of refresh runs that ended as skipped because another run of the same views held their run
+   * lock, so their views were not refreshed. Published by the refresh function (Embedded Metric Format).
+   *
+   * @default - the sum over 5 minutes
+   */
+  public metricRunsSkippedByLock(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return new cloudwatch.Metric({
+      namespace: RefreshMetric.NAMESPACE,
+      metricName: RefreshMetric.RUNS_SKIPPED_BY_LOCK,
+      dimensionsMap: { service: RefreshMetric.SERVICE, [RefreshMetric.FUNCTION_DIMENSION]: this.refreshFunction.functionName },
+      statistic: cloudwatch.Stats.SUM,
+      ...props,
+    });
+  }
+
   /** The number of runs that succeeded, including runs skipped because an earlier run was going. */
   public metricSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.stateMachine.metricSucceeded(props);
@@ -139,7 +156,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
         ...databaseEnvironment,
         ...refreshEnvironment(this, props.refresh ?? {}),
         POWERTOOLS_SERVICE_NAME: 'itc-orchestrator',
-        POWERTOOLS_METRICS_NAMESPACE: 'ItcOrchestrator',
+        POWERTOOLS_METRICS_NAMESPACE: RefreshMetric.NAMESPACE,
       },
     });
   }
@@ -197,16 +214,21 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
   }
 
   private createAlarms(props: ItcOrchestratorProps): cloudwatch.IAlarm[] {
-    return createExecutionAlarms(this, {
-      resourcePrefix: props.resourcePrefix,
-      alarmTopic: props.alarmTopic,
-      alarms: [
-        { id: 'ExecutionsFailedAlarm', nameSuffix: 'executions-failed', metric: this.metricFailed(), description: 'A run failed' },
-        { id: 'ExecutionsTimedOutAlarm', nameSuffix: 'executions-timed-out', metric: this.metricTimedOut(), description: 'A run timed out' },
-        { id: 'ExecutionsAbortedAlarm', nameSuffix: 'executions-aborted', metric: this.metricAborted(), description: 'A run was aborted' },
-        { id: 'ExecutionsThrottledAlarm', nameSuffix: 'executions-throttled', metric: this.metricThrottled(), description: 'Step Functions throttled a run' },
-      ],
-    });
+    const alarms: ExecutionAlarm[] = [
+      { id: 'ExecutionsFailedAlarm', nameSuffix: 'executions-failed', metric: this.metricFailed(), description: 'A run failed' },
+      { id: 'ExecutionsTimedOutAlarm', nameSuffix: 'executions-timed-out', metric: this.metricTimedOut(), description: 'A run timed out' },
+      { id: 'ExecutionsAbortedAlarm', nameSuffix: 'executions-aborted', metric: this.metricAborted(), description: 'A run was aborted' },
+      { id: 'ExecutionsThrottledAlarm', nameSuffix: 'executions-throttled', metric: this.metricThrottled(), description: 'Step Functions throttled a run' },
+    ];
+    if (props.alarmOnRunsSkippedByLock) {
+      alarms.push({
+        id: 'RunsSkippedByLockAlarm',
+        nameSuffix: 'runs-skipped-by-lock',
+        metric: this.metricRunsSkippedByLock(),
+        description: 'A refresh run was skipped because another run of the same views held their run lock; its views were not refreshed',
+      });
+    }
+    return createExecutionAlarms(this, { resourcePrefix: props.resourcePrefix, alarmTopic: props.alarmTopic, alarms });
   }
 
   private createSchedule(schedule: OrchestratorSchedule, prefix: string | undefined): scheduler.ISchedule {

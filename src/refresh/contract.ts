@@ -77,6 +77,19 @@ export const RefreshErrors = {
   CANCELLED: 'RefreshCancelled',
 } as const;
 
+/**
+ * The refresh handler's metric of runs skipped for the run lock, which the construct alarms on. It is published
+ * in the {@link RefreshMetric.NAMESPACE} namespace with the service and the function's name as dimensions.
+ */
+export const RefreshMetric = {
+  NAMESPACE: 'ItcOrchestrator',
+  SERVICE: 'itc-orchestrator-refresh',
+  /** 1 for a run that ended as skipped because another run of the same views held their run lock, else 0. */
+  RUNS_SKIPPED_BY_LOCK: 'RunsSkippedByLock',
+  /** The dimension naming the refresh function, so each orchestrator's runs have their own series. */
+  FUNCTION_DIMENSION: 'FunctionName',
+} as const;
+
 /** The refresh handler's input. */
 export interface RefreshEvent {
   /** Refresh only these materialized views (regclass syntax). Otherwise the configured set. */

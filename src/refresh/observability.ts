@@ -1,10 +1,10 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import type { RefreshReport, ViewReport } from './contract';
+import { RefreshMetric, RefreshReport, ViewReport } from './contract';
 
-export const SERVICE_NAME = 'itc-orchestrator-refresh';
+export const SERVICE_NAME = RefreshMetric.SERVICE;
 /** CloudWatch namespace of the metrics, unless POWERTOOLS_METRICS_NAMESPACE names another. */
-export const DEFAULT_METRICS_NAMESPACE = 'ItcOrchestrator';
+export const DEFAULT_METRICS_NAMESPACE = RefreshMetric.NAMESPACE;
 
 /** Structured JSON logs. Nothing logged carries a password: connection settings are never logged. */
 export const logger = new Logger({ serviceName: SERVICE_NAME });
@@ -20,7 +20,7 @@ export const MetricNames = {
   REFRESHED: 'ViewsRefreshed',
   FAILED: 'ViewsFailed',
   SKIPPED: 'ViewsSkipped',
-  RUN_SKIPPED: 'RunsSkippedByLock',
+  RUN_SKIPPED: RefreshMetric.RUNS_SKIPPED_BY_LOCK,
   RUN_DURATION: 'RunDuration',
   RUN_ERRORS: 'RunErrors',
 } as const;
@@ -39,7 +39,11 @@ export function recordRun(report: RefreshReport): void {
   metrics.addMetric(MetricNames.REFRESHED, MetricUnit.Count, report.totals.refreshed);
   metrics.addMetric(MetricNames.FAILED, MetricUnit.Count, report.totals.failed);
   metrics.addMetric(MetricNames.SKIPPED, MetricUnit.Count, report.totals.skipped);
-  metrics.addMetric(MetricNames.RUN_SKIPPED, MetricUnit.Count, report.status === 'skipped' ? 1 : 0);
+  // Per function, so that each orchestrator's skipped runs can raise its own alarm.
+  const skipped = metrics.singleMetric();
+  const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME;
+  if (functionName) skipped.addDimension(RefreshMetric.FUNCTION_DIMENSION, functionName);
+  skipped.addMetric(MetricNames.RUN_SKIPPED, MetricUnit.Count, report.status === 'skipped' ? 1 : 0);
   metrics.addMetric(MetricNames.RUN_DURATION, MetricUnit.Milliseconds, report.durationMs);
 }
 

@@ -145,15 +145,26 @@ describe('run lock', () => {
     expect(endOf(second.report!, 'public.slow')).toBeGreaterThanOrEqual(endOf(first.report!, 'public.slow') + 900);
   });
 
-  test('a run skipped for the lock emits the RunsSkippedByLock metric', async () => {
+  test('a run skipped for the lock emits the RunsSkippedByLock metric, per refresh function', async () => {
     await slowFor(1);
-    const holder = invoke({ views: ['slow'] }, skip());
-    await waitFor('the run lock', runLockHolder);
-    const second = await invoke({ views: ['slow'] }, skip());
-    await holder;
+    process.env.AWS_LAMBDA_FUNCTION_NAME = 'sales-refresh';
+    try {
+      const holder = invoke({ views: ['slow'] }, skip());
+      await waitFor('the run lock', runLockHolder);
+      const second = await invoke({ views: ['slow'] }, skip());
+      const first = await holder;
 
-    expect(second.report).toMatchObject({ status: 'skipped' });
-    expect(logLines(second.output).find((line) => 'RunsSkippedByLock' in line)).toMatchObject({ RunsSkippedByLock: 1 });
+      expect(second.report).toMatchObject({ status: 'skipped' });
+      const skipped = logLines(second.output).find((line) => 'RunsSkippedByLock' in line);
+      expect(skipped).toMatchObject({ RunsSkippedByLock: 1, FunctionName: 'sales-refresh', service: 'itc-orchestrator-refresh' });
+      expect(skipped?._aws).toMatchObject({
+        CloudWatchMetrics: [{ Namespace: 'ItcOrchestrator', Dimensions: [expect.arrayContaining(['service', 'FunctionName'])] }],
+      });
+      // The first run's output also holds the second's, which it overlapped; the run that refreshed emits 0.
+      expect(logLines(first.output).filter((line) => 'RunsSkippedByLock' in line).map((line) => line.RunsSkippedByLock).sort()).toEqual([0, 1]);
+    } finally {
+      delete process.env.AWS_LAMBDA_FUNCTION_NAME;
+    }
   });
 
   test('a lock wait cancelled by an administrator fails the run as cancelled, not as skipped', async () => {
