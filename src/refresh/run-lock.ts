@@ -36,8 +36,9 @@ export function viewLockKeys(viewOid: number): [number, number] {
  * keeps a transaction on one server connection), and it ends with the transaction, never left behind on a
  * pooled connection. The transaction holds no snapshot between statements, so it does not hold back vacuum.
  *
- * A query every {@link KEEP_ALIVE_INTERVAL_MS} keeps the session from looking idle. If the session ends anyway,
- * {@link lostReason} says why; the run then starts no more refreshes.
+ * Once the run starts refreshing ({@link keepAlive}), a query every {@link KEEP_ALIVE_INTERVAL_MS} keeps the
+ * session from looking idle. If the session ends anyway, {@link lostReason} says why; the run then starts no
+ * more refreshes.
  */
 export class RunLock {
   /**
@@ -114,8 +115,9 @@ export class RunLock {
     return this.lost;
   }
 
-  private held(outcome: LockOutcome): LockOutcome {
-    this.outcome = outcome;
+  /** Starts the keep-alive queries; the run makes no other query on this session until {@link release}. */
+  keepAlive(): void {
+    if (this.outcome === 'not-acquired' || this.timer || this.ended) return;
     this.timer = setInterval(() => {
       if (this.keepingAlive || this.lost) return;
       this.keepingAlive = this.client.query('SELECT 1')
@@ -123,6 +125,10 @@ export class RunLock {
         .finally(() => (this.keepingAlive = undefined));
     }, KEEP_ALIVE_INTERVAL_MS);
     this.timer.unref();
+  }
+
+  private held(outcome: LockOutcome): LockOutcome {
+    this.outcome = outcome;
     return outcome;
   }
 

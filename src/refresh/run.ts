@@ -64,6 +64,7 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
 
     // While this run waited, the other one may have populated views, which changes CONCURRENTLY eligibility.
     const current = outcome === 'acquired-after-wait' ? await planSelection(client, requestedViews, config) : plan;
+    lock.keepAlive();
     pool = createPool(settings, config.concurrency, timeLeft());
     const views = await executePlan(current, {
       pool,
