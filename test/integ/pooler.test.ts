@@ -1,8 +1,9 @@
 import type { ClientConfig } from 'pg';
+import { createTestDatabase } from './support/database';
+import { SLOW_FUNCTION_SQL, endOf, invoke, localModeEnv, sleep, startOf } from './support/refresh';
+import { connect, runSql } from '../../local/pg';
 import { Pgbouncer, PoolMode, startPgbouncer } from '../../local/pgbouncer';
 import { OverlapPolicy, RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
-import { SLOW_FUNCTION_SQL, connect, endOf, invoke, localModeEnv, sleep, startOf } from '../refresh/harness';
-import { createTestDatabase, runSql } from '../support/test-database';
 
 /** Server connections pgbouncer keeps per database and user in these tests. */
 const POOL_SIZE = 12;

@@ -1,8 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import type { ClientConfig } from 'pg';
+import { createTestDatabase } from './support/database';
+import { invoke, localModeEnv, sleep } from './support/refresh';
+import { connect, runSql } from '../../local/pg';
 import { ConcurrentRefresh, RefreshEnv } from '../../src/refresh/contract';
-import { connect, invoke, localModeEnv, sleep } from '../refresh/harness';
-import { createTestDatabase, runSql } from '../support/test-database';
 
 /**
  * A plain REFRESH needs its view to itself. While it waits for a long reader to finish, it must not queue in

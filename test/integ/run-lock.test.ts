@@ -1,7 +1,8 @@
 import type { ClientConfig } from 'pg';
+import { createTestDatabase } from './support/database';
+import { SLOW_FUNCTION_SQL, endOf, invoke, localModeEnv, logLines, sleep } from './support/refresh';
+import { connect, runSql } from '../../local/pg';
 import { OverlapPolicy, RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
-import { SLOW_FUNCTION_SQL, connect, endOf, invoke, localModeEnv, logLines, sleep } from '../refresh/harness';
-import { createTestDatabase, runSql } from '../support/test-database';
 
 /**
  * The run lock: it outlives server timeouts and idle-session killers, a run that loses it anyway stops, it

@@ -1,5 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { orchestratorFixture } from '../orchestrator-fixture';
+import { orchestratorFixture } from './orchestrator-fixture';
 
 describe('alarm on runs skipped for the run lock', () => {
   const skippedAlarm = { MetricName: 'RunsSkippedByLock' };
