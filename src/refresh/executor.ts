@@ -207,9 +207,11 @@ async function refreshOnce(
   let failure: unknown;
   try {
     await client.query('BEGIN');
-    await client.query('SELECT pg_catalog.set_config($1, $2, true), pg_catalog.set_config($3, $4, true)', [
+    // The transaction pauses between the tries of a plain REFRESH, so the server's idle timeout is off for it.
+    await client.query('SELECT pg_catalog.set_config($1, $2, true), pg_catalog.set_config($3, $4, true), pg_catalog.set_config($5, $6, true)', [
       'lock_timeout', `${Math.ceil(lockTimeoutMs)}ms`,
       'statement_timeout', `${Math.ceil(statementTimeoutMs)}ms`,
+      'idle_in_transaction_session_timeout', '0',
     ]);
     await client.query('SELECT pg_catalog.pg_advisory_xact_lock($1::int4, $2::int4)', viewLockKeys(step.view.oid));
     // Identifiers come from the catalog and are always quoted.

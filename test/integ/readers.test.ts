@@ -75,4 +75,24 @@ describe('a plain REFRESH waiting for a long reader', () => {
     expect(longest).toBeLessThanOrEqual(200);
     expect(total).toBeLessThan(1_000);
   });
+
+  test('the pauses between tries are not ended by the server\'s idle_in_transaction_session_timeout', async () => {
+    await runSql(db, `ALTER DATABASE "${db.database}" SET idle_in_transaction_session_timeout = '100ms'`);
+    const longReader = await connect(db);
+    try {
+      await longReader.query('SET idle_in_transaction_session_timeout = 0');
+      await longReader.query('BEGIN');
+      await longReader.query('SELECT n FROM totals');
+      const run = invoke({ views: ['totals'] }, env);
+      await sleep(1_500);
+      await longReader.query('COMMIT');
+      const { report, error } = await run;
+
+      expect(error).toBeUndefined();
+      expect(report).toMatchObject({ status: 'succeeded', totals: { refreshed: 1 } });
+    } finally {
+      await longReader.end();
+      await runSql(db, `ALTER DATABASE "${db.database}" RESET idle_in_transaction_session_timeout`);
+    }
+  });
 });
