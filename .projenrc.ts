@@ -76,6 +76,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@types/pg',
     'pg',
     '@aws-sdk/client-secrets-manager',
+    '@aws-sdk/rds-signer',
     '@aws-lambda-powertools/logger',
     '@aws-lambda-powertools/metrics',
     'aws-sdk-client-mock',
