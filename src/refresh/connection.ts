@@ -60,7 +60,12 @@ function clientConfig(settings: ConnectionSettings, timeoutMs: number): ClientCo
 }
 
 function connectionFailed(settings: ConnectionSettings, error: unknown): RefreshError {
-  const why = isAuthenticationFailure(error) ? 'the server rejected the credentials' : 'the connection failed';
+  let why = 'the connection failed';
+  if (isAuthenticationFailure(error)) {
+    why = settings.source === 'iam'
+      ? 'the server rejected the IAM authentication token (the database user needs the rds_iam role, the function rds-db:connect for that user, and the database IAM authentication enabled)'
+      : 'the server rejected the credentials';
+  }
   const message = `Could not connect to PostgreSQL as ${settings.target} (${settings.source}): ${why}: ${describeError(error)}`;
   return new RefreshError('CONNECTION_FAILED', redact(message, settings.secrets));
 }

@@ -8,11 +8,13 @@
 export { ConcurrentRefresh, OverlapPolicy } from '../refresh-policies';
 
 /**
- * How the handler secures its database connection in secret mode.
- * - `verify-full`: TLS, the server certificate verified against the Lambda runtime's CA bundle (RDS CAs).
+ * How the handler secures its database connection with a secret or IAM authentication.
+ * - `verify-full`: TLS, the server certificate verified against Node's root store (which holds the Amazon Trust
+ *   Services roots RDS Proxy certificates chain to) and the Lambda runtime's CA bundle (the Amazon RDS CAs), and the
+ *   host name checked against the certificate. The only mode IAM authentication accepts.
  * - `require`: TLS without certificate verification.
  * - `disable`: no TLS; for local test servers only.
- * In local mode (no secret) PGSSLMODE applies instead.
+ * In local mode (neither a secret nor an IAM user) PGSSLMODE applies instead.
  */
 export type TlsMode = 'verify-full' | 'require' | 'disable';
 
@@ -20,11 +22,16 @@ export type TlsMode = 'verify-full' | 'require' | 'disable';
 export const RefreshEnv = {
   /** ARN of the Secrets Manager secret holding the database credentials (RDS JSON shape). */
   SECRET_ARN: 'ITC_DB_SECRET_ARN',
-  /** Database host, used when the secret has none (RDS-managed master secrets). */
+  /**
+   * The database user for IAM database authentication: the handler signs a fresh token for each connection
+   * instead of reading a secret. Set this or {@link RefreshEnv.SECRET_ARN}, not both.
+   */
+  IAM_USER: 'ITC_DB_IAM_USER',
+  /** Database host. Wins over the secret's `host`; required with IAM authentication. */
   DB_HOST: 'ITC_DB_HOST',
-  /** Database port, used when the secret has none. */
+  /** Database port. Wins over the secret's `port`; default 5432. */
   DB_PORT: 'ITC_DB_PORT',
-  /** Database name, used when the secret has none. */
+  /** Database name. Wins over the secret's `dbname`; default `postgres`. */
   DB_NAME: 'ITC_DB_NAME',
   /** A {@link TlsMode} value; default `verify-full`. */
   TLS_MODE: 'ITC_DB_TLS_MODE',

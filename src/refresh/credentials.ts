@@ -1,19 +1,22 @@
 import { existsSync, readFileSync } from 'node:fs';
-import type { ConnectionOptions } from 'node:tls';
+import { ConnectionOptions, rootCertificates } from 'node:tls';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { Signer } from '@aws-sdk/rds-signer';
 import type { ClientConfig } from 'pg';
 import { RefreshEnv, TlsMode } from './contract';
 import { RefreshError } from './errors';
 
 /** The Lambda Node.js runtime's CA bundle; it includes the Amazon RDS certificate authorities. */
 export const LAMBDA_CA_BUNDLE = '/var/runtime/ca-cert.pem';
+/** How long an IAM authentication token is valid, in seconds: RDS accepts a token for 15 minutes after signing. */
+export const IAM_TOKEN_LIFETIME_S = 900;
 export const DEFAULT_PORT = 5432;
 /** The database RDS creates by default, used when neither the secret nor the environment names one. */
 export const DEFAULT_DATABASE = 'postgres';
 export const APPLICATION_NAME = 'itc-orchestrator-refresh';
 
 /** Where the connection settings came from. */
-export type CredentialSource = 'secret' | 'cached-secret' | 'local';
+export type CredentialSource = 'secret' | 'cached-secret' | 'iam' | 'local';
 
 export interface ConnectionSettings {
   /** `pg` settings without pool or timeout options. */
@@ -21,7 +24,10 @@ export interface ConnectionSettings {
   readonly source: CredentialSource;
   /** `user@host:port/database`, for messages; never the password. */
   readonly target: string;
-  /** Values to redact from every message: the password. */
+  /**
+   * Values to redact from every message: the password, or each IAM token signed so far (the list grows as
+   * connections open, so hold on to this array rather than a copy).
+   */
   readonly secrets: string[];
 }
 
@@ -51,6 +57,13 @@ let secretsManager: SecretsManagerClient | undefined;
  */
 export async function connectionSettings(env: Env, tlsMode: TlsMode, reload = false): Promise<ConnectionSettings> {
   const arn = env[RefreshEnv.SECRET_ARN];
+  const iamUser = env[RefreshEnv.IAM_USER];
+  if (iamUser !== undefined && iamUser !== '') {
+    if (arn) {
+      throw new RefreshError('INVALID_REQUEST', `${RefreshEnv.IAM_USER} and ${RefreshEnv.SECRET_ARN} are both set: choose IAM authentication or a secret, not both`);
+    }
+    return iamSettings(env, iamUser, tlsMode);
+  }
   if (!arn) return localSettings(env);
 
   let source: CredentialSource = 'cached-secret';
@@ -59,18 +72,74 @@ export async function connectionSettings(env: Env, tlsMode: TlsMode, reload = fa
     source = 'secret';
   }
   const secret = cachedSecret.fields;
-  const host = secret.host ?? env[RefreshEnv.DB_HOST];
+  // Explicit settings win over the secret's fields, so a proxy endpoint works with the instance's secret.
+  const host = nonEmpty(env[RefreshEnv.DB_HOST]) ?? secret.host;
   if (!host) {
     throw new RefreshError('INVALID_REQUEST', `Secret ${arn} has no "host" and ${RefreshEnv.DB_HOST} is not set`);
   }
-  const port = secret.port ?? portFromEnv(env) ?? DEFAULT_PORT;
-  const database = secret.dbname ?? env[RefreshEnv.DB_NAME] ?? DEFAULT_DATABASE;
+  const port = portFromEnv(env) ?? secret.port ?? DEFAULT_PORT;
+  const database = nonEmpty(env[RefreshEnv.DB_NAME]) ?? secret.dbname ?? DEFAULT_DATABASE;
   return {
-    config: { host, port, database, user: secret.username, password: secret.password, ssl: tlsOptions(tlsMode) },
+    config: { host, port, database, user: secret.username, password: secret.password, ssl: tlsOptions(tlsMode, env) },
     source,
     target: `${secret.username}@${host}:${port}/${database}`,
     secrets: [secret.password],
   };
+}
+
+/**
+ * IAM database authentication: no password exists. Each new connection asks for its password when the server
+ * requests it, and gets a token signed at that moment, so pooled connections opened late in a long run never
+ * present an expired token. The token is sent only over TLS with a verified certificate.
+ * @see https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.Connecting.html
+ */
+function iamSettings(env: Env, user: string, tlsMode: TlsMode): ConnectionSettings {
+  const host = nonEmpty(env[RefreshEnv.DB_HOST]);
+  if (!host) {
+    throw new RefreshError('INVALID_REQUEST', `${RefreshEnv.IAM_USER} is set but ${RefreshEnv.DB_HOST} is not: IAM authentication needs the host it signs its token for`);
+  }
+  if (tlsMode !== 'verify-full') {
+    throw new RefreshError('INVALID_REQUEST', `IAM authentication sends its token only over verified TLS: ${RefreshEnv.TLS_MODE} must be verify-full, got ${JSON.stringify(tlsMode)}`);
+  }
+  const region = nonEmpty(env.AWS_REGION) ?? nonEmpty(env.AWS_DEFAULT_REGION);
+  if (!region) {
+    throw new RefreshError('INVALID_REQUEST', 'IAM authentication needs the database\'s region: AWS_REGION is not set');
+  }
+  const port = portFromEnv(env) ?? DEFAULT_PORT;
+  const database = nonEmpty(env[RefreshEnv.DB_NAME]) ?? DEFAULT_DATABASE;
+  const target = `${user}@${host}:${port}/${database}`;
+  const secrets: string[] = [];
+  const password = async (): Promise<string> => {
+    const token = await signToken({ hostname: host, port, username: user, region }, target);
+    if (!secrets.includes(token)) secrets.push(token);
+    return token;
+  };
+  return { config: { host, port, database, user, password, ssl: tlsOptions(tlsMode, env) }, source: 'iam', target, secrets };
+}
+
+interface SignerKey {
+  readonly hostname: string;
+  readonly port: number;
+  readonly username: string;
+  readonly region: string;
+}
+
+// Kept across warm invocations: the signer holds the resolved AWS credentials and refreshes them before expiry.
+let signer: { readonly key: string; readonly signer: Signer } | undefined;
+
+async function signToken(settings: SignerKey, target: string): Promise<string> {
+  const key = JSON.stringify(settings);
+  try {
+    if (signer?.key !== key) {
+      // Loaded on first use, like the Secrets Manager client: only IAM authentication pays its load time.
+      const { Signer: RdsSigner } = await import('@aws-sdk/rds-signer');
+      signer = { key, signer: new RdsSigner(settings) };
+    }
+    return await signer.signer.getAuthToken();
+  } catch (error) {
+    const { name, message } = error as Error;
+    throw new RefreshError('CONNECTION_FAILED', `Could not sign an IAM authentication token for ${target}: ${name}: ${message}`);
+  }
 }
 
 /**
@@ -172,6 +241,10 @@ function parseSecret(arn: string, secretString: string): SecretFields {
   };
 }
 
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
 function portFromEnv(env: Env): number | undefined {
   const raw = env[RefreshEnv.DB_PORT];
   if (raw === undefined || raw === '') return undefined;
@@ -186,20 +259,42 @@ function isPort(value: number): boolean {
   return Number.isInteger(value) && value >= 1 && value <= 65535;
 }
 
-let lambdaCa: string | undefined;
+const trustedCas = new Map<string, string[]>();
 
 /**
- * `pg` TLS options for a {@link TlsMode}. `verify-full` checks the chain against the Lambda runtime's CA bundle
- * (Node's default store where that file is absent) and the host name against the certificate.
+ * `pg` TLS options for a {@link TlsMode}. `verify-full` checks the host name against the certificate and the chain
+ * against {@link trustedCertificateAuthorities}.
  */
-export function tlsOptions(mode: TlsMode): ConnectionOptions | false {
+export function tlsOptions(mode: TlsMode, env: Env = {}): ConnectionOptions | false {
   switch (mode) {
     case 'disable':
       return false;
     case 'require':
       return { rejectUnauthorized: false };
     case 'verify-full':
-      if (lambdaCa === undefined && existsSync(LAMBDA_CA_BUNDLE)) lambdaCa = readFileSync(LAMBDA_CA_BUNDLE, 'utf8');
-      return lambdaCa ? { rejectUnauthorized: true, ca: lambdaCa } : { rejectUnauthorized: true };
+      return { rejectUnauthorized: true, ca: trustedCertificateAuthorities(env) };
   }
+}
+
+/**
+ * The certificate authorities a `verify-full` connection trusts:
+ * - Node's root store, which holds the Amazon Trust Services roots (Amazon Root CA 1 to 4, Starfield Services Root
+ *   Certificate Authority - G2) that RDS Proxy's certificates chain to;
+ * - the Lambda runtime's CA bundle, which holds the Amazon RDS certificate authorities of every region that DB
+ *   instance and cluster certificates are signed by;
+ * - the file named by NODE_EXTRA_CA_CERTS, as Node would trust it, for a private CA.
+ * A custom `ca` list replaces Node's store instead of adding to it, hence the root store is listed too.
+ */
+export function trustedCertificateAuthorities(env: Env = {}): string[] {
+  const extra = nonEmpty(env.NODE_EXTRA_CA_CERTS);
+  const key = extra ?? '';
+  let cas = trustedCas.get(key);
+  if (!cas) {
+    cas = [...rootCertificates];
+    for (const file of [LAMBDA_CA_BUNDLE, extra]) {
+      if (file && existsSync(file)) cas.push(readFileSync(file, 'utf8'));
+    }
+    trustedCas.set(key, cas);
+  }
+  return cas;
 }

@@ -67,11 +67,17 @@ export function describeError(error: unknown): string {
   return String(error);
 }
 
-/** Replaces every occurrence of each secret in a text, so no credential leaves the handler. */
+/** The signed parts of an IAM authentication token (a presigned URL), wherever one appears. */
+const SIGNED_TOKEN_PARTS = /(X-Amz-(?:Signature|Security-Token|Credential)=)[^&\s"']+/g;
+
+/**
+ * Replaces every occurrence of each secret in a text, and the signature of anything shaped like an IAM
+ * authentication token, so no credential leaves the handler.
+ */
 export function redact(text: string, secrets: readonly string[]): string {
   let result = text;
   for (const secret of secrets) {
     if (secret.length > 0) result = result.split(secret).join('[redacted]');
   }
-  return result;
+  return result.replace(SIGNED_TOKEN_PARTS, '$1[redacted]');
 }

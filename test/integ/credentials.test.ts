@@ -103,6 +103,22 @@ describe('credentials and connection', () => {
     expect(report!.totals.refreshed).toBe(1);
   });
 
+  test('an explicit host, port and database name win over the secret\'s, as for an RDS Proxy endpoint with the instance\'s secret', async () => {
+    const arn = newArn();
+    // The instance's secret names the instance; the function is configured with the proxy's endpoint.
+    const instanceSecret = rdsSecret(passwords[0], { host: 'instance.invalid', port: 1, dbname: 'not_this_database' });
+    secretsManager.on(GetSecretValueCommand, { SecretId: arn }).resolves({ SecretString: instanceSecret });
+
+    const { report, error } = await run({ views: ['canary'] }, secretEnv(arn, {
+      [RefreshEnv.DB_HOST]: String(db.host),
+      [RefreshEnv.DB_PORT]: String(db.port),
+      [RefreshEnv.DB_NAME]: String(db.database),
+    }));
+
+    expect(error).toBeUndefined();
+    expect(report!.totals.refreshed).toBe(1);
+  });
+
   test('after a password rotation, the secret is read again once and the run succeeds', async () => {
     const arn = newArn();
     secretsManager.on(GetSecretValueCommand, { SecretId: arn }).resolves({ SecretString: rdsSecret(passwords[0]) });

@@ -10,7 +10,7 @@ export function localModeEnv(db: ClientConfig): Record<string, string> {
 }
 
 /** Every variable the handler reads, so one test's settings never leak into the next. */
-const HANDLER_ENV = [...Object.values(RefreshEnv), 'PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSSLMODE'];
+const HANDLER_ENV = [...Object.values(RefreshEnv), 'PGHOST', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGPASSWORD', 'PGSSLMODE', 'NODE_EXTRA_CA_CERTS'];
 
 export interface Invocation {
   readonly report?: RefreshReport;

@@ -1,0 +1,185 @@
+import { randomBytes } from 'node:crypto';
+import type { Client, ClientConfig } from 'pg';
+import { CERTIFICATES, IamExpectation, PostgresTlsProxy, PROXY_ROOT_CA } from './postgres-tls-proxy';
+import { createTestDatabase } from './support/database';
+import { CANARY_SQL, Invocation, armCanary, expectCanaryUnchanged, invoke } from './support/refresh';
+import { connect, runSql } from '../../local/pg';
+import { OverlapPolicy, RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
+
+// Fake static credentials, as Lambda puts the execution role's in the environment; the stand-in checks the
+// signature with them. Debug logs too must never carry a token.
+const credentials = {
+  accessKeyId: 'AKIAITCORCHESTRATOR1',
+  secretAccessKey: `fake-${randomBytes(12).toString('hex')}`,
+  sessionToken: `session-${randomBytes(12).toString('hex')}`,
+};
+Object.assign(process.env, {
+  AWS_REGION: 'eu-west-1',
+  AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+  AWS_SESSION_TOKEN: credentials.sessionToken,
+  POWERTOOLS_LOG_LEVEL: 'DEBUG',
+});
+
+/**
+ * IAM database authentication through the bundled handler. The embedded server cannot check IAM tokens, so a TLS
+ * stand-in in front of it plays RDS's part: it asks for a cleartext password, checks the token (endpoint, user,
+ * `Action=connect`, the SigV4 signature with the fake credentials, expiry) and only then logs in to the server with
+ * the user's real password.
+ */
+describe('IAM database authentication', () => {
+  let db: ClientConfig;
+  let proxy: PostgresTlsProxy;
+  const user = `iam_refresher_${randomBytes(3).toString('hex')}`;
+  const password = `Pw-${randomBytes(8).toString('hex')}`;
+  const invocations: Invocation[] = [];
+
+  const expectation = (): IamExpectation => ({
+    host: '127.0.0.1',
+    port: () => proxy.port,
+    user,
+    region: 'eu-west-1',
+    ...credentials,
+    password,
+  });
+
+  function iamEnv(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      [RefreshEnv.IAM_USER]: user,
+      [RefreshEnv.DB_HOST]: '127.0.0.1',
+      [RefreshEnv.DB_PORT]: String(proxy.port),
+      [RefreshEnv.DB_NAME]: String(db.database),
+      // The stand-in's root, standing in for the Amazon Trust Services root of a real RDS Proxy certificate.
+      NODE_EXTRA_CA_CERTS: PROXY_ROOT_CA,
+      ...extra,
+    };
+  }
+
+  async function run(event: unknown, env: Record<string, string>): Promise<Invocation> {
+    const invocation = await invoke(event, env);
+    invocations.push(invocation);
+    return invocation;
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase('refresh_iam');
+    // The user owns the views it refreshes, as the README asks of an IAM user.
+    await runSql(db, `
+      CREATE ROLE ${user} LOGIN PASSWORD '${password}';
+      GRANT ALL ON SCHEMA public TO ${user};
+      SET ROLE ${user};
+      ${CANARY_SQL}
+      CREATE MATERIALIZED VIEW whoami AS SELECT session_user::text AS who;
+      CREATE MATERIALIZED VIEW later AS SELECT now() AS at;
+      RESET ROLE;
+    `);
+    proxy = await PostgresTlsProxy.start(db, CERTIFICATES.proxyStyle, expectation());
+  });
+
+  afterAll(async () => {
+    await proxy.stop();
+    await runSql(db, `DROP OWNED BY ${user}; DROP ROLE IF EXISTS ${user}`).catch(() => undefined);
+  });
+
+  test('the handler signs a token for the endpoint and user and sends it as the password; the views are refreshed', async () => {
+    const received = proxy.tokens.length;
+    const before = await armCanary(db);
+
+    const { report, error } = await run({ views: ['canary', 'whoami'] }, iamEnv());
+
+    expect(error).toBeUndefined();
+    expect(report!.totals).toEqual({ selected: 2, refreshed: 2, failed: 0, skipped: 0 });
+    expect(await runSql(db, 'SELECT n FROM canary')).toEqual([{ n: before + 1 }]);
+    expect(await runSql(db, 'SELECT who FROM whoami')).toEqual([{ who: user }]);
+    // The run lock's connection and the refresh connections: each presented a token the stand-in accepted.
+    const tokens = proxy.tokens.slice(received);
+    expect(tokens.length).toBeGreaterThanOrEqual(2);
+    expect(tokens.map((token) => token.problems)).toEqual(tokens.map(() => []));
+    expect(proxy.secureSessions).toBeGreaterThanOrEqual(tokens.length);
+  });
+
+  test('each new connection gets a token signed when it opens: pool connections opened after a wait carry a later token', async () => {
+    const received = proxy.tokens.length;
+    // Another run holds the lock for 2.5 s; this run connects, waits for it, then opens its refresh connections.
+    const holder: Client = await connect(db);
+    await holder.query('SELECT pg_advisory_lock(7598807518124795506)');
+    const released = new Promise<void>((resolve) => setTimeout(() => {
+      void holder.end().finally(resolve);
+    }, 2_500));
+
+    const { report, error } = await run({ views: ['later'] }, iamEnv({ [RefreshEnv.OVERLAP_POLICY]: OverlapPolicy.WAIT }));
+    await released;
+
+    expect(error).toBeUndefined();
+    expect(report!.lock).toBe('acquired-after-wait');
+    const tokens = proxy.tokens.slice(received);
+    expect(tokens.length).toBeGreaterThanOrEqual(2);
+    expect(tokens.flatMap((token) => token.problems)).toEqual([]);
+    const [first, ...later] = tokens;
+    for (const token of later) {
+      // Signed at least 2 s after the run's first token (X-Amz-Date has whole seconds), so not reused from it.
+      expect(token.signedAt!.getTime() - first.signedAt!.getTime()).toBeGreaterThanOrEqual(2_000);
+      expect(token.token).not.toBe(first.token);
+    }
+  });
+
+  test('a token the server rejects fails the run with the connection error, which says what IAM authentication needs', async () => {
+    const before = await armCanary(db);
+    const received = proxy.tokens.length;
+
+    // Signed for another user than the one the stand-in expects: as RDS answers a user without rds_iam.
+    const { report, error } = await run({ views: ['canary'] }, iamEnv({ [RefreshEnv.IAM_USER]: 'someone_else' }));
+
+    expect(report).toBeUndefined();
+    expect(error?.name).toBe(RefreshErrors.CONNECTION_FAILED);
+    expect(error?.message).toMatch(/^Could not connect to PostgreSQL as someone_else@127\.0\.0\.1:\d+\/\S+ \(iam\): the server rejected the IAM authentication token \(.*rds_iam.*rds-db:connect.*\): 28P01 PAM authentication failed/);
+    expect(proxy.tokens.slice(received).map((token) => token.problems)).toEqual([[expect.stringMatching(/^DBUser is "someone_else"/)]]);
+    await expectCanaryUnchanged(db, before);
+  });
+
+  test('the token is never sent to a server whose certificate does not verify', async () => {
+    const rogue = await PostgresTlsProxy.start(db, CERTIFICATES.rogueProxyStyle, expectation());
+    try {
+      const { error } = await run({ views: ['canary'] }, iamEnv({ [RefreshEnv.DB_PORT]: String(rogue.port) }));
+
+      expect(error?.name).toBe(RefreshErrors.CONNECTION_FAILED);
+      expect(error?.message).toMatch(/the connection failed: .*unable to get local issuer certificate/);
+      expect(rogue.secureSessions).toBe(0);
+      expect(rogue.tokens).toEqual([]);
+    } finally {
+      await rogue.stop();
+    }
+  });
+
+  test.each([
+    ['together with a secret', { [RefreshEnv.SECRET_ARN]: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:x-AbCdEf' }, /ITC_DB_IAM_USER and ITC_DB_SECRET_ARN are both set/],
+    ['without a host', { [RefreshEnv.DB_HOST]: '' }, /ITC_DB_IAM_USER is set but ITC_DB_HOST is not/],
+    ['with TLS that does not verify', { [RefreshEnv.TLS_MODE]: 'require' }, /ITC_DB_TLS_MODE must be verify-full, got "require"/],
+  ])('is refused %s, before any connection', async (_case, extra, message) => {
+    const received = proxy.tokens.length;
+    const sessions = proxy.secureSessions;
+
+    const { error } = await run({ views: ['canary'] }, iamEnv(extra));
+
+    expect(error?.name).toBe(RefreshErrors.INVALID_REQUEST);
+    expect(error?.message).toMatch(message);
+    expect(proxy.tokens.length).toBe(received);
+    expect(proxy.secureSessions).toBe(sessions);
+  });
+
+  test('no token, signature or secret key ever appears in logs, errors or reports', () => {
+    const signatures = proxy.tokens.map((token) => new URLSearchParams(token.token.split('?')[1]).get('X-Amz-Signature')!);
+    expect(signatures.length).toBeGreaterThan(3);
+    const everything = invocations.map((invocation) => [
+      invocation.output,
+      invocation.error ? `${invocation.error.name} ${invocation.error.message} ${invocation.error.stack}` : '',
+      JSON.stringify(invocation.report ?? {}),
+    ].join('\n')).join('\n');
+    // The logs were captured: the planned runs logged their plans.
+    expect(everything).toContain('Refresh run planned');
+    const secrets = [...proxy.tokens.map((token) => token.token), ...signatures, credentials.secretAccessKey, credentials.sessionToken, password];
+    for (const secret of secrets) {
+      expect(everything).not.toContain(secret);
+    }
+  });
+});
