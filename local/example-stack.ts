@@ -9,7 +9,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { ClientConfig } from 'pg';
 import type { CloudFormationTemplate } from './template';
 import { WAREHOUSE_SCHEMA } from './warehouse';
-import { DatabaseCredentials, ItcOrchestrator, Pipeline, RefreshOptions } from '../src';
+import { DatabaseAuthentication, ItcOrchestrator, OrchestratorDatabase, Pipeline, RefreshOptions } from '../src';
 
 /** The pipelines of the example stack, as `Pipeline` names. */
 export const EXAMPLE_PIPELINES = ['Demand', 'VerifyPlus'] as const;
@@ -64,10 +64,10 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
       resourcePrefix: 'itc-example',
       vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
-      credentials: DatabaseCredentials.fromEnvironment({ username: database.user, password: database.password, sslMode: 'disable' }),
-      databaseEndpoint: database.host,
-      databasePort: Number(database.port),
-      databaseName: database.database,
+      database: OrchestratorDatabase.fromEndpoint({ host: String(database.host), port: Number(database.port) }, {
+        databaseName: database.database,
+        authentication: DatabaseAuthentication.plaintextPassword({ username: String(database.user), password: String(database.password), sslMode: 'disable' }),
+      }),
       pipelines: [Pipeline.fromFunction('Demand', demand), Pipeline.fromFunction('VerifyPlus', verifyPlus)],
       refresh: props.refresh ?? { schemas: [WAREHOUSE_SCHEMA] },
       schedule: {

@@ -1,6 +1,6 @@
 export { ConcurrentRefresh, OverlapPolicy } from './refresh-policies';
 export { Pipeline } from './pipeline';
-export { DatabaseCredentials } from './database-credentials';
-export type { EnvironmentCredentialsProps } from './database-credentials';
+export { DatabaseAuthentication, OrchestratorDatabase } from './orchestrator-database';
+export type { DatabaseEndpointProps, DatabaseOptions, PlaintextPasswordProps } from './orchestrator-database';
 export { ItcOrchestrator } from './orchestrator';
 export type { ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions } from './orchestrator-props';

@@ -4,7 +4,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { DatabaseCredentials } from './database-credentials';
+import type { OrchestratorDatabase } from './orchestrator-database';
 import { Pipeline } from './pipeline';
 import { ConcurrentRefresh, OverlapPolicy } from './refresh-policies';
 
@@ -113,8 +113,9 @@ export interface ItcOrchestratorProps {
   readonly vpc: ec2.IVpc;
 
   /**
-   * Where in the VPC the refresh function runs. The subnets need a route to Secrets Manager
-   * (a NAT gateway or an interface endpoint) when the credentials come from a secret.
+   * Where in the VPC the refresh function runs. With a secret, the subnets need a route to Secrets
+   * Manager (a NAT gateway or an interface endpoint); IAM authentication signs its tokens in the
+   * function and needs no route to AWS.
    *
    * @default - the VPC's private subnets
    */
@@ -127,39 +128,12 @@ export interface ItcOrchestratorProps {
    */
   readonly securityGroups?: ec2.ISecurityGroup[];
 
-  /** Where the refresh function gets the database credentials. */
-  readonly credentials: DatabaseCredentials;
-
   /**
-   * The database host name. Required with `DatabaseCredentials.fromEnvironment`; with a secret
-   * it is used when the secret has no `host`.
-   *
-   * @default - the secret's `host`
+   * The database whose materialized views are refreshed: where it is, how the refresh function logs in,
+   * and the network path to it, which the orchestrator opens: `OrchestratorDatabase.fromInstance`,
+   * `fromCluster`, `fromProxy` or `fromEndpoint`.
    */
-  readonly databaseEndpoint?: string;
-
-  /**
-   * The database port, used when the secret has no `port`.
-   *
-   * @default - the secret's `port`, else 5432
-   */
-  readonly databasePort?: number;
-
-  /**
-   * The database name, used when the secret has no `dbname`.
-   *
-   * @default - the secret's `dbname`, else the user's default database
-   */
-  readonly databaseName?: string;
-
-  /**
-   * Whether the refresh function verifies the database's TLS certificate against the Amazon RDS
-   * certificate authorities. The connection is always encrypted; turn verification off only for
-   * servers whose certificate no RDS authority signed. Applies to `DatabaseCredentials.fromSecret`.
-   *
-   * @default true
-   */
-  readonly verifyServerCertificate?: boolean;
+  readonly database: OrchestratorDatabase;
 
   /**
    * Which views to refresh and how.

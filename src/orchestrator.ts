@@ -16,7 +16,7 @@ import {
   SCHEDULE_NAME_SUFFIX,
   validateOrchestratorProps,
 } from './private/orchestrator-validation';
-import { databaseConnection, refreshEnvironment } from './private/refresh-environment';
+import { refreshEnvironment } from './private/refresh-environment';
 import { createRefreshRole } from './private/refresh-role';
 import { RefreshMetric } from './refresh/contract';
 import { RefreshFunction } from './refresh-function';
@@ -36,9 +36,10 @@ import { buildOrchestrationDefinition } from './state-machine/definition';
  * declare const demand: lambda.IFunction;
  * declare const verifyPlus: lambda.IFunction;
  *
- * const orchestrator = new ItcOrchestrator(this, 'Orchestrator', {
+ * new ItcOrchestrator(this, 'Orchestrator', {
  *   vpc,
- *   credentials: DatabaseCredentials.fromSecret(instance.secret!),
+ *   // Logs in with the instance's secret, and opens the instance's port to the refresh function.
+ *   database: OrchestratorDatabase.fromInstance(instance, { databaseName: 'warehouse' }),
  *   pipelines: [
  *     Pipeline.fromFunction('Demand', demand),
  *     Pipeline.fromFunction('VerifyPlus', verifyPlus),
@@ -47,7 +48,6 @@ import { buildOrchestrationDefinition } from './state-machine/definition';
  *     expression: scheduler.ScheduleExpression.cron({ hour: '5', minute: '0', timeZone: TimeZone.EUROPE_LONDON }),
  *   },
  * });
- * instance.connections.allowDefaultPortFrom(orchestrator);
  */
 export class ItcOrchestrator extends Construct implements ec2.IConnectable {
   /** The state machine that runs the pipelines and the refresh. */
@@ -56,7 +56,10 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
   /** The function that refreshes the materialized views. */
   public readonly refreshFunction: lambda.IFunction;
 
-  /** The network connections of the refresh function. Allow them to reach the database. */
+  /**
+   * The network connections of the refresh function. The orchestrator already allows them to reach a
+   * database given as an instance, cluster, proxy or endpoint with security groups.
+   */
   public readonly connections: ec2.Connections;
 
   /** The schedule that starts runs, if one was configured. */
@@ -81,6 +84,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     const refreshFunction = this.createRefreshFunction(props, refreshLogGroup);
     this.refreshFunction = refreshFunction;
     this.connections = refreshFunction.connections;
+    props.database._allowConnectionsFrom(refreshFunction);
 
     this.stateMachine = this.createStateMachine(props, retention, removalPolicy);
     this.alarms = this.createAlarms(props);
@@ -137,7 +141,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
 
   private createRefreshFunction(props: ItcOrchestratorProps, logGroup: logs.LogGroup): lambda.Function {
     const role = createRefreshRole(this, 'RefreshFunctionRole', logGroup);
-    const databaseEnvironment = props.credentials._bind(role, databaseConnection(props));
+    const databaseEnvironment = props.database._bind(role);
 
     return new RefreshFunction(this, 'RefreshFunction', {
       functionName: props.resourcePrefix ? `${props.resourcePrefix}-refresh` : undefined,

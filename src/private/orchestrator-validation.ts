@@ -1,9 +1,8 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import type { ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions } from '../orchestrator-props';
 import type { Pipeline } from '../pipeline';
-import { databaseConnection } from './refresh-environment';
 import { scheduleExpressionProblem } from './schedule-expression';
-import { checkDuration, checkInteger, checkNameList, checkNotBlank, checkShorterThan } from './validation';
+import { checkDuration, checkInteger, checkNameList, checkShorterThan } from './validation';
 import { RefreshLimits } from '../refresh/contract';
 
 export const DEFAULT_MEMORY_SIZE = 256;
@@ -19,7 +18,6 @@ export function validateOrchestratorProps(props: ItcOrchestratorProps): void {
   validateResourcePrefix(props.resourcePrefix);
   checkInteger('refreshMemorySize', props.refreshMemorySize, 128, 10240, 'MiB');
   checkDuration('refreshTimeout', props.refreshTimeout, { unit: 'seconds', min: Duration.seconds(1), max: MAX_LAMBDA_TIMEOUT });
-  validateDatabase(props);
   validateRefreshOptions(props.refresh ?? {}, props.refreshTimeout ?? DEFAULT_REFRESH_TIMEOUT);
   // The state machine's TimeoutSeconds holds whole seconds only.
   checkDuration('executionTimeout', props.executionTimeout, { unit: 'seconds', min: Duration.seconds(1) });
@@ -57,13 +55,6 @@ function validateResourcePrefix(prefix: string | undefined): void {
       `\`resourcePrefix\` may contain only letters, digits, "-" and "_", starting with a letter or digit, got "${prefix}"`,
     );
   }
-}
-
-function validateDatabase(props: ItcOrchestratorProps): void {
-  checkInteger('databasePort', props.databasePort, 1, 65535);
-  checkNotBlank('databaseEndpoint', props.databaseEndpoint);
-  checkNotBlank('databaseName', props.databaseName);
-  props.credentials._validate(databaseConnection(props));
 }
 
 function validateRefreshOptions(refresh: RefreshOptions, refreshTimeout: Duration): void {

@@ -1,18 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
-import type { DatabaseConnection } from '../database-credentials';
-import type { ItcOrchestratorProps, RefreshOptions } from '../orchestrator-props';
+import type { RefreshOptions } from '../orchestrator-props';
 import { RefreshEnv } from '../refresh/contract';
-
-/** Where the database is, as the credentials need it. */
-export function databaseConnection(props: ItcOrchestratorProps): DatabaseConnection {
-  return {
-    endpoint: props.databaseEndpoint,
-    port: props.databasePort,
-    databaseName: props.databaseName,
-    verifyServerCertificate: props.verifyServerCertificate,
-  };
-}
 
 /** The refresh settings as the refresh function reads them; unset settings keep the function's defaults. */
 export function refreshEnvironment(scope: Construct, refresh: RefreshOptions): Record<string, string> {

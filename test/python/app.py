@@ -15,8 +15,8 @@ from constructs import Construct
 
 from itc_orchestrator import (
     ConcurrentRefresh,
-    DatabaseCredentials,
     ItcOrchestrator,
+    OrchestratorDatabase,
     OrchestratorSchedule,
     OverlapPolicy,
     Pipeline,
@@ -56,7 +56,7 @@ class OrchestratorStack(cdk.Stack):
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
 
-        orchestrator = ItcOrchestrator(
+        ItcOrchestrator(
             self,
             "Orchestrator",
             pipelines=[
@@ -64,7 +64,7 @@ class OrchestratorStack(cdk.Stack):
                 Pipeline.from_function_arn("Supply", supply_arn),
             ],
             vpc=vpc,
-            credentials=DatabaseCredentials.from_secret(database.secret),
+            database=OrchestratorDatabase.from_instance(database, database_name="warehouse"),
             refresh=RefreshOptions(
                 schemas=["analytics"],
                 concurrency=4,
@@ -77,7 +77,6 @@ class OrchestratorStack(cdk.Stack):
             ),
             alarm_topic=sns.Topic(self, "Alarms"),
         )
-        database.connections.allow_default_port_from(orchestrator)
 
 
 app = cdk.App(analytics_reporting=False)

@@ -7,7 +7,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ConcurrentRefresh, DatabaseCredentials, ItcOrchestrator, OverlapPolicy, Pipeline } from '../../src';
+import { ConcurrentRefresh, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy, Pipeline } from '../../src';
 
 const STACK_NAME = 'ItcOrchestratorSmoke';
 
@@ -37,10 +37,10 @@ class OrchestratorStack extends Stack {
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
 
-    const orchestrator = new ItcOrchestrator(this, 'Orchestrator', {
+    new ItcOrchestrator(this, 'Orchestrator', {
       pipelines: [Pipeline.fromFunction('Demand', demand), Pipeline.fromFunctionArn('Supply', supplyArn)],
       vpc,
-      credentials: DatabaseCredentials.fromSecret(database.secret!),
+      database: OrchestratorDatabase.fromInstance(database, { databaseName: 'warehouse' }),
       refresh: {
         schemas: ['analytics'],
         concurrency: 4,
@@ -53,7 +53,6 @@ class OrchestratorStack extends Stack {
       },
       alarmTopic: new sns.Topic(this, 'Alarms'),
     });
-    database.connections.allowDefaultPortFrom(orchestrator);
   }
 }
 

@@ -11,7 +11,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 
-from itc_orchestrator import DatabaseCredentials, ItcOrchestrator, Pipeline, RefreshOptions
+from itc_orchestrator import DatabaseAuthentication, DatabaseEndpointProps, ItcOrchestrator, OrchestratorDatabase, Pipeline, RefreshOptions
 
 stack = cdk.Stack(cdk.App(), "BadInput")
 vpc = ec2.Vpc(stack, "Vpc")
@@ -24,7 +24,7 @@ loader = lambda_.Function(
     code=lambda_.Code.from_inline("exports.handler = async () => ({});"),
 )
 pipelines = [Pipeline.from_function("Demand", loader)]
-credentials = DatabaseCredentials.from_secret(secret)
+database = OrchestratorDatabase.from_endpoint(DatabaseEndpointProps(host="db.internal"), authentication=DatabaseAuthentication.secret(secret))
 
 failures: list[str] = []
 
@@ -59,19 +59,31 @@ def expect_error(case: str, construct_id: str, build: Callable[[], object], name
 expect_error(
     "a string where the VPC goes",
     "StringVpc",
-    lambda: ItcOrchestrator(stack, "StringVpc", pipelines=pipelines, vpc="vpc-0123456789", credentials=credentials),
+    lambda: ItcOrchestrator(stack, "StringVpc", pipelines=pipelines, vpc="vpc-0123456789", database=database),
     r"Key 'vpc': Unable to deserialize value as aws-cdk-lib.aws_ec2.IVpc",
 )
 expect_error(
-    "the required credentials left out",
-    "NoCredentials",
-    lambda: ItcOrchestrator(stack, "NoCredentials", pipelines=pipelines, vpc=vpc),
-    r"missing 1 required keyword-only argument: 'credentials'",
+    "the required database left out",
+    "NoDatabase",
+    lambda: ItcOrchestrator(stack, "NoDatabase", pipelines=pipelines, vpc=vpc),
+    r"missing 1 required keyword-only argument: 'database'",
+)
+expect_error(
+    "IAM authentication with an empty user name (the factory's own validation)",
+    "-",
+    lambda: DatabaseAuthentication.iam(""),
+    r"DatabaseAuthentication.iam: `username` must not be empty",
+)
+expect_error(
+    "an endpoint without a host (the factory's own validation)",
+    "-",
+    lambda: OrchestratorDatabase.from_endpoint(DatabaseEndpointProps(host=""), authentication=DatabaseAuthentication.secret(secret)),
+    r"OrchestratorDatabase.fromEndpoint: `host` must be",
 )
 expect_error(
     "a function where a Pipeline goes",
     "FunctionAsPipeline",
-    lambda: ItcOrchestrator(stack, "FunctionAsPipeline", pipelines=[loader], vpc=vpc, credentials=credentials),
+    lambda: ItcOrchestrator(stack, "FunctionAsPipeline", pipelines=[loader], vpc=vpc, database=database),
     r"argument pipelines\[0\] must be itc_orchestrator.Pipeline",
 )
 expect_error(
@@ -83,7 +95,7 @@ expect_error(
 expect_error(
     "no pipelines at all (the construct's own validation)",
     "NoPipelines",
-    lambda: ItcOrchestrator(stack, "NoPipelines", pipelines=[], vpc=vpc, credentials=credentials),
+    lambda: ItcOrchestrator(stack, "NoPipelines", pipelines=[], vpc=vpc, database=database),
     r"`pipelines` must",
 )
 

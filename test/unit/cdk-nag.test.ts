@@ -1,10 +1,12 @@
 import { Aspects, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as rds from 'aws-cdk-lib/aws-rds';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { minimalProps, newStack } from './orchestrator-fixture';
-import { ItcOrchestrator, ItcOrchestratorProps } from '../../src';
+import { DatabaseAuthentication, ItcOrchestrator, ItcOrchestratorProps, OrchestratorDatabase } from '../../src';
 
 /**
  * The AwsSolutions findings on a stack that holds only the construct (its VPC, secret and pipeline
@@ -55,4 +57,33 @@ test('a schedule, an alarm topic and a name prefix add no findings', () => {
     alarmTopic: sns.Topic.fromTopicArn(stack, 'Alerts', 'arn:aws:sns:eu-west-1:123456789012:alerts'),
     resourcePrefix: 'sales-prod-orchestrator',
   }))).toEqual(DEFAULT_FINDINGS);
+});
+
+test('IAM database authentication and an opened network path add no findings', () => {
+  const iamEndpoint = () => ({
+    database: OrchestratorDatabase.fromEndpoint(
+      { host: 'warehouse.internal', resourceId: 'db-ABCDEFGHIJKLMNOP' },
+      { authentication: DatabaseAuthentication.iam('refresher') },
+    ),
+  });
+  const iamProxy = (stack: Stack) => ({
+    database: OrchestratorDatabase.fromProxy(
+      rds.DatabaseProxy.fromDatabaseProxyAttributes(stack, 'Proxy', {
+        dbProxyArn: 'arn:aws:rds:eu-west-1:123456789012:db-proxy:prx-0123456789abcdef0',
+        dbProxyName: 'warehouse',
+        endpoint: 'warehouse.proxy-abc.eu-west-1.rds.amazonaws.com',
+        securityGroups: [],
+      }),
+      { authentication: DatabaseAuthentication.iam('refresher') },
+    ),
+  });
+  const openedEndpoint = (stack: Stack) => ({
+    database: OrchestratorDatabase.fromEndpoint(
+      { host: 'warehouse.internal', resourceId: 'db-ABCDEFGHIJKLMNOP', securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'Db', 'sg-0123456789abcdef0')] },
+      { authentication: DatabaseAuthentication.iam('refresher') },
+    ),
+  });
+  expect(findings(iamEndpoint)).toEqual(DEFAULT_FINDINGS);
+  expect(findings(iamProxy)).toEqual(DEFAULT_FINDINGS);
+  expect(findings(openedEndpoint)).toEqual(DEFAULT_FINDINGS);
 });

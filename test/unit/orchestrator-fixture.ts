@@ -5,7 +5,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { CloudFormationTemplate, LOCAL_ACCOUNT, TemplateResolver } from '../../local/template';
-import { DatabaseCredentials, ItcOrchestrator, ItcOrchestratorProps, Pipeline } from '../../src';
+import { DatabaseAuthentication, ItcOrchestrator, ItcOrchestratorProps, OrchestratorDatabase, Pipeline } from '../../src';
 
 export const ACCOUNT = '123456789012';
 export const REGION = 'eu-west-1';
@@ -38,7 +38,7 @@ export function orchestratorFixture(overrides: Partial<ItcOrchestratorProps> = {
   });
   const orchestrator = new ItcOrchestrator(stack, 'Orchestrator', {
     vpc,
-    credentials: DatabaseCredentials.fromSecret(secret),
+    database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.secret(secret) }),
     pipelines: [
       Pipeline.fromFunction('Demand', demand),
       Pipeline.fromFunctionArn('VerifyPlus', IMPORTED_PIPELINE_ARN),
@@ -59,7 +59,7 @@ export function minimalProps(stack: Stack, overrides: Partial<ItcOrchestratorPro
     `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:database-AbCdEf`);
   return {
     vpc,
-    credentials: DatabaseCredentials.fromSecret(secret),
+    database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.secret(secret) }),
     pipelines: [Pipeline.fromFunctionArn('Demand', `arn:aws:lambda:${REGION}:${ACCOUNT}:function:demand`)],
     ...overrides,
   };

@@ -1,7 +1,9 @@
-import { Duration, Lazy, TimeZone, Token } from 'aws-cdk-lib';
+import { Duration, Lazy, Stack, TimeZone, Token } from 'aws-cdk-lib';
+import * as rds from 'aws-cdk-lib/aws-rds';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { minimalProps, newStack } from './orchestrator-fixture';
-import { DatabaseCredentials, ItcOrchestrator, ItcOrchestratorProps, Pipeline } from '../../src';
+import { DatabaseAuthentication, ItcOrchestrator, ItcOrchestratorProps, OrchestratorDatabase, Pipeline } from '../../src';
 
 function synthWith(overrides: Partial<ItcOrchestratorProps>) {
   const stack = newStack();
@@ -98,40 +100,73 @@ describe('the refresh function', () => {
 });
 
 describe('the database', () => {
-  test.each([0, 65536, 5432.5])('databasePort %p is rejected', (port) => {
-    expectRejected({ databasePort: port }, new RegExp(`\`databasePort\` must be a whole number from 1 to 65535, got ${port}`));
+  const secret = (stack: Stack) => secretsmanager.Secret.fromSecretCompleteArn(stack, `S${stack.node.children.length}`,
+    'arn:aws:secretsmanager:eu-west-1:123456789012:secret:database-AbCdEf');
+  const withSecret = (stack: Stack) => ({ authentication: DatabaseAuthentication.secret(secret(stack)) });
+
+  test.each([0, 65536, 5432.5])('fromEndpoint rejects port %p', (port) => {
+    const stack = newStack();
+    expect(() => OrchestratorDatabase.fromEndpoint({ host: 'db.internal', port }, withSecret(stack)))
+      .toThrow(new RegExp(`OrchestratorDatabase.fromEndpoint: \`port\` must be a whole number from 1 to 65535, got ${port}`));
   });
 
-  test('an empty databaseEndpoint is rejected', () => {
-    expectRejected({ databaseEndpoint: ' ' }, /`databaseEndpoint` must not be empty/);
+  test.each([[''], ['  '], [undefined]])('fromEndpoint without a host (%p) is rejected', (host) => {
+    const stack = newStack();
+    expect(() => OrchestratorDatabase.fromEndpoint({ host: host as unknown as string }, withSecret(stack)))
+      .toThrow(/OrchestratorDatabase.fromEndpoint: `host` must be the database's host name, got/);
   });
 
   test('an empty databaseName is rejected', () => {
-    expectRejected({ databaseName: '' }, /`databaseName` must not be empty/);
+    const stack = newStack();
+    expect(() => OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { ...withSecret(stack), databaseName: '' }))
+      .toThrow(/`databaseName` must not be empty, got ""/);
   });
 
-  test('local mode requires the endpoint', () => {
-    expectRejected(
-      { credentials: DatabaseCredentials.fromEnvironment({ username: 'u', password: 'p' }) },
-      /`databaseEndpoint` is required with DatabaseCredentials.fromEnvironment/,
-    );
+  test.each([[''], [' ']])('IAM authentication with the empty username %p is rejected', (username) => {
+    expect(() => DatabaseAuthentication.iam(username)).toThrow(/DatabaseAuthentication.iam: `username` must not be empty/);
   });
 
-  test('local mode rejects verifyServerCertificate, which only secrets use', () => {
-    expectRejected(
-      {
-        credentials: DatabaseCredentials.fromEnvironment({ username: 'u', password: 'p' }),
-        databaseEndpoint: 'localhost',
-        verifyServerCertificate: true,
-      },
-      /`verifyServerCertificate` applies to DatabaseCredentials.fromSecret only.*`sslMode`/,
-    );
+  test('IAM authentication without certificate verification is rejected', () => {
+    expect(() => OrchestratorDatabase.fromEndpoint(
+      { host: 'db.internal', resourceId: 'db-ABCDEFGHIJKL' },
+      { authentication: DatabaseAuthentication.iam('refresher'), verifyServerCertificate: false },
+    )).toThrow(/`verifyServerCertificate` cannot be false with DatabaseAuthentication.iam/);
   });
 
-  test('local mode rejects an unknown sslMode and an empty username', () => {
-    expect(() => DatabaseCredentials.fromEnvironment({ username: 'u', password: 'p', sslMode: 'on' }))
+  test('IAM authentication with an endpoint needs its resource ID', () => {
+    expect(() => OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.iam('refresher') }))
+      .toThrow(/OrchestratorDatabase.fromEndpoint: `resourceId` is required with DatabaseAuthentication.iam/);
+  });
+
+  test('a cluster imported without its writer endpoint is rejected', () => {
+    const stack = newStack();
+    const cluster = rds.DatabaseCluster.fromDatabaseClusterAttributes(stack, 'Cluster', { clusterIdentifier: 'warehouse' });
+    expect(() => OrchestratorDatabase.fromCluster(cluster, withSecret(stack)))
+      .toThrow(/OrchestratorDatabase.fromCluster: `cluster` has no writer endpoint; import it with `clusterEndpointAddress` and `port`/);
+  });
+
+  test('a database without a generated secret needs an authentication', () => {
+    const stack = newStack();
+    const instance = rds.DatabaseInstance.fromDatabaseInstanceAttributes(stack, 'Instance', {
+      instanceIdentifier: 'warehouse', instanceEndpointAddress: 'warehouse.internal', port: 5432, securityGroups: [],
+    });
+    expect(() => OrchestratorDatabase.fromInstance(instance)).toThrow(/OrchestratorDatabase.fromInstance: `authentication` is required/);
+    expect(() => OrchestratorDatabase.fromProxy(rds.DatabaseProxy.fromDatabaseProxyAttributes(stack, 'Proxy', {
+      dbProxyArn: 'arn:aws:rds:eu-west-1:123456789012:db-proxy:prx-0123456789abcdef0', dbProxyName: 'warehouse', endpoint: 'proxy.internal', securityGroups: [],
+    }))).toThrow(/OrchestratorDatabase.fromProxy: `authentication` is required/);
+  });
+
+  test('plaintext passwords reject verifyServerCertificate, which the secret and IAM use', () => {
+    expect(() => OrchestratorDatabase.fromEndpoint({ host: 'localhost' }, {
+      authentication: DatabaseAuthentication.plaintextPassword({ username: 'u', password: 'p' }),
+      verifyServerCertificate: true,
+    })).toThrow(/`verifyServerCertificate` applies to DatabaseAuthentication.secret and .iam.*`sslMode`/);
+  });
+
+  test('plaintext passwords reject an unknown sslMode and an empty username', () => {
+    expect(() => DatabaseAuthentication.plaintextPassword({ username: 'u', password: 'p', sslMode: 'on' }))
       .toThrow(/`sslMode` must be one of disable, allow, prefer, require, verify-ca, verify-full, got "on"/);
-    expect(() => DatabaseCredentials.fromEnvironment({ username: '', password: 'p' })).toThrow(/`username` must not be empty, got ""/);
+    expect(() => DatabaseAuthentication.plaintextPassword({ username: '', password: 'p' })).toThrow(/`username` must not be empty, got ""/);
   });
 });
 

@@ -9,7 +9,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { IMPORTED_PIPELINE_ARN, minimalProps, newStack, orchestratorFixture, stateMachineDefinition, templateResolver } from './orchestrator-fixture';
-import { ConcurrentRefresh, DatabaseCredentials, ItcOrchestrator, OverlapPolicy } from '../../src';
+import { ConcurrentRefresh, DatabaseAuthentication, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy } from '../../src';
 import { RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
 
 // asl-validator ships CommonJS without types.
@@ -133,10 +133,14 @@ describe('the refresh function', () => {
     });
   });
 
-  test('passes the database endpoint, port and name for secrets that lack them', () => {
-    const { template } = orchestratorFixture({
-      databaseEndpoint: 'db.internal', databasePort: 6432, databaseName: 'warehouse', verifyServerCertificate: false,
+  test('passes the database endpoint, port and name, which win over the secret\'s', () => {
+    const stack = newStack();
+    const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Secret', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:database-AbCdEf');
+    const database = OrchestratorDatabase.fromEndpoint({ host: 'db.internal', port: 6432 }, {
+      databaseName: 'warehouse', authentication: DatabaseAuthentication.secret(secret), verifyServerCertificate: false,
     });
+    new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { database }));
+    const template = Template.fromStack(stack);
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: Match.objectLike({
@@ -190,10 +194,10 @@ describe('the refresh function', () => {
 
   test('in local mode gets the libpq variables and no secret', () => {
     const { template } = orchestratorFixture({
-      credentials: DatabaseCredentials.fromEnvironment({ username: 'refresher', password: 'secret-pw', sslMode: 'disable' }),
-      databaseEndpoint: 'localhost',
-      databasePort: 5433,
-      databaseName: 'warehouse',
+      database: OrchestratorDatabase.fromEndpoint({ host: 'localhost', port: 5433 }, {
+        databaseName: 'warehouse',
+        authentication: DatabaseAuthentication.plaintextPassword({ username: 'refresher', password: 'secret-pw', sslMode: 'disable' }),
+      }),
     });
     const fn = template.toJSON().Resources[refreshFunctionId(template)];
     expect(fn.Properties.Environment.Variables).toMatchObject({
@@ -283,7 +287,9 @@ describe('least privilege', () => {
       secretCompleteArn: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:database-AbCdEf',
       encryptionKey: key,
     });
-    new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { credentials: DatabaseCredentials.fromSecret(secret) }));
+    new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, {
+      database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.secret(secret) }),
+    }));
     const template = Template.fromStack(stack);
     const statements = statementsOf(template, roleOf(template, refreshFunctionId(template)));
     expect(statements.filter((statement) => actionsOf(statement).some((action) => !action.startsWith('ec2:') && !action.startsWith('logs:'))))
