@@ -15,6 +15,8 @@ from constructs import Construct
 
 from itc_orchestrator import (
     ConcurrentRefresh,
+    DatabaseAuthentication,
+    DatabaseEndpointProps,
     ItcOrchestrator,
     OrchestratorDatabase,
     OrchestratorSchedule,
@@ -24,6 +26,7 @@ from itc_orchestrator import (
 )
 
 STACK_NAME = "ItcOrchestratorSmoke"
+CONNECTIONS_STACK_NAME = "ItcOrchestratorSmokeConnections"
 
 
 class OrchestratorStack(cdk.Stack):
@@ -31,6 +34,7 @@ class OrchestratorStack(cdk.Stack):
         super().__init__(scope, construct_id)
 
         vpc = ec2.Vpc(self, "Vpc", max_azs=2, nat_gateways=1)
+        self.vpc = vpc
         database = rds.DatabaseInstance(
             self,
             "Database",
@@ -39,7 +43,9 @@ class OrchestratorStack(cdk.Stack):
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             credentials=rds.Credentials.from_generated_secret("itc"),
             database_name="warehouse",
+            iam_authentication=True,
         )
+        self.database = database
 
         # One pipeline defined in this app, one deployed elsewhere and referenced by ARN.
         demand = lambda_.Function(
@@ -79,6 +85,73 @@ class OrchestratorStack(cdk.Stack):
         )
 
 
+class ConnectionsStack(cdk.Stack):
+    """Every factory and authentication: the instance of the other stack with IAM (a cross-stack reference
+    without a dependency cycle), a cluster with its secret, a proxy with IAM, an endpoint with IAM."""
+
+    def __init__(self, scope: Construct, construct_id: str, vpc: ec2.IVpc, instance: rds.IDatabaseInstance) -> None:
+        super().__init__(scope, construct_id)
+
+        pipelines = [
+            Pipeline.from_function_arn(
+                "Demand",
+                self.format_arn(
+                    service="lambda",
+                    resource="function",
+                    resource_name="demand-loader",
+                    arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                ),
+            )
+        ]
+        cluster = rds.DatabaseCluster(
+            self,
+            "Cluster",
+            engine=rds.DatabaseClusterEngine.aurora_postgres(version=rds.AuroraPostgresEngineVersion.VER_16_4),
+            vpc=vpc,
+            writer=rds.ClusterInstance.serverless_v2("Writer"),
+            iam_authentication=True,
+        )
+        proxy = rds.DatabaseProxy(
+            self,
+            "Proxy",
+            proxy_target=rds.ProxyTarget.from_cluster(cluster),
+            secrets=[cluster.secret],
+            vpc=vpc,
+            iam_auth=True,
+        )
+        external_group = ec2.SecurityGroup(self, "ExternalDatabaseGroup", vpc=vpc)
+        iam = DatabaseAuthentication.iam("refresher")
+
+        ItcOrchestrator(
+            self,
+            "InstanceIam",
+            pipelines=pipelines,
+            vpc=vpc,
+            database=OrchestratorDatabase.from_instance(instance, database_name="warehouse", authentication=iam),
+        )
+        ItcOrchestrator(self, "ClusterSecret", pipelines=pipelines, vpc=vpc, database=OrchestratorDatabase.from_cluster(cluster))
+        ItcOrchestrator(
+            self, "ProxyIam", pipelines=pipelines, vpc=vpc, database=OrchestratorDatabase.from_proxy(proxy, authentication=iam)
+        )
+        ItcOrchestrator(
+            self,
+            "EndpointIam",
+            pipelines=pipelines,
+            vpc=vpc,
+            database=OrchestratorDatabase.from_endpoint(
+                DatabaseEndpointProps(
+                    host="warehouse.example.internal",
+                    port=6432,
+                    security_groups=[external_group],
+                    resource_id="db-ABCDEFGHIJKLMNOP",
+                ),
+                database_name="warehouse",
+                authentication=iam,
+            ),
+        )
+
+
 app = cdk.App(analytics_reporting=False)
-OrchestratorStack(app, STACK_NAME)
+main = OrchestratorStack(app, STACK_NAME)
+ConnectionsStack(app, CONNECTIONS_STACK_NAME, main.vpc, main.database)
 app.synth()

@@ -7,22 +7,29 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ConcurrentRefresh, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy, Pipeline } from '../../src';
+import { ConcurrentRefresh, DatabaseAuthentication, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy, Pipeline } from '../../src';
 
 const STACK_NAME = 'ItcOrchestratorSmoke';
+const CONNECTIONS_STACK_NAME = 'ItcOrchestratorSmokeConnections';
 
 class OrchestratorStack extends Stack {
+  readonly vpc: ec2.Vpc;
+  readonly database: rds.DatabaseInstance;
+
   constructor(scope: Construct, id: string) {
     super(scope, id);
 
     const vpc = new ec2.Vpc(this, 'Vpc', { maxAzs: 2, natGateways: 1 });
+    this.vpc = vpc;
     const database = new rds.DatabaseInstance(this, 'Database', {
       engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16 }),
       vpc,
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS },
       credentials: rds.Credentials.fromGeneratedSecret('itc'),
       databaseName: 'warehouse',
+      iamAuthentication: true,
     });
+    this.database = database;
 
     // One pipeline defined in this app, one deployed elsewhere and referenced by ARN.
     const demand = new lambda.Function(this, 'DemandLoader', {
@@ -56,6 +63,52 @@ class OrchestratorStack extends Stack {
   }
 }
 
+/**
+ * Every factory and authentication: the instance of the other stack with IAM (a cross-stack reference
+ * without a dependency cycle), a cluster with its secret, a proxy with IAM, an endpoint with IAM.
+ */
+class ConnectionsStack extends Stack {
+  constructor(scope: Construct, id: string, vpc: ec2.IVpc, instance: rds.IDatabaseInstance) {
+    super(scope, id);
+
+    const pipelines = [Pipeline.fromFunctionArn('Demand', this.formatArn({
+      service: 'lambda',
+      resource: 'function',
+      resourceName: 'demand-loader',
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    }))];
+    const cluster = new rds.DatabaseCluster(this, 'Cluster', {
+      engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_4 }),
+      vpc,
+      writer: rds.ClusterInstance.serverlessV2('Writer'),
+      iamAuthentication: true,
+    });
+    const proxy = new rds.DatabaseProxy(this, 'Proxy', {
+      proxyTarget: rds.ProxyTarget.fromCluster(cluster),
+      secrets: [cluster.secret!],
+      vpc,
+      iamAuth: true,
+    });
+    const externalGroup = new ec2.SecurityGroup(this, 'ExternalDatabaseGroup', { vpc });
+    const iam = DatabaseAuthentication.iam('refresher');
+
+    new ItcOrchestrator(this, 'InstanceIam', {
+      pipelines, vpc, database: OrchestratorDatabase.fromInstance(instance, { databaseName: 'warehouse', authentication: iam }),
+    });
+    new ItcOrchestrator(this, 'ClusterSecret', { pipelines, vpc, database: OrchestratorDatabase.fromCluster(cluster) });
+    new ItcOrchestrator(this, 'ProxyIam', { pipelines, vpc, database: OrchestratorDatabase.fromProxy(proxy, { authentication: iam }) });
+    new ItcOrchestrator(this, 'EndpointIam', {
+      pipelines,
+      vpc,
+      database: OrchestratorDatabase.fromEndpoint(
+        { host: 'warehouse.example.internal', port: 6432, securityGroups: [externalGroup], resourceId: 'db-ABCDEFGHIJKLMNOP' },
+        { databaseName: 'warehouse', authentication: iam },
+      ),
+    });
+  }
+}
+
 const app = new App({ analyticsReporting: false });
-new OrchestratorStack(app, STACK_NAME);
+const main = new OrchestratorStack(app, STACK_NAME);
+new ConnectionsStack(app, CONNECTIONS_STACK_NAME, main.vpc, main.database);
 app.synth();

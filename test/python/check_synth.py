@@ -96,6 +96,38 @@ def compare_templates(python: dict, typescript: dict) -> None:
         print(f"     {diff}")
 
 
+def compare_connection_templates(python: dict, typescript: dict) -> None:
+    """The stack with every database factory and authentication: identical, and wired as each asks."""
+    diffs = differences(python, typescript)
+    check(not diffs, f"identical connection templates ({len(diffs)} differences)")
+    for diff in diffs[:20]:
+        print(f"     {diff}")
+
+    roles = resources_of_type(python, "AWS::IAM::Role")
+    refresh_roles = {k for k, v in roles.items() if "Refreshes materialized views" in v["Properties"].get("Description", "")}
+    statements_by_role: dict[str, list] = {role: [] for role in refresh_roles}
+    for policy in resources_of_type(python, "AWS::IAM::Policy").values():
+        for role in policy["Properties"].get("Roles", []):
+            if role.get("Ref") in statements_by_role:
+                statements_by_role[role["Ref"]].extend(policy["Properties"]["PolicyDocument"]["Statement"])
+
+    def actions(statements: list) -> list[str]:
+        return [a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])]
+
+    connect = {role: [s for s in statements if s["Action"] == "rds-db:connect"] for role, statements in statements_by_role.items()}
+    iam_roles = sorted(role for role, found in connect.items() if found)
+    check(len(iam_roles) == 3 and all(len(connect[role]) == 1 and "/refresher" in json.dumps(connect[role][0]["Resource"])
+                                      for role in iam_roles),
+          f"rds-db:connect as the user refresher, once for each of the 3 IAM orchestrators: {iam_roles}")
+    secret_readers = sorted(role for role, statements in statements_by_role.items()
+                            if any(a.startswith("secretsmanager:") for a in actions(statements)))
+    check(len(secret_readers) == 1 and secret_readers[0].startswith("ClusterSecret"),
+          f"only the orchestrator with the cluster's secret reads a secret: {secret_readers}")
+    rules = [r for r in resources_of_type(python, "AWS::EC2::SecurityGroupIngress").values()
+             if r["Properties"].get("Description") == "Refresh compute to the database"]
+    check(len(rules) == 4, f"an ingress rule from each of the 4 refresh functions to its database: {len(rules)}")
+
+
 def wheel_tarball() -> Path:
     """The jsii package (the npm package, as `npm pack` made it) that the installed wheel carries."""
     spec = importlib.util.find_spec("itc_orchestrator")  # locates without starting the jsii runtime
@@ -147,6 +179,7 @@ def check_handler_asset(assembly: Path, stack: str, template: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stack", required=True)
+    parser.add_argument("--connections-stack", required=True, help="the stack with every database factory")
     parser.add_argument("--python", required=True, type=Path, help="cdk.out of app.py")
     parser.add_argument("--typescript", required=True, type=Path, help="cdk.out of app.ts")
     args = parser.parse_args()
@@ -155,6 +188,8 @@ def main() -> None:
     typescript = load_template(args.typescript, args.stack)
     compare_templates(python, typescript)
     check_handler_asset(args.python, args.stack, python)
+    compare_connection_templates(load_template(args.python, args.connections_stack),
+                                 load_template(args.typescript, args.connections_stack))
     check_published_files()
 
     if failures:

@@ -31,7 +31,7 @@ def main() -> None:
     if len(templates) != 1:
         sys.exit(f"readme_quick_start: expected one stack template in {outdir}, found {templates}")
     types = [r["Type"] for r in json.loads(templates[0].read_text())["Resources"].values()]
-    for expected in ("AWS::StepFunctions::StateMachine", "AWS::Scheduler::Schedule", "AWS::RDS::DBInstance"):
+    for expected in ("AWS::StepFunctions::StateMachine", "AWS::Scheduler::Schedule", "AWS::RDS::DBInstance", "AWS::EC2::SecurityGroupIngress"):
         if expected not in types:
             sys.exit(f"readme_quick_start: the quick start synthesized no {expected}")
     print(f"ok   the README Python quick start synthesizes {templates[0].name} ({len(types)} resources)")

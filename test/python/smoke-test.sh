@@ -62,7 +62,7 @@ step "synthesize the TypeScript twin"
 CDK_OUTDIR=$out/typescript npx ts-node --transpile-only --project test/tsconfig.json $here/app.ts
 
 step "compare the templates, check the bundled handler and the published files"
-"$py" $here/check_synth.py --stack "$stack" --python "$out/python" --typescript "$out/typescript"
+"$py" $here/check_synth.py --stack "$stack" --connections-stack "${stack}Connections" --python "$out/python" --typescript "$out/typescript"
 
 step "run the README's Python quick start"
 "$py" $here/readme_quick_start.py README.md "$out/readme"
