@@ -12,7 +12,8 @@ describe('the refresh handler bundle', () => {
 
   test('contains its libraries and leaves only the AWS SDK and pg-native to the runtime', () => {
     const required = [...new Set([...code.matchAll(/\brequire\("([^"]+)"\)/g)].map((match) => match[1]))];
-    expect(required.filter((name) => !isBuiltin(name)).sort()).toEqual(['@aws-sdk/client-secrets-manager', 'pg-native']);
+    // The Secrets Manager client and the RDS signer (IAM authentication) ship with the Lambda Node.js runtime.
+    expect(required.filter((name) => !isBuiltin(name)).sort()).toEqual(['@aws-sdk/client-secrets-manager', '@aws-sdk/rds-signer', 'pg-native']);
   });
 
   test('is minified', () => {
