@@ -94,7 +94,6 @@ export abstract class DatabaseAuthentication {
 
 /** Where the database is and how the refresh compute may connect to it as a user, as the authentication sees it. */
 interface DatabaseAccess {
-  readonly factory: string;
   readonly host: string;
   readonly port: string;
   readonly databaseName?: string;
@@ -276,7 +275,10 @@ export class OrchestratorDatabase {
       port: instance.dbInstanceEndpointPort,
       connections: instance.connections,
       defaultSecret: secretOf(instance),
-      grantConnect: (grantee, username) => instance.grantConnect(grantee, username),
+      grantConnect: instance.instanceResourceId === undefined
+        ? undefined
+        : (grantee, username) => instance.grantConnect(grantee, username),
+      noGrantConnect: '`instance` was imported without `instanceResourceId`, which `rds-db:connect` names for IAM authentication',
     }, options);
   }
 
@@ -402,13 +404,14 @@ export class OrchestratorDatabase {
 
   /**
    * Grants the refresh compute's principal what it needs to log in, and returns its database environment.
+   * Every refresh compute (the Lambda function, a container task) binds through this and
+   * {@link _allowConnectionsFrom}.
    *
    * @internal
    */
   public _bind(grantee: iam.IGrantable): Record<string, string> {
-    const { factory, host, port, grantConnect } = this.definition;
+    const { host, port, grantConnect } = this.definition;
     return this.authentication._bind(grantee, {
-      factory,
       host,
       port,
       databaseName: this.options.databaseName,

@@ -138,6 +138,15 @@ describe('the database', () => {
       .toThrow(/OrchestratorDatabase.fromEndpoint: `resourceId` is required with DatabaseAuthentication.iam/);
   });
 
+  test('IAM authentication with an instance imported without its resource ID is rejected', () => {
+    const stack = newStack();
+    const instance = rds.DatabaseInstance.fromDatabaseInstanceAttributes(stack, 'Instance', {
+      instanceIdentifier: 'warehouse', instanceEndpointAddress: 'warehouse.internal', port: 5432, securityGroups: [],
+    });
+    expect(() => OrchestratorDatabase.fromInstance(instance, { authentication: DatabaseAuthentication.iam('refresher') }))
+      .toThrow(/OrchestratorDatabase.fromInstance: `instance` was imported without `instanceResourceId`/);
+  });
+
   test('a cluster imported without its writer endpoint is rejected', () => {
     const stack = newStack();
     const cluster = rds.DatabaseCluster.fromDatabaseClusterAttributes(stack, 'Cluster', { clusterIdentifier: 'warehouse' });
