@@ -303,7 +303,10 @@ export class OrchestratorDatabase {
       port: Tokenization.stringifyNumber(endpoint.port),
       connections: cluster.connections,
       defaultSecret: secretOf(cluster),
-      grantConnect: (grantee, username) => cluster.grantConnect(grantee, username),
+      grantConnect: hasResourceIdentifier(cluster)
+        ? (grantee, username) => cluster.grantConnect(grantee, username)
+        : undefined,
+      noGrantConnect: '`cluster` was imported without `clusterResourceIdentifier`, which `rds-db:connect` names for IAM authentication',
     }, options);
   }
 
@@ -431,6 +434,15 @@ export class OrchestratorDatabase {
     if (database?.defaultPort) {
       compute.connections.allowTo(database, database.defaultPort, 'Refresh compute to the database');
     }
+  }
+}
+
+/** Whether the cluster's resource ID is known: an imported cluster throws when it was not given. */
+function hasResourceIdentifier(cluster: rds.IDatabaseCluster): boolean {
+  try {
+    return cluster.clusterResourceIdentifier !== undefined;
+  } catch {
+    return false;
   }
 }
 

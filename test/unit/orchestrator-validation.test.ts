@@ -147,6 +147,15 @@ describe('the database', () => {
       .toThrow(/OrchestratorDatabase.fromInstance: `instance` was imported without `instanceResourceId`/);
   });
 
+  test('IAM authentication with a cluster imported without its resource ID is rejected', () => {
+    const stack = newStack();
+    const cluster = rds.DatabaseCluster.fromDatabaseClusterAttributes(stack, 'Cluster', {
+      clusterIdentifier: 'warehouse', clusterEndpointAddress: 'warehouse.cluster.internal', port: 5432,
+    });
+    expect(() => OrchestratorDatabase.fromCluster(cluster, { authentication: DatabaseAuthentication.iam('refresher') }))
+      .toThrow(/OrchestratorDatabase.fromCluster: `cluster` was imported without `clusterResourceIdentifier`/);
+  });
+
   test('a cluster imported without its writer endpoint is rejected', () => {
     const stack = newStack();
     const cluster = rds.DatabaseCluster.fromDatabaseClusterAttributes(stack, 'Cluster', { clusterIdentifier: 'warehouse' });
