@@ -123,7 +123,8 @@ export async function listViews(client: ClientBase, schemas: readonly unknown[] 
 /**
  * Describes the selected materialized views: CONCURRENTLY eligibility and the dependencies among them.
  *
- * Dependencies come from the rewrite rules (pg_rewrite, pg_depend) and are followed through plain views,
+ * Dependencies come from the view's query, its `_RETURN` rule (pg_rewrite, pg_depend), and are followed through
+ * plain views; other rules of a plain view (`ON INSERT DO INSTEAD ...`) are not read by the query and do not count,
  * so `mv_b -> view -> mv_a` makes mv_b wait for mv_a. The walk stops at any materialized view: an unselected
  * one is not refreshed, so the views behind it cannot change what it returns.
  */
@@ -142,7 +143,7 @@ export async function describeViews(client: ClientBase, oids: readonly number[])
        UNION
          SELECT reach.origin, ref.oid, ref.relkind
            FROM reach
-           JOIN pg_catalog.pg_rewrite r ON r.ev_class = reach.rel
+           JOIN pg_catalog.pg_rewrite r ON r.ev_class = reach.rel AND r.rulename = '_RETURN'
            JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
                                       AND d.refclassid = 'pg_catalog.pg_class'::regclass
            JOIN pg_catalog.pg_class ref ON ref.oid = d.refobjid
