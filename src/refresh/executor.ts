@@ -77,9 +77,12 @@ interface ReaderWait {
  */
 export async function executePlan(plan: readonly PlannedRefresh[], options: ExecutionOptions): Promise<ViewReport[]> {
   const byName = new Map(plan.map((step) => [step.view.qualifiedName, step]));
+  const position = new Map(plan.map((step, index) => [step, index]));
   const reports = new Map<string, ViewReport>();
   const pendingDeps = new Map(plan.map((step) => [step.view.qualifiedName, step.dependsOn.length]));
-  const ready = plan.filter((step) => step.dependsOn.length === 0);
+  // Longest chain of dependents first, then plan order.
+  const ready = new Heap<PlannedRefresh>((a, b) => b.height - a.height || position.get(a)! - position.get(b)!);
+  for (const step of plan) if (step.dependsOn.length === 0) ready.push(step);
   let running = 0;
 
   const finish = (step: PlannedRefresh, report: ViewReport) => {
@@ -110,9 +113,8 @@ export async function executePlan(plan: readonly PlannedRefresh[], options: Exec
 
   await new Promise<void>((resolve, reject) => {
     const pump = () => {
-      ready.sort((a, b) => b.height - a.height || plan.indexOf(a) - plan.indexOf(b));
-      while (running < options.concurrency && ready.length > 0) {
-        const step = ready.shift()!;
+      while (running < options.concurrency && ready.size > 0) {
+        const step = ready.pop()!;
         running++;
         refreshView(step, options).then((report) => {
           running--;
@@ -120,7 +122,7 @@ export async function executePlan(plan: readonly PlannedRefresh[], options: Exec
           pump();
         }, reject);
       }
-      if (running === 0 && ready.length === 0) resolve();
+      if (running === 0 && ready.size === 0) resolve();
     };
     pump();
   });
@@ -286,4 +288,48 @@ function backoff(attempt: number, options: ExecutionOptions): number {
   const max = options.retryMaxDelayMs ?? 5_000;
   const exponential = Math.min(max, base * 2 ** (attempt - 1));
   return Math.round(exponential / 2 + (Math.random() * exponential) / 2);
+}
+
+/** A binary min-heap: `pop` returns the item that `compare` orders first. */
+class Heap<T> {
+  private readonly items: T[] = [];
+
+  constructor(private readonly compare: (a: T, b: T) => number) {}
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  push(item: T): void {
+    const items = this.items;
+    items.push(item);
+    let index = items.length - 1;
+    while (index > 0) {
+      const parent = Math.floor((index - 1) / 2);
+      if (this.compare(items[index], items[parent]) >= 0) break;
+      [items[index], items[parent]] = [items[parent], items[index]];
+      index = parent;
+    }
+  }
+
+  pop(): T | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (items.length > 0 && last !== undefined) {
+      items[0] = last;
+      let index = 0;
+      for (;;) {
+        const left = 2 * index + 1;
+        const right = left + 1;
+        let first = index;
+        if (left < items.length && this.compare(items[left], items[first]) < 0) first = left;
+        if (right < items.length && this.compare(items[right], items[first]) < 0) first = right;
+        if (first === index) break;
+        [items[index], items[first]] = [items[first], items[index]];
+        index = first;
+      }
+    }
+    return top;
+  }
 }

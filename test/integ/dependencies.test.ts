@@ -1,6 +1,6 @@
 import type { ClientConfig } from 'pg';
-import { RefreshErrors } from '../../src/refresh/contract';
-import { endOf, invoke, localModeEnv, startOf, viewOf } from '../refresh/harness';
+import { RefreshEnv } from '../../src/refresh/contract';
+import { endOf, invoke, localModeEnv, startOf } from '../refresh/harness';
 import { createTestDatabase, runSql } from '../support/test-database';
 
 /**
@@ -34,5 +34,28 @@ describe('dependencies between materialized views', () => {
     expect(report!.views.map((view) => view.view)).toEqual(['rules.first', 'rules.second']);
     expect(startOf(report!, 'rules.second')).toBeGreaterThanOrEqual(endOf(report!, 'rules.first'));
     expect(await runSql(db, 'SELECT total::int FROM rules.second')).toEqual([{ total: 15 }]);
+  });
+
+  test('a view that reads another through SQL-standard function bodies waits for it', async () => {
+    await runSql(db, `
+      CREATE SCHEMA fn;
+      CREATE TABLE fn.sales (id int PRIMARY KEY, amount int NOT NULL);
+      INSERT INTO fn.sales VALUES (1, 10);
+      CREATE MATERIALIZED VIEW fn.base AS SELECT sum(amount) AS total FROM fn.sales;
+      -- BEGIN ATOMIC bodies are parsed at creation, so pg_depend records what they read.
+      CREATE FUNCTION fn.base_total() RETURNS bigint LANGUAGE sql STABLE BEGIN ATOMIC SELECT total FROM fn.base; END;
+      CREATE FUNCTION fn.doubled_total() RETURNS bigint LANGUAGE sql STABLE BEGIN ATOMIC SELECT fn.base_total() * 2; END;
+      CREATE VIEW fn.totals AS SELECT fn.doubled_total() AS doubled;
+      -- By name alone these come before fn.base.
+      CREATE MATERIALIZED VIEW fn.a_direct AS SELECT fn.base_total() AS total;
+      CREATE MATERIALIZED VIEW fn.a_nested AS SELECT doubled FROM fn.totals;
+      UPDATE fn.sales SET amount = 25;
+    `);
+    const { report, error } = await invoke({ views: ['fn.a_direct', 'fn.a_nested', 'fn.base'] }, { ...env, [RefreshEnv.CONCURRENCY]: '1' });
+
+    expect(error).toBeUndefined();
+    expect(report!.views.map((view) => view.view)).toEqual(['fn.base', 'fn.a_direct', 'fn.a_nested']);
+    expect(await runSql(db, 'SELECT total::int FROM fn.a_direct')).toEqual([{ total: 25 }]);
+    expect(await runSql(db, 'SELECT doubled::int FROM fn.a_nested')).toEqual([{ doubled: 50 }]);
   });
 });
