@@ -3,7 +3,8 @@
  *   1. wall time on a DAG of materialized views, against sequential REFRESH and the lower bound;
  *   2. read latency on a large view while it refreshes;
  *   3. handler bundle size and cold init, against a naive bundle;
- *   4. engine overhead per view.
+ *   4. engine overhead per view;
+ *   5. planning, overhead per view and report size for thousands of views.
  * Writes bench/results.json and bench/results.md and prints the markdown.
  * Run with `npx projen bench` (`npx projen bench --help` for options).
  */
@@ -20,6 +21,7 @@ import { benchmarkHandler } from './sections/handler-init';
 import { benchmarkOverhead } from './sections/overhead';
 import { benchmarkReaders } from './sections/readers';
 import { benchmarkWallTime, WallTimeSettings } from './sections/refresh-wall-time';
+import { benchmarkScale } from './sections/scale';
 import { REFRESH_BUNDLE } from '../local/lambda';
 import { PostgresServer, startPostgres } from '../local/postgres';
 
@@ -49,6 +51,7 @@ function plan(options: BenchOptions) {
       readers: { seed: SEED, rows: 200_000, marginMs: 200 },
       handler: { runs: 3 },
       overhead: { views: 50, repetitions: 2 },
+      scale: { views: 3_000, repetitions: 1 },
     }
     : {
       // 0.8–2.4 million rows per view: 100–500 ms per refresh on a current x86 core.
@@ -58,6 +61,7 @@ function plan(options: BenchOptions) {
       readers: { seed: SEED, rows: 1_500_000, marginMs: 300 },
       handler: { runs: 15 },
       overhead: { views: 200, repetitions: 5 },
+      scale: { views: 3_000, repetitions: 3 },
     };
 }
 
@@ -101,6 +105,7 @@ async function main(): Promise<void> {
       readers: run('readers') ? await benchmarkReaders(context, settings.readers) : undefined,
       handler: run('handler') ? await benchmarkHandler(context, settings.handler) : undefined,
       overhead: run('overhead') ? await benchmarkOverhead(context, settings.overhead) : undefined,
+      scale: run('scale') ? await benchmarkScale(context, settings.scale) : undefined,
     };
   } finally {
     handlers.killAll();

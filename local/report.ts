@@ -96,6 +96,9 @@ export function formatRefreshReport(report: RefreshReport): string {
         (view.reason ? `  ${view.reason}` : ''),
     );
   }
+  if (report.viewsOmitted > 0) {
+    lines.push(`  … and ${report.viewsOmitted} more view(s), left out of the report for size; the log lists every view`);
+  }
   return lines.join('\n');
 }
 

@@ -64,6 +64,19 @@ export const RefreshLimits = {
 } as const;
 
 /**
+ * Bounds on what the handler returns and logs, so that a run of thousands of views stays inside Step Functions'
+ * 256 KiB task output and CloudWatch Logs' 256 KB event.
+ */
+export const ReportLimits = {
+  /** Most bytes of JSON the report's `views` list takes; views beyond it are counted in `viewsOmitted`. */
+  VIEWS_BYTES: 64 * 1024,
+  /** Longest `reason` of a view in the report; the view's own log event has it whole. */
+  REASON_CHARS: 1_000,
+  /** Most bytes of JSON per log event that lists views; longer lists are split over several events. */
+  LOG_EVENT_BYTES: 64 * 1024,
+} as const;
+
+/**
  * Error names the handler throws (as `error.name`), so Step Functions can match them in Retry and Catch.
  */
 export const RefreshErrors = {
@@ -135,6 +148,15 @@ export interface RefreshReport {
   readonly concurrency: number;
   readonly startedAt: string;
   readonly durationMs: number;
+  /** How long resolving the selection, reading the dependencies from the catalog and ordering the views took. */
+  readonly planningMs: number;
+  /**
+   * Per-view detail, in plan order, as far as it fits in {@link ReportLimits.VIEWS_BYTES} of JSON: failed views
+   * first, then skipped ones, then refreshed ones. A run of a few hundred views lists every view; the log has
+   * every view in any case (one event per view).
+   */
   readonly views: ViewReport[];
+  /** Selected views that `views` leaves out for size; 0 when it lists every view. `totals` counts them all. */
+  readonly viewsOmitted: number;
   readonly totals: RefreshTotals;
 }

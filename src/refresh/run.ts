@@ -2,7 +2,7 @@ import type { Client, Pool } from 'pg';
 import { describeViews, listViews, resolveViewNames } from './catalog';
 import { readConfig, RefreshConfig } from './config';
 import { createPool, openConnection } from './connection';
-import { RefreshEnv, RefreshReport, ViewReport } from './contract';
+import { RefreshEnv, RefreshReport, ReportLimits, ViewReport } from './contract';
 import { RefreshError, describeError, isTransient, redact } from './errors';
 import { executePlan } from './executor';
 import { logger, recordRun, recordViewDuration } from './observability';
@@ -48,9 +48,11 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
     // The catalog queries and the lock wait on this session cannot outlast the invocation either.
     const lock = await RunLock.begin(client, timeLeft);
     heldLock = lock;
+    const planningStarted = Date.now();
     const plan = await planSelection(client, requestedViews, config);
-    logger.info('Refresh run planned', {
-      views: plan.map((step) => ({ view: step.view.qualifiedName, concurrently: step.concurrently, dependsOn: step.dependsOn })),
+    let planningMs = Date.now() - planningStarted;
+    logInParts('Refresh run planned', plan.map((step) => ({ view: step.view.qualifiedName, concurrently: step.concurrently, dependsOn: step.dependsOn })), {
+      planningMs,
       concurrency: config.concurrency,
       credentials: settings.source,
     });
@@ -59,11 +61,16 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
     logger.info('Run lock', { lock: outcome, overlapPolicy: config.overlapPolicy });
     if (outcome === 'not-acquired') {
       const reason = `another refresh run of the same views holds their run lock (overlap policy ${config.overlapPolicy})`;
-      return finishRun(startedAt, outcome, config, plan.map((step) => skippedView(step, reason)));
+      return finishRun(startedAt, outcome, config, planningMs, plan.map((step) => skippedView(step, reason)));
     }
 
     // While this run waited, the other one may have populated views, which changes CONCURRENTLY eligibility.
-    const current = outcome === 'acquired-after-wait' ? await planSelection(client, requestedViews, config) : plan;
+    let current = plan;
+    if (outcome === 'acquired-after-wait') {
+      const replanningStarted = Date.now();
+      current = await planSelection(client, requestedViews, config);
+      planningMs += Date.now() - replanningStarted;
+    }
     lock.keepAlive();
     pool = createPool(settings, config.concurrency, timeLeft());
     const views = await executePlan(current, {
@@ -83,7 +90,7 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
       },
     });
     const lost = await lock.release();
-    return finishRun(startedAt, outcome, config, views, lost);
+    return finishRun(startedAt, outcome, config, planningMs, views, lost);
   } catch (error) {
     throw asRefreshError(error, settings.secrets);
   } finally {
@@ -138,15 +145,25 @@ function skippedView(step: PlannedRefresh, reason: string): ViewReport {
 }
 
 /** Reports the run; throws unless every view was refreshed or the run was skipped for the lock. */
-function finishRun(startedAt: Date, lock: RefreshReport['lock'], config: RefreshConfig, views: ViewReport[], lockLost?: string): RefreshReport {
+function finishRun(
+  startedAt: Date,
+  lock: RefreshReport['lock'],
+  config: RefreshConfig,
+  planningMs: number,
+  views: ViewReport[],
+  lockLost?: string,
+): RefreshReport {
   const count = (status: ViewReport['status']) => views.filter((view) => view.status === status).length;
+  const listed = reportedViews(views);
   const report: RefreshReport = {
     status: lock === 'not-acquired' ? 'skipped' : 'succeeded',
     lock,
     concurrency: config.concurrency,
     startedAt: startedAt.toISOString(),
     durationMs: Date.now() - startedAt.getTime(),
-    views,
+    planningMs,
+    views: listed,
+    viewsOmitted: views.length - listed.length,
     totals: { selected: views.length, refreshed: count('refreshed'), failed: count('failed'), skipped: count('skipped') },
   };
   recordRun(report);
@@ -170,6 +187,49 @@ function finishRun(startedAt: Date, lock: RefreshReport['lock'], config: Refresh
       + 'another run may have refreshed the same views at the same time, each view one refresh at a time');
   }
   return report;
+}
+
+/**
+ * The views the report lists: as many as fit in {@link ReportLimits.VIEWS_BYTES} of JSON, failed ones first,
+ * then skipped, then refreshed, each kind in plan order; returned in plan order, reasons shortened.
+ */
+export function reportedViews(views: readonly ViewReport[]): ViewReport[] {
+  const rank: Record<ViewReport['status'], number> = { failed: 0, skipped: 1, refreshed: 2 };
+  const byPriority = views.map((view, index) => ({ view, index })).sort((a, b) => rank[a.view.status] - rank[b.view.status] || a.index - b.index);
+  const chosen: Array<{ view: ViewReport; index: number }> = [];
+  let size = 2;
+  for (const entry of byPriority) {
+    const view = shortenReason(entry.view);
+    const entrySize = Buffer.byteLength(JSON.stringify(view)) + 1;
+    if (size + entrySize > ReportLimits.VIEWS_BYTES) break;
+    size += entrySize;
+    chosen.push({ view, index: entry.index });
+  }
+  return chosen.sort((a, b) => a.index - b.index).map((entry) => entry.view);
+}
+
+function shortenReason(view: ViewReport): ViewReport {
+  if (view.reason === undefined || view.reason.length <= ReportLimits.REASON_CHARS) return view;
+  return { ...view, reason: `${view.reason.slice(0, ReportLimits.REASON_CHARS - 1)}…` };
+}
+
+/**
+ * Logs a list in as many events as it takes to keep each under {@link ReportLimits.LOG_EVENT_BYTES} of JSON,
+ * each with `part` and `parts`, so no event nears CloudWatch Logs' 256 KB limit.
+ */
+function logInParts(message: string, items: readonly object[], attributes: Record<string, unknown>): void {
+  const parts: object[][] = [[]];
+  let size = 0;
+  for (const item of items) {
+    const itemSize = Buffer.byteLength(JSON.stringify(item)) + 1;
+    if (size + itemSize > ReportLimits.LOG_EVENT_BYTES && parts[parts.length - 1].length > 0) {
+      parts.push([]);
+      size = 0;
+    }
+    parts[parts.length - 1].push(item);
+    size += itemSize;
+  }
+  parts.forEach((part, index) => logger.info(message, { ...attributes, views: part, part: index + 1, parts: parts.length }));
 }
 
 /** Gives every error leaving the run a stable name and a message without credentials. */

@@ -63,6 +63,9 @@ test('a run loads both pipelines, then refreshes every view to match the tables'
   // The output is the refresh report: populated views with a unique index went CONCURRENTLY.
   const report = execution.output as RefreshReport;
   expect(report.totals).toEqual({ selected: 6, refreshed: 6, failed: 0, skipped: 0 });
+  // A run this small lists every view.
+  expect(report.viewsOmitted).toBe(0);
+  expect(report.views).toHaveLength(6);
   const concurrently = Object.fromEntries(report.views.map((view) => [view.view, view.concurrently]));
   expect(concurrently).toEqual({
     'warehouse.demand_by_region': true,

@@ -1,0 +1,98 @@
+import { performance } from 'node:perf_hooks';
+import { withClient } from '../../local/pg';
+import { RefreshEnv } from '../../src/refresh/contract';
+import { BenchContext } from '../context';
+import { successfulReports } from '../handler-process';
+import { median, round } from '../stats';
+
+/**
+ * Section 5: a large selection. Thousands of trivial materialized views in a dependency tree, some
+ * edges through plain views, so that planning (the catalog's dependency walk, the topological
+ * order) and scheduling (the ready queue) show what they cost per view, and the report's size can
+ * be checked against the 256 KiB Step Functions allows a task's output.
+ */
+export interface ScaleSettings {
+  readonly views: number;
+  /** Warm invocations measured, after one cold invocation. */
+  readonly repetitions: number;
+}
+
+export interface ScaleResult {
+  readonly views: number;
+  readonly repetitions: number;
+  /** Median planning time of the warm invocations, as the report states it. */
+  readonly planningMs: number;
+  /** One connection, one REFRESH after another, in dependency order: the statements alone. */
+  readonly rawSequentialMs: number;
+  /** Median warm invocation at concurrency 1. */
+  readonly engineMs: number;
+  /** Engine time minus the raw REFRESH time, per view. */
+  readonly overheadPerViewMs: number;
+  /** The report as JSON, in bytes (UTF-8). */
+  readonly reportBytes: number;
+}
+
+const SCHEMA = 'wide';
+
+/** View i reads view (i - 1) / 2, every third one through a plain view, and every fifth one also reads view i - 1. */
+export function scaleViewSql(index: number): string[] {
+  const name = (i: number) => `${SCHEMA}.view_${String(i).padStart(5, '0')}`;
+  if (index === 0) return [`CREATE MATERIALIZED VIEW ${name(0)} AS SELECT 1 AS one`];
+  const parent = Math.floor((index - 1) / 2);
+  const statements: string[] = [];
+  let source = name(parent);
+  if (index % 3 === 0) {
+    const plain = `${SCHEMA}.plain_${String(index).padStart(5, '0')}`;
+    statements.push(`CREATE VIEW ${plain} AS SELECT one FROM ${source}`);
+    source = plain;
+  }
+  const extra = index % 5 === 0 ? ` UNION ALL SELECT one FROM ${name(index - 1)}` : '';
+  statements.push(`CREATE MATERIALIZED VIEW ${name(index)} AS SELECT one FROM ${source}${extra} LIMIT 1`);
+  return statements;
+}
+
+export async function benchmarkScale(context: BenchContext, settings: ScaleSettings): Promise<ScaleResult> {
+  const database = await context.server.createDatabase('bench_scale');
+  const rawRuns = await withClient(database, async (client) => {
+    context.log(`scale: creating ${settings.views} materialized views`);
+    await client.query(`CREATE SCHEMA ${SCHEMA}`);
+    const statements = Array.from({ length: settings.views }, (_, i) => scaleViewSql(i)).flat();
+    for (let i = 0; i < statements.length; i += 200) {
+      await client.query(statements.slice(i, i + 200).join(';\n'));
+    }
+    await client.query('CHECKPOINT');
+    const started = performance.now();
+    for (let i = 0; i < settings.views; i++) {
+      await client.query(`REFRESH MATERIALIZED VIEW ${SCHEMA}.view_${String(i).padStart(5, '0')}`);
+    }
+    return [performance.now() - started];
+  });
+
+  const result = await context.handlers.run({
+    bundle: context.bundle,
+    database,
+    settings: { [RefreshEnv.SCHEMAS]: JSON.stringify([SCHEMA]), [RefreshEnv.CONCURRENCY]: '1' },
+    invocations: 1 + settings.repetitions,
+  });
+  const reports = successfulReports(result, 'scale');
+  const incomplete = reports.find((report) => report.totals.refreshed !== settings.views);
+  if (incomplete) {
+    throw new Error(`scale: the engine refreshed ${incomplete.totals.refreshed} of ${settings.views} views`);
+  }
+  const [, ...warm] = result.invocations.map((invocation) => invocation.durationMs);
+  const warmReports = reports.slice(1);
+  const rawSequentialMs = median(rawRuns);
+  const engineMs = median(warm);
+  const planningMs = median(warmReports.map((report) => report.planningMs));
+  const reportBytes = Math.max(...reports.map((report) => Buffer.byteLength(JSON.stringify(report))));
+  context.log(`scale: planning ${planningMs.toFixed(0)} ms, raw ${rawSequentialMs.toFixed(0)} ms, engine ${engineMs.toFixed(0)} ms, report ${reportBytes} B`);
+  return {
+    views: settings.views,
+    repetitions: settings.repetitions,
+    planningMs: round(planningMs),
+    rawSequentialMs: round(rawSequentialMs),
+    engineMs: round(engineMs),
+    overheadPerViewMs: round((engineMs - rawSequentialMs) / settings.views, 2),
+    reportBytes,
+  };
+}
