@@ -82,7 +82,6 @@ export async function executePlan(plan: readonly PlannedRefresh[], options: Exec
   const pendingDeps = new Map(plan.map((step) => [step.view.qualifiedName, step.dependsOn.length]));
   // Longest chain of dependents first, then plan order.
   const ready = new Heap<PlannedRefresh>((a, b) => b.height - a.height || position.get(a)! - position.get(b)!);
-  for (const step of plan) if (step.dependsOn.length === 0) ready.push(step);
   let running = 0;
 
   const finish = (step: PlannedRefresh, report: ViewReport) => {
@@ -100,7 +99,8 @@ export async function executePlan(plan: readonly PlannedRefresh[], options: Exec
   };
 
   const skipDependent = (step: PlannedRefresh, cause: string) => {
-    if (reports.has(step.view.qualifiedName)) return;
+    // A view that cannot be refreshed fails with its own reason, not as a dependent.
+    if (reports.has(step.view.qualifiedName) || step.blocker) return;
     finish(step, {
       view: step.view.qualifiedName,
       status: 'skipped',
@@ -110,6 +110,16 @@ export async function executePlan(plan: readonly PlannedRefresh[], options: Exec
       reason: `depends on ${cause}, which was not refreshed`,
     });
   };
+
+  // Views that cannot be refreshed fail first, without waiting for their dependencies, and take their
+  // dependents with them.
+  for (const step of plan) {
+    if (step.blocker) {
+      finish(step, { view: step.view.qualifiedName, status: 'failed', concurrently: false, durationMs: 0, attempts: 0, reason: step.blocker });
+    }
+  }
+
+  for (const step of plan) if (step.dependsOn.length === 0 && !reports.has(step.view.qualifiedName)) ready.push(step);
 
   await new Promise<void>((resolve, reject) => {
     const pump = () => {
@@ -133,9 +143,6 @@ export async function executePlan(plan: readonly PlannedRefresh[], options: Exec
 /** Refreshes one view, retrying transient errors with backoff while time remains. Never throws. */
 async function refreshView(step: PlannedRefresh, options: ExecutionOptions): Promise<ViewReport> {
   const name = step.view.qualifiedName;
-  if (step.blocker) {
-    return { view: name, status: 'failed', concurrently: false, durationMs: 0, attempts: 0, reason: step.blocker };
-  }
 
   const started = Date.now();
   const result = (status: ViewReport['status'], attempts: number, reason?: string): ViewReport => ({

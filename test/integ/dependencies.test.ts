@@ -1,6 +1,6 @@
 import type { ClientConfig } from 'pg';
-import { RefreshEnv } from '../../src/refresh/contract';
-import { endOf, invoke, localModeEnv, startOf } from '../refresh/harness';
+import { RefreshEnv, RefreshErrors, RefreshReport } from '../../src/refresh/contract';
+import { endOf, invoke, localModeEnv, logLines, startOf } from '../refresh/harness';
 import { createTestDatabase, runSql } from '../support/test-database';
 
 /**
@@ -57,5 +57,36 @@ describe('dependencies between materialized views', () => {
     expect(report!.views.map((view) => view.view)).toEqual(['fn.base', 'fn.a_direct', 'fn.a_nested']);
     expect(await runSql(db, 'SELECT total::int FROM fn.a_direct')).toEqual([{ total: 25 }]);
     expect(await runSql(db, 'SELECT doubled::int FROM fn.a_nested')).toEqual([{ doubled: 50 }]);
+  });
+
+  test('views in a dependency cycle fail, their dependents are skipped, and every other view is refreshed', async () => {
+    await runSql(db, `
+      CREATE SCHEMA cyc;
+      CREATE TABLE cyc.sales (id int PRIMARY KEY, amount int NOT NULL);
+      INSERT INTO cyc.sales VALUES (1, 10);
+      -- first -> bridge -> second -> first: CREATE OR REPLACE VIEW closes the cycle after the fact.
+      CREATE VIEW cyc.bridge AS SELECT 1 AS amount;
+      CREATE MATERIALIZED VIEW cyc.first AS SELECT amount FROM cyc.bridge;
+      CREATE MATERIALIZED VIEW cyc.second AS SELECT amount FROM cyc.first;
+      CREATE OR REPLACE VIEW cyc.bridge AS SELECT amount FROM cyc.second;
+      CREATE MATERIALIZED VIEW cyc.after_cycle AS SELECT amount FROM cyc.second;
+      CREATE MATERIALIZED VIEW cyc.outside AS SELECT sum(amount) AS total FROM cyc.sales;
+      CREATE MATERIALIZED VIEW cyc.after_outside AS SELECT total FROM cyc.outside;
+      UPDATE cyc.sales SET amount = 30;
+    `);
+    const { error, output } = await invoke({ views: ['cyc.first', 'cyc.second', 'cyc.after_cycle', 'cyc.outside', 'cyc.after_outside'] }, env);
+
+    expect(error?.name).toBe(RefreshErrors.VIEWS_FAILED);
+    expect(error!.message).toMatch(/3 of 5 materialized views were not refreshed \(2 failed, 1 skipped, 2 refreshed\)/);
+    const report = logLines(output).find((line) => line.message === 'Refresh run finished')!.report as RefreshReport;
+    const status = Object.fromEntries(report.views.map((view) => [view.view, [view.status, view.reason]]));
+    expect(status).toEqual({
+      'cyc.first': ['failed', 'not refreshed: it is in a dependency cycle: cyc.first -> cyc.second -> cyc.first (each view reads the next)'],
+      'cyc.second': ['failed', 'not refreshed: it is in a dependency cycle: cyc.second -> cyc.first -> cyc.second (each view reads the next)'],
+      'cyc.after_cycle': ['skipped', 'depends on cyc.second, which was not refreshed'],
+      'cyc.outside': ['refreshed', undefined],
+      'cyc.after_outside': ['refreshed', undefined],
+    });
+    expect(await runSql(db, 'SELECT total::int FROM cyc.after_outside')).toEqual([{ total: 30 }]);
   });
 });
