@@ -70,7 +70,10 @@ function concurrentEligibility(view: MaterializedView): string | undefined {
  * plans are stable. Linear in views and dependencies, besides sorting each round. The views left unordered
  * are in a dependency cycle or depend on one; they are returned by name.
  */
-function topologicalOrder(views: readonly MaterializedView[], byOid: Map<number, MaterializedView>): { order: MaterializedView[]; unordered: MaterializedView[] } {
+function topologicalOrder(
+  views: readonly MaterializedView[],
+  byOid: Map<number, MaterializedView>,
+): { order: MaterializedView[]; unordered: MaterializedView[] } {
   const waitingFor = new Map<number, number>();
   const dependents = new Map<number, number[]>();
   for (const view of views) {
