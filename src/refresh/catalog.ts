@@ -1,4 +1,5 @@
 import type { ClientBase } from 'pg';
+import type { ExtraDependency } from './contract';
 import { RefreshError } from './errors';
 import { parseRelationName, parseSchemaName, quoteIdentifier } from './names';
 
@@ -36,6 +37,11 @@ const RELKIND_NAMES: Record<string, string> = {
  * @param origin where the names came from, for messages
  */
 export async function resolveViewNames(client: ClientBase, names: readonly unknown[], origin: string): Promise<number[]> {
+  return [...new Set(await resolveEach(client, names, origin))];
+}
+
+/** Like {@link resolveViewNames}, but one OID per name, in the order given. */
+async function resolveEach(client: ClientBase, names: readonly unknown[], origin: string): Promise<number[]> {
   // One slot per input, so problems are reported in the order the names were given.
   const problems: Array<string | undefined> = names.map(() => undefined);
   const canonical = names.map((input, index) => {
@@ -64,7 +70,7 @@ export async function resolveViewNames(client: ClientBase, names: readonly unkno
       problems[index] = `Materialized view ${JSON.stringify(input)} does not exist`;
     } else if (row.relkind !== 'm') {
       problems[index] = `${JSON.stringify(input)} is ${RELKIND_NAMES[row.relkind ?? ''] ?? 'not a relation'}, not a materialized view`;
-    } else if (!oids.includes(row.oid)) {
+    } else {
       oids.push(row.oid);
     }
   });
@@ -118,6 +124,55 @@ export async function listViews(client: ClientBase, schemas: readonly unknown[] 
     throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid ${origin}: ${problems.join('; ')}`);
   }
   return [...oids];
+}
+
+/** A declared dependency, resolved: `view` waits for each of `dependsOn`. */
+export interface ResolvedDependency {
+  readonly view: number;
+  readonly dependsOn: readonly number[];
+}
+
+/**
+ * Resolves declared dependencies to OIDs; every name must be a materialized view, and none may depend on
+ * itself. Problems are collected into one error, like {@link resolveViewNames}.
+ * @param origin where they came from, for messages
+ */
+export async function resolveExtraDependencies(
+  client: ClientBase,
+  declared: readonly ExtraDependency[],
+  origin: string,
+): Promise<ResolvedDependency[]> {
+  if (declared.length === 0) return [];
+  const names = declared.flatMap((entry) => [entry.view, ...entry.dependsOn]);
+  const oids = await resolveEach(client, names, origin);
+  const problems: string[] = [];
+  let next = 0;
+  const resolved = declared.map((entry) => {
+    const view = oids[next++];
+    const dependsOn = entry.dependsOn.map(() => oids[next++]);
+    if (dependsOn.includes(view)) problems.push(`${entry.view} cannot depend on itself`);
+    return { view, dependsOn };
+  });
+  if (problems.length > 0) {
+    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid ${origin}: ${problems.join('; ')}`);
+  }
+  return resolved;
+}
+
+/** Adds declared dependencies between selected views to what the catalog records. */
+export function withExtraDependencies(views: readonly MaterializedView[], declared: readonly ResolvedDependency[]): MaterializedView[] {
+  if (declared.length === 0) return [...views];
+  const selected = new Set(views.map((view) => view.oid));
+  const extra = new Map<number, Set<number>>();
+  for (const entry of declared) {
+    const set = extra.get(entry.view) ?? new Set<number>();
+    for (const oid of entry.dependsOn) if (selected.has(oid)) set.add(oid);
+    extra.set(entry.view, set);
+  }
+  return views.map((view) => {
+    const added = extra.get(view.oid);
+    return added ? { ...view, dependsOn: [...new Set([...view.dependsOn, ...added])] } : view;
+  });
 }
 
 /** A node of the dependency walk: a relation (`r`) or a function (`f`), by OID. */

@@ -1,4 +1,4 @@
-import { ConcurrentRefresh, OverlapPolicy, RefreshEnv, RefreshLimits, TlsMode } from './contract';
+import { ConcurrentRefresh, ExtraDependency, OverlapPolicy, RefreshEnv, RefreshLimits, TlsMode } from './contract';
 import { RefreshError } from './errors';
 
 /**
@@ -31,6 +31,8 @@ export interface RefreshConfig {
   readonly statementTimeoutMs?: number;
   readonly maxAttempts: number;
   readonly tlsMode: TlsMode;
+  /** Dependencies the catalog does not record, declared in the configuration. */
+  readonly extraDependencies: ExtraDependency[];
 }
 
 type Env = Record<string, string | undefined>;
@@ -48,7 +50,43 @@ export function readConfig(env: Env): RefreshConfig {
     statementTimeoutMs: optionalInteger(env, RefreshEnv.STATEMENT_TIMEOUT_MS, 1),
     maxAttempts: integer(env, RefreshEnv.MAX_ATTEMPTS, DEFAULT_MAX_ATTEMPTS, 1, RefreshLimits.MAX_ATTEMPTS),
     tlsMode: oneOf<TlsMode>(env, RefreshEnv.TLS_MODE, ['verify-full', 'require', 'disable'], 'verify-full'),
+    extraDependencies: extraDependencies(env),
   };
+}
+
+function extraDependencies(env: Env): ExtraDependency[] {
+  const raw = env[RefreshEnv.EXTRA_DEPENDENCIES];
+  if (raw === undefined || raw.trim() === '') return [];
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch {
+    throw invalidSetting(RefreshEnv.EXTRA_DEPENDENCIES, raw, `expected ${EXTRA_DEPENDENCIES_SHAPE}`);
+  }
+  return parseExtraDependencies(value, `environment variable ${RefreshEnv.EXTRA_DEPENDENCIES}`);
+}
+
+const EXTRA_DEPENDENCIES_SHAPE = 'an array of {"view": "schema.view", "dependsOn": ["schema.view", ...]}';
+
+/**
+ * Checks the shape of declared dependencies (names are resolved against the catalog later).
+ * @param origin where they came from, for messages, e.g. `event.extraDependencies`
+ */
+export function parseExtraDependencies(value: unknown, origin: string): ExtraDependency[] {
+  if (!Array.isArray(value)) {
+    throw new RefreshError('INVALID_REQUEST', `Invalid ${origin} ${JSON.stringify(value)}: expected ${EXTRA_DEPENDENCIES_SHAPE}`);
+  }
+  return value.map((item: unknown, index) => {
+    const entry = item as { view?: unknown; dependsOn?: unknown } | null;
+    const valid = typeof entry === 'object' && entry !== null && !Array.isArray(entry)
+      && typeof entry.view === 'string'
+      && Array.isArray(entry.dependsOn) && entry.dependsOn.length > 0 && entry.dependsOn.every((name) => typeof name === 'string');
+    if (!valid) {
+      throw new RefreshError('INVALID_REQUEST',
+        `Invalid ${origin}[${index}]: expected {"view": "schema.view", "dependsOn": ["schema.view", ...]}, got ${JSON.stringify(item)}`);
+    }
+    return { view: entry.view as string, dependsOn: [...(entry.dependsOn as string[])] };
+  });
 }
 
 function stringList(env: Env, key: string): string[] | undefined {

@@ -53,6 +53,8 @@ export const RefreshEnv = {
   STATEMENT_TIMEOUT_MS: 'ITC_REFRESH_STATEMENT_TIMEOUT_MS',
   /** Attempts per view for transient errors (1 = no retry). */
   MAX_ATTEMPTS: 'ITC_REFRESH_MAX_ATTEMPTS',
+  /** JSON array of {@link ExtraDependency}: dependencies the catalog does not record. */
+  EXTRA_DEPENDENCIES: 'ITC_REFRESH_EXTRA_DEPENDENCIES',
 } as const;
 
 /** Bounds on the refresh settings, checked by the construct at synth time and by the handler at run time. */
@@ -110,10 +112,22 @@ export const RefreshMetric = {
   FUNCTION_DIMENSION: 'FunctionName',
 } as const;
 
+/**
+ * A dependency the catalog does not record (a function with a string body, a foreign table, dynamic SQL):
+ * when both are selected, `view` is refreshed after every view in `dependsOn`, and skipped if one of them
+ * is not refreshed. Names in regclass syntax.
+ */
+export interface ExtraDependency {
+  readonly view: string;
+  readonly dependsOn: string[];
+}
+
 /** The refresh handler's input. */
 export interface RefreshEvent {
   /** Refresh only these materialized views (regclass syntax). Otherwise the configured set. */
   readonly views?: string[];
+  /** Dependencies to follow besides the catalog's, added to the configured ones. */
+  readonly extraDependencies?: ExtraDependency[];
 }
 
 export type ViewStatus = 'refreshed' | 'failed' | 'skipped';

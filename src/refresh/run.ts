@@ -1,8 +1,8 @@
 import type { Client, Pool } from 'pg';
-import { describeViews, listViews, resolveViewNames } from './catalog';
-import { readConfig, RefreshConfig } from './config';
+import { describeViews, listViews, resolveExtraDependencies, resolveViewNames, withExtraDependencies } from './catalog';
+import { parseExtraDependencies, readConfig, RefreshConfig } from './config';
 import { createPool, openConnection } from './connection';
-import { RefreshEnv, RefreshReport, ReportLimits, ViewReport } from './contract';
+import { RefreshEnv, RefreshEvent, RefreshReport, ReportLimits, ViewReport } from './contract';
 import { RefreshError, describeError, isTransient, redact } from './errors';
 import { executePlan } from './executor';
 import { logger, recordRun, recordViewDuration } from './observability';
@@ -39,7 +39,7 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
   const timeLeft = () => deadline - Date.now();
 
   const config = readConfig(env);
-  const requestedViews = readEvent(event);
+  const { views: requestedViews, extraDependencies } = readEvent(event);
 
   const { client, settings } = await openConnection(env, config.tlsMode, timeLeft());
   let pool: Pool | undefined;
@@ -49,7 +49,7 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
     const lock = await RunLock.begin(client, timeLeft);
     heldLock = lock;
     const planningStarted = Date.now();
-    const plan = await planSelection(client, requestedViews, config);
+    const plan = await planSelection(client, requestedViews, extraDependencies, config);
     let planningMs = Date.now() - planningStarted;
     logInParts('Refresh run planned', plan.map((step) => ({ view: step.view.qualifiedName, concurrently: step.concurrently, dependsOn: step.dependsOn })), {
       planningMs,
@@ -68,7 +68,7 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
     let current = plan;
     if (outcome === 'acquired-after-wait') {
       const replanningStarted = Date.now();
-      current = await planSelection(client, requestedViews, config);
+      current = await planSelection(client, requestedViews, extraDependencies, config);
       planningMs += Date.now() - replanningStarted;
     }
     lock.keepAlive();
@@ -101,7 +101,12 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
 }
 
 /** The views to refresh: the event's, else the configured list and schemas, else every materialized view. */
-async function planSelection(client: Client, requestedViews: unknown[] | undefined, config: RefreshConfig): Promise<PlannedRefresh[]> {
+async function planSelection(
+  client: Client,
+  requestedViews: unknown[] | undefined,
+  extraDependencies: RefreshEvent['extraDependencies'],
+  config: RefreshConfig,
+): Promise<PlannedRefresh[]> {
   let oids: number[];
   let described: string;
   if (requestedViews) {
@@ -121,14 +126,24 @@ async function planSelection(client: Client, requestedViews: unknown[] | undefin
   if (oids.length === 0) {
     throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: the selection is empty: ${described} names no materialized views`);
   }
-  return planRefresh(await describeViews(client, oids), config.concurrentRefresh);
+  const declared = [
+    ...await resolveExtraDependencies(client, config.extraDependencies, RefreshEnv.EXTRA_DEPENDENCIES),
+    ...await resolveExtraDependencies(client, extraDependencies ?? [], 'event.extraDependencies'),
+  ];
+  return planRefresh(withExtraDependencies(await describeViews(client, oids), declared), config.concurrentRefresh);
 }
 
-function readEvent(event: unknown): unknown[] | undefined {
-  if (event === undefined || event === null) return undefined;
+function readEvent(event: unknown): { views?: unknown[]; extraDependencies?: RefreshEvent['extraDependencies'] } {
+  if (event === undefined || event === null) return {};
   if (typeof event !== 'object' || Array.isArray(event)) {
     throw new RefreshError('INVALID_REQUEST', `Invalid event ${JSON.stringify(event)}: expected an object such as {"views": ["schema.view"]}`);
   }
+  const declared = (event as { extraDependencies?: unknown }).extraDependencies;
+  const extraDependencies = declared === undefined || declared === null ? undefined : parseExtraDependencies(declared, 'event.extraDependencies');
+  return { views: readEventViews(event), extraDependencies };
+}
+
+function readEventViews(event: object): unknown[] | undefined {
   const views = (event as { views?: unknown }).views;
   if (views === undefined || views === null) return undefined;
   if (!Array.isArray(views)) {

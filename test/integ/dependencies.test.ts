@@ -89,4 +89,79 @@ describe('dependencies between materialized views', () => {
     });
     expect(await runSql(db, 'SELECT total::int FROM cyc.after_outside')).toEqual([{ total: 30 }]);
   });
+
+  describe('that the catalog cannot see', () => {
+    beforeAll(async () => {
+      await runSql(db, `
+        CREATE SCHEMA hidden;
+        CREATE TABLE hidden.sales (id int PRIMARY KEY, amount int NOT NULL);
+        INSERT INTO hidden.sales VALUES (1, 10);
+        CREATE MATERIALIZED VIEW hidden.base AS SELECT sum(amount)::int AS total FROM hidden.sales;
+        -- A string body is only parsed when it runs: pg_depend records nothing it reads.
+        CREATE FUNCTION hidden.base_total() RETURNS int LANGUAGE plpgsql STABLE AS $$ BEGIN RETURN (SELECT total FROM hidden.base); END $$;
+        -- By name alone it comes before hidden.base.
+        CREATE MATERIALIZED VIEW hidden.a_reader AS SELECT hidden.base_total() AS total;
+      `);
+    });
+
+    async function runWith(extra: { event?: unknown; env?: Record<string, string> }) {
+      const amount = Math.floor(Math.random() * 1_000_000);
+      await runSql(db, 'UPDATE hidden.sales SET amount = $1', [amount]);
+      const result = await invoke({ views: ['hidden.a_reader', 'hidden.base'], ...(extra.event as object) }, { ...env, [RefreshEnv.CONCURRENCY]: '1', ...extra.env });
+      const [{ total }] = await runSql<{ total: number }>(db, 'SELECT total FROM hidden.a_reader');
+      return { ...result, amount, total };
+    }
+
+    test('without a declared dependency, a view reading through a string-bodied function may read stale data', async () => {
+      const { error, report, amount, total } = await runWith({});
+      expect(error).toBeUndefined();
+      expect(report!.views.map((view) => view.view)).toEqual(['hidden.a_reader', 'hidden.base']);
+      expect(total).not.toBe(amount);
+    });
+
+    test('a dependency declared in the event orders the views', async () => {
+      const { error, report, amount, total } = await runWith({ event: { extraDependencies: [{ view: 'hidden.a_reader', dependsOn: ['hidden.base'] }] } });
+      expect(error).toBeUndefined();
+      expect(report!.views.map((view) => view.view)).toEqual(['hidden.base', 'hidden.a_reader']);
+      expect(total).toBe(amount);
+    });
+
+    test('a dependency declared in the configuration orders the views', async () => {
+      const declared = JSON.stringify([{ view: 'hidden.a_reader', dependsOn: ['hidden.base'] }]);
+      const { error, report, amount, total } = await runWith({ env: { [RefreshEnv.EXTRA_DEPENDENCIES]: declared } });
+      expect(error).toBeUndefined();
+      expect(report!.views.map((view) => view.view)).toEqual(['hidden.base', 'hidden.a_reader']);
+      expect(total).toBe(amount);
+    });
+
+    test.each([
+      [{ extraDependencies: 'hidden.base' }, /Invalid event.extraDependencies "hidden.base": expected an array of \{"view": "schema.view", "dependsOn": \["schema.view", ...\]\}/],
+      [{ extraDependencies: [{ view: 'hidden.a_reader' }] }, /Invalid event.extraDependencies\[0\]: expected .*"dependsOn"/],
+      [{ extraDependencies: [{ view: 'hidden.base', dependsOn: ['hidden.base'] }] }, /invalid event.extraDependencies: hidden.base cannot depend on itself/],
+      [{ extraDependencies: [{ view: 'hidden.a_reader', dependsOn: ['hidden.missing'] }] }, /invalid event.extraDependencies: Materialized view "hidden.missing" does not exist/],
+      [{ extraDependencies: [{ view: 'hidden.sales', dependsOn: ['hidden.base'] }] }, /invalid event.extraDependencies: "hidden.sales" is a table, not a materialized view/],
+    ])('an invalid declared dependency refreshes nothing and names the input: %j', async (event, message) => {
+      const { error } = await runWith({ event });
+      expect(error?.name).toBe(RefreshErrors.INVALID_REQUEST);
+      expect(error!.message).toMatch(message);
+    });
+
+    test('a view reading another through a foreign table (postgres_fdw loopback) is not ordered after it unless declared', async () => {
+      await runSql(db, `
+        CREATE EXTENSION IF NOT EXISTS postgres_fdw;
+        CREATE SERVER loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '${db.host}', port '${db.port}', dbname '${db.database}');
+        CREATE USER MAPPING FOR CURRENT_USER SERVER loopback OPTIONS (user '${db.user}', password '${db.password}');
+        CREATE FOREIGN TABLE hidden.base_remote (total int) SERVER loopback OPTIONS (schema_name 'hidden', table_name 'base');
+        CREATE MATERIALIZED VIEW hidden.a_remote_reader AS SELECT total FROM hidden.base_remote;
+      `);
+      const views = ['hidden.a_remote_reader', 'hidden.base'];
+      const undeclared = await invoke({ views }, { ...env, [RefreshEnv.CONCURRENCY]: '1' });
+      expect(undeclared.report!.views.map((view) => view.view)).toEqual(views);
+
+      const declared = await invoke({ views, extraDependencies: [{ view: 'hidden.a_remote_reader', dependsOn: ['hidden.base'] }] }, env);
+      expect(declared.error).toBeUndefined();
+      expect(declared.report!.views.map((view) => view.view)).toEqual(['hidden.base', 'hidden.a_remote_reader']);
+      expect(await runSql(db, 'SELECT (SELECT total FROM hidden.a_remote_reader) = (SELECT total FROM hidden.base) AS same')).toEqual([{ same: true }]);
+    });
+  });
 });
