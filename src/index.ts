@@ -3,4 +3,4 @@ export { Pipeline } from './pipeline';
 export { DatabaseAuthentication, OrchestratorDatabase } from './orchestrator-database';
 export type { DatabaseEndpointProps, DatabaseOptions, PlaintextPasswordProps } from './orchestrator-database';
 export { ItcOrchestrator } from './orchestrator';
-export type { ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions } from './orchestrator-props';
+export type { ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions, ViewDependency } from './orchestrator-props';

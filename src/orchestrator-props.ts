@@ -8,6 +8,18 @@ import type { OrchestratorDatabase } from './orchestrator-database';
 import { Pipeline } from './pipeline';
 import { ConcurrentRefresh, OverlapPolicy } from './refresh-policies';
 
+/**
+ * A dependency between materialized views that the PostgreSQL catalog does not record, such as a view
+ * that reads another through a function with a string body (`AS $$ ... $$`) or through a foreign table.
+ */
+export interface ViewDependency {
+  /** The materialized view that reads the others, schema-qualified where needed (`reporting.summary`). */
+  readonly view: string;
+
+  /** The materialized views it reads; when selected in the same run, they are refreshed first. */
+  readonly dependsOn: string[];
+}
+
 /** Settings of the materialized view refresh, passed to the refresh function. */
 export interface RefreshOptions {
   /**
@@ -77,6 +89,15 @@ export interface RefreshOptions {
    * @default 3
    */
   readonly maxAttempts?: number;
+
+  /**
+   * Dependencies to follow besides those the catalog records. A view is refreshed after the views it is
+   * declared to depend on when both are in the run, and is skipped when one of them is not refreshed.
+   * Every name must be a materialized view when the refresh runs.
+   *
+   * @default - only the dependencies the catalog records
+   */
+  readonly extraDependencies?: ViewDependency[];
 }
 
 /** When the orchestration runs on its own. */

@@ -2,7 +2,7 @@ import { Duration, Token } from 'aws-cdk-lib';
 import type { ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions } from '../orchestrator-props';
 import type { Pipeline } from '../pipeline';
 import { scheduleExpressionProblem } from './schedule-expression';
-import { checkDuration, checkInteger, checkNameList, checkShorterThan } from './validation';
+import { checkDuration, checkInteger, checkNameList, checkShorterThan, checkViewDependencies } from './validation';
 import { RefreshLimits } from '../refresh/contract';
 
 export const DEFAULT_MEMORY_SIZE = 256;
@@ -60,6 +60,7 @@ function validateResourcePrefix(prefix: string | undefined): void {
 function validateRefreshOptions(refresh: RefreshOptions, refreshTimeout: Duration): void {
   checkNameList('refresh.views', refresh.views);
   checkNameList('refresh.schemas', refresh.schemas);
+  checkViewDependencies('refresh.extraDependencies', refresh.extraDependencies);
   checkInteger('refresh.concurrency', refresh.concurrency, 1, RefreshLimits.MAX_CONCURRENCY);
   checkInteger('refresh.maxAttempts', refresh.maxAttempts, 1, RefreshLimits.MAX_ATTEMPTS);
   checkDuration('refresh.lockTimeout', refresh.lockTimeout, { unit: 'milliseconds', min: Duration.millis(1) });

@@ -21,5 +21,8 @@ export function refreshEnvironment(scope: Construct, refresh: RefreshOptions): R
   set(RefreshEnv.LOCK_TIMEOUT_MS, refresh.lockTimeout?.toMilliseconds().toString());
   set(RefreshEnv.STATEMENT_TIMEOUT_MS, refresh.statementTimeout?.toMilliseconds().toString());
   set(RefreshEnv.MAX_ATTEMPTS, refresh.maxAttempts?.toString());
+  set(RefreshEnv.EXTRA_DEPENDENCIES, refresh.extraDependencies && Stack.of(scope).toJsonString(
+    refresh.extraDependencies.map((dependency) => ({ view: dependency.view, dependsOn: dependency.dependsOn })),
+  ));
   return environment;
 }

@@ -1,4 +1,6 @@
 import { Duration, Token } from 'aws-cdk-lib';
+import type { ViewDependency } from '../orchestrator-props';
+import { parseRelationName } from '../refresh/names';
 
 /*
  * Token-aware checks for construct props. Each skips values that are unresolved at synth (tokens are
@@ -81,5 +83,45 @@ export function checkNameList(prop: string, names: string[] | undefined): void {
       throw new Error(`\`${prop}\` must not name "${name}" twice`);
     }
     seen.add(name);
+  }
+}
+
+/**
+ * Declared dependencies: each names a materialized view (regclass syntax) and at least one view it depends on,
+ * never itself. Token names are skipped.
+ */
+export function checkViewDependencies(prop: string, dependencies: ViewDependency[] | undefined): void {
+  if (dependencies === undefined) {
+    return;
+  }
+  if (dependencies.length === 0) {
+    throw new Error(`\`${prop}\` must declare at least one dependency when set, got an empty list`);
+  }
+  dependencies.forEach((dependency, index) => {
+    const at = `${prop}[${index}]`;
+    const view = checkViewName(`${at}.view`, dependency.view);
+    if (!Array.isArray(dependency.dependsOn)) {
+      throw new Error(`\`${at}.dependsOn\` must list the materialized views \`${at}.view\` reads, got ${JSON.stringify(dependency.dependsOn)}`);
+    }
+    checkNameList(`${at}.dependsOn`, dependency.dependsOn);
+    for (const name of dependency.dependsOn) {
+      const other = checkViewName(`${at}.dependsOn`, name);
+      if (view !== undefined && other === view) {
+        throw new Error(`\`${at}\`: "${dependency.view}" cannot depend on itself`);
+      }
+    }
+  });
+}
+
+/** A view name as PostgreSQL reads a regclass; returns its canonical form, or undefined for a token. */
+function checkViewName(prop: string, name: string): string | undefined {
+  if (Token.isUnresolved(name)) {
+    return undefined;
+  }
+  try {
+    const { schema, name: relation } = parseRelationName(name);
+    return JSON.stringify([schema, relation]);
+  } catch (error) {
+    throw new Error(`\`${prop}\` must be a materialized view name (\`schema.view\`): ${(error as Error).message}`);
   }
 }
