@@ -1,7 +1,8 @@
 import type { ClientConfig } from 'pg';
+import { createTestDatabase } from './support/database';
+import { endOf, invoke, localModeEnv, logLines, startOf } from './support/refresh';
+import { runSql } from '../../local/pg';
 import { RefreshEnv, RefreshErrors, RefreshReport } from '../../src/refresh/contract';
-import { endOf, invoke, localModeEnv, logLines, startOf } from '../refresh/harness';
-import { createTestDatabase, runSql } from '../support/test-database';
 
 /**
  * Which catalog dependencies order a run, through the bundled handler in local mode.

@@ -1,7 +1,8 @@
 import type { ClientConfig } from 'pg';
+import { createTestDatabase } from './support/database';
+import { invoke, localModeEnv, logLines } from './support/refresh';
+import { runSql } from '../../local/pg';
 import { ConcurrentRefresh, RefreshEnv, RefreshErrors, RefreshReport, ReportLimits } from '../../src/refresh/contract';
-import { invoke, localModeEnv, logLines } from '../refresh/harness';
-import { createTestDatabase, runSql } from '../support/test-database';
 
 /** Step Functions' limit on a task's output, in bytes. */
 const STEP_FUNCTIONS_OUTPUT_LIMIT = 256 * 1024;

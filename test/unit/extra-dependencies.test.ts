@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
+import { orchestratorFixture } from './orchestrator-fixture';
 import { RefreshEnv } from '../../src/refresh/contract';
-import { orchestratorFixture } from '../orchestrator-fixture';
 
 describe('refresh.extraDependencies', () => {
   test('reaches the refresh function as JSON in its environment', () => {
@@ -16,7 +16,7 @@ describe('refresh.extraDependencies', () => {
     const { template } = orchestratorFixture();
     const functions = template.findResources('AWS::Lambda::Function');
     const withVariable = Object.values(functions).filter((resource) =>
-      RefreshEnv.EXTRA_DEPENDENCIES in ((resource.Properties.Environment?.Variables ?? {}) as Record<string, unknown>));
+      RefreshEnv.EXTRA_DEPENDENCIES in (resource.Properties.Environment?.Variables ?? {}));
     expect(withVariable).toHaveLength(0);
   });
 

@@ -1,5 +1,5 @@
 import { materializedView } from './materialized-view';
-import { ConcurrentRefresh, RefreshErrors } from '../../src/refresh/contract';
+import { ConcurrentRefresh } from '../../src/refresh/contract';
 import { planRefresh } from '../../src/refresh/plan';
 
 const view = materializedView;
@@ -72,14 +72,39 @@ describe('planRefresh', () => {
     ]);
   });
 
-  test('rejects views that depend on each other in a cycle, naming them', () => {
-    const a = view('a');
-    const b = view('b', [a]);
-    (a.dependsOn as number[]).push(b.oid);
+  test('views in a cycle fail without running, naming a shortest cycle through each; views outside it are ordered first', () => {
+    // c1 -> c2 -> c3 -> c1 is a cycle; between reads c3 and is read by the cycle d1 <-> d2; free stands alone.
+    const [c1, c2, c3] = [view('c1'), view('c2'), view('c3')];
+    (c1.dependsOn as number[]).push(c2.oid);
+    (c2.dependsOn as number[]).push(c3.oid);
+    (c3.dependsOn as number[]).push(c1.oid);
+    const between = view('between', [c3]);
+    const [d1, d2] = [view('d1', [between]), view('d2')];
+    (d1.dependsOn as number[]).push(d2.oid);
+    (d2.dependsOn as number[]).push(d1.oid);
     const free = view('free');
 
-    expect(() => planRefresh([a, b, free], ConcurrentRefresh.AUTO)).toThrow(
-      expect.objectContaining({ name: RefreshErrors.INVALID_REQUEST, message: expect.stringMatching(/mart\.a, mart\.b depend on each other in a cycle/) }),
-    );
+    const plan = planRefresh([c1, c2, c3, between, d1, d2, free], ConcurrentRefresh.AUTO);
+    const cycle = (...path: string[]) => `not refreshed: it is in a dependency cycle: ${path.map((name) => `mart.${name}`).join(' -> ')} (each view reads the next)`;
+    expect(Object.fromEntries(plan.map((step) => [step.view.name, step.blocker]))).toEqual({
+      c1: cycle('c1', 'c2', 'c3', 'c1'),
+      c2: cycle('c2', 'c3', 'c1', 'c2'),
+      c3: cycle('c3', 'c1', 'c2', 'c3'),
+      between: undefined,
+      d1: cycle('d1', 'd2', 'd1'),
+      d2: cycle('d2', 'd1', 'd2'),
+      free: undefined,
+    });
+    expect(names(plan)[0]).toBe('free');
   });
+
+  test('a view that reads its own previous contents is not a cycle', () => {
+    const self = view('self');
+    (self.dependsOn as number[]).push(self.oid);
+    const reader = view('reader', [self]);
+
+    const plan = planRefresh([reader, self], ConcurrentRefresh.AUTO);
+    expect(plan.map((step) => [step.view.name, step.blocker, step.dependsOn])).toEqual([['self', undefined, []], ['reader', undefined, ['mart.self']]]);
+  });
+
 });
