@@ -120,7 +120,8 @@ export function evaluateGoals(results: Omit<BenchResults, 'goals'>): Goal[] {
     const scale = results.scale;
     goals.push(
       { goal: `Planning, ${scale.views} views`, result: `${scale.planningMs} ms`, target: '< 1000 ms', met: scale.planningMs < 1000 },
-      { goal: `Engine overhead per view, ${scale.views} views`, result: `${scale.overheadPerViewMs.toFixed(2)} ms`, target: '≤ 2 ms', met: scale.overheadPerViewMs <= 2 },
+      { goal: `Engine CPU per view, ${scale.views} views`, result: `${scale.engineCpuPerViewMs.toFixed(2)} ms`, target: '≤ 2 ms', met: scale.engineCpuPerViewMs <= 2 },
+      { goal: `Engine overhead per view (wall), ${scale.views} views`, result: `${scale.overheadPerViewMs.toFixed(2)} ms`, target: '≤ 2 ms', met: scale.overheadPerViewMs <= 2 },
       {
         goal: `Report size, ${scale.views} views`,
         result: `${(scale.reportBytes / KIB).toFixed(1)} KiB`,
@@ -239,10 +240,19 @@ export function renderMarkdown(results: BenchResults): string {
     const scale = results.scale;
     lines.push('', '## 5. Thousands of views', '');
     lines.push(`${scale.views} trivial materialized views in a dependency tree (every third edge through a plain view) at concurrency 1; `
-      + `medians of ${scale.repetitions} warm invocations. Planning is the report's \`planningMs\`: resolving the selection, the catalog's dependency walk and the order.`, '');
+      + `${scale.repetitions} warm invocations, \`synchronous_commit = off\` so each REFRESH is cheap. `
+      + 'Planning is the report\'s `planningMs`: resolving the selection, the catalog\'s dependency walk and the order. '
+      + 'Engine CPU is the handler process\'s own CPU time (median). Overhead is the fastest engine run minus the fastest '
+      + 'sequential REFRESH loop (one before and one after the engine), per view: '
+      + 'other work on the machine moves single runs by more.', '');
     lines.push(table(
-      ['Views', 'Planning (ms)', 'Sequential REFRESH alone (ms)', 'Engine, warm (ms)', 'Overhead per view (ms)', 'Report (bytes)'],
-      [[scale.views, scale.planningMs, scale.rawSequentialMs, scale.engineMs, scale.overheadPerViewMs, scale.reportBytes].map(String)],
+      [
+        'Views', 'Planning, median (ms)', 'Sequential REFRESH alone, fastest (ms)', 'Engine, warm, fastest (ms)',
+        'Engine CPU per view (ms)', 'Overhead per view (ms)', 'Report (bytes)',
+      ],
+      [[
+        scale.views, scale.planningMs, scale.rawSequentialMs, scale.engineMs, scale.engineCpuPerViewMs, scale.overheadPerViewMs, scale.reportBytes,
+      ].map(String)],
     ));
   }
   return lines.join('\n') + '\n';

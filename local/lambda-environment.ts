@@ -41,6 +41,8 @@ export type InvocationResponse = InvocationOutcome & {
   readonly requestId: string;
   readonly startedAtMs: number;
   readonly durationMs: number;
+  /** CPU time of the process (user and system) during the invocation, in ms. */
+  readonly cpuMs: number;
 };
 
 type Handler = (event: unknown, context: Context) => unknown;
@@ -58,13 +60,15 @@ function serve(setup: EnvironmentSetup, send: Send): (request: InvocationRequest
   send({ type: 'ready', loadStartMs, loadMs: performance.now() - loadStartMs });
   return async (request) => {
     const startedAtMs = performance.now();
+    const cpuAtStart = process.cpuUsage();
     let outcome: InvocationOutcome;
     try {
       outcome = succeeded(await (handler as Handler)(request.event, lambdaContext(setup.configuration, request.requestId, request.deadline)));
     } catch (err) {
       outcome = failed(err);
     }
-    send({ type: 'response', requestId: request.requestId, startedAtMs, durationMs: performance.now() - startedAtMs, ...outcome });
+    const cpu = process.cpuUsage(cpuAtStart);
+    send({ type: 'response', requestId: request.requestId, startedAtMs, durationMs: performance.now() - startedAtMs, cpuMs: (cpu.user + cpu.system) / 1000, ...outcome });
   };
 }
 

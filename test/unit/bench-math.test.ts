@@ -66,6 +66,7 @@ describe('benchmark arithmetic', () => {
         ],
       },
       overhead: { views: 200, overheadPerViewMs: 5.01 },
+      scale: { views: 3000, planningMs: 999, engineCpuPerViewMs: 2, overheadPerViewMs: 2.01, reportBytes: 128 * 1024 + 1 },
     } as unknown as Omit<BenchResults, 'goals'>;
 
     const met = Object.fromEntries(evaluateGoals(results).map((goal) => [goal.goal, goal.met]));
@@ -79,6 +80,10 @@ describe('benchmark arithmetic', () => {
       'Refresh under the reader loop lasts long enough, plain': false,
       'Longest read during a refresh with the engine default (CONCURRENTLY)': true,
       'Engine overhead per view, 200 trivial views': false,
+      'Planning, 3000 views': true,
+      'Engine CPU per view, 3000 views': true,
+      'Engine overhead per view (wall), 3000 views': false,
+      'Report size, 3000 views': false,
     });
   });
 
