@@ -27,6 +27,9 @@ function jestProject(name: 'unit' | 'integ', options: Record<string, unknown> = 
   };
 }
 
+// The refresh function's runtime; its integration tests also run on this Node.js version (`test:runtime`).
+const refreshRuntime = awscdk.LambdaRuntime.NODEJS_22_X;
+
 const project = new awscdk.AwsCdkConstructLibrary({
   name: 'itc-orchestrator',
   description:
@@ -63,7 +66,7 @@ const project = new awscdk.AwsCdkConstructLibrary({
 
   // The refresh handler is bundled into assets/ so users of every jsii language need no bundler.
   lambdaOptions: {
-    runtime: awscdk.LambdaRuntime.NODEJS_22_X,
+    runtime: refreshRuntime,
     // AWS SDK v3 keeps connections alive by itself.
     awsSdkConnectionReuse: false,
     bundlingOptions: refreshBundling,
@@ -165,6 +168,39 @@ project.gitignore.exclude('/.jsii.tabl.json');
 
 // PyPI lists the package under the AWS CDK framework, as the aws-cdk-lib Python packages are.
 project.package.file.addOverride('jsii.targets.python.classifiers', ['Framework :: AWS CDK', 'Framework :: AWS CDK :: 2']);
+
+// `npm pack` (and so `npm publish` and jsii-pacmak) bundles the refresh handler first: a package packed from
+// a clean clone after `npx projen compile` alone would otherwise ship without assets/refresh.lambda/index.js.
+const refreshBundle = 'assets/refresh.lambda/index.js';
+project.addTask('prepack', {
+  description: `Bundle the refresh handler before npm packs; fail the pack if ${refreshBundle} is missing`,
+  steps: [
+    { spawn: 'bundle' },
+    {
+      exec: `node -e "if (!require('fs').existsSync('${refreshBundle}')) { console.error('${refreshBundle} is missing: run npx projen bundle'); process.exit(1); }"`,
+    },
+  ],
+});
+
+// The refresh function runs on the Lambda runtime's Node.js, not the machine's: its integration tests also run
+// on that version, from the npm registry's `node` package (a real Node.js binary for this platform).
+const runtimeNodeMajor = /^nodejs(\d+)\.x$/.exec(refreshRuntime.functionRuntime)?.[1];
+if (!runtimeNodeMajor) {
+  throw new Error(`Cannot tell the Node.js version of the Lambda runtime ${refreshRuntime.functionRuntime}`);
+}
+const runtimeNode = `npm exec --yes --package=node@${runtimeNodeMajor} -- node`;
+project.addTask('test:runtime', {
+  description: `Run the refresh handler's integration tests on Node.js ${runtimeNodeMajor}, the refresh function's runtime`,
+  steps: [
+    { spawn: 'bundle' },
+    {
+      exec:
+        `${runtimeNode} -e "if (process.versions.node.split('.')[0] !== '${runtimeNodeMajor}') ` +
+        `{ console.error('expected Node.js ${runtimeNodeMajor}, got ' + process.version); process.exit(1); } console.log('Node.js ' + process.version)"`,
+    },
+    { exec: `${runtimeNode} node_modules/jest/bin/jest.js --ci --selectProjects integ --passWithNoTests --coverage=false`, receiveArgs: true },
+  ],
+});
 
 project.addTask('test:python', {
   description: 'Install the built wheel into a fresh virtualenv and synthesize a Python CDK app with it',
