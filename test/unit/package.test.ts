@@ -13,9 +13,9 @@ const BUNDLE = 'assets/refresh.lambda/index.js';
 let clone: string;
 
 beforeAll(() => {
-  // A clean clone: the files git tracks, nothing built, and the installed dependencies.
+  // A clean clone: the files git tracks (or would track), nothing built, and the installed dependencies.
   clone = mkdtempSync(join(tmpdir(), 'itc-pack-'));
-  const tracked = execFileSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
+  const tracked = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
   for (const file of tracked) {
     if (!existsSync(join(ROOT, file))) continue;
     mkdirSync(dirname(join(clone, file)), { recursive: true });
