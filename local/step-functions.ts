@@ -65,6 +65,12 @@ export interface LocalStepFunctionsOptions {
    * @default - the intervals of the definition
    */
   readonly retryIntervalMs?: number;
+  /**
+   * How `listExecutions` writes an execution's `StartDate`, e.g. as epoch seconds to see a definition cope with a
+   * format other than the one it expects.
+   * @default - an ISO 8601 timestamp
+   */
+  readonly listedStartDate?: (startDate: Date) => unknown;
 }
 
 // The package ships a CommonJS build, but declares its types as an ES module only.
@@ -266,7 +272,7 @@ export class LocalStepFunctions {
       Executions: listed.map((execution) => ({
         ExecutionArn: execution.executionArn,
         Name: execution.name,
-        StartDate: execution.startDate.toISOString(),
+        StartDate: (this.options.listedStartDate ?? ((date: Date) => date.toISOString()))(execution.startDate),
         StateMachineArn,
         Status: execution.status,
         ...(execution.stopDate && execution.status !== 'RUNNING' ? { StopDate: execution.stopDate.toISOString() } : {}),

@@ -11,8 +11,9 @@ import { SKIPPED_RUN_REASON, StateNames } from './state-names';
  * A run goes on when that is itself: when two runs start together both see the same list, so
  * exactly one of them goes on. The listing is eventually consistent, so a run may not see itself
  * yet; it then compares start times, and is skipped only if the oldest run it sees started no
- * later than itself. (Were it skipped whenever it sees another run, an older run that sees only a
- * newer one would be skipped while the newer one is skipped for it, and nothing would run.) The
+ * later than itself, or if that run's listed start date is not a timestamp. (Were it skipped
+ * whenever it sees another run, an older run that sees only a newer one would be skipped while the
+ * newer one is skipped for it, and nothing would run.) The
  * refresh handler's database lock is the second line of defence for a run that does not see an
  * older one yet and goes on beside it.
  */
@@ -65,6 +66,9 @@ export function overlapGuard(scope: Construct, work: sfn.IChainable): sfn.IChain
         findOldest.next(
           new sfn.Choice(scope, StateNames.IS_OLDEST)
             .when(sfn.Condition.stringEqualsJsonPath('$.oldest.ExecutionArn', '$.self'), restoreInput)
+            // A start date in a format the comparison cannot read would fail the run with States.Runtime:
+            // the other run then counts as the older one, and this run is skipped.
+            .when(sfn.Condition.not(sfn.Condition.isTimestamp('$.oldest.StartDate')), skip)
             // Of two runs started in the same millisecond, the one listed last goes on.
             .when(sfn.Condition.timestampLessThanEqualsJsonPath('$.oldest.StartDate', '$.selfStartTime'), skip)
             .otherwise(restoreInput),

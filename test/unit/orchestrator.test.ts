@@ -417,7 +417,7 @@ describe('the state machine', () => {
     });
   });
 
-  test('goes on only as the oldest running execution, comparing start times when it is not listed yet', () => {
+  test('goes on only as the oldest running execution, comparing start times when it is not listed yet, and only timestamps', () => {
     const definition = stateMachineDefinition(orchestratorFixture().template);
     expect(definition.States['Find the oldest running execution'].Parameters).toEqual({
       'oldest.$': 'States.ArrayGetItem($.executions, States.MathAdd($.count, -1))',
@@ -427,6 +427,7 @@ describe('the state machine', () => {
     const check = definition.States['Is this the oldest running execution?'];
     expect(check.Choices).toEqual([
       { Variable: '$.oldest.ExecutionArn', StringEqualsPath: '$.self', Next: 'Restore the execution input' },
+      { Not: { Variable: '$.oldest.StartDate', IsTimestamp: true }, Next: 'Skip: an earlier execution is running' },
       { Variable: '$.oldest.StartDate', TimestampLessThanEqualsPath: '$.selfStartTime', Next: 'Skip: an earlier execution is running' },
     ]);
     expect(check.Default).toBe('Restore the execution input');
