@@ -142,9 +142,12 @@ for (const dir of ['local', 'demo', 'bench']) {
 // The refresh handler's modules import its libraries, which esbuild bundles: devDependencies, as for the entry point.
 project.eslint?.allowDevDeps('src/refresh/**');
 project.npmignore?.exclude('/.ci/', '/test/python/');
-// The handler runs from its bundle in assets/; of its compiled modules, the construct needs only the contract.
+// The handler runs from its bundle in assets/; of its compiled modules, the construct needs only the contract and
+// the name parser (which checks view and schema names at synth), with the error type the parser throws.
 project.npmignore?.exclude('/lib/refresh.lambda.*', '/lib/refresh/*');
-project.npmignore?.include('/lib/refresh/contract.js', '/lib/refresh/contract.d.ts');
+for (const module of ['contract', 'names', 'errors']) {
+  project.npmignore?.include(`/lib/refresh/${module}.js`, `/lib/refresh/${module}.d.ts`);
+}
 project.gitignore.exclude('/bench/.work/', '/cdk.out/', '/test/python/.venv/', '/test/python/cdk.out/');
 
 const tsNode = (dir: string) => `ts-node --transpile-only --project ${dir}/tsconfig.json`;

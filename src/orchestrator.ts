@@ -16,8 +16,10 @@ import {
   SCHEDULE_NAME_SUFFIX,
   validateOrchestratorProps,
 } from './private/orchestrator-validation';
+import { checkPipelineEnvironment } from './private/pipeline-environment';
 import { refreshEnvironment } from './private/refresh-environment';
 import { createRefreshRole } from './private/refresh-role';
+import { claimResourcePrefix } from './private/resource-names';
 import { RefreshMetric } from './refresh/contract';
 import { RefreshFunction } from './refresh-function';
 import { buildOrchestrationDefinition } from './state-machine/definition';
@@ -53,8 +55,11 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
   /** The state machine that runs the pipelines and the refresh. */
   public readonly stateMachine: sfn.StateMachine;
 
-  /** The function that refreshes the materialized views. */
-  public readonly refreshFunction: lambda.IFunction;
+  /**
+   * The function that refreshes the materialized views. Add layers or environment variables to it as to any
+   * function; the environment variables the construct sets configure the refresh and should be left as they are.
+   */
+  public readonly refreshFunction: lambda.Function;
 
   /**
    * The network connections of the refresh function. The orchestrator already allows them to reach a
@@ -71,6 +76,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
   constructor(scope: Construct, id: string, props: ItcOrchestratorProps) {
     super(scope, id);
     validateOrchestratorProps(props);
+    claimResourcePrefix(this, props.resourcePrefix);
 
     const prefix = props.resourcePrefix;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
@@ -170,16 +176,18 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     const prefix = props.resourcePrefix;
     // Step Functions writes logs through CloudWatch Logs resource policies, which require this name form.
     const logGroup = new logs.LogGroup(this, 'StateMachineLogGroup', {
-      logGroupName: `/aws/vendedlogs/states/${prefix ?? Names.uniqueResourceName(this, { maxLength: 400 })}`,
+      // Without a prefix, the stack's name keeps apart two deployments of one app in one account and region.
+      logGroupName: `/aws/vendedlogs/states/${prefix ?? `${Stack.of(this).stackName}-${Names.uniqueResourceName(this, { maxLength: 256 })}`}`,
       retention,
       removalPolicy,
     });
 
     const definitionScope = new Construct(this, 'Definition');
-    const pipelines = props.pipelines.map((pipeline, index) => ({
-      name: pipeline.name,
-      fn: pipeline._bind(this, `Pipeline${index}`),
-    }));
+    const pipelines = props.pipelines.map((pipeline, index) => {
+      const fn = pipeline._bind(this, `Pipeline${index}`);
+      checkPipelineEnvironment(this, pipeline.name, fn);
+      return { name: pipeline.name, fn };
+    });
     const skipOverlappingRuns = props.skipOverlappingRuns ?? true;
     const definition = buildOrchestrationDefinition(definitionScope, {
       pipelines,

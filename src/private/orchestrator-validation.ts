@@ -2,8 +2,9 @@ import { Duration, Token } from 'aws-cdk-lib';
 import type { ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions } from '../orchestrator-props';
 import type { Pipeline } from '../pipeline';
 import { scheduleExpressionProblem } from './schedule-expression';
-import { checkDuration, checkInteger, checkNameList, checkShorterThan, checkViewDependencies } from './validation';
+import { checkDuration, checkInteger, checkNameList, checkNames, checkShorterThan, checkViewDependencies } from './validation';
 import { RefreshLimits } from '../refresh/contract';
+import { parseRelationName, parseSchemaName } from '../refresh/names';
 
 export const DEFAULT_MEMORY_SIZE = 256;
 export const DEFAULT_REFRESH_TIMEOUT = Duration.minutes(15);
@@ -61,6 +62,8 @@ function validateRefreshOptions(refresh: RefreshOptions, refreshTimeout: Duratio
   checkNameList('refresh.views', refresh.views);
   checkNameList('refresh.schemas', refresh.schemas);
   checkViewDependencies('refresh.extraDependencies', refresh.extraDependencies);
+  checkNames('refresh.views', refresh.views, (name) => parseRelationName(name));
+  checkNames('refresh.schemas', refresh.schemas, parseSchemaName);
   checkInteger('refresh.concurrency', refresh.concurrency, 1, RefreshLimits.MAX_CONCURRENCY);
   checkInteger('refresh.maxAttempts', refresh.maxAttempts, 1, RefreshLimits.MAX_ATTEMPTS);
   checkDuration('refresh.lockTimeout', refresh.lockTimeout, { unit: 'milliseconds', min: Duration.millis(1) });

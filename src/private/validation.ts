@@ -25,9 +25,16 @@ export interface DurationBounds {
   readonly max?: Duration;
 }
 
-/** A duration that is a whole number of `unit`, within the bounds. */
+/**
+ * A duration that is a whole number of `unit`, within the bounds. A duration from a token must be given in `unit`:
+ * CloudFormation cannot convert it to another.
+ */
 export function checkDuration(prop: string, duration: Duration | undefined, bounds: DurationBounds): void {
-  if (duration === undefined || duration.isUnresolved()) {
+  if (duration === undefined) {
+    return;
+  }
+  if (duration.isUnresolved()) {
+    checkTokenUnit(prop, duration, bounds.unit);
     return;
   }
   const milliseconds = duration.toMilliseconds({ integral: false });
@@ -42,6 +49,24 @@ export function checkDuration(prop: string, duration: Duration | undefined, boun
     ? `from ${bounds.min.toHumanString()} to ${bounds.max.toHumanString()}`
     : `, at least ${bounds.min.toHumanString()}`;
   throw new Error(`\`${prop}\` must be a whole number of ${bounds.unit} ${range}, got ${duration.toHumanString()}`.replace(' ,', ','));
+}
+
+function checkTokenUnit(prop: string, duration: Duration, unit: DurationBounds['unit']): void {
+  try {
+    if (unit === 'seconds') {
+      duration.toSeconds();
+    } else {
+      duration.toMilliseconds();
+    }
+  } catch {
+    const factory = unit === 'seconds' ? 'Duration.seconds' : 'Duration.millis';
+    const given = /^<token> (\w+)$/.exec(duration.toHumanString())?.[1];
+    const givenFactory = given === 'millis' ? 'Duration.millis' : `Duration.${given ?? 'of another unit'}`;
+    throw new Error(
+      `\`${prop}\` from a token must be given in ${unit}, as ${factory}(...): CloudFormation cannot convert a token ` +
+        `to ${unit}, got ${givenFactory}(<token>)`,
+    );
+  }
 }
 
 /** A duration shorter than another one, e.g. a timeout inside the function's own timeout. */
@@ -60,6 +85,23 @@ export function checkShorterThan(prop: string, duration: Duration | undefined, l
 export function checkNotBlank(prop: string, value: string | undefined): void {
   if (value !== undefined && !Token.isUnresolved(value) && value.trim().length === 0) {
     throw new Error(`\`${prop}\` must not be empty, got "${value}"`);
+  }
+}
+
+/**
+ * Each entry that is not a token through `parse`, which throws its own reason for a name it rejects (the refresh
+ * handler's own parser, so that synth and run time agree on every name).
+ */
+export function checkNames(prop: string, names: string[] | undefined, parse: (name: string) => unknown): void {
+  for (const name of names ?? []) {
+    if (Token.isUnresolved(name)) {
+      continue;
+    }
+    try {
+      parse(name);
+    } catch (err) {
+      throw new Error(`\`${prop}\` has an invalid name: ${(err as Error).message}`);
+    }
   }
 }
 

@@ -1,0 +1,32 @@
+import { Stack, Token } from 'aws-cdk-lib';
+import { Construct, IConstruct } from 'constructs';
+
+/** The orchestrators of each app by resource prefix, to find two that would create resources with the same names. */
+const prefixesByApp = new WeakMap<IConstruct, Array<{ prefix: string; path: string; account: string; region: string }>>();
+
+/**
+ * Fails when another orchestrator of the app has the same `resourcePrefix` and may deploy to the same account and
+ * region: both would create a state machine, a function, log groups, alarms and a schedule of the same names, and
+ * the second deployment would fail. Stacks whose account or region is unknown at synth may deploy anywhere, so two
+ * of them count as one place; a prefix that is a token is left alone.
+ */
+export function claimResourcePrefix(orchestrator: Construct, prefix: string | undefined): void {
+  if (prefix === undefined || Token.isUnresolved(prefix)) {
+    return;
+  }
+  const stack = Stack.of(orchestrator);
+  const place = (value: string) => (Token.isUnresolved(value) ? '' : value);
+  const claim = { prefix, path: orchestrator.node.path, account: place(stack.account), region: place(stack.region) };
+  const claims = prefixesByApp.get(orchestrator.node.root) ?? [];
+  const other = claims.find((c) => c.prefix === prefix && c.account === claim.account && c.region === claim.region);
+  if (other) {
+    const where = claim.account && claim.region ? `account ${claim.account}, region ${claim.region}` : 'an environment unknown at synth';
+    throw new Error(
+      `\`resourcePrefix\` "${prefix}" of ${claim.path} is already the prefix of ${other.path} in the same account and region ` +
+        `(${where}): both would create resources of the same names (state machine, function, log groups, alarms, schedule). ` +
+        'Give each orchestrator its own resourcePrefix.',
+    );
+  }
+  claims.push(claim);
+  prefixesByApp.set(orchestrator.node.root, claims);
+}
