@@ -61,8 +61,8 @@ export interface RefreshOptions {
   readonly overlapPolicy?: OverlapPolicy;
 
   /**
-   * How long to wait for another refresh's lock under `OverlapPolicy.WAIT` before ending as
-   * skipped. Must be shorter than `refreshTimeout`.
+   * How long to wait for another refresh's lock under `OverlapPolicy.WAIT`; a run that gets the lock
+   * within this time refreshes, one that does not ends as skipped. Must be shorter than `refreshTimeout`.
    *
    * @default Duration.minutes(5)
    */
@@ -137,6 +137,9 @@ export interface ItcOrchestratorProps {
    * Where in the VPC the refresh function runs. With a secret, the subnets need a route to Secrets
    * Manager (a NAT gateway or an interface endpoint); IAM authentication signs its tokens in the
    * function and needs no route to AWS.
+   * Public subnets are refused: a Lambda function there gets no public IP address, so the internet
+   * gateway would not take it to Secrets Manager. Choose private subnets, or isolated subnets with a
+   * Secrets Manager interface endpoint.
    *
    * @default - the VPC's private subnets
    */

@@ -21,7 +21,10 @@ export enum ConcurrentRefresh {
  * Runs of other views are never held up; a view two runs share is refreshed by one at a time.
  */
 export enum OverlapPolicy {
-  /** Wait for the other run to finish, up to the lock wait timeout, then end as skipped. */
+  /**
+   * Wait for the other run to finish, then refresh. A run still waiting when the lock wait timeout
+   * (`lockWaitTimeout`) elapses ends as skipped.
+   */
   WAIT = 'wait',
   /** End at once as skipped. */
   SKIP = 'skip',

@@ -19,6 +19,7 @@ export function validateOrchestratorProps(props: ItcOrchestratorProps): void {
   validateResourcePrefix(props.resourcePrefix);
   checkInteger('refreshMemorySize', props.refreshMemorySize, 128, 10240, 'MiB');
   checkDuration('refreshTimeout', props.refreshTimeout, { unit: 'seconds', min: Duration.seconds(1), max: MAX_LAMBDA_TIMEOUT });
+  validateSubnets(props);
   validateRefreshOptions(props.refresh ?? {}, props.refreshTimeout ?? DEFAULT_REFRESH_TIMEOUT);
   // The state machine's TimeoutSeconds holds whole seconds only.
   checkDuration('executionTimeout', props.executionTimeout, { unit: 'seconds', min: Duration.seconds(1) });
@@ -54,6 +55,19 @@ function validateResourcePrefix(prefix: string | undefined): void {
   if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(prefix)) {
     throw new Error(
       `\`resourcePrefix\` may contain only letters, digits, "-" and "_", starting with a letter or digit, got "${prefix}"`,
+    );
+  }
+}
+
+function validateSubnets(props: ItcOrchestratorProps): void {
+  if (props.vpcSubnets === undefined) {
+    return;
+  }
+  if (props.vpc.selectSubnets(props.vpcSubnets).hasPublic) {
+    throw new Error(
+      '`vpcSubnets` selects public subnets: the refresh function would get no public IP address there, so it could ' +
+        'reach neither Secrets Manager nor anything else through the internet gateway. Select private subnets ' +
+        '(ec2.SubnetType.PRIVATE_WITH_EGRESS), or isolated subnets with a Secrets Manager interface endpoint.',
     );
   }
 }

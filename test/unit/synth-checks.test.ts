@@ -5,6 +5,7 @@
  */
 import { App, CfnParameter, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { ItcOrchestrator, ItcOrchestratorProps, Pipeline } from '../../src';
 import { ACCOUNT, minimalProps, newStack, REGION } from '../orchestrator-fixture';
@@ -142,6 +143,15 @@ describe('timeouts from tokens', () => {
       /`refreshTimeout` from a token must be given in seconds, as Duration.seconds\(\.\.\.\): .*got Duration.minutes/,
     );
   });
+});
+
+test('public subnets fail synth with the reason and what to choose instead', () => {
+  const stack = newStack();
+  const vpc = new ec2.Vpc(stack, 'PublicVpc', { maxAzs: 2 });
+  expect(() => orchestrate(stack, { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } })).toThrow(
+    /`vpcSubnets` selects public subnets: the refresh function would get no public IP address there.*Select private subnets/,
+  );
+  expect(() => orchestrate(stack, { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } }, 'Private')).not.toThrow();
 });
 
 test('refreshFunction is the concrete function, to add layers or environment variables to', () => {
