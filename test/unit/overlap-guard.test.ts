@@ -4,10 +4,10 @@
  * comparison of a value that is not a timestamp with States.Runtime; the local interpreter compares what `new Date()`
  * makes of it, so a string it cannot read is what shows an unguarded comparison here.)
  */
-import { synthesizeExampleStack } from '../harness/example-stack';
-import { InProcessFunction, LocalFunction } from '../harness/local-lambda';
-import { LocalStepFunctions } from '../harness/local-step-functions';
-import { TemplateResolver } from '../harness/template';
+import { synthesizeExampleStack } from '../../local/example-stack';
+import { InProcessFunction, LocalFunction } from '../../local/lambda';
+import { LocalStepFunctions } from '../../local/step-functions';
+import { TemplateResolver } from '../../local/template';
 
 /** Runs the example stack's definition with pipelines that wait until released and a refresh that reports success. */
 function guardedRunner(listedStartDate: (startDate: Date) => unknown) {

@@ -7,8 +7,8 @@ import { App, CfnParameter, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { ACCOUNT, minimalProps, newStack, REGION } from './orchestrator-fixture';
 import { ItcOrchestrator, ItcOrchestratorProps, Pipeline } from '../../src';
-import { ACCOUNT, minimalProps, newStack, REGION } from '../orchestrator-fixture';
 
 function orchestrate(stack: Stack, overrides: Partial<ItcOrchestratorProps> = {}, id = 'Orchestrator'): ItcOrchestrator {
   return new ItcOrchestrator(stack, id, minimalProps(stack, overrides));
