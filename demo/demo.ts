@@ -130,14 +130,16 @@ async function main(): Promise<boolean> {
   return false;
 }
 
+// Ctrl-C reaches the servers and initdb too, so what was starting can fail before this process has
+// handled its own SIGINT: whether the demo was interrupted is read once the cleanup is done.
 main()
   .then(async (ok) => {
     await cleanUp();
-    process.exit(ok ? 0 : 1);
+    process.exit(interrupted ? INTERRUPTED_EXIT_CODE : ok ? 0 : 1);
   })
   .catch(async (err: unknown) => {
+    await cleanUp();
     // After Ctrl-C, whatever was starting fails; that is no news.
     if (!interrupted) console.error(err);
-    await cleanUp();
-    process.exit(1);
+    process.exit(interrupted ? INTERRUPTED_EXIT_CODE : 1);
   });
