@@ -33,13 +33,14 @@ function readmeApps(): Snippet[] {
 function synthesize(snippet: Snippet) {
   const outdir = mkdtempSync(join(tmpdir(), 'itc-readme-'));
   // What the CDK CLI sets for an app: its output directory, and no account or region without credentials.
-  const previous = { CDK_OUTDIR: process.env.CDK_OUTDIR, CDK_DEFAULT_ACCOUNT: process.env.CDK_DEFAULT_ACCOUNT, CDK_DEFAULT_REGION: process.env.CDK_DEFAULT_REGION };
+  const variables = ['CDK_OUTDIR', 'CDK_DEFAULT_ACCOUNT', 'CDK_DEFAULT_REGION'];
+  const previous = Object.fromEntries(variables.map((name) => [name, process.env[name]]));
   process.env.CDK_OUTDIR = outdir;
   delete process.env.CDK_DEFAULT_ACCOUNT;
   delete process.env.CDK_DEFAULT_REGION;
   try {
     const { outputText } = ts.transpileModule(snippet.code, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
-    const load = (name: string) => (name === 'itc-orchestrator' ? require('../../src') : require(name));
+    const load = (name: string): unknown => jest.requireActual(name === 'itc-orchestrator' ? '../../src' : name);
     new Function('require', 'exports', 'module', outputText)(load, {}, { exports: {} });
     const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8'));
     const stacks = Object.entries(manifest.artifacts as Record<string, any>).filter(([, artifact]) => artifact.type === 'aws:cloudformation:stack');
