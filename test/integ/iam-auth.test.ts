@@ -5,6 +5,7 @@ import { createTestDatabase } from './support/database';
 import { CANARY_SQL, Invocation, armCanary, expectCanaryUnchanged, invoke } from './support/refresh';
 import { connect, runSql } from '../../local/pg';
 import { OverlapPolicy, RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
+import { runLockKey } from '../../src/refresh/run-lock';
 
 // Fake static credentials, as Lambda puts the execution role's in the environment; the stand-in checks the
 // signature with them. Debug logs too must never carry a token.
@@ -102,7 +103,8 @@ describe('IAM database authentication', () => {
     const received = proxy.tokens.length;
     // Another run holds the lock for 2.5 s; this run connects, waits for it, then opens its refresh connections.
     const holder: Client = await connect(db);
-    await holder.query('SELECT pg_advisory_lock(7598807518124795506)');
+    const [{ oid }] = (await holder.query("SELECT 'later'::regclass::oid AS oid")).rows;
+    await holder.query('SELECT pg_advisory_lock($1::bigint)', [runLockKey([Number(oid)])]);
     const released = new Promise<void>((resolve) => setTimeout(() => {
       void holder.end().finally(resolve);
     }, 2_500));
