@@ -431,8 +431,15 @@ export class OrchestratorDatabase {
    */
   public _allowConnectionsFrom(compute: ec2.IConnectable): void {
     const database = this.definition.connections;
-    if (database?.defaultPort) {
-      compute.connections.allowTo(database, database.defaultPort, 'Refresh compute to the database');
+    if (!database?.defaultPort) {
+      return;
+    }
+    // Only the ingress rule: the compute's own groups allow all outbound traffic or are the user's to manage,
+    // and an egress rule on them would be ignored with a warning on every synth.
+    for (const databaseGroup of database.securityGroups) {
+      for (const computeGroup of compute.connections.securityGroups) {
+        databaseGroup.addIngressRule(computeGroup, database.defaultPort, 'Refresh compute to the database', true);
+      }
     }
   }
 }
