@@ -16,17 +16,19 @@ export interface OpenedConnection {
  * more, in case the password was rotated, and tries again.
  */
 export async function openConnection(env: Record<string, string | undefined>, tlsMode: TlsMode, timeoutMs: number): Promise<OpenedConnection> {
+  const started = Date.now();
   let settings = await connectionSettings(env, tlsMode);
   try {
     return { client: await connect(settings, timeoutMs), settings };
   } catch (error) {
-    if (!(isAuthenticationFailure(error) && settings.source === 'cached-secret')) throw connectionFailed(settings, error);
+    if (!(isAuthenticationFailure(error) && settings.source === 'cached-secret')) throw connectionFailed(settings, error, timeoutMs);
   }
   settings = await connectionSettings(env, tlsMode, true);
+  const left = timeoutMs - (Date.now() - started);
   try {
-    return { client: await connect(settings, timeoutMs), settings };
+    return { client: await connect(settings, left), settings };
   } catch (error) {
-    throw connectionFailed(settings, error);
+    throw connectionFailed(settings, error, left);
   }
 }
 
@@ -59,13 +61,21 @@ function clientConfig(settings: ConnectionSettings, timeoutMs: number): ClientCo
   };
 }
 
-function connectionFailed(settings: ConnectionSettings, error: unknown): RefreshError {
+/** pg's messages when `connectionTimeoutMillis` passes before the server is ready. */
+const CONNECT_TIMEOUT_MESSAGE = /timeout expired|connection timeout|timeout exceeded when trying to connect/i;
+
+function connectionFailed(settings: ConnectionSettings, error: unknown, timeoutMs: number): RefreshError {
+  const target = `Could not connect to PostgreSQL as ${settings.target} (${settings.source})`;
+  if (timeoutMs < CONNECT_TIMEOUT_MS && CONNECT_TIMEOUT_MESSAGE.test((error as Error | undefined)?.message ?? '')) {
+    const message = `Nothing was refreshed: ${target}: the invocation ran out of time after ${Math.max(0, Math.round(timeoutMs))} ms: ${describeError(error)}`;
+    return new RefreshError('OUT_OF_TIME', redact(message, settings.secrets));
+  }
   let why = 'the connection failed';
   if (isAuthenticationFailure(error)) {
     why = settings.source === 'iam'
       ? 'the server rejected the IAM authentication token (the database user needs the rds_iam role, the function rds-db:connect for that user, and the database IAM authentication enabled)'
       : 'the server rejected the credentials';
   }
-  const message = `Could not connect to PostgreSQL as ${settings.target} (${settings.source}): ${why}: ${describeError(error)}`;
+  const message = `${target}: ${why}: ${describeError(error)}`;
   return new RefreshError('CONNECTION_FAILED', redact(message, settings.secrets));
 }

@@ -97,6 +97,13 @@ export const RefreshErrors = {
   RUN_LOCK_LOST: 'RunLockLost',
   /** A statement of the run was cancelled by an administrator (`pg_cancel_backend`). Not retried. */
   CANCELLED: 'RefreshCancelled',
+  /**
+   * The database role lacks a privilege the run needs (SQLSTATE 42501), such as USAGE on a view's schema or
+   * ownership of a view. Never retried: a grant is needed first.
+   */
+  PERMISSION_DENIED: 'DatabasePermissionDenied',
+  /** The invocation had too little time left to connect, plan or wait, so nothing was refreshed. Never retried. */
+  OUT_OF_TIME: 'RefreshOutOfTime',
 } as const;
 
 /**

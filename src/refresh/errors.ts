@@ -52,9 +52,26 @@ export function isAuthenticationFailure(error: unknown): boolean {
   return code === '28P01' || code === '28000';
 }
 
-/** Whether a statement was cancelled by `statement_timeout`. */
+/**
+ * Whether a statement was cancelled by `statement_timeout`. SQLSTATE 57014 also covers a cancel request
+ * (`pg_cancel_backend`), which the server words differently; see {@link isCancelledByAdministrator}.
+ */
 export function isStatementTimeout(error: unknown): boolean {
-  return (error as DatabaseErrorLike | undefined)?.code === '57014';
+  return (error as DatabaseErrorLike | undefined)?.code === '57014' && !isCancelledByAdministrator(error);
+}
+
+/**
+ * Whether someone cancelled the statement with `pg_cancel_backend` (or a cancel request from another
+ * client): SQLSTATE 57014 with "canceling statement due to user request". The engine itself never sends one.
+ */
+export function isCancelledByAdministrator(error: unknown): boolean {
+  const { code, message = '' } = (error ?? {}) as DatabaseErrorLike;
+  return code === '57014' && /due to user request/i.test(message);
+}
+
+/** Whether the role lacks a privilege (SQLSTATE 42501 insufficient_privilege). */
+export function isPermissionDenied(error: unknown): boolean {
+  return (error as DatabaseErrorLike | undefined)?.code === '42501';
 }
 
 /** A one-line description of any thrown value: `SQLSTATE message` for database errors. */

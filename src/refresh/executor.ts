@@ -1,6 +1,6 @@
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { ViewReport } from './contract';
-import { describeError, isStatementTimeout, isTransient, redact } from './errors';
+import { describeError, isCancelledByAdministrator, isStatementTimeout, isTransient, redact } from './errors';
 import { quoteIdentifier } from './names';
 import type { PlannedRefresh } from './plan';
 import { viewLockKeys } from './run-lock';
@@ -180,6 +180,9 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions): Pro
       return result('refreshed', attempt);
     } catch (error) {
       lastError = describeError(error);
+      if (isCancelledByAdministrator(error)) {
+        return result('failed', attempt, `cancelled by an administrator (pg_cancel_backend); the view keeps its previous contents (${lastError})`);
+      }
       if (isStatementTimeout(error)) {
         const why = statementTimeout < (options.statementTimeoutMs ?? Infinity)
           ? `stopped after ${statementTimeout} ms because the invocation was running out of time`

@@ -3,7 +3,8 @@ import { describeViews, listViews, resolveExtraDependencies, resolveViewNames, w
 import { parseExtraDependencies, readConfig, RefreshConfig } from './config';
 import { createPool, openConnection } from './connection';
 import { RefreshEnv, RefreshEvent, RefreshReport, ReportLimits, ViewReport } from './contract';
-import { RefreshError, describeError, isTransient, redact } from './errors';
+import type { ConnectionSettings } from './credentials';
+import { RefreshError, describeError, isCancelledByAdministrator, isPermissionDenied, isStatementTimeout, isTransient, redact } from './errors';
 import { executePlan } from './executor';
 import { logger, recordRun, recordViewDuration } from './observability';
 import { planRefresh, PlannedRefresh } from './plan';
@@ -18,6 +19,9 @@ type Env = Record<string, string | undefined>;
 
 /** The longest message of the failure error; Step Functions keeps up to 32 KB of cause. */
 const MAX_FAILURE_MESSAGE = 8_000;
+
+/** Below this much time before the reserve, a run does not start: it could not even connect and plan. */
+export const MIN_RUN_MS = 250;
 
 /**
  * Time kept back from the invocation for reporting: 10% of what is left at the start, at least 250 ms and at
@@ -40,6 +44,10 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
 
   const config = readConfig(env);
   const { views: requestedViews, extraDependencies } = readEvent(event);
+  if (timeLeft() < MIN_RUN_MS) {
+    throw new RefreshError('OUT_OF_TIME', `Nothing was refreshed: the invocation had ${remaining} ms left, `
+      + `too little to connect, plan and refresh after keeping ${reserveMs(remaining)} ms for reporting`);
+  }
 
   const { client, settings } = await openConnection(env, config.tlsMode, timeLeft());
   let pool: Pool | undefined;
@@ -92,7 +100,7 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
     const lost = await lock.release();
     return finishRun(startedAt, outcome, config, planningMs, views, lost);
   } catch (error) {
-    throw asRefreshError(error, settings.secrets);
+    throw asRefreshError(error, settings);
   } finally {
     await heldLock?.release().catch(() => undefined);
     await pool?.end().catch(() => undefined);
@@ -247,9 +255,18 @@ function logInParts(message: string, items: readonly object[], attributes: Recor
   parts.forEach((part, index) => logger.info(message, { ...attributes, views: part, part: index + 1, parts: parts.length }));
 }
 
-/** Gives every error leaving the run a stable name and a message without credentials. */
-function asRefreshError(error: unknown, secrets: readonly string[]): RefreshError {
+/** Gives every error leaving the run a stable name, named for what happened, and a message without credentials. */
+function asRefreshError(error: unknown, settings: ConnectionSettings): RefreshError {
   if (error instanceof RefreshError) return error;
+  const stopped = (why: string) => redact(`The refresh run stopped: ${why}: ${describeError(error)}`, settings.secrets);
+  if (isPermissionDenied(error)) {
+    return new RefreshError('PERMISSION_DENIED', stopped(`the database role of ${settings.target} lacks a privilege the run needs`));
+  }
+  if (isCancelledByAdministrator(error)) {
+    return new RefreshError('CANCELLED', stopped('an administrator cancelled its statement (pg_cancel_backend)'));
+  }
+  // The run's own session carries a statement_timeout of the invocation's time left.
+  if (isStatementTimeout(error)) return new RefreshError('OUT_OF_TIME', stopped('the invocation ran out of time'));
   const kind = isTransient(error) ? 'TRANSIENT' : 'CONNECTION_FAILED';
-  return new RefreshError(kind, redact(`The refresh run stopped: ${describeError(error)}`, secrets));
+  return new RefreshError(kind, stopped('the database failed'));
 }
