@@ -1,7 +1,7 @@
 import { Client, ClientConfig, Pool } from 'pg';
 import type { TlsMode } from './contract';
 import { APPLICATION_NAME, ConnectionSettings, connectionSettings } from './credentials';
-import { RefreshError, describeError, isAuthenticationFailure, redact } from './errors';
+import { RefreshError, describeError, isAuthenticationFailure, isTooManyConnections, redact } from './errors';
 
 /** How long opening one connection may take, unless the invocation has less time left. */
 export const CONNECT_TIMEOUT_MS = 10_000;
@@ -69,6 +69,11 @@ function connectionFailed(settings: ConnectionSettings, error: unknown, timeoutM
   if (timeoutMs < CONNECT_TIMEOUT_MS && CONNECT_TIMEOUT_MESSAGE.test((error as Error | undefined)?.message ?? '')) {
     const message = `Nothing was refreshed: ${target}: the invocation ran out of time after ${Math.max(0, Math.round(timeoutMs))} ms: ${describeError(error)}`;
     return new RefreshError('OUT_OF_TIME', redact(message, settings.secrets));
+  }
+  if (isTooManyConnections(error)) {
+    // Other clients hold every slot; they come and go, so a later attempt can connect.
+    const message = `Nothing was refreshed: ${target}: the server has no free connection slot: ${describeError(error)}`;
+    return new RefreshError('TRANSIENT', redact(message, settings.secrets));
   }
   let why = 'the connection failed';
   if (isAuthenticationFailure(error)) {

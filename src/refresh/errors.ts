@@ -69,6 +69,16 @@ export function isCancelledByAdministrator(error: unknown): boolean {
   return code === '57014' && /due to user request/i.test(message);
 }
 
+/**
+ * Whether the server refused a connection for lack of free slots: SQLSTATE 53300 ("sorry, too many clients
+ * already", "remaining connection slots are reserved ...", "too many connections for role/database"), or a
+ * pooler's equivalent without that code.
+ */
+export function isTooManyConnections(error: unknown): boolean {
+  const { code, message = '' } = (error ?? {}) as DatabaseErrorLike;
+  return code === '53300' || /too many (clients|connections)|remaining connection slots are reserved|no more connections allowed/i.test(message);
+}
+
 /** Whether the role lacks a privilege (SQLSTATE 42501 insufficient_privilege). */
 export function isPermissionDenied(error: unknown): boolean {
   return (error as DatabaseErrorLike | undefined)?.code === '42501';

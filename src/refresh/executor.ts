@@ -1,6 +1,6 @@
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { ViewReport } from './contract';
-import { describeError, isCancelledByAdministrator, isStatementTimeout, isTransient, redact } from './errors';
+import { describeError, isCancelledByAdministrator, isStatementTimeout, isTooManyConnections, isTransient, redact } from './errors';
 import { quoteIdentifier } from './names';
 import type { PlannedRefresh } from './plan';
 import { viewLockKeys } from './run-lock';
@@ -30,12 +30,57 @@ export interface ExecutionOptions {
    * @default - REFRESH MATERIALIZED VIEW on a connection of `pool`
    */
   readonly refresh?: (step: PlannedRefresh, timeouts: RefreshTimeouts) => Promise<void>;
+  /** Called when the server refused a connection for lack of slots and the run goes on with `connections`. */
+  readonly onConnectionLimit?: (connections: number) => void;
 }
 
 /** The timeouts of one refresh attempt, in milliseconds. */
 export interface RefreshTimeouts {
   readonly lockTimeoutMs: number;
   readonly statementTimeoutMs: number;
+}
+
+/** The server refused a refresh's connection for lack of free slots (53300). */
+class NoConnectionSlot extends Error {
+  constructor(readonly refusal: unknown) {
+    super(describeError(refusal));
+  }
+}
+
+/**
+ * How many refreshes may hold a connection at once. It starts at the configured concurrency and shrinks to
+ * the connections the run holds when the server refuses another one, so the run never asks for slots that
+ * other clients (or its own refreshes) hold.
+ */
+interface ConnectionSlots {
+  readonly limit: () => number;
+  /** After a refusal: go on with the connections the run holds now (at least one). */
+  readonly shrink: () => void;
+  /** Resolves when one of the run's connections is handed back, or after `ms`, whichever comes first. */
+  readonly waitForRelease: (ms: number) => Promise<void>;
+}
+
+function connectionSlots(options: ExecutionOptions): ConnectionSlots {
+  let limit = options.concurrency;
+  return {
+    limit: () => limit,
+    shrink: () => {
+      const held = options.pool.totalCount;
+      if (held < limit) {
+        limit = Math.max(1, held);
+        options.onConnectionLimit?.(held);
+      }
+    },
+    waitForRelease: (ms) => new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        options.pool.off('release', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      options.pool.once('release', done);
+    }),
+  };
 }
 
 /** Below this much time left, a refresh is not started: it could not finish. */
@@ -82,6 +127,7 @@ export async function executePlan(plan: readonly PlannedRefresh[], options: Exec
   const pendingDeps = new Map(plan.map((step) => [step.view.qualifiedName, step.dependsOn.length]));
   // Longest chain of dependents first, then plan order.
   const ready = new Heap<PlannedRefresh>((a, b) => b.height - a.height || position.get(a)! - position.get(b)!);
+  const slots = connectionSlots(options);
   let running = 0;
 
   const finish = (step: PlannedRefresh, report: ViewReport) => {
@@ -123,10 +169,10 @@ export async function executePlan(plan: readonly PlannedRefresh[], options: Exec
 
   await new Promise<void>((resolve, reject) => {
     const pump = () => {
-      while (running < options.concurrency && ready.size > 0) {
+      while (running < slots.limit() && ready.size > 0) {
         const step = ready.pop()!;
         running++;
-        refreshView(step, options).then((report) => {
+        refreshView(step, options, slots).then((report) => {
           running--;
           finish(step, report);
           pump();
@@ -141,7 +187,7 @@ export async function executePlan(plan: readonly PlannedRefresh[], options: Exec
 }
 
 /** Refreshes one view, retrying transient errors with backoff while time remains. Never throws. */
-async function refreshView(step: PlannedRefresh, options: ExecutionOptions): Promise<ViewReport> {
+async function refreshView(step: PlannedRefresh, options: ExecutionOptions, slots: ConnectionSlots): Promise<ViewReport> {
   const name = step.view.qualifiedName;
 
   const started = Date.now();
@@ -157,6 +203,8 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions): Pro
 
   let lastError = '';
   const readerWait: ReaderWait = { spentMs: 0 };
+  let refusal: string | undefined;
+  let slotWaits = 0;
   for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
     const stop = options.stopReason?.();
     if (stop) {
@@ -166,9 +214,10 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions): Pro
     }
     const budget = options.deadline - Date.now();
     if (budget < MIN_REFRESH_BUDGET_MS) {
-      return attempt === 1
-        ? result('skipped', 0, 'not started: the invocation ran out of time')
-        : result('failed', attempt - 1, `${lastError}; no time left for another attempt`);
+      if (attempt > 1) return result('failed', attempt - 1, `${lastError}; no time left for another attempt`);
+      return refusal
+        ? result('skipped', 0, `not started: no database connection slot came free before the invocation ran out of time (${refusal})`)
+        : result('skipped', 0, 'not started: the invocation ran out of time');
     }
     const statementTimeout = Math.min(options.statementTimeoutMs ?? Infinity, budget);
     const lockTimeout = Math.min(options.lockTimeoutMs, budget);
@@ -179,6 +228,14 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions): Pro
       await (options.refresh ? options.refresh(step, timeouts) : refreshOnce(step, options.pool, timeouts, readerWait));
       return result('refreshed', attempt);
     } catch (error) {
+      if (error instanceof NoConnectionSlot) {
+        // Not an attempt: the refresh never reached the server. Wait for one of the run's own connections.
+        refusal = error.message;
+        slots.shrink();
+        await slots.waitForRelease(Math.min(backoff(++slotWaits, options), Math.max(0, options.deadline - Date.now())));
+        attempt--;
+        continue;
+      }
       lastError = describeError(error);
       if (isCancelledByAdministrator(error)) {
         return result('failed', attempt, `cancelled by an administrator (pg_cancel_backend); the view keeps its previous contents (${lastError})`);
@@ -212,7 +269,9 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions): Pro
 async function refreshOnce(
   step: PlannedRefresh, pool: Pool, { lockTimeoutMs, statementTimeoutMs }: RefreshTimeouts, readerWait: ReaderWait,
 ): Promise<void> {
-  const client: PoolClient = await pool.connect();
+  const client: PoolClient = await pool.connect().catch((error: unknown) => {
+    throw isTooManyConnections(error) ? new NoConnectionSlot(error) : error;
+  });
   // A connection lost under the refresh also emits 'error' once the query has failed; the query's error counts.
   const ignore = () => undefined;
   client.on('error', ignore);

@@ -91,6 +91,11 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
       secrets: settings.secrets,
       stopReason: () => lock.lostReason && `the run lock was lost: ${lock.lostReason}`,
       onAttempt: (step, attempt) => logger.debug('Refresh started', { view: step.view.qualifiedName, attempt, concurrently: step.concurrently }),
+      onConnectionLimit: (connections) => logger.warn('Fewer connections than concurrency', {
+        concurrency: config.concurrency,
+        connections,
+        reason: 'the server refused another connection for lack of free slots (53300); the run goes on with the connections it holds',
+      }),
       onDone: (_step, view) => {
         recordViewDuration(view);
         if (view.status === 'refreshed') logger.info('View refreshed', { ...view });
