@@ -40,6 +40,16 @@ export function createPool(settings: ConnectionSettings, max: number, timeoutMs:
   return pool;
 }
 
+/**
+ * Makes the pool open its next connections with other credentials (after a rotation); connections already open
+ * stay as they are. pg-pool hands its options to every client it creates.
+ */
+export function useCredentials(pool: Pool, settings: ConnectionSettings): void {
+  const options = (pool as unknown as { options: ClientConfig }).options;
+  options.user = settings.config.user;
+  options.password = settings.config.password;
+}
+
 async function connect(settings: ConnectionSettings, timeoutMs: number): Promise<Client> {
   const client = new Client(clientConfig(settings, timeoutMs));
   client.on('error', () => undefined);

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { ViewReport } from './contract';
-import { describeError, isCancelledByAdministrator, isStatementTimeout, isTooManyConnections, isTransient, redact } from './errors';
+import { describeError, isAuthenticationFailure, isCancelledByAdministrator, isStatementTimeout, isTooManyConnections, isTransient, redact } from './errors';
 import { quoteIdentifier } from './names';
 import type { PlannedRefresh } from './plan';
 import { viewLockKeys } from './run-lock';
@@ -30,6 +30,11 @@ export interface ExecutionOptions {
    * @default - REFRESH MATERIALIZED VIEW on a connection of `pool`
    */
   readonly refresh?: (step: PlannedRefresh, timeouts: RefreshTimeouts) => Promise<void>;
+  /**
+   * Called when the server rejects a refresh's connection with an authentication failure (the password may have
+   * rotated). Resolves true when the pool now has other credentials to try once more.
+   */
+  readonly reauthenticate?: () => Promise<boolean>;
   /** Called when the server refused a connection for lack of slots and the run goes on with `connections`. */
   readonly onConnectionLimit?: (connections: number) => void;
 }
@@ -225,7 +230,7 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions, slot
     options.onAttempt?.(step, attempt);
     try {
       const timeouts = { lockTimeoutMs: lockTimeout, statementTimeoutMs: statementTimeout };
-      await (options.refresh ? options.refresh(step, timeouts) : refreshOnce(step, options.pool, timeouts, readerWait));
+      await (options.refresh ? options.refresh(step, timeouts) : refreshOnce(step, () => acquireConnection(options), timeouts, readerWait));
       return result('refreshed', attempt);
     } catch (error) {
       if (error instanceof NoConnectionSlot) {
@@ -261,17 +266,30 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions, slot
 }
 
 /**
+ * A pool connection for one refresh. An authentication failure asks for fresh credentials once and tries again;
+ * a refusal for lack of slots becomes {@link NoConnectionSlot}, so the view waits instead of failing.
+ */
+async function acquireConnection(options: ExecutionOptions, reauthenticated = false): Promise<PoolClient> {
+  try {
+    return await options.pool.connect();
+  } catch (error) {
+    if (!reauthenticated && isAuthenticationFailure(error) && await options.reauthenticate?.()) {
+      return acquireConnection(options, true);
+    }
+    throw isTooManyConnections(error) ? new NoConnectionSlot(error) : error;
+  }
+}
+
+/**
  * One refresh in its own transaction. Its settings are local to the transaction, so they never outlive it on
  * the server connection (which a transaction-mode pooler hands to other clients next). The view's guard, a
  * transaction-level advisory lock, keeps another run's refresh of the same view out until this one commits;
  * waiting for it does not hold up readers of the view.
  */
 async function refreshOnce(
-  step: PlannedRefresh, pool: Pool, { lockTimeoutMs, statementTimeoutMs }: RefreshTimeouts, readerWait: ReaderWait,
+  step: PlannedRefresh, acquire: () => Promise<PoolClient>, { lockTimeoutMs, statementTimeoutMs }: RefreshTimeouts, readerWait: ReaderWait,
 ): Promise<void> {
-  const client: PoolClient = await pool.connect().catch((error: unknown) => {
-    throw isTooManyConnections(error) ? new NoConnectionSlot(error) : error;
-  });
+  const client: PoolClient = await acquire();
   // A connection lost under the refresh also emits 'error' once the query has failed; the query's error counts.
   const ignore = () => undefined;
   client.on('error', ignore);

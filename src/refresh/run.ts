@@ -1,9 +1,9 @@
 import type { Client, Pool } from 'pg';
 import { describeViews, listViews, resolveExtraDependencies, resolveViewNames, withExtraDependencies } from './catalog';
 import { parseExtraDependencies, readConfig, RefreshConfig } from './config';
-import { createPool, openConnection } from './connection';
+import { createPool, openConnection, useCredentials } from './connection';
 import { RefreshEnv, RefreshEvent, RefreshReport, ReportLimits, ViewReport } from './contract';
-import type { ConnectionSettings } from './credentials';
+import { ConnectionSettings, connectionSettings } from './credentials';
 import { RefreshError, describeError, isCancelledByAdministrator, isPermissionDenied, isStatementTimeout, isTransient, redact } from './errors';
 import { executePlan } from './executor';
 import { logger, recordRun, recordViewDuration } from './observability';
@@ -80,7 +80,23 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
       planningMs += Date.now() - replanningStarted;
     }
     lock.keepAlive();
-    pool = createPool(settings, config.concurrency, timeLeft());
+    const refreshPool = createPool(settings, config.concurrency, timeLeft());
+    pool = refreshPool;
+    // The secret is read again at most once per run, however many connections the server rejects.
+    let reauthenticated: Promise<boolean> | undefined;
+    const reauthenticate = () => reauthenticated ??= (async () => {
+      if (settings.source === 'local') return false;
+      try {
+        const fresh = await connectionSettings(env, config.tlsMode, true);
+        settings.secrets.push(...fresh.secrets);
+        useCredentials(refreshPool, fresh);
+        logger.warn('The server rejected the credentials of a new connection; the secret was read again', { credentials: fresh.source });
+        return true;
+      } catch (error) {
+        logger.warn('The server rejected the credentials of a new connection, and the secret could not be read again', { error: describeError(error) });
+        return false;
+      }
+    })();
     const views = await executePlan(current, {
       pool,
       concurrency: config.concurrency,
@@ -90,6 +106,7 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
       maxAttempts: config.maxAttempts,
       secrets: settings.secrets,
       stopReason: () => lock.lostReason && `the run lock was lost: ${lock.lostReason}`,
+      reauthenticate,
       onAttempt: (step, attempt) => logger.debug('Refresh started', { view: step.view.qualifiedName, attempt, concurrently: step.concurrently }),
       onConnectionLimit: (connections) => logger.warn('Fewer connections than concurrency', {
         concurrency: config.concurrency,
