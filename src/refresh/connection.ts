@@ -1,10 +1,16 @@
-import { Client, ClientConfig, Pool } from 'pg';
+import { Client, ClientBase, ClientConfig, Pool } from 'pg';
 import type { TlsMode } from './contract';
 import { APPLICATION_NAME, ConnectionSettings, connectionSettings } from './credentials';
 import { RefreshError, describeError, isAuthenticationFailure, isTooManyConnections, redact } from './errors';
 
 /** How long opening one connection may take, unless the invocation has less time left. */
 export const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * After this long without traffic, TCP keepalive probes start: a connection whose peer vanished (a failover, a
+ * blackholed route) is noticed by the operating system, and middleboxes that drop idle flows (a NAT gateway
+ * after 350 s) keep the long-idle run lock session.
+ */
+export const KEEPALIVE_IDLE_MS = 10_000;
 
 export interface OpenedConnection {
   readonly client: Client;
@@ -50,6 +56,23 @@ export function useCredentials(pool: Pool, settings: ConnectionSettings): void {
   options.password = settings.config.password;
 }
 
+/**
+ * Closes a connection's socket at once, without a word to the server: for a server that stopped answering,
+ * where a polite end would wait for a reply that never comes. A query still waiting on it fails at once.
+ */
+export function abandon(client: ClientBase): void {
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
+/** Ends a connection, or abandons it when the server does not confirm within `ms`. Never throws. */
+export async function closeConnection(client: ClientBase & { end(): Promise<void> }, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const ended = client.end().catch(() => undefined);
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms)));
+  if ((await Promise.race([ended, late])) === 'late') abandon(client);
+  clearTimeout(timer);
+}
+
 async function connect(settings: ConnectionSettings, timeoutMs: number): Promise<Client> {
   const client = new Client(clientConfig(settings, timeoutMs));
   client.on('error', () => undefined);
@@ -68,6 +91,7 @@ function clientConfig(settings: ConnectionSettings, timeoutMs: number): ClientCo
     application_name: APPLICATION_NAME,
     connectionTimeoutMillis: Math.max(1, Math.min(CONNECT_TIMEOUT_MS, timeoutMs)),
     keepAlive: true,
+    keepAliveInitialDelayMillis: KEEPALIVE_IDLE_MS,
   };
 }
 

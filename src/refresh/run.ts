@@ -1,7 +1,7 @@
 import type { Client, Pool } from 'pg';
 import { describeViews, listViews, resolveExtraDependencies, resolveViewNames, withExtraDependencies } from './catalog';
 import { parseExtraDependencies, readConfig, RefreshConfig } from './config';
-import { createPool, openConnection, useCredentials } from './connection';
+import { abandon, closeConnection, createPool, openConnection, useCredentials } from './connection';
 import { RefreshEnv, RefreshEvent, RefreshReport, ReportLimits, ViewReport } from './contract';
 import { ConnectionSettings, connectionSettings } from './credentials';
 import { RefreshError, describeError, isCancelledByAdministrator, isPermissionDenied, isStatementTimeout, isTransient, redact } from './errors';
@@ -24,11 +24,56 @@ const MAX_FAILURE_MESSAGE = 8_000;
 export const MIN_RUN_MS = 250;
 
 /**
- * Time kept back from the invocation for reporting: 10% of what is left at the start, at least 250 ms and at
- * most 5 s. Refreshes and lock waits are bounded so they end before this reserve begins.
+ * How long the handler waits for a reply past the bound the server enforces itself (statement_timeout, the
+ * lock wait) before it decides the server has gone silent and gives up on the connection: 5% of the time left
+ * at the start, at least 100 ms and at most 2 s.
+ */
+export function clientGraceMs(remainingMs: number): number {
+  return Math.min(2_000, Math.max(100, Math.round(remainingMs * 0.05)));
+}
+
+/**
+ * Time kept back from the invocation: the client grace ({@link clientGraceMs}) plus, for reporting, 10% of
+ * what is left at the start, at least 250 ms and at most 5 s. Refreshes and lock waits are bounded so they end
+ * before this reserve begins; a server that stops answering is given up on within the grace.
  */
 export function reserveMs(remainingMs: number): number {
-  return Math.min(5_000, Math.max(250, Math.round(remainingMs * 0.1)));
+  return Math.min(5_000, Math.max(250, Math.round(remainingMs * 0.1))) + clientGraceMs(remainingMs);
+}
+
+/**
+ * Client-side bounds on the run's own session, for a server that stops answering without closing the
+ * connection (a blackholed network, a frozen host): there, statement_timeout and lock_timeout never fire.
+ * Each phase may take the server's own bound plus the grace; past that, the connection is abandoned and the
+ * phase fails with a {@link RefreshError} saying the server went silent.
+ */
+class SilenceGuard {
+  private silent: string | undefined;
+
+  constructor(private readonly client: Client, private readonly graceMs: number, private readonly target: string) {}
+
+  /** What the server stopped answering, once it did. */
+  get silence(): string | undefined {
+    return this.silent;
+  }
+
+  async bound<T>(what: string, serverBoundMs: number, work: () => Promise<T>): Promise<T> {
+    const limit = Math.max(0, Math.ceil(serverBoundMs)) + this.graceMs;
+    const timer = setTimeout(() => {
+      this.silent = `PostgreSQL stopped answering while ${what}: no reply within ${limit} ms from ${this.target}`;
+      abandon(this.client);
+    }, limit);
+    try {
+      return await work();
+    } catch (error) {
+      if (this.silent !== undefined) {
+        throw new RefreshError('TRANSIENT', `${this.silent}; the run gave up on the connection before the invocation's deadline`, { cause: error });
+      }
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
 }
 
 /**
@@ -49,15 +94,21 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
       + `too little to connect, plan and refresh after keeping ${reserveMs(remaining)} ms for reporting`);
   }
 
+  const graceMs = clientGraceMs(remaining);
   const { client, settings } = await openConnection(env, config.tlsMode, timeLeft());
+  const guard = new SilenceGuard(client, graceMs, settings.target);
   let pool: Pool | undefined;
   let heldLock: RunLock | undefined;
+  let poolWatchdog: NodeJS.Timeout | undefined;
   try {
     // The catalog queries and the lock wait on this session cannot outlast the invocation either.
-    const lock = await RunLock.begin(client, timeLeft);
-    heldLock = lock;
-    const planningStarted = Date.now();
-    const plan = await planSelection(client, requestedViews, extraDependencies, config);
+    let planningStarted = Date.now();
+    const { lock, plan } = await guard.bound('reading the catalog', timeLeft(), async () => {
+      const begun = await RunLock.begin(client, timeLeft);
+      heldLock = begun;
+      planningStarted = Date.now();
+      return { lock: begun, plan: await planSelection(client, requestedViews, extraDependencies, config) };
+    });
     let planningMs = Date.now() - planningStarted;
     logInParts('Refresh run planned', plan.map((step) => ({ view: step.view.qualifiedName, concurrently: step.concurrently, dependsOn: step.dependsOn })), {
       planningMs,
@@ -65,7 +116,9 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
       credentials: settings.source,
     });
 
-    const outcome = await lock.acquire(runLockKey(plan.map((step) => step.view.oid)), config.overlapPolicy, Math.min(config.lockWaitMs, timeLeft()));
+    const lockWaitMs = Math.min(config.lockWaitMs, timeLeft());
+    const lockKey = runLockKey(plan.map((step) => step.view.oid));
+    const outcome = await guard.bound('waiting for the run lock', lockWaitMs, () => lock.acquire(lockKey, config.overlapPolicy, lockWaitMs));
     logger.info('Run lock', { lock: outcome, overlapPolicy: config.overlapPolicy });
     if (outcome === 'not-acquired') {
       const reason = `another refresh run of the same views holds their run lock (overlap policy ${config.overlapPolicy})`;
@@ -76,12 +129,18 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
     let current = plan;
     if (outcome === 'acquired-after-wait') {
       const replanningStarted = Date.now();
-      current = await planSelection(client, requestedViews, extraDependencies, config);
+      current = await guard.bound('reading the catalog', timeLeft(), () => planSelection(client, requestedViews, extraDependencies, config));
       planningMs += Date.now() - replanningStarted;
     }
     lock.keepAlive();
     const refreshPool = createPool(settings, config.concurrency, timeLeft());
     pool = refreshPool;
+    // Each refresh is bounded by its statement_timeout and a client timeout; should the server go silent on
+    // any other statement of a refresh connection, the connection is abandoned when the grace after the deadline ends.
+    const refreshConnections = new Set<Client>();
+    refreshPool.on('connect', (connection) => refreshConnections.add(connection));
+    refreshPool.on('remove', (connection) => refreshConnections.delete(connection));
+    poolWatchdog = setTimeout(() => refreshConnections.forEach(abandon), Math.max(0, timeLeft()) + graceMs);
     // The secret is read again at most once per run, however many connections the server rejects.
     let reauthenticated: Promise<boolean> | undefined;
     const reauthenticate = () => reauthenticated ??= (async () => {
@@ -119,15 +178,24 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
         else logger.warn(`View ${view.status}`, { ...view });
       },
     });
-    const lost = await lock.release();
-    return finishRun(startedAt, outcome, config, planningMs, views, lost);
+    // A lock session that stops answering cannot confirm the lock was held throughout: the lock counts as lost.
+    const lost = await guard.bound('releasing the run lock', Math.max(0, timeLeft()), () => lock.release());
+    return finishRun(startedAt, outcome, config, planningMs, views, guard.silence ?? lost);
   } catch (error) {
     throw asRefreshError(error, settings);
   } finally {
-    await heldLock?.release().catch(() => undefined);
+    clearTimeout(poolWatchdog);
+    if (heldLock) await settleWithin(heldLock.release().catch(() => undefined), graceMs);
     await pool?.end().catch(() => undefined);
-    await client.end().catch(() => undefined);
+    await closeConnection(client, graceMs);
   }
+}
+
+/** Waits for `work` for at most `ms`, leaving it to finish on its own. */
+async function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /** The views to refresh: the event's, else the configured list and schemas, else every materialized view. */

@@ -1,0 +1,95 @@
+import type { Client, ClientConfig } from 'pg';
+import { RefreshErrors } from '../../src/refresh/contract';
+import { CANARY_SQL, Invocation, connect, invoke, localModeEnv, sleep } from '../refresh/harness';
+import { createTestDatabase, runSql } from '../support/test-database';
+
+/** The run lock's advisory key (src/refresh/run-lock.ts). */
+const RUN_LOCK_KEY = '7598807518124795506';
+
+/**
+ * A backend that stops answering, as behind a network blackhole (no reset, no reply): SIGSTOP on the server
+ * process of the run's session. The tests run as root and the embedded server as its own user, so the test can
+ * signal it. Whatever the run waits for, it gives up before the invocation's deadline and says why.
+ */
+describe('a silent server', () => {
+  let db: ClientConfig;
+  let env: Record<string, string>;
+  const stopped: number[] = [];
+  const sessions: Client[] = [];
+
+  beforeAll(async () => {
+    db = await createTestDatabase('refresh_silent');
+    env = localModeEnv(db);
+    await runSql(db, CANARY_SQL);
+  });
+
+  afterEach(async () => {
+    for (const pid of stopped.splice(0)) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    }
+    await Promise.all(sessions.splice(0).map((session) => session.end().catch(() => undefined)));
+  });
+
+  /** Waits until the run's session shows `wait_event_type = 'Lock'` on a statement matching `query`, then stops its backend. */
+  async function stopWhenWaiting(query: string): Promise<number> {
+    for (let i = 0; i < 200; i++) {
+      const rows = await runSql<{ pid: number }>(db, `
+        SELECT pid FROM pg_catalog.pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'itc-orchestrator-refresh'
+           AND wait_event_type = 'Lock' AND query LIKE $1`, [query]);
+      if (rows.length > 0) {
+        process.kill(rows[0].pid, 'SIGSTOP');
+        stopped.push(rows[0].pid);
+        return rows[0].pid;
+      }
+      await sleep(20);
+    }
+    throw new Error(`The run never waited on ${query}`);
+  }
+
+  /** The invocation's outcome, or 'hung' if it is still going well past the invocation's deadline. */
+  async function outcome(run: Promise<Invocation>, remainingMs: number): Promise<Invocation | 'hung'> {
+    return Promise.race([run, sleep(remainingMs + 3_000).then(() => 'hung' as const)]);
+  }
+
+  test('during the run lock wait, the run gives up before its deadline with a transient error', async () => {
+    const holder = await connect(db);
+    sessions.push(holder);
+    await holder.query('SELECT pg_catalog.pg_advisory_lock($1::int8)', [RUN_LOCK_KEY]);
+
+    const remainingMs = 5_000;
+    const run = invoke({ views: ['canary'] }, env, remainingMs);
+    await stopWhenWaiting('%pg_advisory_lock%');
+    const result = await outcome(run, remainingMs);
+
+    expect(result).not.toBe('hung');
+    const { error, elapsedMs } = result as Invocation;
+    expect(elapsedMs).toBeLessThan(remainingMs);
+    expect(error?.name).toBe(RefreshErrors.TRANSIENT);
+    expect(error?.message).toMatch(/PostgreSQL stopped answering while waiting for the run lock/);
+  });
+
+  test('during a catalog query, the run gives up before its deadline with a transient error', async () => {
+    // The dependency query reads pg_depend; holding it locked keeps that query waiting long enough to stop it.
+    const blocker = await connect(db);
+    sessions.push(blocker);
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE pg_catalog.pg_depend IN ACCESS EXCLUSIVE MODE');
+
+    const remainingMs = 5_000;
+    const run = invoke({ views: ['canary'] }, env, remainingMs);
+    await stopWhenWaiting('%pg_depend%');
+    await blocker.query('COMMIT');
+    const result = await outcome(run, remainingMs);
+
+    expect(result).not.toBe('hung');
+    const { error, elapsedMs } = result as Invocation;
+    expect(elapsedMs).toBeLessThan(remainingMs);
+    expect(error?.name).toBe(RefreshErrors.TRANSIENT);
+    expect(error?.message).toMatch(/PostgreSQL stopped answering while reading the catalog/);
+  });
+});
