@@ -14,6 +14,12 @@ export interface MaterializedView {
   readonly populated: boolean;
   /** Has a unique index PostgreSQL accepts for REFRESH ... CONCURRENTLY. */
   readonly hasUsableUniqueIndex: boolean;
+  /**
+   * Unique indexes marked invalid (`indisvalid` false: left by a failed CREATE UNIQUE INDEX CONCURRENTLY),
+   * schema-qualified and quoted where needed. REFRESH ... CONCURRENTLY ignores them; a plain REFRESH rebuilds
+   * them, and fails while the view's rows repeat their key.
+   */
+  readonly invalidUniqueIndexes: string[];
   /** The selected materialized views this one reads, directly or through plain views. */
   readonly dependsOn: number[];
 }
@@ -199,6 +205,7 @@ export async function describeViews(client: ClientBase, oids: readonly number[])
     qualified_name: string;
     populated: boolean;
     has_usable_unique_index: boolean;
+    invalid_unique_indexes: string[] | null;
   }>(
     `SELECT c.oid, n.nspname AS schema, c.relname AS name,
             format('%I.%I', n.nspname, c.relname) AS qualified_name,
@@ -212,7 +219,10 @@ export async function describeViews(client: ClientBase, oids: readonly number[])
                WHERE i.indrelid = c.oid AND i.indisunique AND i.indimmediate AND i.indisvalid
                  AND i.indpred IS NULL AND i.indnatts > 0 AND am.amname = 'btree'
                  AND 0 < ALL (i.indkey::int2[])
-            ) AS has_usable_unique_index
+            ) AS has_usable_unique_index,
+            (SELECT array_agg(format('%I.%I', n.nspname, ic.relname) ORDER BY ic.relname)
+               FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+              WHERE i.indrelid = c.oid AND i.indisunique AND NOT i.indisvalid) AS invalid_unique_indexes
        FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE c.oid = ANY($1::oid[])
       ORDER BY n.nspname, c.relname`,
@@ -227,6 +237,7 @@ export async function describeViews(client: ClientBase, oids: readonly number[])
     qualifiedName: row.qualified_name,
     populated: row.populated,
     hasUsableUniqueIndex: row.has_usable_unique_index,
+    invalidUniqueIndexes: row.invalid_unique_indexes ?? [],
     dependsOn: selectedDependencies(row.oid, edges, selected),
   }));
 }

@@ -2,7 +2,7 @@ import type { Pool, PoolClient, QueryConfig } from 'pg';
 import type { ViewReport } from './contract';
 import { describeError, isAuthenticationFailure, isCancelledByAdministrator, isStatementTimeout, isTooManyConnections, isTransient, redact } from './errors';
 import { quoteIdentifier } from './names';
-import type { PlannedRefresh } from './plan';
+import { invalidIndexAdvice, PlannedRefresh } from './plan';
 import { viewLockKeys } from './run-lock';
 
 export interface ExecutionOptions {
@@ -242,6 +242,10 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions, slot
         continue;
       }
       lastError = describeError(error);
+      if ((error as { code?: string }).code === '23505' && step.view.invalidUniqueIndexes.length > 0) {
+        // An invalid unique index is still rebuilt (plain) or maintained (CONCURRENTLY): name it and the fix.
+        lastError = `${lastError}: ${invalidIndexAdvice(step.view.invalidUniqueIndexes)}`;
+      }
       if (isCancelledByAdministrator(error)) {
         return result('failed', attempt, `cancelled by an administrator (pg_cancel_backend); the view keeps its previous contents (${lastError})`);
       }

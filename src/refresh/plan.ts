@@ -61,8 +61,21 @@ export function planRefresh(views: readonly MaterializedView[], policy: Concurre
 /** Why PostgreSQL would refuse REFRESH ... CONCURRENTLY for the view, or undefined when it accepts it. */
 function concurrentEligibility(view: MaterializedView): string | undefined {
   if (!view.populated) return 'it is not populated (created WITH NO DATA)';
+  if (!view.hasUsableUniqueIndex && view.invalidUniqueIndexes.length > 0) return invalidIndexAdvice(view.invalidUniqueIndexes);
   if (!view.hasUsableUniqueIndex) return 'it has no unique index on plain columns without a WHERE clause';
   return undefined;
+}
+
+/**
+ * What an invalid unique index means and how to fix it, naming each index. A plain REFRESH rebuilds the index, and
+ * so repairs it when the view's rows fit it; when they repeat its key, every refresh fails with 23505 until the
+ * index is dropped or the view's query is fixed.
+ */
+export function invalidIndexAdvice(indexes: readonly string[]): string {
+  const [first] = indexes;
+  const named = indexes.length === 1 ? `unique index ${first} is invalid` : `unique indexes ${indexes.join(', ')} are invalid`;
+  return `its ${named} (left by a failed CREATE UNIQUE INDEX CONCURRENTLY): rebuild it with REINDEX INDEX ${first} `
+    + `once the view's rows are unique on its key, or drop it with DROP INDEX ${first}`;
 }
 
 /**
