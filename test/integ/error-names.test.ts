@@ -1,6 +1,6 @@
-import type { ClientConfig } from 'pg';
+import type { Client, ClientConfig } from 'pg';
 import { RefreshErrors } from '../../src/refresh/contract';
-import { SLOW_FUNCTION_SQL, invoke, localModeEnv, loggedReport, sleep } from '../refresh/harness';
+import { SLOW_FUNCTION_SQL, connect, invoke, localModeEnv, loggedReport, sleep } from '../refresh/harness';
 import { createTestDatabase, runSql } from '../support/test-database';
 
 /** Each way a run can end without refreshing is named for what happened, not as a connection failure. */
@@ -44,6 +44,53 @@ describe('error names', () => {
     expect(error?.name).toBe(RefreshErrors.OUT_OF_TIME);
     expect(error?.message).toMatch(/Nothing was refreshed: the invocation had \d+ ms left/);
     expect(elapsedMs).toBeLessThan(150);
+  });
+
+  /** Holds pg_depend locked, so the run's dependency query waits on it; returns the session holding the lock. */
+  async function blockCatalog(): Promise<Client> {
+    const blocker = await connect(db);
+    await blocker.query('BEGIN');
+    await blocker.query('LOCK TABLE pg_catalog.pg_depend IN ACCESS EXCLUSIVE MODE');
+    return blocker;
+  }
+
+  async function runBackendWaitingOnCatalog(): Promise<number> {
+    for (let i = 0; i < 200; i++) {
+      const rows = await runSql<{ pid: number }>(db, `
+        SELECT pid FROM pg_catalog.pg_stat_activity
+         WHERE datname = current_database() AND application_name = 'itc-orchestrator-refresh'
+           AND wait_event_type = 'Lock' AND query LIKE '%pg_depend%'`);
+      if (rows.length > 0) return rows[0].pid;
+      await sleep(20);
+    }
+    throw new Error('The run never waited on its catalog query');
+  }
+
+  test('a catalog query cancelled by an administrator ends the run as cancelled, not as a connection failure', async () => {
+    const blocker = await blockCatalog();
+    try {
+      const run = invoke({ views: ['quick'] }, env);
+      await runSql(db, 'SELECT pg_catalog.pg_cancel_backend($1)', [await runBackendWaitingOnCatalog()]);
+      const { error } = await run;
+
+      expect(error?.name).toBe(RefreshErrors.CANCELLED);
+      expect(error?.message).toMatch(/an administrator cancelled its statement \(pg_cancel_backend\): 57014 canceling statement due to user request/);
+    } finally {
+      await blocker.end();
+    }
+  });
+
+  test('a run whose time runs out while it reads the catalog is an out-of-time error', async () => {
+    const blocker = await blockCatalog();
+    try {
+      const { error, elapsedMs } = await invoke({ views: ['quick'] }, env, 2_000);
+
+      expect(error?.name).toBe(RefreshErrors.OUT_OF_TIME);
+      expect(error?.message).toMatch(/the invocation ran out of time: 57014 canceling statement due to statement timeout/);
+      expect(elapsedMs).toBeLessThan(2_000);
+    } finally {
+      await blocker.end();
+    }
   });
 
   test('a refresh cancelled by an administrator fails as cancelled, not as out of time, and is not retried', async () => {

@@ -1,6 +1,6 @@
 import type { Client, ClientConfig } from 'pg';
 import { RefreshErrors } from '../../src/refresh/contract';
-import { CANARY_SQL, Invocation, connect, invoke, localModeEnv, sleep } from '../refresh/harness';
+import { CANARY_SQL, Invocation, connect, invoke, localModeEnv, loggedReport, sleep } from '../refresh/harness';
 import { createTestDatabase, runSql } from '../support/test-database';
 
 /** The run lock's advisory key (src/refresh/run-lock.ts). */
@@ -71,6 +71,37 @@ describe('a silent server', () => {
     expect(elapsedMs).toBeLessThan(remainingMs);
     expect(error?.name).toBe(RefreshErrors.TRANSIENT);
     expect(error?.message).toMatch(/PostgreSQL stopped answering while waiting for the run lock/);
+  });
+
+  test('during a refresh, the view fails and the run still reports before its deadline', async () => {
+    await runSql(db, `
+      CREATE TABLE IF NOT EXISTS knobs (seconds float8 NOT NULL);
+      CREATE MATERIALIZED VIEW IF NOT EXISTS slow AS SELECT pg_sleep(coalesce((SELECT max(seconds) FROM knobs), 0)) IS NULL AS slept;
+      INSERT INTO knobs VALUES (3);
+    `);
+    try {
+      const remainingMs = 5_000;
+      const run = invoke({ views: ['slow'] }, env, remainingMs);
+      let pid: number | undefined;
+      for (let i = 0; i < 200 && pid === undefined; i++) {
+        const rows = await runSql<{ pid: number }>(db, `
+          SELECT pid FROM pg_catalog.pg_stat_activity
+           WHERE datname = current_database() AND query LIKE 'REFRESH MATERIALIZED VIEW %slow%' AND state = 'active'`);
+        pid = rows[0]?.pid;
+        if (pid === undefined) await sleep(20);
+      }
+      process.kill(pid!, 'SIGSTOP');
+      stopped.push(pid!);
+      const result = await outcome(run, remainingMs);
+
+      expect(result).not.toBe('hung');
+      const { error, elapsedMs, output } = result as Invocation;
+      expect(elapsedMs).toBeLessThan(remainingMs);
+      expect(error?.name).toBe(RefreshErrors.VIEWS_FAILED);
+      expect(loggedReport(output).views[0]).toMatchObject({ view: 'public.slow', status: 'failed' });
+    } finally {
+      await runSql(db, 'DELETE FROM knobs');
+    }
   });
 
   test('during a catalog query, the run gives up before its deadline with a transient error', async () => {
