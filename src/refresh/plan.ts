@@ -72,10 +72,14 @@ function concurrentEligibility(view: MaterializedView): string | undefined {
  * index is dropped or the view's query is fixed.
  */
 export function invalidIndexAdvice(indexes: readonly string[]): string {
-  const [first] = indexes;
-  const named = indexes.length === 1 ? `unique index ${first} is invalid` : `unique indexes ${indexes.join(', ')} are invalid`;
-  return `its ${named} (left by a failed CREATE UNIQUE INDEX CONCURRENTLY): rebuild it with REINDEX INDEX ${first} `
-    + `once the view's rows are unique on its key, or drop it with DROP INDEX ${first}`;
+  const left = '(left by a failed CREATE UNIQUE INDEX CONCURRENTLY)';
+  if (indexes.length === 1) {
+    const [index] = indexes;
+    return `its unique index ${index} is invalid ${left}: rebuild it with REINDEX INDEX ${index} `
+      + `once the view's rows are unique on its key, or drop it with DROP INDEX ${index}`;
+  }
+  return `its unique indexes ${indexes.join(', ')} are invalid ${left}: rebuild each once the view's rows are unique on its key `
+    + `(${indexes.map((index) => `REINDEX INDEX ${index}`).join('; ')}), or drop them with DROP INDEX ${indexes.join(', ')}`;
 }
 
 /**
