@@ -43,6 +43,8 @@ export function createPool(settings: ConnectionSettings, max: number, timeoutMs:
   const pool = new Pool({ ...clientConfig(settings, timeoutMs), max, idleTimeoutMillis: 0 });
   // An idle connection lost between refreshes is discarded by the pool; without a listener it would crash the process.
   pool.on('error', () => undefined);
+  // Each refresh waiting for a connection slot listens for the next release.
+  pool.setMaxListeners(max + 10);
   // A connection lost while a refresh holds it fails that refresh's query; the client's own error event must not crash the process.
   pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
