@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Client, ClientConfig } from 'pg';
+import { SLOW_FUNCTION_SQL, invoke, localModeEnv, logLines, loggedReport, sleep } from './support/refresh';
+import { connect, runSql } from '../../local/pg';
 import { RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
-import { SLOW_FUNCTION_SQL, connect, invoke, localModeEnv, logLines, loggedReport, sleep } from '../refresh/harness';
-import { runSql } from '../support/test-database';
 
 interface DedicatedServer {
   readonly config: ClientConfig;
@@ -17,14 +17,14 @@ interface DedicatedServer {
 async function startDedicatedPostgres(flags: string[]): Promise<DedicatedServer> {
   const root = join(__dirname, '..', '..');
   const script = `
-    import { startPostgres } from './test/support/postgres-server';
+    import { startPostgres } from './local/postgres';
     void startPostgres({ postgresFlags: JSON.parse(process.argv[process.argv.length - 1]) }).then(async (server) => {
       const config = await server.createDatabase('connection_limits');
       process.stdout.write(JSON.stringify(config) + '\\n');
       process.stdin.on('end', () => void server.stop().then(() => process.exit(0)));
       process.stdin.resume();
     }, (error) => { console.error(error); process.exit(1); });`;
-  const child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', '--project', 'bench/tsconfig.json', '-e', script, JSON.stringify(flags)], {
+  const child = spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', '--project', 'local/tsconfig.json', '-e', script, JSON.stringify(flags)], {
     cwd: root,
     stdio: ['pipe', 'pipe', 'inherit'],
   });

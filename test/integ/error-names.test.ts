@@ -1,7 +1,8 @@
 import type { Client, ClientConfig } from 'pg';
+import { createTestDatabase } from './support/database';
+import { SLOW_FUNCTION_SQL, invoke, localModeEnv, loggedReport, sleep } from './support/refresh';
+import { connect, runSql } from '../../local/pg';
 import { RefreshErrors } from '../../src/refresh/contract';
-import { SLOW_FUNCTION_SQL, connect, invoke, localModeEnv, loggedReport, sleep } from '../refresh/harness';
-import { createTestDatabase, runSql } from '../support/test-database';
 
 /** Each way a run can end without refreshing is named for what happened, not as a connection failure. */
 describe('error names', () => {

@@ -1,7 +1,8 @@
 import type { ClientConfig } from 'pg';
+import { createTestDatabase } from './support/database';
+import { invoke, localModeEnv, loggedReport } from './support/refresh';
+import { connect, runSql } from '../../local/pg';
 import { ConcurrentRefresh, RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
-import { connect, invoke, localModeEnv, loggedReport } from '../refresh/harness';
-import { createTestDatabase, runSql } from '../support/test-database';
 
 /**
  * A failed CREATE UNIQUE INDEX CONCURRENTLY leaves an invalid index behind. PostgreSQL ignores it for

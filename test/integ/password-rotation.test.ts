@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { ClientConfig } from 'pg';
+import { createTestDatabase } from './support/database';
+import { SLOW_FUNCTION_SQL, invoke, loggedReport, sleep } from './support/refresh';
+import { runSql } from '../../local/pg';
 import { RefreshEnv } from '../../src/refresh/contract';
-import { SLOW_FUNCTION_SQL, invoke, loggedReport, sleep } from '../refresh/harness';
-import { createTestDatabase, runSql } from '../support/test-database';
 
 process.env.AWS_REGION = 'eu-west-1';
 

@@ -1,7 +1,8 @@
 import type { Client, ClientConfig } from 'pg';
+import { createTestDatabase } from './support/database';
+import { CANARY_SQL, Invocation, invoke, localModeEnv, loggedReport, sleep } from './support/refresh';
+import { connect, runSql } from '../../local/pg';
 import { RefreshErrors } from '../../src/refresh/contract';
-import { CANARY_SQL, Invocation, connect, invoke, localModeEnv, loggedReport, sleep } from '../refresh/harness';
-import { createTestDatabase, runSql } from '../support/test-database';
 
 /** The run lock's advisory key (src/refresh/run-lock.ts). */
 const RUN_LOCK_KEY = '7598807518124795506';

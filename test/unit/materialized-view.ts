@@ -11,6 +11,7 @@ export function materializedView(name: string, dependsOn: MaterializedView[] = [
     qualifiedName: `mart.${name}`,
     populated: true,
     hasUsableUniqueIndex: true,
+    invalidUniqueIndexes: [],
     dependsOn: dependsOn.map((dependency) => dependency.oid),
     ...overrides,
   };
