@@ -275,12 +275,34 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions, slot
  */
 async function acquireConnection(options: ExecutionOptions, reauthenticated = false): Promise<PoolClient> {
   try {
-    return await options.pool.connect();
+    return await connectBefore(options.pool, options.deadline);
   } catch (error) {
     if (!reauthenticated && isAuthenticationFailure(error) && await options.reauthenticate?.()) {
       return acquireConnection(options, true);
     }
     throw isTooManyConnections(error) ? new NoConnectionSlot(error) : error;
+  }
+}
+
+/**
+ * A pool connection, or an error once the deadline has passed: a server that stops answering mid-handshake would
+ * otherwise hold the refresh until the pool's own connection timeout, which may end after the deadline. A
+ * connection that completes later goes back to the pool.
+ */
+async function connectBefore(pool: Pool, deadline: number): Promise<PoolClient> {
+  const pending = pool.connect();
+  const ms = Math.max(MIN_REFRESH_BUDGET_MS, deadline - Date.now());
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`the server did not complete a new connection within ${ms} ms, before the invocation's deadline`)), ms);
+  });
+  try {
+    return await Promise.race([pending, late]);
+  } catch (error) {
+    pending.then((client) => client.release(), () => undefined);
+    throw error;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

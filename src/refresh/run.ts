@@ -186,7 +186,8 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
   } finally {
     clearTimeout(poolWatchdog);
     if (heldLock) await settleWithin(heldLock.release().catch(() => undefined), graceMs);
-    await pool?.end().catch(() => undefined);
+    // pool.end() also waits for connections still being opened; a silent server would hold it past the deadline.
+    if (pool) await settleWithin(pool.end().catch(() => undefined), graceMs);
     await closeConnection(client, graceMs);
   }
 }

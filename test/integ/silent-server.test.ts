@@ -2,7 +2,7 @@ import type { Client, ClientConfig } from 'pg';
 import { createTestDatabase } from './support/database';
 import { CANARY_SQL, Invocation, invoke, localModeEnv, loggedReport, sleep } from './support/refresh';
 import { connect, runSql } from '../../local/pg';
-import { RefreshErrors } from '../../src/refresh/contract';
+import { RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
 
 /** The run lock's advisory key (src/refresh/run-lock.ts). */
 const RUN_LOCK_KEY = '7598807518124795506';
@@ -102,6 +102,49 @@ describe('a silent server', () => {
       expect(loggedReport(output).views[0]).toMatchObject({ view: 'public.slow', status: 'failed' });
     } finally {
       await runSql(db, 'DELETE FROM knobs');
+    }
+  });
+
+  test('while opening a refresh connection, the view fails at the deadline and the run still reports in time', async () => {
+    // A login that never completes in time: the refresh function's new connections wait in a login trigger.
+    await runSql(db, `
+      CREATE TABLE login_delay (seconds float8 NOT NULL);
+      CREATE FUNCTION delay_login() RETURNS event_trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF current_setting('application_name') = 'itc-orchestrator-refresh' THEN
+          PERFORM pg_sleep(coalesce((SELECT max(seconds) FROM public.login_delay), 0));
+        END IF;
+      END $$;
+      CREATE EVENT TRIGGER delay_login ON login EXECUTE FUNCTION delay_login();
+      CREATE TABLE gate_knob (seconds float8 NOT NULL);
+      INSERT INTO gate_knob VALUES (2.5);
+      CREATE MATERIALIZED VIEW gate AS SELECT pg_sleep(coalesce((SELECT max(seconds) FROM gate_knob), 0)) IS NULL AS slept;
+      CREATE MATERIALIZED VIEW after_gate_1 AS SELECT slept FROM gate;
+      CREATE MATERIALIZED VIEW after_gate_2 AS SELECT slept FROM gate;
+    `);
+    try {
+      const remainingMs = 6_000;
+      // gate refreshes on the pool's first connection; then its two dependents need a second one.
+      const run = invoke({ views: ['gate', 'after_gate_1', 'after_gate_2'] }, { ...env, [RefreshEnv.CONCURRENCY]: '2' }, remainingMs);
+      for (let i = 0; i < 200; i++) {
+        const rows = await runSql(db, `
+          SELECT 1 FROM pg_catalog.pg_stat_activity
+           WHERE datname = current_database() AND query LIKE 'REFRESH MATERIALIZED VIEW %gate%' AND state = 'active'`);
+        if (rows.length > 0) break;
+        await sleep(20);
+      }
+      await runSql(db, 'INSERT INTO login_delay VALUES (10)');
+      const result = await outcome(run, remainingMs);
+
+      expect(result).not.toBe('hung');
+      const { error, elapsedMs, output } = result as Invocation;
+      expect(elapsedMs).toBeLessThan(remainingMs);
+      expect(error?.name).toBe(RefreshErrors.VIEWS_FAILED);
+      const views = loggedReport(output).views;
+      expect(views.filter((view) => view.status === 'refreshed').map((view) => view.view).sort()).toEqual(expect.arrayContaining(['public.gate']));
+      expect(views.find((view) => view.status === 'failed')?.reason).toMatch(/did not complete a new connection/);
+    } finally {
+      await runSql(db, 'DROP EVENT TRIGGER delay_login; DELETE FROM login_delay');
     }
   });
 
