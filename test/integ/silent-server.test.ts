@@ -3,9 +3,8 @@ import { createTestDatabase } from './support/database';
 import { CANARY_SQL, Invocation, invoke, localModeEnv, loggedReport, sleep } from './support/refresh';
 import { connect, runSql } from '../../local/pg';
 import { RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
+import { runLockKey } from '../../src/refresh/run-lock';
 
-/** The run lock's advisory key (src/refresh/run-lock.ts). */
-const RUN_LOCK_KEY = '7598807518124795506';
 
 /**
  * A backend that stops answering, as behind a network blackhole (no reset, no reply): SIGSTOP on the server
@@ -60,11 +59,13 @@ describe('a silent server', () => {
   test('during the run lock wait, the run gives up before its deadline with a transient error', async () => {
     const holder = await connect(db);
     sessions.push(holder);
-    await holder.query('SELECT pg_catalog.pg_advisory_lock($1::int8)', [RUN_LOCK_KEY]);
+    // Another run of the same selection holds its run lock.
+    const [{ oid }] = await runSql<{ oid: number }>(db, "SELECT 'canary'::regclass::oid AS oid");
+    await holder.query('SELECT pg_catalog.pg_advisory_lock($1::int8)', [runLockKey([Number(oid)])]);
 
     const remainingMs = 5_000;
     const run = invoke({ views: ['canary'] }, env, remainingMs);
-    await stopWhenWaiting('%pg_advisory_lock%');
+    await stopWhenWaiting('%pg_advisory_xact_lock%');
     const result = await outcome(run, remainingMs);
 
     expect(result).not.toBe('hung');
