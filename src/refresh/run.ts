@@ -144,7 +144,8 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
     // The secret is read again at most once per run, however many connections the server rejects.
     let reauthenticated: Promise<boolean> | undefined;
     const reauthenticate = () => reauthenticated ??= (async () => {
-      if (settings.source === 'local') return false;
+      // Only a secret can have changed; IAM signs a fresh token for every connection anyway.
+      if (settings.source !== 'secret' && settings.source !== 'cached-secret') return false;
       try {
         const fresh = await connectionSettings(env, config.tlsMode, true);
         settings.secrets.push(...fresh.secrets);
