@@ -80,6 +80,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'pg',
     '@aws-sdk/client-secrets-manager',
     '@aws-sdk/rds-signer',
+    '@aws-sdk/client-sfn',
+    '@aws-sdk/client-s3',
     '@aws-lambda-powertools/logger',
     '@aws-lambda-powertools/metrics',
     'aws-sdk-client-mock',
@@ -108,6 +110,17 @@ const project = new awscdk.AwsCdkConstructLibrary({
       testTimeout: 120_000,
     },
   },
+});
+
+// The refresh task's entry point on ECS Fargate. The construct puts it inline into the container's command,
+// so it needs no image of its own: it fetches the refresh bundle from S3 and runs it with the image's AWS SDK.
+project.bundler.addBundle('src/refresh-task/bootstrap.ts', {
+  platform: 'node',
+  target: 'node22',
+  outfile: 'index.js',
+  externals: ['@aws-sdk/*'],
+  minify: true,
+  sourcemap: false,
 });
 
 // Tests load the bundled handler from assets/, so `npx projen test` bundles first.
@@ -141,6 +154,7 @@ for (const dir of ['local', 'demo', 'bench']) {
 }
 // The refresh handler's modules import its libraries, which esbuild bundles: devDependencies, as for the entry point.
 project.eslint?.allowDevDeps('src/refresh/**');
+project.eslint?.allowDevDeps('src/refresh-task/**');
 project.npmignore?.exclude('/.ci/', '/test/python/');
 // The handler runs from its bundle in assets/; of its compiled modules, the construct needs only the contract and
 // the name parser (which checks view and schema names at synth), with the error type the parser throws.

@@ -1,4 +1,4 @@
-import { ConcurrentRefresh, ExtraDependency, OverlapPolicy, RefreshEnv, RefreshLimits, TlsMode } from './contract';
+import { ConcurrentRefresh, ExtraDependency, OverlapPolicy, RefreshComputeKind, RefreshEnv, RefreshLimits, TlsMode } from './contract';
 import { RefreshError } from './errors';
 
 /**
@@ -33,6 +33,8 @@ export interface RefreshConfig {
   readonly tlsMode: TlsMode;
   /** Dependencies the catalog does not record, declared in the configuration. */
   readonly extraDependencies: ExtraDependency[];
+  /** What runs the handler; a Lambda function unless configured. */
+  readonly compute: RefreshComputeKind;
 }
 
 type Env = Record<string, string | undefined>;
@@ -51,6 +53,7 @@ export function readConfig(env: Env): RefreshConfig {
     maxAttempts: integer(env, RefreshEnv.MAX_ATTEMPTS, DEFAULT_MAX_ATTEMPTS, 1, RefreshLimits.MAX_ATTEMPTS),
     tlsMode: oneOf<TlsMode>(env, RefreshEnv.TLS_MODE, ['verify-full', 'require', 'disable'], 'verify-full'),
     extraDependencies: extraDependencies(env),
+    compute: oneOf<RefreshComputeKind>(env, RefreshEnv.COMPUTE, ['lambda', 'fargate'], 'lambda'),
   };
 }
 

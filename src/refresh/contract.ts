@@ -55,7 +55,34 @@ export const RefreshEnv = {
   MAX_ATTEMPTS: 'ITC_REFRESH_MAX_ATTEMPTS',
   /** JSON array of {@link ExtraDependency}: dependencies the catalog does not record. */
   EXTRA_DEPENDENCIES: 'ITC_REFRESH_EXTRA_DEPENDENCIES',
+  /** A {@link RefreshComputeKind} value: what runs the handler, which decides the advice of an out-of-time report. */
+  COMPUTE: 'ITC_REFRESH_COMPUTE',
 } as const;
+
+/** What runs the refresh handler: a Lambda function, or an ECS Fargate task started by the state machine. */
+export type RefreshComputeKind = 'lambda' | 'fargate';
+
+/**
+ * Environment variables of the refresh task on ECS Fargate, read by its bootstrap (`src/refresh-task`).
+ * The task also gets every {@link RefreshEnv} variable, as the function does.
+ */
+export const RefreshTaskEnv = {
+  /** The S3 bucket of the refresh bundle (`assets/refresh.lambda/index.js`). */
+  BUNDLE_BUCKET: 'ITC_BUNDLE_BUCKET',
+  /** The S3 object key of the refresh bundle. */
+  BUNDLE_KEY: 'ITC_BUNDLE_KEY',
+  /** The Step Functions task token the task answers; the state machine sets it for each attempt. */
+  TASK_TOKEN: 'ITC_TASK_TOKEN',
+  /** The handler's event as JSON. */
+  EVENT: 'ITC_REFRESH_EVENT',
+  /** How long the run may take from the task's start, in milliseconds: the handler's deadline. */
+  RUN_TIMEOUT_MS: 'ITC_RUN_TIMEOUT_MS',
+  /** How often the task sends a heartbeat to the state machine, in milliseconds. */
+  HEARTBEAT_INTERVAL_MS: 'ITC_HEARTBEAT_INTERVAL_MS',
+} as const;
+
+/** The error a refresh task reports when it could not run the handler at all (e.g. the bundle could not be fetched). */
+export const REFRESH_TASK_FAILED = 'RefreshTaskFailed';
 
 /** Bounds on the refresh settings, checked by the construct at synth time and by the handler at run time. */
 export const RefreshLimits = {

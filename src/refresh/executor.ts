@@ -45,6 +45,13 @@ export interface RefreshTimeouts {
   readonly statementTimeoutMs: number;
 }
 
+/** The reason of a view that was not started because the run's time was up. */
+export const NOT_STARTED_FOR_TIME = 'not started: the invocation ran out of time';
+/** How the reason of a refresh stopped because the run's time was running out begins. */
+export const STOPPED_FOR_TIME = 'stopped after';
+/** How the reason of a view skipped because a view it depends on was not refreshed begins. */
+export const DEPENDS_ON = 'depends on ';
+
 /** The server refused a refresh's connection for lack of free slots (53300). */
 class NoConnectionSlot extends Error {
   constructor(readonly refusal: unknown) {
@@ -158,7 +165,7 @@ export async function executePlan(plan: readonly PlannedRefresh[], options: Exec
       concurrently: false,
       durationMs: 0,
       attempts: 0,
-      reason: `depends on ${cause}, which was not refreshed`,
+      reason: `${DEPENDS_ON}${cause}, which was not refreshed`,
     });
   };
 
@@ -222,7 +229,7 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions, slot
       if (attempt > 1) return result('failed', attempt - 1, `${lastError}; no time left for another attempt`);
       return refusal
         ? result('skipped', 0, `not started: no database connection slot came free before the invocation ran out of time (${refusal})`)
-        : result('skipped', 0, 'not started: the invocation ran out of time');
+        : result('skipped', 0, NOT_STARTED_FOR_TIME);
     }
     const statementTimeout = Math.min(options.statementTimeoutMs ?? Infinity, budget);
     const lockTimeout = Math.min(options.lockTimeoutMs, budget);
@@ -251,7 +258,7 @@ async function refreshView(step: PlannedRefresh, options: ExecutionOptions, slot
       }
       if (isStatementTimeout(error)) {
         const why = statementTimeout < (options.statementTimeoutMs ?? Infinity)
-          ? `stopped after ${statementTimeout} ms because the invocation was running out of time`
+          ? `${STOPPED_FOR_TIME} ${statementTimeout} ms because the invocation was running out of time`
           : `exceeded statement_timeout of ${statementTimeout} ms`;
         return result('failed', attempt, `${why}; the view keeps its previous contents (${lastError})`);
       }
@@ -445,4 +452,28 @@ class Heap<T> {
     }
     return top;
   }
+}
+
+/**
+ * The views a run did not refresh because its time ran out: those stopped mid-refresh, and those never
+ * started, directly or because a view they depend on was stopped or never started.
+ */
+export function viewsOutOfTime(reports: readonly ViewReport[]): { stopped: string[]; notStarted: string[] } {
+  const stopped = reports
+    .filter((view) => view.status === 'failed' && view.reason?.startsWith(`${STOPPED_FOR_TIME} `) && view.reason.includes('running out of time'))
+    .map((view) => view.view);
+  const affected = new Set([...stopped, ...reports.filter((view) => view.reason === NOT_STARTED_FOR_TIME).map((view) => view.view)]);
+  // Dependents are skipped naming the one view they waited for; follow those links until nothing changes.
+  let grew = true;
+  while (grew) {
+    grew = false;
+    for (const view of reports) {
+      if (view.status !== 'skipped' || affected.has(view.view) || !view.reason?.startsWith(DEPENDS_ON)) continue;
+      if ([...affected].some((name) => view.reason === `${DEPENDS_ON}${name}, which was not refreshed`)) {
+        affected.add(view.view);
+        grew = true;
+      }
+    }
+  }
+  return { stopped, notStarted: reports.filter((view) => affected.has(view.view) && !stopped.includes(view.view)).map((view) => view.view) };
 }

@@ -5,7 +5,7 @@ import { abandon, closeConnection, createPool, openConnection, useCredentials } 
 import { RefreshEnv, RefreshEvent, RefreshReport, ReportLimits, ViewReport } from './contract';
 import { ConnectionSettings, connectionSettings } from './credentials';
 import { RefreshError, describeError, isCancelledByAdministrator, isPermissionDenied, isStatementTimeout, isTransient, redact } from './errors';
-import { executePlan } from './executor';
+import { executePlan, viewsOutOfTime } from './executor';
 import { logger, recordRun, recordViewDuration } from './observability';
 import { planRefresh, PlannedRefresh } from './plan';
 import { RunLock, runLockKey } from './run-lock';
@@ -292,7 +292,8 @@ function finishRun(
         : `${view.view} skipped: ${view.reason}`,
     );
     let message = `${notRefreshed.length} of ${views.length} materialized views were not refreshed `
-      + `(${report.totals.failed} failed, ${report.totals.skipped} skipped, ${report.totals.refreshed} refreshed): ${details.join('; ')}`;
+      + `(${report.totals.failed} failed, ${report.totals.skipped} skipped, ${report.totals.refreshed} refreshed)`
+      + `${outOfTimeSummary(views, config)}: ${details.join('; ')}`;
     if (lockLost) message = `The run lock was lost (${lockLost}), so the run started no more refreshes. ${message}`;
     if (message.length > MAX_FAILURE_MESSAGE) message = `${message.slice(0, MAX_FAILURE_MESSAGE - 1)}…`;
     throw new RefreshError(lockLost ? 'RUN_LOCK_LOST' : 'VIEWS_FAILED', message);
@@ -345,6 +346,30 @@ function logInParts(message: string, items: readonly object[], attributes: Recor
     size += itemSize;
   }
   parts.forEach((part, index) => logger.info(message, { ...attributes, views: part, part: index + 1, parts: parts.length }));
+}
+
+/** The most view names an out-of-time summary lists in each group; the details name them all. */
+const MAX_LISTED_VIEWS = 20;
+
+/**
+ * Names the views the run did not refresh because its time ran out, and what to change so the next run has
+ * the time it needs. Empty when the time did not run out.
+ */
+function outOfTimeSummary(views: ViewReport[], config: RefreshConfig): string {
+  const { stopped, notStarted } = viewsOutOfTime(views);
+  if (stopped.length === 0 && notStarted.length === 0) return '';
+  const list = (names: string[]) => names.length <= MAX_LISTED_VIEWS
+    ? names.join(', ')
+    : `${names.slice(0, MAX_LISTED_VIEWS).join(', ')} and ${names.length - MAX_LISTED_VIEWS} more`;
+  const groups = [
+    stopped.length > 0 && `stopped: ${list(stopped)}`,
+    notStarted.length > 0 && `never started: ${list(notStarted)}`,
+  ].filter(Boolean).join('; ');
+  const advice = config.compute === 'fargate'
+    ? 'Raise `runTimeout` of RefreshCompute.fargate() so the views fit in one run'
+    : 'A Lambda invocation lasts at most 15 minutes: run the refresh as an ECS Fargate task with '
+      + 'RefreshCompute.fargate(), which has no such limit (see "Long refreshes" in the README)';
+  return `. The run ran out of time (${groups}). ${advice}`;
 }
 
 /** Gives every error leaving the run a stable name, named for what happened, and a message without credentials. */

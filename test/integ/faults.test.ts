@@ -273,6 +273,38 @@ describe('faults', () => {
       expect(await rows('slow')).toBe(before);
     });
 
+    test('a run out of time names the views it stopped and never started, and points to RefreshCompute.fargate()', async () => {
+      await knob('slow', { seconds: 30 });
+
+      const { error } = await invoke({ views: ['slow', 'slow_child', 'sturdy'] }, { ...env, [RefreshEnv.CONCURRENCY]: '1' }, 2_500);
+
+      expect(error?.name).toBe(RefreshErrors.VIEWS_FAILED);
+      expect(error?.message).toContain(
+        '3 of 3 materialized views were not refreshed (1 failed, 2 skipped, 0 refreshed). '
+          + 'The run ran out of time (stopped: public.slow; never started: public.sturdy, public.slow_child). '
+          + 'A Lambda invocation lasts at most 15 minutes: run the refresh as an ECS Fargate task with RefreshCompute.fargate()',
+      );
+    });
+
+    test('on Fargate, a run out of time points to the run timeout instead', async () => {
+      await knob('slow', { seconds: 30 });
+
+      const { error } = await invoke({ views: ['slow', 'sturdy'] }, { ...env, [RefreshEnv.CONCURRENCY]: '1', [RefreshEnv.COMPUTE]: 'fargate' }, 2_500);
+
+      expect(error?.message).toContain('The run ran out of time (stopped: public.slow; never started: public.sturdy). '
+        + 'Raise `runTimeout` of RefreshCompute.fargate() so the views fit in one run');
+      expect(error?.message).not.toContain('15 minutes');
+    });
+
+    test('a view stopped by its own statement_timeout is not reported as out of time', async () => {
+      await knob('slow', { seconds: 5 });
+
+      const { error } = await invoke({ views: ['slow'] }, { ...env, [RefreshEnv.STATEMENT_TIMEOUT_MS]: '300' });
+
+      expect(error?.message).toContain('1 of 1 materialized views were not refreshed (1 failed, 0 skipped, 0 refreshed): public.slow failed');
+      expect(error?.message).not.toContain('ran out of time');
+    });
+
     test('the configured statement_timeout applies per refresh when time allows', async () => {
       await knob('slow', { seconds: 5 });
       const { error, elapsedMs } = await invoke({ views: ['slow'] }, { ...env, [RefreshEnv.STATEMENT_TIMEOUT_MS]: '300' });
