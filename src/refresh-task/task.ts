@@ -1,0 +1,167 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { SFNClient, SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
+import type { Context } from 'aws-lambda';
+import { REFRESH_TASK_FAILED, RefreshTaskEnv } from '../refresh/contract';
+
+type Env = Record<string, string | undefined>;
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** Step Functions keeps at most 256 characters of an error name and 32,768 of a cause. */
+const MAX_ERROR = 256;
+const MAX_CAUSE = 32_768;
+
+/** The errors of a heartbeat that mean the state machine no longer waits for this task. */
+const ABANDONED = new Set(['TaskTimedOut', 'TaskDoesNotExist', 'InvalidToken']);
+
+export interface TaskOutcome {
+  /** Whether the handler returned a report; the process exits 0 then, else 1. */
+  readonly succeeded: boolean;
+}
+
+/**
+ * One refresh task: fetches the refresh bundle from S3, runs its handler with a deadline taken from the run
+ * timeout, sends heartbeats while it runs, and answers the task token with the handler's report or error,
+ * exactly as Step Functions reports a Lambda function's: the error name is the handler's, the cause the JSON
+ * of `errorType`, `errorMessage` and `trace`.
+ */
+export async function runTask(env: Env, log: (entry: Record<string, unknown>) => void): Promise<TaskOutcome> {
+  const startedAt = Date.now();
+  const taskToken = required(env, RefreshTaskEnv.TASK_TOKEN);
+  const sfn = new SFNClient({});
+  const heartbeats = startHeartbeats(sfn, taskToken, env, log);
+  try {
+    let outcome: { ok: true; result: unknown } | { ok: false; error: Error };
+    try {
+      const runTimeoutMs = positiveInteger(env, RefreshTaskEnv.RUN_TIMEOUT_MS);
+      const event = JSON.parse(env[RefreshTaskEnv.EVENT] || '{}') as unknown;
+      const handler = await loadHandler(env);
+      const result = await handler(event, taskContext(startedAt + runTimeoutMs, env));
+      outcome = { ok: true, result };
+    } catch (err) {
+      outcome = { ok: false, error: asError(err) };
+    }
+    heartbeats.stop();
+    if (outcome.ok) {
+      await sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(outcome.result ?? null) }));
+      log({ level: 'INFO', message: 'Refresh task succeeded' });
+      return { succeeded: true };
+    }
+    const { error } = outcome;
+    const cause = JSON.stringify({ errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n') });
+    await sfn.send(new SendTaskFailureCommand({
+      taskToken,
+      error: error.name.slice(0, MAX_ERROR),
+      cause: cause.length <= MAX_CAUSE ? cause : JSON.stringify({ errorType: error.name, errorMessage: error.message.slice(0, MAX_CAUSE / 2), trace: [] }),
+    }));
+    log({ level: 'ERROR', message: 'Refresh task failed', errorName: error.name });
+    return { succeeded: false };
+  } finally {
+    heartbeats.stop();
+    sfn.destroy();
+  }
+}
+
+/** Downloads the refresh bundle named by the environment and loads its `handler`. */
+async function loadHandler(env: Env): Promise<Handler> {
+  const Bucket = required(env, RefreshTaskEnv.BUNDLE_BUCKET);
+  const Key = required(env, RefreshTaskEnv.BUNDLE_KEY);
+  const s3 = new S3Client({});
+  let code: string;
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket, Key }));
+    code = await object.Body!.transformToString('utf8');
+  } catch (err) {
+    throw taskError(`Could not fetch the refresh bundle s3://${Bucket}/${Key}: ${asError(err).name}: ${asError(err).message}`);
+  } finally {
+    s3.destroy();
+  }
+  const file = join(mkdtempSync(join(tmpdir(), 'itc-refresh-')), 'index.js');
+  writeFileSync(file, code);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const handler = (require(file) as { handler?: unknown }).handler;
+  if (typeof handler !== 'function') {
+    throw taskError(`The refresh bundle s3://${Bucket}/${Key} exports no function named handler`);
+  }
+  return handler as Handler;
+}
+
+/**
+ * What the handler reads of a Lambda context. The remaining time counts down to the run's deadline, so the
+ * handler stops its refreshes and reports before the run timeout, as it does before a function's timeout.
+ */
+function taskContext(deadline: number, env: Env): Context {
+  const name = env.ECS_CONTAINER_METADATA_URI_V4 ? 'itc-orchestrator-refresh-task' : 'itc-orchestrator-refresh-task-local';
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: name,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: '',
+    memoryLimitInMB: '',
+    awsRequestId: randomUUID(),
+    logGroupName: '',
+    logStreamName: '',
+    getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/**
+ * Sends a heartbeat at once and then every interval, so the state machine's heartbeat timeout catches a task
+ * that died. When the state machine no longer waits for this task (it timed out or was stopped), the process
+ * ends: nobody would read its result.
+ */
+function startHeartbeats(sfn: SFNClient, taskToken: string, env: Env, log: (entry: Record<string, unknown>) => void): { stop(): void } {
+  const intervalMs = positiveInteger(env, RefreshTaskEnv.HEARTBEAT_INTERVAL_MS);
+  let stopped = false;
+  const beat = () => {
+    if (stopped) return;
+    sfn.send(new SendTaskHeartbeatCommand({ taskToken })).catch((err: unknown) => {
+      const error = asError(err);
+      if (stopped) return;
+      if (ABANDONED.has(error.name)) {
+        log({ level: 'ERROR', message: 'The state machine no longer waits for this task; stopping', errorName: error.name });
+        process.exit(1);
+      }
+      log({ level: 'WARN', message: 'Heartbeat failed', errorName: error.name, errorMessage: error.message });
+    });
+  };
+  beat();
+  const timer = setInterval(beat, intervalMs);
+  return {
+    stop: () => {
+      stopped = true;
+      clearInterval(timer);
+    },
+  };
+}
+
+function required(env: Env, name: string): string {
+  const value = env[name];
+  if (!value) throw taskError(`The environment variable ${name} must be set`);
+  return value;
+}
+
+function positiveInteger(env: Env, name: string): number {
+  const raw = required(env, name);
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1) {
+    throw taskError(`Invalid environment variable ${name}=${JSON.stringify(raw)}: expected a whole number of milliseconds, at least 1`);
+  }
+  return value;
+}
+
+function taskError(message: string): Error {
+  const error = new Error(message);
+  error.name = REFRESH_TASK_FAILED;
+  return error;
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}
