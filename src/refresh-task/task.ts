@@ -52,10 +52,11 @@ export async function runTask(env: Env, log: (entry: Record<string, unknown>) =>
     }
     const { error } = outcome;
     const cause = JSON.stringify({ errorType: error.name, errorMessage: error.message, trace: (error.stack ?? '').split('\n') });
+    const shortCause = () => JSON.stringify({ errorType: error.name, errorMessage: error.message.slice(0, MAX_CAUSE / 2), trace: [] });
     await sfn.send(new SendTaskFailureCommand({
       taskToken,
       error: error.name.slice(0, MAX_ERROR),
-      cause: cause.length <= MAX_CAUSE ? cause : JSON.stringify({ errorType: error.name, errorMessage: error.message.slice(0, MAX_CAUSE / 2), trace: [] }),
+      cause: cause.length <= MAX_CAUSE ? cause : shortCause(),
     }));
     log({ level: 'ERROR', message: 'Refresh task failed', errorName: error.name });
     return { succeeded: false };
