@@ -4,3 +4,5 @@ export { DatabaseAuthentication, OrchestratorDatabase } from './orchestrator-dat
 export type { DatabaseEndpointProps, DatabaseOptions, PlaintextPasswordProps } from './orchestrator-database';
 export { ItcOrchestrator } from './orchestrator';
 export type { ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions, ViewDependency } from './orchestrator-props';
+export { RefreshCompute } from './refresh-compute';
+export type { FargateRefreshComputeProps, LambdaRefreshComputeProps } from './refresh-compute';

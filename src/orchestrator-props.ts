@@ -6,6 +6,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { OrchestratorDatabase } from './orchestrator-database';
 import { Pipeline } from './pipeline';
+import { RefreshCompute } from './refresh-compute';
 import { ConcurrentRefresh, OverlapPolicy } from './refresh-policies';
 
 /**
@@ -167,21 +168,31 @@ export interface ItcOrchestratorProps {
   readonly refresh?: RefreshOptions;
 
   /**
-   * Memory of the refresh function, in MiB (128 to 10240).
+   * What runs the refresh: a Lambda function, at most 15 minutes per run, or an ECS Fargate task
+   * for longer runs (see "Long refreshes" in the README).
+   *
+   * @default RefreshCompute.lambda()
+   */
+  readonly refreshCompute?: RefreshCompute;
+
+  /**
+   * Memory of the refresh function, in MiB (128 to 10240). The same as `memorySize` of
+   * `RefreshCompute.lambda()`, and not allowed together with `refreshCompute`.
    *
    * @default 256
    */
   readonly refreshMemorySize?: number;
 
   /**
-   * Timeout of the refresh function (1 second to 15 minutes).
+   * Timeout of the refresh function (1 second to 15 minutes). The same as `timeout` of
+   * `RefreshCompute.lambda()`, and not allowed together with `refreshCompute`.
    *
    * @default Duration.minutes(15)
    */
   readonly refreshTimeout?: Duration;
 
   /**
-   * Retention of the refresh function's and the state machine's log groups.
+   * Retention of the log groups of the refresh function or task and of the state machine.
    *
    * @default logs.RetentionDays.ONE_MONTH
    */
@@ -226,7 +237,8 @@ export interface ItcOrchestratorProps {
   /**
    * Whether to raise an alarm when a refresh run ends as skipped because another run of the same views held
    * their run lock, so its views were not refreshed (the `RunsSkippedByLock` metric). It notifies `alarmTopic`.
-   * Runs skipped by the state machine's own overlap check (`skipOverlappingRuns`) do not count.
+   * Runs skipped by the state machine's own overlap check (`skipOverlappingRuns`) do not count. Needs the
+   * refresh function: not available with `RefreshCompute.fargate()`.
    *
    * @default false
    */

@@ -1,6 +1,7 @@
 import { Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -10,19 +11,17 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ItcOrchestratorProps, OrchestratorSchedule } from './orchestrator-props';
 import { ExecutionAlarm, createExecutionAlarms } from './private/alarms';
-import {
-  DEFAULT_MEMORY_SIZE,
-  DEFAULT_REFRESH_TIMEOUT,
-  SCHEDULE_NAME_SUFFIX,
-  validateOrchestratorProps,
-} from './private/orchestrator-validation';
+import { SCHEDULE_NAME_SUFFIX, validateOrchestratorProps } from './private/orchestrator-validation';
 import { checkPipelineEnvironment } from './private/pipeline-environment';
+import { LambdaSettings, refreshComputeSettings } from './private/refresh-compute-settings';
 import { refreshEnvironment } from './private/refresh-environment';
 import { createRefreshRole } from './private/refresh-role';
+import { createRefreshTask, grantRunRefreshTask, RefreshTask } from './private/refresh-task';
 import { claimResourcePrefix } from './private/resource-names';
 import { RefreshMetric } from './refresh/contract';
 import { RefreshFunction } from './refresh-function';
 import { buildOrchestrationDefinition } from './state-machine/definition';
+import { RefreshTarget } from './state-machine/refresh-step';
 
 /**
  * Runs data pipelines in parallel on AWS Step Functions, then refreshes the PostgreSQL
@@ -58,11 +57,20 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
   /**
    * The function that refreshes the materialized views. Add layers or environment variables to it as to any
    * function; the environment variables the construct sets configure the refresh and should be left as they are.
+   *
+   * @default - none when the refresh runs as an ECS task (`RefreshCompute.fargate()`)
    */
-  public readonly refreshFunction: lambda.Function;
+  public readonly refreshFunction?: lambda.Function;
 
   /**
-   * The network connections of the refresh function. The orchestrator already allows them to reach a
+   * The ECS task definition of the refresh.
+   *
+   * @default - none unless the refresh runs as an ECS task (`RefreshCompute.fargate()`)
+   */
+  public readonly refreshTaskDefinition?: ecs.FargateTaskDefinition;
+
+  /**
+   * The network connections of the refresh function or task. The orchestrator already allows them to reach a
    * database given as an instance, cluster, proxy or endpoint with security groups.
    */
   public readonly connections: ec2.Connections;
@@ -82,17 +90,37 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 
-    const refreshLogGroup = new logs.LogGroup(this, 'RefreshLogGroup', {
-      logGroupName: prefix ? `/aws/lambda/${prefix}-refresh` : undefined,
-      retention,
-      removalPolicy,
-    });
-    const refreshFunction = this.createRefreshFunction(props, refreshLogGroup);
-    this.refreshFunction = refreshFunction;
-    this.connections = refreshFunction.connections;
-    props.database._allowConnectionsFrom(refreshFunction);
+    const compute = refreshComputeSettings(props);
+    let refresh: RefreshTarget;
+    if (compute.kind === 'fargate') {
+      const task = createRefreshTask(this, {
+        settings: compute,
+        vpc: props.vpc,
+        vpcSubnets: props.vpcSubnets,
+        securityGroups: props.securityGroups,
+        resourcePrefix: prefix,
+        retention,
+        removalPolicy,
+        environment: { ...refreshEnvironment(this, props.refresh ?? {}), POWERTOOLS_SERVICE_NAME: 'itc-orchestrator', POWERTOOLS_METRICS_NAMESPACE: RefreshMetric.NAMESPACE },
+        bindCredentials: (grantee) => props.database._bind(grantee),
+      });
+      this.refreshTaskDefinition = task.taskDefinition;
+      this.connections = new ec2.Connections({ securityGroups: task.securityGroups });
+      refresh = { task };
+    } else {
+      const refreshLogGroup = new logs.LogGroup(this, 'RefreshLogGroup', {
+        logGroupName: prefix ? `/aws/lambda/${prefix}-refresh` : undefined,
+        retention,
+        removalPolicy,
+      });
+      const refreshFunction = this.createRefreshFunction(props, compute, refreshLogGroup);
+      this.refreshFunction = refreshFunction;
+      this.connections = refreshFunction.connections;
+      refresh = { fn: refreshFunction };
+    }
+    props.database._allowConnectionsFrom(this);
 
-    this.stateMachine = this.createStateMachine(props, retention, removalPolicy);
+    this.stateMachine = this.createStateMachine(props, refresh, retention, removalPolicy);
     this.alarms = this.createAlarms(props);
     if (props.schedule) {
       this.schedule = this.createSchedule(props.schedule, prefix);
@@ -126,11 +154,16 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
 
   /**
    * The number of refresh runs that ended as skipped because another run of the same views held their run
-   * lock, so their views were not refreshed. Published by the refresh function (Embedded Metric Format).
+   * lock, so their views were not refreshed. Published by the refresh function (Embedded Metric Format);
+   * not available when the refresh runs as an ECS task (`RefreshCompute.fargate()`).
    *
    * @default - the sum over 5 minutes
    */
   public metricRunsSkippedByLock(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    if (!this.refreshFunction) {
+      throw new Error('`metricRunsSkippedByLock()` needs the refresh function (RefreshCompute.lambda()): '
+        + 'the refresh task on ECS writes its logs through the awslogs driver, from which CloudWatch extracts no embedded metrics');
+    }
     return new cloudwatch.Metric({
       namespace: RefreshMetric.NAMESPACE,
       metricName: RefreshMetric.RUNS_SKIPPED_BY_LOCK,
@@ -145,7 +178,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     return this.stateMachine.metricSucceeded(props);
   }
 
-  private createRefreshFunction(props: ItcOrchestratorProps, logGroup: logs.LogGroup): lambda.Function {
+  private createRefreshFunction(props: ItcOrchestratorProps, compute: LambdaSettings, logGroup: logs.LogGroup): lambda.Function {
     const role = createRefreshRole(this, 'RefreshFunctionRole', logGroup);
     const databaseEnvironment = props.database._bind(role);
 
@@ -156,8 +189,8 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
       securityGroups: props.securityGroups,
-      memorySize: props.refreshMemorySize ?? DEFAULT_MEMORY_SIZE,
-      timeout: props.refreshTimeout ?? DEFAULT_REFRESH_TIMEOUT,
+      memorySize: compute.memorySize,
+      timeout: compute.timeout,
       architecture: lambda.Architecture.ARM_64,
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
@@ -171,7 +204,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     });
   }
 
-  private createStateMachine(props: ItcOrchestratorProps, retention: logs.RetentionDays,
+  private createStateMachine(props: ItcOrchestratorProps, refresh: RefreshTarget, retention: logs.RetentionDays,
     removalPolicy: RemovalPolicy): sfn.StateMachine {
     const prefix = props.resourcePrefix;
     // Step Functions writes logs through CloudWatch Logs resource policies, which require this name form.
@@ -191,7 +224,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     const skipOverlappingRuns = props.skipOverlappingRuns ?? true;
     const definition = buildOrchestrationDefinition(definitionScope, {
       pipelines,
-      refreshFunction: this.refreshFunction,
+      refresh,
       skipOverlappingRuns,
     });
 
@@ -209,6 +242,9 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       },
     });
 
+    if ('task' in refresh) {
+      this.grantRefreshTask(stateMachine, refresh.task);
+    }
     if (skipOverlappingRuns) {
       // A separate policy: the state machine's own policy cannot name the state machine without
       // a circular dependency, and the permission is needed only once executions run.
@@ -223,6 +259,12 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       });
     }
     return stateMachine;
+  }
+
+  /** The state machine starts the task; the task answers it, and nothing else may. */
+  private grantRefreshTask(stateMachine: sfn.StateMachine, task: RefreshTask): void {
+    grantRunRefreshTask(stateMachine.role, task);
+    stateMachine.grantTaskResponse(task.taskRole);
   }
 
   private createAlarms(props: ItcOrchestratorProps): cloudwatch.IAlarm[] {

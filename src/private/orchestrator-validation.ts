@@ -1,14 +1,12 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import type { ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions } from '../orchestrator-props';
 import type { Pipeline } from '../pipeline';
+import { validateRefreshCompute } from './refresh-compute-settings';
 import { scheduleExpressionProblem } from './schedule-expression';
 import { checkDuration, checkInteger, checkNameList, checkNames, checkShorterThan, checkViewDependencies } from './validation';
 import { RefreshLimits } from '../refresh/contract';
 import { parseRelationName, parseSchemaName } from '../refresh/names';
 
-export const DEFAULT_MEMORY_SIZE = 256;
-export const DEFAULT_REFRESH_TIMEOUT = Duration.minutes(15);
-const MAX_LAMBDA_TIMEOUT = Duration.minutes(15);
 /** Schedule names are limited to 64 characters: the longest name made from the prefix. */
 export const SCHEDULE_NAME_SUFFIX = '-schedule';
 const MAX_PREFIX_LENGTH = 64 - SCHEDULE_NAME_SUFFIX.length;
@@ -17,10 +15,9 @@ const MAX_PREFIX_LENGTH = 64 - SCHEDULE_NAME_SUFFIX.length;
 export function validateOrchestratorProps(props: ItcOrchestratorProps): void {
   validatePipelines(props.pipelines);
   validateResourcePrefix(props.resourcePrefix);
-  checkInteger('refreshMemorySize', props.refreshMemorySize, 128, 10240, 'MiB');
-  checkDuration('refreshTimeout', props.refreshTimeout, { unit: 'seconds', min: Duration.seconds(1), max: MAX_LAMBDA_TIMEOUT });
+  const runLimit = validateRefreshCompute(props);
   validateSubnets(props);
-  validateRefreshOptions(props.refresh ?? {}, props.refreshTimeout ?? DEFAULT_REFRESH_TIMEOUT);
+  validateRefreshOptions(props.refresh ?? {}, runLimit);
   // The state machine's TimeoutSeconds holds whole seconds only.
   checkDuration('executionTimeout', props.executionTimeout, { unit: 'seconds', min: Duration.seconds(1) });
   if (props.schedule) {
@@ -60,7 +57,8 @@ function validateResourcePrefix(prefix: string | undefined): void {
 }
 
 function validateSubnets(props: ItcOrchestratorProps): void {
-  if (props.vpcSubnets === undefined) {
+  // A Fargate task with a public IP address reaches the internet from public subnets.
+  if (props.vpcSubnets === undefined || props.refreshCompute?._fargate?.assignPublicIp) {
     return;
   }
   if (props.vpc.selectSubnets(props.vpcSubnets).hasPublic) {
@@ -72,7 +70,7 @@ function validateSubnets(props: ItcOrchestratorProps): void {
   }
 }
 
-function validateRefreshOptions(refresh: RefreshOptions, refreshTimeout: Duration): void {
+function validateRefreshOptions(refresh: RefreshOptions, runLimit: { limitProp: string; limit: Duration }): void {
   checkNameList('refresh.views', refresh.views);
   checkNameList('refresh.schemas', refresh.schemas);
   checkViewDependencies('refresh.extraDependencies', refresh.extraDependencies);
@@ -83,9 +81,9 @@ function validateRefreshOptions(refresh: RefreshOptions, refreshTimeout: Duratio
   checkDuration('refresh.lockTimeout', refresh.lockTimeout, { unit: 'milliseconds', min: Duration.millis(1) });
   checkDuration('refresh.lockWaitTimeout', refresh.lockWaitTimeout, { unit: 'milliseconds', min: Duration.millis(0) });
   checkDuration('refresh.statementTimeout', refresh.statementTimeout, { unit: 'milliseconds', min: Duration.millis(1) });
-  const why = 'or the function times out first';
-  checkShorterThan('refresh.lockWaitTimeout', refresh.lockWaitTimeout, 'refreshTimeout', refreshTimeout, why);
-  checkShorterThan('refresh.statementTimeout', refresh.statementTimeout, 'refreshTimeout', refreshTimeout, why);
+  const why = runLimit.limitProp.endsWith('runTimeout') ? 'or the run times out first' : 'or the function times out first';
+  checkShorterThan('refresh.lockWaitTimeout', refresh.lockWaitTimeout, runLimit.limitProp, runLimit.limit, why);
+  checkShorterThan('refresh.statementTimeout', refresh.statementTimeout, runLimit.limitProp, runLimit.limit, why);
 }
 
 function validateSchedule(schedule: OrchestratorSchedule): void {

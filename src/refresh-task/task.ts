@@ -39,7 +39,7 @@ export async function runTask(env: Env, log: (entry: Record<string, unknown>) =>
       const runTimeoutMs = positiveInteger(env, RefreshTaskEnv.RUN_TIMEOUT_MS);
       const event = JSON.parse(env[RefreshTaskEnv.EVENT] || '{}') as unknown;
       const handler = await loadHandler(env);
-      const result = await handler(event, taskContext(startedAt + runTimeoutMs, env));
+      const result = await handler(event, taskContext(startedAt + runTimeoutMs));
       outcome = { ok: true, result };
     } catch (err) {
       outcome = { ok: false, error: asError(err) };
@@ -94,11 +94,10 @@ async function loadHandler(env: Env): Promise<Handler> {
  * What the handler reads of a Lambda context. The remaining time counts down to the run's deadline, so the
  * handler stops its refreshes and reports before the run timeout, as it does before a function's timeout.
  */
-function taskContext(deadline: number, env: Env): Context {
-  const name = env.ECS_CONTAINER_METADATA_URI_V4 ? 'itc-orchestrator-refresh-task' : 'itc-orchestrator-refresh-task-local';
+function taskContext(deadline: number): Context {
   return {
     callbackWaitsForEmptyEventLoop: true,
-    functionName: name,
+    functionName: 'itc-orchestrator-refresh-task',
     functionVersion: '$LATEST',
     invokedFunctionArn: '',
     memoryLimitInMB: '',

@@ -1,13 +1,13 @@
-import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import { overlapGuard } from './overlap-guard';
 import { BoundPipeline, failIfAnyPipelineFailed, runPipelinesInParallel } from './pipelines';
-import { buildRefreshStep } from './refresh-step';
+import { buildRefreshStep, RefreshTarget } from './refresh-step';
 
 export interface OrchestrationDefinitionProps {
   readonly pipelines: BoundPipeline[];
-  readonly refreshFunction: lambda.IFunction;
+  /** What runs the refresh. */
+  readonly refresh: RefreshTarget;
   /** Whether a run ends early as skipped while an earlier run of the state machine is still going. */
   readonly skipOverlappingRuns: boolean;
 }
@@ -20,7 +20,7 @@ export interface OrchestrationDefinitionProps {
  */
 export function buildOrchestrationDefinition(scope: Construct, props: OrchestrationDefinitionProps): sfn.IChainable {
   const pipelines = runPipelinesInParallel(scope, props.pipelines);
-  const work = pipelines.next(failIfAnyPipelineFailed(scope, props.pipelines, buildRefreshStep(scope, props.refreshFunction)));
+  const work = pipelines.next(failIfAnyPipelineFailed(scope, props.pipelines, buildRefreshStep(scope, props.refresh)));
   if (!props.skipOverlappingRuns) {
     return work;
   }

@@ -1,31 +1,88 @@
+import { Duration, Stack } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { LAMBDA_SERVICE_RETRY, TRANSIENT_DATABASE_RETRY } from './retry-policies';
-import { RefreshEvent } from '../refresh/contract';
+import { ECS_SERVICE_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_DATABASE_RETRY } from './retry-policies';
+import type { RefreshTask } from '../private/refresh-task';
+import { RefreshEvent, RefreshTaskEnv } from '../refresh/contract';
 
 export const REFRESH_STATE_NAME = 'Refresh materialized views';
+
+/**
+ * Time the refresh task may take to start (placement, image pull) before its run timeout counts; the refresh
+ * state's own timeout is the run timeout plus this.
+ */
+export const TASK_START_ALLOWANCE = Duration.minutes(15);
+
+/** What runs the refresh: the function, or the ECS task. */
+export type RefreshTarget = { readonly fn: lambda.IFunction } | { readonly task: RefreshTask };
 
 /**
  * The refresh step of the state machine: the states that run after every pipeline succeeded and
  * whose output is the {@link RefreshReport}.
  *
- * Today it is one invocation of the refresh function, which plans and refreshes all views itself.
- * The rest of the state machine depends only on this step's contract (one chain in, the report
- * out), so another strategy, such as a Map state that refreshes each view in its own invocation,
- * can replace it behind an opt-in property without changing the state machine around it.
+ * Today it is one invocation of the refresh function or one run of the refresh task, which plans and
+ * refreshes all views itself. The rest of the state machine depends only on this step's contract (one
+ * chain in, the report out, the handler's error names), so another strategy, such as a Map state that
+ * refreshes each view in its own invocation, can replace it without changing the state machine around it.
  */
-export function buildRefreshStep(scope: Construct, refreshFunction: lambda.IFunction): sfn.IChainable {
+export function buildRefreshStep(scope: Construct, target: RefreshTarget): sfn.IChainable {
+  if ('task' in target) {
+    return buildTaskRefreshStep(scope, target.task);
+  }
   const event: RefreshEvent = {};
   const refresh = new tasks.LambdaInvoke(scope, REFRESH_STATE_NAME, {
-    lambdaFunction: refreshFunction,
+    lambdaFunction: target.fn,
     payload: sfn.TaskInput.fromObject(event),
     retryOnServiceExceptions: false,
     outputPath: '$.Payload',
     comment: 'Refreshes the materialized views; the output is the refresh report.',
   });
   refresh.addRetry(LAMBDA_SERVICE_RETRY);
+  refresh.addRetry(TRANSIENT_DATABASE_RETRY);
+  return refresh;
+}
+
+/**
+ * Starts the refresh task and waits for its answer to the task token: the report (SendTaskSuccess) or the
+ * handler's error name and cause (SendTaskFailure), so retries and error names are the function's. A task that
+ * stops sending heartbeats fails the step with `States.HeartbeatTimeout`.
+ *
+ * A custom state rather than `EcsRunTask`, so the call names this task definition revision exactly and the
+ * state machine's role gets only `ecs:RunTask` on it (see `grantRunRefreshTask`).
+ */
+function buildTaskRefreshStep(scope: Construct, task: RefreshTask): sfn.IChainable {
+  const { settings } = task;
+  const refresh = new sfn.CustomState(scope, REFRESH_STATE_NAME, {
+    stateJson: {
+      Type: 'Task',
+      Comment: 'Runs the refresh as an ECS task and waits for its report; the output is the refresh report.',
+      Resource: `arn:${Stack.of(scope).partition}:states:::ecs:runTask.waitForTaskToken`,
+      Parameters: {
+        Cluster: task.cluster.clusterArn,
+        TaskDefinition: task.taskDefinition.taskDefinitionArn,
+        LaunchType: 'FARGATE',
+        PlatformVersion: 'LATEST',
+        NetworkConfiguration: {
+          AwsvpcConfiguration: {
+            Subnets: task.subnetIds,
+            SecurityGroups: task.securityGroups.map((group) => group.securityGroupId),
+            AssignPublicIp: settings.assignPublicIp ? 'ENABLED' : 'DISABLED',
+          },
+        },
+        Overrides: {
+          ContainerOverrides: [{
+            Name: task.container.containerName,
+            Environment: [{ 'Name': RefreshTaskEnv.TASK_TOKEN, 'Value.$': '$$.Task.Token' }],
+          }],
+        },
+      },
+      HeartbeatSeconds: settings.heartbeatTimeout.toSeconds(),
+      TimeoutSeconds: settings.runTimeout.plus(TASK_START_ALLOWANCE).toSeconds(),
+    },
+  });
+  refresh.addRetry(ECS_SERVICE_RETRY);
   refresh.addRetry(TRANSIENT_DATABASE_RETRY);
   return refresh;
 }

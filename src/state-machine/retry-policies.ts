@@ -25,6 +25,19 @@ export const LAMBDA_SERVICE_RETRY: sfn.RetryProps = {
 };
 
 /**
+ * Errors of the ECS service when it could not start the refresh task (throttling, no capacity for the moment).
+ * The task never ran, so starting it again is safe.
+ */
+export const ECS_SERVICE_RETRY: sfn.RetryProps = {
+  errors: ['ECS.AmazonECSException', 'ECS.ServerException', 'ECS.ThrottlingException'],
+  interval: Duration.seconds(5),
+  backoffRate: 2,
+  maxAttempts: 4,
+  maxDelay: Duration.minutes(1),
+  jitterStrategy: sfn.JitterType.FULL,
+};
+
+/**
  * The refresh handler throws `TransientDatabaseError` when the database failed in a way a later
  * attempt may not meet (failover, connection reset, serialization failure). Bad input
  * (`InvalidRefreshRequest`) and failed views are never retried: another attempt would fail the same way.

@@ -215,7 +215,7 @@ describe('the refresh function', () => {
     const database = new ec2.SecurityGroup(stack, 'DatabaseGroup', { vpc });
     const databaseConnections = new ec2.Connections({ securityGroups: [database], defaultPort: ec2.Port.tcp(5432) });
     databaseConnections.allowDefaultPortFrom(orchestrator);
-    expect(orchestrator.connections).toBe(orchestrator.refreshFunction.connections);
+    expect(orchestrator.connections).toBe(orchestrator.refreshFunction!.connections);
     Template.fromStack(stack).hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
       IpProtocol: 'tcp',
       FromPort: 5432,

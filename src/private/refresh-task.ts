@@ -1,0 +1,150 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import { Construct } from 'constructs';
+import { DEFAULT_IMAGE_NODE_PATH, DEFAULT_REFRESH_IMAGE, FargateSettings } from './refresh-compute-settings';
+import { RefreshEnv, RefreshTaskEnv } from '../refresh/contract';
+
+/** The refresh bundle, the same file the refresh function runs. */
+export const REFRESH_BUNDLE_PATH = join(__dirname, '..', '..', 'assets', 'refresh.lambda', 'index.js');
+/** The task's entry point, which the container runs inline. */
+export const REFRESH_BOOTSTRAP_PATH = join(__dirname, '..', '..', 'assets', 'refresh-task', 'bootstrap', 'index.js');
+export const REFRESH_CONTAINER_NAME = 'refresh';
+
+export interface RefreshTaskProps {
+  readonly settings: FargateSettings;
+  readonly vpc: ec2.IVpc;
+  readonly vpcSubnets?: ec2.SubnetSelection;
+  readonly securityGroups?: ec2.ISecurityGroup[];
+  readonly resourcePrefix?: string;
+  readonly retention: logs.RetentionDays;
+  readonly removalPolicy: RemovalPolicy;
+  /** The handler's environment: the database and refresh settings, as the function gets them. */
+  readonly environment: Record<string, string>;
+  /** Grants the task role what the credentials need and returns their environment. */
+  readonly bindCredentials: (grantee: iam.IGrantable) => Record<string, string>;
+}
+
+/** The refresh as an ECS Fargate task: what the state machine's refresh step starts. */
+export interface RefreshTask {
+  readonly cluster: ecs.ICluster;
+  readonly taskDefinition: ecs.FargateTaskDefinition;
+  readonly container: ecs.ContainerDefinition;
+  readonly taskRole: iam.Role;
+  readonly executionRole: iam.Role;
+  readonly securityGroups: ec2.ISecurityGroup[];
+  /** The subnets the task runs in. */
+  readonly subnetIds: string[];
+  readonly logGroup: logs.LogGroup;
+  readonly settings: FargateSettings;
+}
+
+/**
+ * The task definition that runs the refresh bundle on Fargate, its two roles, log group, security group and
+ * (unless given) cluster. The container runs the bootstrap inline on a stock image, so nothing is built.
+ */
+export function createRefreshTask(scope: Construct, props: RefreshTaskProps): RefreshTask {
+  const { settings } = props;
+  const prefix = props.resourcePrefix;
+  const ecsTasks = new iam.ServicePrincipal('ecs-tasks.amazonaws.com', {
+    conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(scope).account } },
+  });
+  const logGroup = new logs.LogGroup(scope, 'RefreshTaskLogGroup', {
+    logGroupName: prefix ? `/ecs/${prefix}-refresh` : undefined,
+    retention: props.retention,
+    removalPolicy: props.removalPolicy,
+  });
+  // ECS pulls the image and writes the container's output with this role; a public image needs no pull permission.
+  const executionRole = new iam.Role(scope, 'RefreshTaskExecutionRole', {
+    assumedBy: ecsTasks,
+    description: 'Starts the refresh task of the ITC orchestrator: pulls its image and writes its log group',
+  });
+  // The refresh itself: reads the bundle and the credentials, answers the state machine.
+  const taskRole = new iam.Role(scope, 'RefreshTaskRole', {
+    assumedBy: ecsTasks,
+    description: 'Refreshes materialized views for the ITC orchestrator as an ECS task',
+  });
+
+  const taskDefinition = new ecs.FargateTaskDefinition(scope, 'RefreshTaskDefinition', {
+    family: prefix ? `${prefix}-refresh` : undefined,
+    cpu: settings.cpu,
+    memoryLimitMiB: settings.memoryLimitMiB,
+    taskRole,
+    executionRole,
+    runtimePlatform: { cpuArchitecture: settings.cpuArchitecture, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
+  });
+
+  const bundle = new s3assets.Asset(scope, 'RefreshBundle', { path: REFRESH_BUNDLE_PATH });
+  // The one object, not the whole asset bucket.
+  taskRole.addToPrincipalPolicy(new iam.PolicyStatement({
+    actions: ['s3:GetObject'],
+    resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)],
+  }));
+
+  const databaseEnvironment = props.bindCredentials(taskRole);
+  const heartbeatIntervalMs = Math.max(1000, Math.floor(settings.heartbeatTimeout.toMilliseconds() / 5));
+  const container = taskDefinition.addContainer('Refresh', {
+    containerName: REFRESH_CONTAINER_NAME,
+    image: settings.image ?? ecs.ContainerImage.fromRegistry(DEFAULT_REFRESH_IMAGE),
+    entryPoint: ['node', '-e', readBootstrap()],
+    essential: true,
+    logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'refresh' }),
+    environment: {
+      ...databaseEnvironment,
+      ...props.environment,
+      [RefreshEnv.COMPUTE]: 'fargate',
+      [RefreshTaskEnv.BUNDLE_BUCKET]: bundle.s3BucketName,
+      [RefreshTaskEnv.BUNDLE_KEY]: bundle.s3ObjectKey,
+      [RefreshTaskEnv.RUN_TIMEOUT_MS]: settings.runTimeout.toMilliseconds().toString(),
+      [RefreshTaskEnv.HEARTBEAT_INTERVAL_MS]: heartbeatIntervalMs.toString(),
+      [RefreshTaskEnv.EVENT]: '{}',
+      ...(settings.image ? {} : { NODE_PATH: DEFAULT_IMAGE_NODE_PATH }),
+    },
+  });
+
+  const securityGroups = props.securityGroups ?? [
+    new ec2.SecurityGroup(scope, 'RefreshTaskSecurityGroup', {
+      vpc: props.vpc,
+      description: 'The refresh task of the ITC orchestrator',
+      allowAllOutbound: true,
+    }),
+  ];
+  const cluster = settings.cluster ?? new ecs.Cluster(scope, 'RefreshCluster', {
+    vpc: props.vpc,
+    clusterName: prefix ? `${prefix}-refresh` : undefined,
+    containerInsightsV2: ecs.ContainerInsights.ENABLED,
+  });
+
+  const subnetIds = props.vpc.selectSubnets(props.vpcSubnets).subnetIds;
+  return { cluster, taskDefinition, container, taskRole, executionRole, securityGroups, subnetIds, logGroup, settings };
+}
+
+/**
+ * Lets the state machine start exactly this task definition revision in its cluster and hand it exactly its two
+ * roles. Its answers come back through the task token, so the state machine needs no ECS events or DescribeTasks.
+ */
+export function grantRunRefreshTask(role: iam.IRole, task: RefreshTask): void {
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    actions: ['ecs:RunTask'],
+    resources: [task.taskDefinition.taskDefinitionArn],
+    conditions: { ArnEquals: { 'ecs:cluster': task.cluster.clusterArn } },
+  }));
+  role.addToPrincipalPolicy(new iam.PolicyStatement({
+    actions: ['iam:PassRole'],
+    resources: [task.taskRole.roleArn, task.executionRole.roleArn],
+    conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+  }));
+}
+
+function readBootstrap(): string {
+  try {
+    return readFileSync(REFRESH_BOOTSTRAP_PATH, 'utf8').trim();
+  } catch (err) {
+    throw new Error(`The refresh task's bootstrap ${REFRESH_BOOTSTRAP_PATH} could not be read (${(err as Error).message}): run \`npx projen bundle\``);
+  }
+}

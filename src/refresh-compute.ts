@@ -1,0 +1,131 @@
+import { Duration } from 'aws-cdk-lib';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
+
+/** Settings of the refresh as a Lambda function. */
+export interface LambdaRefreshComputeProps {
+  /**
+   * Memory of the refresh function, in MiB (128 to 10240).
+   *
+   * @default 256
+   */
+  readonly memorySize?: number;
+
+  /**
+   * Timeout of the refresh function (1 second to 15 minutes): all the views of a run must be
+   * refreshed within it.
+   *
+   * @default Duration.minutes(15)
+   */
+  readonly timeout?: Duration;
+}
+
+/** Settings of the refresh as an ECS Fargate task. */
+export interface FargateRefreshComputeProps {
+  /**
+   * CPU units of the task: 256, 512, 1024, 2048, 4096, 8192 or 16384 (1024 is one vCPU). The
+   * refresh itself runs in PostgreSQL; the task only waits for it.
+   *
+   * @default 256
+   */
+  readonly cpu?: number;
+
+  /**
+   * Memory of the task, in MiB; it must suit `cpu` (512 to 2048 for 256 CPU units).
+   *
+   * @see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
+   * @default 512
+   */
+  readonly memoryLimitMiB?: number;
+
+  /**
+   * The ECS cluster the task runs in.
+   *
+   * @default - a new cluster in the orchestrator's VPC
+   */
+  readonly cluster?: ecs.ICluster;
+
+  /**
+   * How long one run may refresh, in whole seconds, counted from the task's start. Refreshes still
+   * running then are stopped, and the run fails naming them; views not started are reported as such.
+   *
+   * @default Duration.hours(4)
+   */
+  readonly runTimeout?: Duration;
+
+  /**
+   * How long the state machine waits for a heartbeat of the task before it fails the run with
+   * `States.HeartbeatTimeout`, in whole seconds. The task sends one at start and then five per
+   * heartbeat timeout, so a task that died is found within this time. The first heartbeat comes
+   * once the task has started, so this must also cover starting it (pulling the image).
+   *
+   * @default Duration.minutes(5)
+   */
+  readonly heartbeatTimeout?: Duration;
+
+  /**
+   * Whether the task gets a public IP address. Needed only in public subnets without NAT, where it
+   * is the task's way out to ECR Public, S3, Secrets Manager, Step Functions and CloudWatch Logs.
+   *
+   * @default false
+   */
+  readonly assignPublicIp?: boolean;
+
+  /**
+   * The container image: any image with Node.js 22 or later as `node` on the PATH and the AWS SDK
+   * for JavaScript v3 (`@aws-sdk/client-s3`, `client-sfn`, `client-secrets-manager`) that Node.js
+   * resolves. The construct replaces its entry point.
+   *
+   * @default - the AWS Lambda Node.js 22 base image from ECR Public, pinned to a fixed tag
+   */
+  readonly image?: ecs.ContainerImage;
+
+  /**
+   * The CPU architecture of the task; the image must have a variant for it.
+   *
+   * @default ecs.CpuArchitecture.ARM64
+   */
+  readonly cpuArchitecture?: ecs.CpuArchitecture;
+}
+
+/**
+ * What runs the refresh: a Lambda function (the default), or an ECS Fargate task for runs longer
+ * than Lambda's 15 minutes. Both run the same refresh code with the same settings, report and
+ * error names, so the state machine's retries, catches and alarms apply to both.
+ *
+ * @example
+ * declare const vpc: ec2.IVpc;
+ * declare const instance: rds.DatabaseInstance;
+ * declare const demand: lambda.IFunction;
+ *
+ * new ItcOrchestrator(this, 'Orchestrator', {
+ *   vpc,
+ *   credentials: DatabaseCredentials.fromSecret(instance.secret!),
+ *   pipelines: [Pipeline.fromFunction('Demand', demand)],
+ *   refreshCompute: RefreshCompute.fargate({ runTimeout: Duration.hours(3) }),
+ * });
+ */
+export class RefreshCompute {
+  /** The refresh runs in a Lambda function, at most 15 minutes per run. */
+  public static lambda(props: LambdaRefreshComputeProps = {}): RefreshCompute {
+    return new RefreshCompute(props, undefined);
+  }
+
+  /**
+   * The refresh runs as an ECS Fargate task that the state machine starts and waits for, as long
+   * as `runTimeout` allows. No Docker is needed to synthesize or deploy it.
+   */
+  public static fargate(props: FargateRefreshComputeProps = {}): RefreshCompute {
+    return new RefreshCompute(undefined, props);
+  }
+
+  /** @internal */
+  public readonly _lambda?: LambdaRefreshComputeProps;
+
+  /** @internal */
+  public readonly _fargate?: FargateRefreshComputeProps;
+
+  private constructor(lambdaProps: LambdaRefreshComputeProps | undefined, fargateProps: FargateRefreshComputeProps | undefined) {
+    this._lambda = lambdaProps;
+    this._fargate = fargateProps;
+  }
+}
