@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, CfnElement, Stack, TimeZone } from 'aws-cdk-lib';
@@ -9,7 +9,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { ClientConfig } from 'pg';
 import type { CloudFormationTemplate } from './template';
 import { WAREHOUSE_SCHEMA } from './warehouse';
-import { DatabaseAuthentication, ItcOrchestrator, OrchestratorDatabase, Pipeline, RefreshOptions } from '../src';
+import { DatabaseAuthentication, ItcOrchestrator, OrchestratorDatabase, Pipeline, RefreshCompute, RefreshOptions } from '../src';
 
 /** The pipelines of the example stack, as `Pipeline` names. */
 export const EXAMPLE_PIPELINES = ['Demand', 'VerifyPlus'] as const;
@@ -22,6 +22,8 @@ export interface ExampleStackProps {
   readonly database: ClientConfig;
   /** @default - every materialized view of the sample warehouse's schema */
   readonly refresh?: RefreshOptions;
+  /** @default - the construct's default, a Lambda function */
+  readonly refreshCompute?: RefreshCompute;
 }
 
 /** The synthesized example stack, with the logical ids the local runner maps to local code. */
@@ -29,8 +31,21 @@ export interface ExampleStack {
   readonly stackName: string;
   readonly template: CloudFormationTemplate;
   readonly stateMachineLogicalId: string;
-  readonly refreshFunctionLogicalId: string;
+  /** The refresh function; absent when the refresh runs as an ECS task. */
+  readonly refreshFunctionLogicalId?: string;
+  /** The refresh task definition; present when the refresh runs as an ECS task. */
+  readonly refreshTaskDefinitionLogicalId?: string;
   readonly pipelineFunctionLogicalIds: Record<ExamplePipeline, string>;
+  /** The file assets of the cloud assembly, where a deployment uploads them. */
+  readonly fileAssets: FileAsset[];
+}
+
+/** A file asset: the S3 object a deployment uploads, and its content. */
+export interface FileAsset {
+  /** The bucket name as the manifest gives it, with `${AWS::AccountId}` and `${AWS::Region}` placeholders. */
+  readonly bucketName: string;
+  readonly objectKey: string;
+  readonly content: Buffer;
 }
 
 /**
@@ -70,6 +85,7 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
       }),
       pipelines: [Pipeline.fromFunction('Demand', demand), Pipeline.fromFunction('VerifyPlus', verifyPlus)],
       refresh: props.refresh ?? { schemas: [WAREHOUSE_SCHEMA] },
+      refreshCompute: props.refreshCompute,
       schedule: {
         expression: scheduler.ScheduleExpression.cron({ hour: '5', minute: '30', timeZone: TimeZone.EUROPE_LONDON }),
         input: { batch: 'scheduled' },
@@ -77,14 +93,31 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
     });
 
     const logicalId = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+    const template = Template.fromStack(stack).toJSON() as CloudFormationTemplate;
     return {
       stackName: stack.stackName,
-      template: Template.fromStack(stack).toJSON() as CloudFormationTemplate,
+      template,
+      fileAssets: readFileAssets(outdir, stack.stackName),
       stateMachineLogicalId: logicalId(orchestrator.stateMachine),
-      refreshFunctionLogicalId: logicalId(orchestrator.refreshFunction),
+      refreshFunctionLogicalId: orchestrator.refreshFunction && logicalId(orchestrator.refreshFunction),
+      refreshTaskDefinitionLogicalId: orchestrator.refreshTaskDefinition && logicalId(orchestrator.refreshTaskDefinition),
       pipelineFunctionLogicalIds: { Demand: logicalId(demand), VerifyPlus: logicalId(verifyPlus) },
     };
   } finally {
     rmSync(outdir, { recursive: true, force: true });
   }
+}
+
+/** The file assets the synthesized assembly in `outdir` lists for the stack, read before the directory goes. */
+function readFileAssets(outdir: string, stackName: string): FileAsset[] {
+  const manifest = JSON.parse(readFileSync(join(outdir, `${stackName}.assets.json`), 'utf8')) as {
+    files?: Record<string, { source: { path: string; packaging?: string }; destinations: Record<string, { bucketName: string; objectKey: string }> }>;
+  };
+  return Object.values(manifest.files ?? {})
+    .filter((asset) => asset.source.packaging !== 'zip')
+    .flatMap((asset) => Object.values(asset.destinations).map((destination) => ({
+      bucketName: destination.bucketName,
+      objectKey: destination.objectKey,
+      content: readFileSync(join(outdir, asset.source.path)),
+    })));
 }

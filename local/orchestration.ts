@@ -1,12 +1,17 @@
 import './promise-polyfill';
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ClientConfig } from 'pg';
 import { EXAMPLE_PIPELINES, ExamplePipeline, ExampleStack, synthesizeExampleStack } from './example-stack';
+import { AwsStandIn, LocalEcs, REFRESH_BOOTSTRAP, TaskTokens } from './ecs';
 import { BundledFunction, InProcessFunction, LocalFunction, LocalHandler, REFRESH_BUNDLE } from './lambda';
 import { LocalExecution, LocalStepFunctions, StartExecutionOptions } from './step-functions';
 import { LOCAL_ACCOUNT, LocalStateMachine, TemplateResolver } from './template';
 import { samplePipelines } from './warehouse';
-import type { RefreshOptions } from '../src';
+import type { RefreshCompute, RefreshOptions } from '../src';
+
+/** Where the AWS Lambda base image keeps the AWS SDK; here the repository's node_modules stand in for it. */
+const IMAGE_SDK_DIRECTORY = '/var/runtime/node_modules';
 
 export interface LocalOrchestrationOptions {
   /** The database that holds the sample warehouse. */
@@ -20,9 +25,11 @@ export interface LocalOrchestrationOptions {
   readonly pipelineWorkMs?: number;
   /** The construct's refresh options. @default - the example stack's */
   readonly refresh?: RefreshOptions;
+  /** What runs the refresh. @default - the construct's default, a Lambda function */
+  readonly refreshCompute?: RefreshCompute;
   /** Replaces every Retry interval of the definition. @default - the definition's intervals */
   readonly retryIntervalMs?: number;
-  /** Receives each line the refresh function logs. @default - discarded */
+  /** Receives each line the refresh function or task logs. @default - discarded */
   readonly onRefreshLog?: (line: string) => void;
 }
 
@@ -42,12 +49,20 @@ export class LocalOrchestration {
     if (!existsSync(REFRESH_BUNDLE)) {
       throw new Error(`${REFRESH_BUNDLE} does not exist: run \`npx projen bundle\` first`);
     }
-    return new LocalOrchestration(options, synthesizeExampleStack({ database: options.database, refresh: options.refresh }));
+    if (options.refreshCompute && !existsSync(REFRESH_BOOTSTRAP)) {
+      throw new Error(`${REFRESH_BOOTSTRAP} does not exist: run \`npx projen bundle\` first`);
+    }
+    const stack = synthesizeExampleStack({ database: options.database, refresh: options.refresh, refreshCompute: options.refreshCompute });
+    return new LocalOrchestration(options, stack);
   }
 
   public readonly stateMachine: LocalStateMachine;
   public readonly functions: ReadonlyMap<string, LocalFunction>;
   public readonly runner: LocalStepFunctions;
+  /** The local ECS that runs the refresh task, when the refresh runs as one. */
+  public readonly ecs?: LocalEcs;
+  /** The stand-in for the S3 and Step Functions APIs the refresh task calls. */
+  public readonly standIn?: AwsStandIn;
   private readonly pipelineArns: Record<ExamplePipeline, string>;
 
   private constructor(options: LocalOrchestrationOptions, public readonly stack: ExampleStack) {
@@ -62,12 +77,32 @@ export class LocalOrchestration {
       functions.set(configuration.functionArn, new InProcessFunction(configuration, handlers[pipeline]));
       this.pipelineArns[pipeline] = configuration.functionArn;
     }
-    const refresh = resolver.functionConfiguration(stack.refreshFunctionLogicalId);
-    const bundled = new BundledFunction(refresh, { entry: REFRESH_BUNDLE, region: LOCAL_ACCOUNT.region, onLog: options.onRefreshLog });
-    functions.set(refresh.functionArn, bundled);
+    let ecs: { tasks: LocalEcs; tokens: TaskTokens } | undefined;
+    if (stack.refreshFunctionLogicalId) {
+      const refresh = resolver.functionConfiguration(stack.refreshFunctionLogicalId);
+      const bundled = new BundledFunction(refresh, { entry: REFRESH_BUNDLE, region: LOCAL_ACCOUNT.region, onLog: options.onRefreshLog });
+      functions.set(refresh.functionArn, bundled);
+    }
+    if (stack.refreshTaskDefinitionLogicalId) {
+      const tokens = new TaskTokens();
+      this.standIn = new AwsStandIn(tokens);
+      // Deployment uploads the assembly's file assets: the refresh bundle is where the task looks for it.
+      for (const asset of stack.fileAssets) {
+        const bucket = asset.bucketName.replace('${AWS::AccountId}', LOCAL_ACCOUNT.accountId).replace('${AWS::Region}', LOCAL_ACCOUNT.region);
+        this.standIn.putObject(bucket, asset.objectKey, asset.content);
+      }
+      this.ecs = new LocalEcs({
+        taskDefinitions: [resolver.taskDefinition(stack.refreshTaskDefinitionLogicalId)],
+        standIn: this.standIn,
+        region: LOCAL_ACCOUNT.region,
+        pathMappings: { [IMAGE_SDK_DIRECTORY]: join(__dirname, '..', 'node_modules') },
+        onLog: options.onRefreshLog,
+      });
+      ecs = { tasks: this.ecs, tokens };
+    }
     this.functions = functions;
 
-    this.runner = new LocalStepFunctions({ stateMachine: this.stateMachine, functions, retryIntervalMs: options.retryIntervalMs });
+    this.runner = new LocalStepFunctions({ stateMachine: this.stateMachine, functions, retryIntervalMs: options.retryIntervalMs, ecs });
   }
 
   /** Runs one execution to its end. */
@@ -80,8 +115,10 @@ export class LocalOrchestration {
     this.runner.injectFault(this.pipelineArns[pipeline], LAMBDA_THROTTLED, times);
   }
 
-  /** Stops the refresh function's execution environments. */
+  /** Stops the refresh function's execution environments, the refresh tasks and the stand-in. */
   public async close(): Promise<void> {
     await Promise.all([...this.functions.values()].map((fn) => fn.close()));
+    await this.ecs?.close();
+    await this.standIn?.stop();
   }
 }

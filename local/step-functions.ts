@@ -2,6 +2,7 @@ import './promise-polyfill';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type * as Interpreter from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
+import type { LocalEcs, TaskTokens } from './ecs';
 import { InvocationOutcome, LocalFunction, newRequestId } from './lambda';
 import type { LocalStateMachine } from './template';
 
@@ -71,6 +72,11 @@ export interface LocalStepFunctionsOptions {
    * @default - an ISO 8601 timestamp
    */
   readonly listedStartDate?: (startDate: Date) => unknown;
+  /**
+   * The ECS tasks `ecs:runTask.waitForTaskToken` states start, and the tokens they answer.
+   * @default - such states are not emulated
+   */
+  readonly ecs?: { readonly tasks: LocalEcs; readonly tokens: TaskTokens };
 }
 
 // The package ships a CommonJS build, but declares its types as an ES module only.
@@ -89,12 +95,16 @@ class TaskError extends Error {
 const LAMBDA_INVOKE = /^arn:[a-z-]+:states:::lambda:invoke$/;
 const LAMBDA_FUNCTION_ARN = /^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:function:[^:]+(:[^:]+)?$/;
 const SFN_LIST_EXECUTIONS = /^arn:[a-z-]+:states:::aws-sdk:sfn:listExecutions$/;
+const ECS_RUN_TASK_WAIT = /^arn:[a-z-]+:states:::ecs:runTask\.waitForTaskToken$/;
+/** What `$$.Task.Token` reads; each attempt of a state gets its own token in its place. */
+const TOKEN_PLACEHOLDER = 'local-task-token-placeholder';
 
 type TaskHandler = (input: unknown) => Promise<unknown>;
 interface TaskState {
   readonly Type: 'Task';
   readonly Resource: string;
   readonly Retry?: unknown[];
+  readonly HeartbeatSeconds?: number;
 }
 
 /**
@@ -103,19 +113,24 @@ interface TaskState {
  * - `arn:aws:states:::lambda:invoke` and direct function ARNs invoke the local functions, with
  *   the service's result shape (`Payload`, `StatusCode`, ...) and error shape (Error = the
  *   function's error type, Cause = `{errorType, errorMessage, trace}` as JSON);
- * - `arn:aws:states:::aws-sdk:sfn:listExecutions` lists the executions this runner is running.
+ * - `arn:aws:states:::aws-sdk:sfn:listExecutions` lists the executions this runner is running;
+ * - `arn:aws:states:::ecs:runTask.waitForTaskToken` starts the task on the local ECS with a task token of its
+ *   own for each attempt, and waits for the token's answer, failing with `States.HeartbeatTimeout` when the
+ *   state's HeartbeatSeconds pass without a heartbeat (the interpreter has no heartbeats of its own).
  */
 export class LocalStepFunctions {
   private readonly executions: LocalExecution[] = [];
   private readonly faults = new Map<string, ServiceFault[]>();
   private readonly stateMachine: Interpreter.StateMachine;
   private readonly tasks: Record<string, TaskState>;
+  private readonly issuedTokens = new WeakMap<LocalExecution, Set<string>>();
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
     this.stateMachine = new StateMachine(options.stateMachine.definition as unknown as StateMachineDefinition);
     this.tasks = collectTaskStates(options.stateMachine.definition);
+    const emulated = [LAMBDA_INVOKE, LAMBDA_FUNCTION_ARN, SFN_LIST_EXECUTIONS, ...(options.ecs ? [ECS_RUN_TASK_WAIT] : [])];
     for (const [name, state] of Object.entries(this.tasks)) {
-      if (![LAMBDA_INVOKE, LAMBDA_FUNCTION_ARN, SFN_LIST_EXECUTIONS].some((pattern) => pattern.test(state.Resource))) {
+      if (!emulated.some((pattern) => pattern.test(state.Resource))) {
         throw new Error(`Task state "${name}" uses ${state.Resource}, which the local runner does not emulate`);
       }
     }
@@ -158,6 +173,7 @@ export class LocalStepFunctions {
       context: {
         Execution: { Id: executionArn, Name: name, RoleArn: `arn:aws:iam::${stateMachine.arn.split(':')[4]}:role/${stateMachine.name}Role` },
         StateMachine: { Id: stateMachine.arn, Name: stateMachine.name },
+        Task: { Token: TOKEN_PLACEHOLDER },
       },
     };
     const { result, eventLogs } = this.stateMachine.run(input as never, runOptions);
@@ -182,6 +198,8 @@ export class LocalStepFunctions {
     } finally {
       execution.stopDate = new Date();
     }
+    // A state that timed out stops waiting for its token, as the service does.
+    this.options.ecs?.tokens.abandon(this.tokensOf(execution));
     await Promise.allSettled([...pending]);
     await recording;
     return execution;
@@ -192,7 +210,9 @@ export class LocalStepFunctions {
     for (const [stateName, state] of Object.entries(this.tasks)) {
       const call = SFN_LIST_EXECUTIONS.test(state.Resource)
         ? (input: unknown) => this.listExecutions(input)
-        : (input: unknown) => this.invokeFunction(state, input);
+        : ECS_RUN_TASK_WAIT.test(state.Resource)
+          ? (input: unknown) => this.runTaskAndWait(state, input, execution)
+          : (input: unknown) => this.invokeFunction(state, input);
       handlers[stateName] = (input) => {
         const record: InvocationRecord = { state: stateName, target: targetOf(state, input), startedAt: Date.now() };
         execution.invocations.push(record);
@@ -242,6 +262,27 @@ export class LocalStepFunctions {
     };
   }
 
+  private async runTaskAndWait(state: TaskState, input: unknown, execution: LocalExecution): Promise<unknown> {
+    const { tasks, tokens } = this.options.ecs!;
+    const { token, answer } = tokens.issue(state.HeartbeatSeconds);
+    this.tokensOf(execution).add(token);
+    const parameters = JSON.parse(JSON.stringify(input).split(TOKEN_PLACEHOLDER).join(token)) as Record<string, unknown>;
+    try {
+      await tasks.runTask(parameters);
+    } catch (err) {
+      tokens.failure(token, 'ECS.AmazonECSException', (err as Error).message);
+    }
+    const outcome = await answer;
+    if (!outcome.ok) throw new TaskError(outcome.error, outcome.cause);
+    return outcome.output;
+  }
+
+  private tokensOf(execution: LocalExecution): Set<string> {
+    let issued = this.issuedTokens.get(execution);
+    if (!issued) this.issuedTokens.set(execution, (issued = new Set()));
+    return issued;
+  }
+
   private findFunction(functionName: unknown): LocalFunction {
     if (typeof functionName !== 'string') {
       throw new TaskError('States.Runtime', `FunctionName must be a string, got ${JSON.stringify(functionName)}`);
@@ -289,6 +330,7 @@ export class LocalStepFunctions {
 
 function targetOf(state: TaskState, input: unknown): string {
   if (SFN_LIST_EXECUTIONS.test(state.Resource)) return 'sfn:listExecutions';
+  if (ECS_RUN_TASK_WAIT.test(state.Resource)) return `ecs:${String((input as { TaskDefinition?: unknown })?.TaskDefinition).replace(/^.*:task-definition\//, '')}`;
   const name = LAMBDA_INVOKE.test(state.Resource) ? String((input as { FunctionName?: unknown })?.FunctionName) : state.Resource;
   return name.replace(/^arn:[^:]+:lambda:[^:]+:\d{12}:function:/, '');
 }

@@ -1,3 +1,4 @@
+import type { LocalTaskDefinition } from './ecs';
 import type { FunctionConfiguration } from './lambda-context';
 
 /** The account the synthesized template is resolved into: env-agnostic stacks get these values. */
@@ -35,6 +36,7 @@ export interface LocalStateMachine {
 }
 
 const LAMBDA_FUNCTION = 'AWS::Lambda::Function';
+const TASK_DEFINITION = 'AWS::ECS::TaskDefinition';
 const STATE_MACHINE = 'AWS::StepFunctions::StateMachine';
 
 /**
@@ -104,6 +106,32 @@ export class TemplateResolver {
       memorySize: Number(this.resolve(properties.MemorySize ?? 128, `${logicalId}.MemorySize`)),
       environment: environment as Record<string, string>,
     };
+  }
+
+  /** A task definition's ARN and containers (name, entry point, command, environment), as deployed. */
+  public taskDefinition(logicalId: string): LocalTaskDefinition {
+    const properties = this.properties(logicalId, TASK_DEFINITION);
+    const containers = (this.resolve(properties.ContainerDefinitions ?? [], `${logicalId}.ContainerDefinitions`) as Array<Record<string, any>>);
+    return {
+      arn: this.taskDefinitionArn(logicalId),
+      containers: containers.map((container) => ({
+        name: String(container.Name),
+        entryPoint: (container.EntryPoint ?? []) as string[],
+        command: (container.Command ?? []) as string[],
+        environment: Object.fromEntries(((container.Environment ?? []) as Array<{ Name: string; Value: unknown }>).map(({ Name, Value }) => {
+          if (typeof Value !== 'string') throw new Error(`${logicalId} container ${container.Name}: ${Name} must resolve to a string, got ${JSON.stringify(Value)}`);
+          return [Name, Value];
+        })),
+      })),
+    };
+  }
+
+  /** A task definition's ARN: its family (or logical id) at revision 1. */
+  public taskDefinitionArn(logicalId: string): string {
+    const properties = this.properties(logicalId, TASK_DEFINITION);
+    const family = properties.Family !== undefined ? this.resolveString(properties.Family, `${logicalId}.Family`) : logicalId;
+    const { partition, region, accountId } = this.account;
+    return `arn:${partition}:ecs:${region}:${accountId}:task-definition/${family}:1`;
   }
 
   public functionName(logicalId: string): string {
@@ -195,6 +223,8 @@ export class TemplateResolver {
         return this.functionName(target);
       case STATE_MACHINE:
         return this.stateMachineArn(target);
+      case TASK_DEFINITION:
+        return this.taskDefinitionArn(target);
       case 'AWS::SNS::Topic':
         return `arn:${partition}:sns:${region}:${accountId}:${target}`;
       default:
@@ -218,6 +248,10 @@ export class TemplateResolver {
         return `arn:${partition}:iam::${accountId}:role/${logicalId}`;
       case 'AWS::Logs::LogGroup.Arn':
         return `arn:${partition}:logs:${region}:${accountId}:log-group:${logicalId}:*`;
+      case 'AWS::ECS::Cluster.Arn':
+        return `arn:${partition}:ecs:${region}:${accountId}:cluster/${logicalId}`;
+      case 'AWS::EC2::SecurityGroup.GroupId':
+        return `sg-${logicalId.toLowerCase()}`;
       case 'AWS::SQS::Queue.Arn':
         return `arn:${partition}:sqs:${region}:${accountId}:${logicalId}`;
       default:
