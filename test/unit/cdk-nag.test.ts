@@ -6,7 +6,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { minimalProps, newStack } from './orchestrator-fixture';
-import { DatabaseAuthentication, ItcOrchestrator, ItcOrchestratorProps, OrchestratorDatabase } from '../../src';
+import { DatabaseAuthentication, ItcOrchestrator, ItcOrchestratorProps, OrchestratorDatabase, RefreshCompute } from '../../src';
 
 /**
  * The AwsSolutions findings on a stack that holds only the construct (its VPC, secret and pipeline
@@ -86,4 +86,13 @@ test('IAM database authentication and an opened network path add no findings', (
   expect(findings(iamEndpoint)).toEqual(DEFAULT_FINDINGS);
   expect(findings(iamProxy)).toEqual(DEFAULT_FINDINGS);
   expect(findings(openedEndpoint)).toEqual(DEFAULT_FINDINGS);
+});
+
+test('the refresh as a Fargate task leaves exactly the justified findings', () => {
+  expect(findings(() => ({ refreshCompute: RefreshCompute.fargate() }))).toEqual([
+    // The container's environment holds the refresh settings and the secret's ARN, not the credentials.
+    '/Stack/Orchestrator/RefreshTaskDefinition/Resource | AwsSolutions-ECS2',
+    // The findings of the state machine, without those of the function, which is not there.
+    ...DEFAULT_FINDINGS.filter((finding) => finding.startsWith('/Stack/Orchestrator/StateMachine/') && !finding.includes('RefreshFunction')),
+  ].sort());
 });
