@@ -168,7 +168,8 @@ const tsNode = (dir: string) => `ts-node --transpile-only --project ${dir}/tscon
 
 project.addTask('demo', {
   description: 'Run the synthesized state machine locally against an embedded PostgreSQL',
-  steps: [{ spawn: 'bundle' }, { exec: `${tsNode('demo')} demo/demo.ts` }],
+  // `npx projen demo --compute fargate` runs the refresh as the ECS task.
+  steps: [{ spawn: 'bundle' }, { exec: `${tsNode('demo')} demo/demo.ts`, receiveArgs: true }],
 });
 
 project.addTask('bench', {

@@ -4,7 +4,8 @@
  * 1. starts an embedded PostgreSQL and creates the sample warehouse;
  * 2. synthesizes the example stack (an ItcOrchestrator with the pipelines Demand and VerifyPlus);
  * 3. runs the synthesized state machine definition in aws-local-stepfunctions, with the sample
- *    pipelines in place of the pipeline functions and the real refresh bundle in local mode;
+ *    pipelines in place of the pipeline functions and the real refresh bundle in local mode; with
+ *    `--compute fargate` the refresh runs as the ECS task: the task definition's entry point in a child process;
  * 4. prints the run: states, timeline, views; checks every view matches its tables.
  *
  * Everything it starts lives under one temporary directory, removed on exit, also on Ctrl-C.
@@ -17,6 +18,7 @@ import { LocalOrchestration } from '../local/orchestration';
 import { PostgresServer, startPostgres } from '../local/postgres';
 import { formatRunReport } from '../local/report';
 import { createWarehouse, staleViews, WAREHOUSE_VIEWS } from '../local/warehouse';
+import { RefreshCompute } from '../src';
 
 const INTERRUPTED_EXIT_CODE = 130;
 const CLEANUP_TIMEOUT_MS = 10_000;
@@ -89,8 +91,28 @@ function removeWorkDir(): void {
   }
 }
 
+type Compute = 'lambda' | 'fargate';
+
+/** The demo's options: `--compute lambda` (the default) or `--compute fargate`. */
+export function readOptions(argv: readonly string[]): { compute: Compute } {
+  const args = argv.filter((arg) => arg !== '--');
+  let compute: string = 'lambda';
+  for (let i = 0; i < args.length; i++) {
+    const [flag, inline] = args[i].split(/=(.*)/s, 2);
+    if (flag !== '--compute') {
+      throw new Error(`Unknown option ${JSON.stringify(args[i])}: the demo takes --compute lambda or --compute fargate`);
+    }
+    compute = inline ?? args[++i] ?? '';
+  }
+  if (compute !== 'lambda' && compute !== 'fargate') {
+    throw new Error(`--compute must be lambda or fargate, got ${JSON.stringify(compute)}`);
+  }
+  return { compute };
+}
+
 async function main(): Promise<boolean> {
   const began = Date.now();
+  const { compute } = readOptions(process.argv.slice(2));
   await handleSignals();
   createWorkDir();
   if (!existsSync(REFRESH_BUNDLE)) {
@@ -107,12 +129,21 @@ async function main(): Promise<boolean> {
   console.log(`  Not up to date before the run: ${(await staleViews(database)).join(', ')}`);
 
   console.log('\nSynthesizing the example stack ...');
-  orchestration = LocalOrchestration.create({ database, pipelineWorkMs: 600 });
+  orchestration = LocalOrchestration.create({
+    database,
+    pipelineWorkMs: 600,
+    refreshCompute: compute === 'fargate' ? RefreshCompute.fargate() : undefined,
+  });
   const { stateMachine, stack } = orchestration;
   console.log(`  ${stack.stackName}: state machine ${stateMachine.name} (${Object.keys(stateMachine.definition.States as object).length} top-level states)`);
   console.log('  Task states run locally:');
   console.log('    Run pipeline Demand, Run pipeline VerifyPlus -> sample pipelines that insert a batch of rows');
-  console.log(`    Refresh materialized views -> ${relative(process.cwd(), REFRESH_BUNDLE)} in local mode (PG* variables from the template)`);
+  if (compute === 'fargate') {
+    console.log('    Refresh materialized views -> the ECS task: the task definition\'s entry point (the bootstrap) in a child process,');
+    console.log(`      which fetches ${relative(process.cwd(), REFRESH_BUNDLE)} from the S3 asset and answers the task token (local stand-ins for S3 and Step Functions)`);
+  } else {
+    console.log(`    Refresh materialized views -> ${relative(process.cwd(), REFRESH_BUNDLE)} in local mode (PG* variables from the template)`);
+  }
   console.log('    List running executions -> the executions of this local runner');
 
   console.log('\nRunning the state machine in aws-local-stepfunctions ...\n');

@@ -41,9 +41,9 @@ afterEach(async () => {
 });
 
 /** Starts the demo the way the projen task does, in a process group of its own, like a terminal's job. */
-function startDemo(root = ROOT): DemoProcess {
+function startDemo(root = ROOT, args: string[] = []): DemoProcess {
   const tsNode = require.resolve('ts-node/dist/bin.js');
-  const child = spawn(process.execPath, [tsNode, '--transpile-only', '--project', 'demo/tsconfig.json', 'demo/demo.ts'], {
+  const child = spawn(process.execPath, [tsNode, '--transpile-only', '--project', 'demo/tsconfig.json', 'demo/demo.ts', ...args], {
     cwd: root,
     // ts-node's own compile cache would also land in TMPDIR; it is no part of the demo.
     env: { ...process.env, TMPDIR: tempRoot, DISABLE_V8_COMPILE_CACHE: '1' },
@@ -120,6 +120,28 @@ test('runs the synthesized state machine, prints the run report, exits 0 and lea
   expect(output).toMatch(/^ {4}Run pipeline Demand +\d\d:\d\d:\d\d\.\d{3} +\d\d:\d\d:\d\d\.\d{3} /m);
   expect(output).toMatch(/^Timeline \(/m);
   expect(output).toMatch(/^Views \(succeeded: 6 refreshed, 0 failed, 0 skipped of 6;/m);
+  expect(await leftovers()).toEqual({ processes: [], files: [] });
+});
+
+test('with --compute fargate, the refresh runs as the ECS task and the run succeeds the same way', async () => {
+  demo = startDemo(ROOT, ['--', '--compute', 'fargate']);
+
+  const code = await demo.exited;
+
+  const output = demo.output();
+  expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining('Every view matches its tables') });
+  expect(output).toContain('Refresh materialized views -> the ECS task');
+  expect(output).toMatch(/^Views \(succeeded: 6 refreshed, 0 failed, 0 skipped of 6;/m);
+  expect(await leftovers()).toEqual({ processes: [], files: [] });
+});
+
+test('rejects an unknown compute', async () => {
+  demo = startDemo(ROOT, ['--compute=docker']);
+
+  const code = await demo.exited;
+
+  expect(code).toBe(1);
+  expect(demo.output()).toContain('--compute must be lambda or fargate, got "docker"');
   expect(await leftovers()).toEqual({ processes: [], files: [] });
 });
 
