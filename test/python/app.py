@@ -22,15 +22,17 @@ from itc_orchestrator import (
     OrchestratorSchedule,
     OverlapPolicy,
     Pipeline,
+    RefreshCompute,
     RefreshOptions,
 )
 
 STACK_NAME = "ItcOrchestratorSmoke"
 CONNECTIONS_STACK_NAME = "ItcOrchestratorSmokeConnections"
+FARGATE_STACK_NAME = "ItcOrchestratorSmokeFargate"
 
 
 class OrchestratorStack(cdk.Stack):
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(self, scope: Construct, construct_id: str, refresh_compute: RefreshCompute | None = None) -> None:
         super().__init__(scope, construct_id)
 
         vpc = ec2.Vpc(self, "Vpc", max_azs=2, nat_gateways=1)
@@ -82,6 +84,7 @@ class OrchestratorStack(cdk.Stack):
                 expression=scheduler.ScheduleExpression.cron(minute="15", hour="*"),
             ),
             alarm_topic=sns.Topic(self, "Alarms"),
+            refresh_compute=refresh_compute,
         )
 
 
@@ -154,4 +157,15 @@ class ConnectionsStack(cdk.Stack):
 app = cdk.App(analytics_reporting=False)
 main = OrchestratorStack(app, STACK_NAME)
 ConnectionsStack(app, CONNECTIONS_STACK_NAME, main.vpc, main.database)
+# The same app with the refresh as an ECS Fargate task.
+OrchestratorStack(
+    app,
+    FARGATE_STACK_NAME,
+    refresh_compute=RefreshCompute.fargate(
+        run_timeout=cdk.Duration.hours(2),
+        heartbeat_timeout=cdk.Duration.minutes(3),
+        cpu=512,
+        memory_limit_mib=1024,
+    ),
+)
 app.synth()

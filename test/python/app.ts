@@ -7,16 +7,17 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ConcurrentRefresh, DatabaseAuthentication, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy, Pipeline } from '../../src';
+import { ConcurrentRefresh, DatabaseAuthentication, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy, Pipeline, RefreshCompute } from '../../src';
 
 const STACK_NAME = 'ItcOrchestratorSmoke';
 const CONNECTIONS_STACK_NAME = 'ItcOrchestratorSmokeConnections';
+const FARGATE_STACK_NAME = 'ItcOrchestratorSmokeFargate';
 
 class OrchestratorStack extends Stack {
   readonly vpc: ec2.Vpc;
   readonly database: rds.DatabaseInstance;
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, refreshCompute?: RefreshCompute) {
     super(scope, id);
 
     const vpc = new ec2.Vpc(this, 'Vpc', { maxAzs: 2, natGateways: 1 });
@@ -59,6 +60,7 @@ class OrchestratorStack extends Stack {
         expression: scheduler.ScheduleExpression.cron({ minute: '15', hour: '*' }),
       },
       alarmTopic: new sns.Topic(this, 'Alarms'),
+      refreshCompute,
     });
   }
 }
@@ -111,4 +113,11 @@ class ConnectionsStack extends Stack {
 const app = new App({ analyticsReporting: false });
 const main = new OrchestratorStack(app, STACK_NAME);
 new ConnectionsStack(app, CONNECTIONS_STACK_NAME, main.vpc, main.database);
+// The same app with the refresh as an ECS Fargate task.
+new OrchestratorStack(app, FARGATE_STACK_NAME, RefreshCompute.fargate({
+  runTimeout: Duration.hours(2),
+  heartbeatTimeout: Duration.minutes(3),
+  cpu: 512,
+  memoryLimitMiB: 1024,
+}));
 app.synth();

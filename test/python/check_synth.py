@@ -16,6 +16,7 @@ import tarfile
 from pathlib import Path
 
 HANDLER_IN_PACKAGE = "package/assets/refresh.lambda/index.js"
+BOOTSTRAP_IN_PACKAGE = "package/assets/refresh-task/bootstrap/index.js"
 LOCAL_ONLY = ("package/demo/", "package/bench/", "package/test/", "package/.ci/")
 
 failures: list[str] = []
@@ -137,10 +138,15 @@ def wheel_tarball() -> Path:
     return tarballs[0]
 
 
+def wheel_file(name: str) -> bytes:
+    """A file inside the jsii package that the installed wheel carries."""
+    with tarfile.open(wheel_tarball()) as tar:
+        return tar.extractfile(name).read()
+
+
 def wheel_handler() -> bytes:
     """The bundled handler inside the jsii package that the installed wheel carries."""
-    with tarfile.open(wheel_tarball()) as tar:
-        return tar.extractfile(HANDLER_IN_PACKAGE).read()
+    return wheel_file(HANDLER_IN_PACKAGE)
 
 
 def check_published_files() -> None:
@@ -176,10 +182,41 @@ def check_handler_asset(assembly: Path, stack: str, template: dict) -> None:
     check(len(functions) == 1, f"one function deploys that asset: {functions}")
 
 
+def check_task_assets(assembly: Path, stack: str, template: dict) -> None:
+    """Fargate mode: the task definition runs the wheel's bootstrap inline and points it at the bundled
+    handler, uploaded as a single-file asset."""
+    handler = wheel_handler()
+    bootstrap = wheel_file(BOOTSTRAP_IN_PACKAGE)
+    check(bootstrap == Path("assets/refresh-task/bootstrap/index.js").read_bytes(),
+          "the wheel carries this tree's assets/refresh-task/bootstrap/index.js (if not, rebuild the wheel)")
+    task_definitions = list(resources_of_type(template, "AWS::ECS::TaskDefinition").values())
+    if not check(len(task_definitions) == 1, f"one task definition: {len(task_definitions)}"):
+        return
+    [container] = task_definitions[0]["Properties"]["ContainerDefinitions"]
+    check(container["EntryPoint"] == ["node", "-e", bootstrap.decode().strip()], "the container runs the bootstrap inline")
+    environment = {entry["Name"]: entry["Value"] for entry in container["Environment"]}
+    manifest = json.loads((assembly / f"{stack}.assets.json").read_text())
+    bundle_keys = [
+        destination["objectKey"]
+        for asset in manifest.get("files", {}).values()
+        if (assembly / asset["source"]["path"]).is_file()
+        and (assembly / asset["source"]["path"]).read_bytes() == handler
+        for destination in asset["destinations"].values()
+    ]
+    check(bundle_keys == [environment.get("ITC_BUNDLE_KEY")],
+          f"the bootstrap fetches the bundled handler, uploaded as {bundle_keys}: ITC_BUNDLE_KEY={environment.get('ITC_BUNDLE_KEY')}")
+    refresh_functions = [
+        logical_id for logical_id, fn in resources_of_type(template, "AWS::Lambda::Function").items()
+        if "materialized views" in fn["Properties"].get("Description", "")
+    ]
+    check(not refresh_functions, f"no refresh function: {refresh_functions}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stack", required=True)
     parser.add_argument("--connections-stack", required=True, help="the stack with every database factory")
+    parser.add_argument("--fargate-stack", required=True, help="the stack with the refresh as an ECS Fargate task")
     parser.add_argument("--python", required=True, type=Path, help="cdk.out of app.py")
     parser.add_argument("--typescript", required=True, type=Path, help="cdk.out of app.ts")
     args = parser.parse_args()
@@ -190,6 +227,10 @@ def main() -> None:
     check_handler_asset(args.python, args.stack, python)
     compare_connection_templates(load_template(args.python, args.connections_stack),
                                  load_template(args.typescript, args.connections_stack))
+    print(f"stack {args.fargate_stack}")
+    python_fargate = load_template(args.python, args.fargate_stack)
+    compare_templates(python_fargate, load_template(args.typescript, args.fargate_stack))
+    check_task_assets(args.python, args.fargate_stack, python_fargate)
     check_published_files()
 
     if failures:

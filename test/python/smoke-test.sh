@@ -33,6 +33,7 @@ shopt -u nullglob
 [ ${#wheels[@]} -eq 1 ] || fail "expected exactly one wheel in dist/python, found ${#wheels[@]}; run 'npx projen compile && npx projen package:python' first"
 wheel=${wheels[0]}
 [ -f assets/refresh.lambda/index.js ] || fail "assets/refresh.lambda/index.js is missing; run 'npx projen bundle' first"
+[ -f assets/refresh-task/bootstrap/index.js ] || fail "assets/refresh-task/bootstrap/index.js is missing; run 'npx projen bundle' first"
 
 # The Python app runs on the aws-cdk-lib and constructs releases the TypeScript twin runs on, so the
 # two templates can be compared like for like.
@@ -63,7 +64,7 @@ step "synthesize the TypeScript twin"
 CDK_OUTDIR=$out/typescript npx ts-node --transpile-only --project test/tsconfig.json $here/app.ts
 
 step "compare the templates, check the bundled handler and the published files"
-"$py" $here/check_synth.py --stack "$stack" --connections-stack "${stack}Connections" --python "$out/python" --typescript "$out/typescript"
+"$py" $here/check_synth.py --stack "$stack" --connections-stack "${stack}Connections" --fargate-stack "${stack}Fargate" --python "$out/python" --typescript "$out/typescript"
 
 step "run the README's Python apps"
 "$py" $here/readme_apps.py README.md "$out/readme"
