@@ -32,10 +32,11 @@ export async function runTask(env: Env, log: (entry: Record<string, unknown>) =>
   const startedAt = Date.now();
   const taskToken = required(env, RefreshTaskEnv.TASK_TOKEN);
   const sfn = new SFNClient({});
-  const heartbeats = startHeartbeats(sfn, taskToken, env, log);
+  let heartbeats: { stop(): void } | undefined;
   try {
     let outcome: { ok: true; result: unknown } | { ok: false; error: Error };
     try {
+      heartbeats = startHeartbeats(sfn, taskToken, positiveInteger(env, RefreshTaskEnv.HEARTBEAT_INTERVAL_MS), log);
       const runTimeoutMs = positiveInteger(env, RefreshTaskEnv.RUN_TIMEOUT_MS);
       const event = JSON.parse(env[RefreshTaskEnv.EVENT] || '{}') as unknown;
       const handler = await loadHandler(env);
@@ -44,7 +45,7 @@ export async function runTask(env: Env, log: (entry: Record<string, unknown>) =>
     } catch (err) {
       outcome = { ok: false, error: asError(err) };
     }
-    heartbeats.stop();
+    heartbeats?.stop();
     if (outcome.ok) {
       await sfn.send(new SendTaskSuccessCommand({ taskToken, output: JSON.stringify(outcome.result ?? null) }));
       log({ level: 'INFO', message: 'Refresh task succeeded' });
@@ -61,7 +62,7 @@ export async function runTask(env: Env, log: (entry: Record<string, unknown>) =>
     log({ level: 'ERROR', message: 'Refresh task failed', errorName: error.name });
     return { succeeded: false };
   } finally {
-    heartbeats.stop();
+    heartbeats?.stop();
     sfn.destroy();
   }
 }
@@ -116,8 +117,7 @@ function taskContext(deadline: number): Context {
  * that died. When the state machine no longer waits for this task (it timed out or was stopped), the process
  * ends: nobody would read its result.
  */
-function startHeartbeats(sfn: SFNClient, taskToken: string, env: Env, log: (entry: Record<string, unknown>) => void): { stop(): void } {
-  const intervalMs = positiveInteger(env, RefreshTaskEnv.HEARTBEAT_INTERVAL_MS);
+function startHeartbeats(sfn: SFNClient, taskToken: string, intervalMs: number, log: (entry: Record<string, unknown>) => void): { stop(): void } {
   let stopped = false;
   const beat = () => {
     if (stopped) return;
