@@ -237,13 +237,12 @@ export class LocalEcs {
   public readonly tasks: LocalTask[] = [];
   private readonly children = new Set<ChildProcess>();
   private readonly workDirs: string[] = [];
-  private killNext?: number;
 
   constructor(private readonly options: LocalEcsOptions) {}
 
-  /** The next task started is killed this many milliseconds after it starts, as a crash or an out-of-memory stop would. */
-  public killNextTaskAfter(ms: number): void {
-    this.killNext = ms;
+  /** Kills every running task at once, as a crash or an out-of-memory stop would: it answers nothing. */
+  public killRunningTasks(): void {
+    for (const child of this.children) child.kill('SIGKILL');
   }
 
   /** RunTask: starts the task and returns at once, as the API does. */
@@ -264,13 +263,10 @@ export class LocalEcs {
     }
     const task: LocalTask = { taskArn: `${definition.arn.replace(/:task-definition\/.*/, ':task/')}${randomUUID()}`, startedAt: Date.now() };
     this.tasks.push(task);
-    const kill = this.killNext;
-    this.killNext = undefined;
     for (const container of definition.containers) {
       const overridden = Object.fromEntries((overrides.get(container.name) ?? []).map((entry) => [entry.Name, entry.Value]));
       const environment = { ...container.environment, ...overridden };
-      const child = this.startContainer(container, environment, task);
-      if (kill !== undefined) setTimeout(() => child.kill('SIGKILL'), kill);
+      this.startContainer(container, environment, task);
     }
     return task;
   }
