@@ -6,11 +6,12 @@
  */
 import { Duration } from 'aws-cdk-lib';
 import type { ClientConfig } from 'pg';
+import { createTestDatabase } from './support/database';
+import { LocalOrchestration, LocalOrchestrationOptions } from '../../local/orchestration';
+import { withClient } from '../../local/pg';
+import { createWarehouse } from '../../local/warehouse';
 import { RefreshCompute } from '../../src';
 import { RefreshErrors, RefreshReport } from '../../src/refresh/contract';
-import { LocalOrchestration, LocalOrchestrationOptions } from '../harness/local-orchestration';
-import { createWarehouse, withClient } from '../harness/warehouse';
-import { createTestDatabase } from '../support/test-database';
 
 /** How long each stage of the long-running chain takes to refresh. */
 const STAGE_SECONDS = 2;

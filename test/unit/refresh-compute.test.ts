@@ -4,11 +4,11 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import { ACCOUNT, REGION, minimalProps, newStack, orchestratorFixture, stateMachineDefinition, templateResolver } from './orchestrator-fixture';
 import { RefreshCompute } from '../../src';
 import { ItcOrchestrator } from '../../src/orchestrator';
 import { REFRESH_BOOTSTRAP_PATH, REFRESH_BUNDLE_PATH } from '../../src/private/refresh-task';
 import { RefreshEnv, RefreshErrors, RefreshTaskEnv } from '../../src/refresh/contract';
-import { ACCOUNT, REGION, minimalProps, newStack, orchestratorFixture, stateMachineDefinition } from '../orchestrator-fixture';
 
 const REFRESH_STATE = 'Refresh materialized views';
 
@@ -111,8 +111,8 @@ describe('RefreshCompute.fargate()', () => {
       // The run timeout plus 15 minutes to start the task.
       TimeoutSeconds: 2 * 3600 + 15 * 60,
       Parameters: {
-        Cluster: `arn-of:${clusterId}`,
-        TaskDefinition: `ref-of:${taskDefinitionId}`,
+        Cluster: `arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/${clusterId}`,
+        TaskDefinition: templateResolver(template).taskDefinitionArn(taskDefinitionId),
         LaunchType: 'FARGATE',
         NetworkConfiguration: { AwsvpcConfiguration: { AssignPublicIp: 'DISABLED', Subnets: expect.any(Array), SecurityGroups: [expect.any(String)] } },
         Overrides: { ContainerOverrides: [{ Name: 'refresh', Environment: [{ 'Name': RefreshTaskEnv.TASK_TOKEN, 'Value.$': '$$.Task.Token' }] }] },
@@ -191,7 +191,8 @@ describe('RefreshCompute.fargate()', () => {
     database.allowDefaultPortFrom(orchestrator);
     expect(orchestrator.connections.securityGroups).toEqual([group]);
     const definition = stateMachineDefinition(Template.fromStack(stack));
-    expect(definition.States[REFRESH_STATE].Parameters.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups).toEqual([`arn-of:${stack.getLogicalId(group.node.defaultChild as any)}`]);
+    expect(definition.States[REFRESH_STATE].Parameters.NetworkConfiguration.AwsvpcConfiguration.SecurityGroups)
+      .toEqual([`sg-${stack.getLogicalId(group.node.defaultChild as any).toLowerCase()}`]);
     Template.fromStack(stack).hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
       FromPort: 5432, SourceSecurityGroupId: { 'Fn::GetAtt': [stack.getLogicalId(group.node.defaultChild as any), 'GroupId'] },
     });
@@ -209,7 +210,7 @@ describe('RefreshCompute.fargate()', () => {
     const template = Template.fromStack(stack);
     template.resourceCountIs('AWS::ECS::Cluster', 1);
     const state = stateMachineDefinition(template).States[REFRESH_STATE];
-    expect(state.Parameters.Cluster).toBe(`arn-of:${stack.getLogicalId(cluster.node.defaultChild as any)}`);
+    expect(state.Parameters.Cluster).toBe(`arn:aws:ecs:${REGION}:${ACCOUNT}:cluster/${stack.getLogicalId(cluster.node.defaultChild as any)}`);
     expect(state.Parameters.NetworkConfiguration.AwsvpcConfiguration.AssignPublicIp).toBe('ENABLED');
     const environment = containerEnvironment(template);
     // Only the default image keeps its SDK in /var/runtime/node_modules.
