@@ -246,6 +246,13 @@ describe('validation', () => {
     expect(synth(props)).toThrow(message);
   });
 
+  test('the skipped-by-lock metric and alarm need the function: with Fargate they fail at synth, naming the prop', () => {
+    expect(synth({ refreshCompute: RefreshCompute.fargate(), alarmOnRunsSkippedByLock: true }))
+      .toThrow(/`alarmOnRunsSkippedByLock` needs the refresh function \(RefreshCompute.lambda\(\)\)/);
+    const { orchestrator } = fargateFixture();
+    expect(() => orchestrator.metricRunsSkippedByLock()).toThrow(/`metricRunsSkippedByLock\(\)` needs the refresh function/);
+  });
+
   test('Fargate runs may hold refreshes longer than Lambda allows', () => {
     expect(synth({ refreshCompute: RefreshCompute.fargate(), refresh: { statementTimeout: Duration.hours(1) } })).not.toThrow();
     expect(synth({ refresh: { statementTimeout: Duration.hours(1) } })).toThrow(/`refresh.statementTimeout` must be shorter than `refreshTimeout`/);

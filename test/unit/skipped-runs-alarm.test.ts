@@ -15,7 +15,7 @@ describe('alarm on runs skipped for the run lock', () => {
       Namespace: 'ItcOrchestrator',
       MetricName: 'RunsSkippedByLock',
       Dimensions: Match.arrayWith([
-        { Name: 'FunctionName', Value: stack.resolve(orchestrator.refreshFunction.functionName) },
+        { Name: 'FunctionName', Value: stack.resolve(orchestrator.refreshFunction!.functionName) },
         { Name: 'service', Value: 'itc-orchestrator-refresh' },
       ]),
       Statistic: 'Sum',
