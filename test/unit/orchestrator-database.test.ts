@@ -42,7 +42,7 @@ function orchestrate(stack: Stack, vpc: ec2.IVpc, database: OrchestratorDatabase
 function refreshSide(stack: Stack, orchestrator: ItcOrchestrator) {
   const template = Template.fromStack(stack);
   const resources = template.toJSON().Resources;
-  const functionId = stack.getLogicalId(orchestrator.refreshFunction.node.defaultChild as never);
+  const functionId = stack.getLogicalId(orchestrator.refreshFunction!.node.defaultChild as never);
   const fn = resources[functionId];
   const roleId = fn.Properties.Role['Fn::GetAtt'][0];
   const statements = Object.values<any>(resources)
