@@ -4,8 +4,9 @@ import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import * as rds from 'aws-cdk-lib/aws-rds';
 import { ACCOUNT, REGION, minimalProps, newStack, orchestratorFixture, stateMachineDefinition, templateResolver } from './orchestrator-fixture';
-import { RefreshCompute } from '../../src';
+import { DatabaseAuthentication, OrchestratorDatabase, RefreshCompute } from '../../src';
 import { ItcOrchestrator } from '../../src/orchestrator';
 import { REFRESH_BOOTSTRAP_PATH, REFRESH_BUNDLE_PATH } from '../../src/private/refresh-task';
 import { RefreshEnv, RefreshErrors, RefreshTaskEnv } from '../../src/refresh/contract';
@@ -196,6 +197,30 @@ describe('RefreshCompute.fargate()', () => {
     Template.fromStack(stack).hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
       FromPort: 5432, SourceSecurityGroupId: { 'Fn::GetAtt': [stack.getLogicalId(group.node.defaultChild as any), 'GroupId'] },
     });
+  });
+
+  test('the database opens its port to the task and, with IAM authentication, the task role connects as that user', () => {
+    const stack = newStack();
+    const vpc = new ec2.Vpc(stack, 'OwnVpc', { maxAzs: 2 });
+    const instance = new rds.DatabaseInstance(stack, 'Instance', {
+      engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16 }),
+      vpc,
+    });
+    const orchestrator = new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, {
+      vpc,
+      database: OrchestratorDatabase.fromInstance(instance, { databaseName: 'warehouse', authentication: DatabaseAuthentication.iam('refresher') }),
+      refreshCompute: RefreshCompute.fargate(),
+    }));
+    const template = Template.fromStack(stack);
+    template.hasResourceProperties('AWS::EC2::SecurityGroupIngress', {
+      GroupId: stack.resolve(instance.connections.securityGroups[0].securityGroupId),
+      SourceSecurityGroupId: stack.resolve(orchestrator.connections.securityGroups[0].securityGroupId),
+    });
+    expect(containerEnvironment(template)).toMatchObject({ [RefreshEnv.IAM_USER]: 'refresher', [RefreshEnv.DB_NAME]: 'warehouse' });
+    const [, policy] = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('OrchestratorRefreshTaskRoleDefaultPolicy'))!;
+    const actions = policy.Properties.PolicyDocument.Statement.flatMap((statement: any) => [statement.Action].flat());
+    expect(actions).toContain('rds-db:connect');
+    expect(actions.filter((action: string) => action.startsWith('secretsmanager:'))).toEqual([]);
   });
 
   test('a given cluster, image and public IP are used as given', () => {
