@@ -99,7 +99,7 @@ export interface FargateRefreshComputeProps {
  *
  * new ItcOrchestrator(this, 'Orchestrator', {
  *   vpc,
- *   credentials: DatabaseCredentials.fromSecret(instance.secret!),
+ *   database: OrchestratorDatabase.fromInstance(instance, { databaseName: 'warehouse' }),
  *   pipelines: [Pipeline.fromFunction('Demand', demand)],
  *   refreshCompute: RefreshCompute.fargate({ runTimeout: Duration.hours(3) }),
  * });
