@@ -27,7 +27,7 @@ function guardedRunner(listedStartDate: (startDate: Date) => unknown) {
       return {};
     }));
   }
-  const refresh = resolver.functionConfiguration(stack.refreshFunctionLogicalId);
+  const refresh = resolver.functionConfiguration(stack.refreshFunctionLogicalId!);
   functions.set(refresh.functionArn, new InProcessFunction(refresh, () => ({ status: 'succeeded' })));
   const runner = new LocalStepFunctions({ stateMachine: resolver.stateMachine(stack.stateMachineLogicalId), functions, listedStartDate });
   return { runner, started, release };

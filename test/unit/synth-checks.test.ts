@@ -157,7 +157,7 @@ test('public subnets fail synth with the reason and what to choose instead', () 
 test('refreshFunction is the concrete function, to add layers or environment variables to', () => {
   const stack = newStack();
   const orchestrator = orchestrate(stack);
-  orchestrator.refreshFunction.addEnvironment('EXTRA', 'yes');
+  orchestrator.refreshFunction!.addEnvironment('EXTRA', 'yes');
   Template.fromStack(stack).hasResourceProperties('AWS::Lambda::Function', {
     Environment: { Variables: Match.objectLike({ EXTRA: 'yes' }) },
   });
