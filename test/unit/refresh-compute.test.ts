@@ -278,6 +278,17 @@ describe('validation', () => {
     expect(() => orchestrator.metricRunsSkippedByLock()).toThrow(/`metricRunsSkippedByLock\(\)` needs the refresh function/);
   });
 
+  test('public subnets are refused unless the Fargate task gets a public IP address there', () => {
+    const inPublicSubnets = (refreshCompute?: RefreshCompute) => () => {
+      const stack = newStack();
+      const vpc = new ec2.Vpc(stack, 'OwnVpc', { maxAzs: 2 });
+      new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC }, refreshCompute }));
+    };
+    expect(inPublicSubnets()).toThrow(/`vpcSubnets` selects public subnets/);
+    expect(inPublicSubnets(RefreshCompute.fargate())).toThrow(/`vpcSubnets` selects public subnets/);
+    expect(inPublicSubnets(RefreshCompute.fargate({ assignPublicIp: true }))).not.toThrow();
+  });
+
   test('Fargate runs may hold refreshes longer than Lambda allows', () => {
     expect(synth({ refreshCompute: RefreshCompute.fargate(), refresh: { statementTimeout: Duration.hours(1) } })).not.toThrow();
     expect(synth({ refresh: { statementTimeout: Duration.hours(1) } })).toThrow(/`refresh.statementTimeout` must be shorter than `refreshTimeout`/);
