@@ -134,8 +134,8 @@ export const RefreshErrors = {
 } as const;
 
 /**
- * The refresh handler's metric of runs skipped for the run lock, which the construct alarms on. It is published
- * in the {@link RefreshMetric.NAMESPACE} namespace with the service and the function's name as dimensions.
+ * The refresh handler's metrics that the construct alarms on and offers as `metric*()` helpers. They are
+ * published in the {@link RefreshMetric.NAMESPACE} namespace with the service and the function's name as dimensions.
  */
 export const RefreshMetric = {
   NAMESPACE: 'ItcOrchestrator',
@@ -144,6 +144,14 @@ export const RefreshMetric = {
   RUNS_SKIPPED_BY_LOCK: 'RunsSkippedByLock',
   /** The dimension naming the refresh function, so each orchestrator's runs have their own series. */
   FUNCTION_DIMENSION: 'FunctionName',
+  /** The dimension naming a view, as the report writes it. */
+  VIEW_DIMENSION: 'View',
+  /** Views refreshed by a run (count); per function when the function's name is known. */
+  VIEWS_REFRESHED: 'ViewsRefreshed',
+  /** 1 for each run that refreshed every view it selected, also when nothing changed. Never emitted otherwise. */
+  RUN_SUCCEEDED: 'RunsSucceeded',
+  /** 1 for each successful refresh of a view, with the view's and the function's dimensions. */
+  VIEW_REFRESHED: 'ViewRefreshed',
 } as const;
 
 /**
@@ -162,6 +170,39 @@ export interface RefreshEvent {
   readonly views?: string[];
   /** Dependencies to follow besides the catalog's, added to the configured ones. */
   readonly extraDependencies?: ExtraDependency[];
+  /**
+   * Relations that changed (regclass syntax): tables, partitioned tables, foreign tables or plain views.
+   * Refreshes the materialized views of the configured set that read any of them, directly or through plain
+   * views and other materialized views of the set, together with `views`. An empty list refreshes nothing.
+   */
+  readonly tables?: string[];
+  /** Why the whole configured set is refreshed; the state machine sets it when a pipeline reported no changed tables. */
+  readonly fullRefreshReason?: string;
+}
+
+/** The views a changed table selected. */
+export interface ChangedTable {
+  /** Schema-qualified, quoted where PostgreSQL needs quotes. */
+  readonly table: string;
+  /** How many views of the run it selected, directly or transitively. */
+  readonly selected: number;
+  /** The first of those views by name; at most ten, so the report stays small for large selections. */
+  readonly views: string[];
+}
+
+/** Why the run refreshed the views it did. */
+export interface RunSelection {
+  /**
+   * `configured`: the configured set; `views`: `event.views`; `tables`: the views reading `event.tables`, and
+   * `event.views` when given as well.
+   */
+  readonly basis: 'configured' | 'views' | 'tables';
+  /** `nothing changed` when no view reads a changed table; with `configured`, why everything was refreshed. */
+  readonly reason?: string;
+  /** With `tables`: per changed table, the views it selected; the first fifty tables. */
+  readonly tables?: ChangedTable[];
+  /** With more than fifty changed tables: how many `tables` leaves out. */
+  readonly omittedTables?: number;
 }
 
 export type ViewStatus = 'refreshed' | 'failed' | 'skipped';
@@ -189,10 +230,13 @@ export interface RefreshTotals {
 
 /** The handler's result. */
 export interface RefreshReport {
-  /** `succeeded`: every view refreshed; `skipped`: another run held the lock, nothing was refreshed. */
+  /**
+   * `succeeded`: every selected view refreshed (none when nothing changed); `skipped`: another run held the
+   * lock, nothing was refreshed.
+   */
   readonly status: 'succeeded' | 'skipped';
-  /** How the run got the run lock of its selection of views. */
-  readonly lock: 'acquired' | 'acquired-after-wait' | 'not-acquired';
+  /** How the run got the run lock of its selection of views; `not-needed` when nothing was selected. */
+  readonly lock: 'acquired' | 'acquired-after-wait' | 'not-acquired' | 'not-needed';
   readonly concurrency: number;
   readonly startedAt: string;
   readonly durationMs: number;
@@ -207,4 +251,6 @@ export interface RefreshReport {
   /** Selected views that `views` leaves out for size; 0 when it lists every view. `totals` counts them all. */
   readonly viewsOmitted: number;
   readonly totals: RefreshTotals;
+  /** Why these views were selected. */
+  readonly selection: RunSelection;
 }

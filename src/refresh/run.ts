@@ -2,13 +2,14 @@ import type { Client, Pool } from 'pg';
 import { describeViews, listViews, resolveExtraDependencies, resolveViewNames, withExtraDependencies } from './catalog';
 import { parseExtraDependencies, readConfig, RefreshConfig } from './config';
 import { abandon, closeConnection, createPool, openConnection, useCredentials } from './connection';
-import { RefreshEnv, RefreshEvent, RefreshReport, ReportLimits, ViewReport } from './contract';
+import { RefreshEnv, RefreshEvent, RefreshReport, ReportLimits, RunSelection, ViewReport } from './contract';
 import { ConnectionSettings, connectionSettings } from './credentials';
 import { RefreshError, describeError, isCancelledByAdministrator, isPermissionDenied, isStatementTimeout, isTransient, redact } from './errors';
 import { executePlan, viewsOutOfTime } from './executor';
 import { logger, recordRun, recordViewDuration } from './observability';
 import { planRefresh, PlannedRefresh } from './plan';
 import { RunLock, runLockKey } from './run-lock';
+import { resolveTableNames, selectByTables } from './selection';
 
 export interface RunContext {
   /** Milliseconds left before Lambda stops the invocation. */
@@ -88,7 +89,7 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
   const timeLeft = () => deadline - Date.now();
 
   const config = readConfig(env);
-  const { views: requestedViews, extraDependencies } = readEvent(event);
+  const request = readEvent(event);
   if (timeLeft() < MIN_RUN_MS) {
     throw new RefreshError('OUT_OF_TIME', `Nothing was refreshed: the invocation had ${remaining} ms left, `
       + `too little to connect, plan and refresh after keeping ${reserveMs(remaining)} ms for reporting`);
@@ -103,18 +104,22 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
   try {
     // The catalog queries and the lock wait on this session cannot outlast the invocation either.
     let planningStarted = Date.now();
-    const { lock, plan } = await guard.bound('reading the catalog', timeLeft(), async () => {
+    const { lock, plan, selection } = await guard.bound('reading the catalog', timeLeft(), async () => {
       const begun = await RunLock.begin(client, timeLeft);
       heldLock = begun;
       planningStarted = Date.now();
-      return { lock: begun, plan: await planSelection(client, requestedViews, extraDependencies, config) };
+      return { lock: begun, ...await planSelection(client, request, config) };
     });
     let planningMs = Date.now() - planningStarted;
     logInParts('Refresh run planned', plan.map((step) => ({ view: step.view.qualifiedName, concurrently: step.concurrently, dependsOn: step.dependsOn })), {
       planningMs,
+      selection,
       concurrency: config.concurrency,
       credentials: settings.source,
     });
+    if (plan.length === 0) {
+      return finishRun(startedAt, 'not-needed', config, planningMs, [], selection);
+    }
 
     const lockWaitMs = Math.min(config.lockWaitMs, timeLeft());
     const lockKey = runLockKey(plan.map((step) => step.view.oid));
@@ -122,14 +127,14 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
     logger.info('Run lock', { lock: outcome, overlapPolicy: config.overlapPolicy });
     if (outcome === 'not-acquired') {
       const reason = `another refresh run of the same views holds their run lock (overlap policy ${config.overlapPolicy})`;
-      return finishRun(startedAt, outcome, config, planningMs, plan.map((step) => skippedView(step, reason)));
+      return finishRun(startedAt, outcome, config, planningMs, plan.map((step) => skippedView(step, reason)), selection);
     }
 
     // While this run waited, the other one may have populated views, which changes CONCURRENTLY eligibility.
     let current = plan;
     if (outcome === 'acquired-after-wait') {
       const replanningStarted = Date.now();
-      current = await guard.bound('reading the catalog', timeLeft(), () => planSelection(client, requestedViews, extraDependencies, config));
+      current = await guard.bound('reading the catalog', timeLeft(), async () => (await planSelection(client, request, config)).plan);
       planningMs += Date.now() - replanningStarted;
     }
     lock.keepAlive();
@@ -181,7 +186,7 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
     });
     // A lock session that stops answering cannot confirm the lock was held throughout: the lock counts as lost.
     const lost = await guard.bound('releasing the run lock', Math.max(0, timeLeft()), () => lock.release());
-    return finishRun(startedAt, outcome, config, planningMs, views, guard.silence ?? lost);
+    return finishRun(startedAt, outcome, config, planningMs, views, selection, guard.silence ?? lost);
   } catch (error) {
     throw asRefreshError(error, settings);
   } finally {
@@ -200,47 +205,102 @@ async function settleWithin(work: Promise<unknown>, ms: number): Promise<void> {
   clearTimeout(timer);
 }
 
-/** The views to refresh: the event's, else the configured list and schemas, else every materialized view. */
-async function planSelection(
-  client: Client,
-  requestedViews: unknown[] | undefined,
-  extraDependencies: RefreshEvent['extraDependencies'],
-  config: RefreshConfig,
-): Promise<PlannedRefresh[]> {
+/** What the event asks for. */
+interface RefreshRequest {
+  readonly views?: unknown[];
+  readonly tables?: unknown[];
+  readonly extraDependencies?: RefreshEvent['extraDependencies'];
+  readonly fullRefreshReason?: string;
+}
+
+/**
+ * The views to refresh: the event's views and the views of the configured set that read the event's tables;
+ * without either, the configured list and schemas, else every materialized view.
+ */
+async function planSelection(client: Client, request: RefreshRequest, config: RefreshConfig)
+  : Promise<{ plan: PlannedRefresh[]; selection: RunSelection }> {
+  const requested = request.views ? await resolveViewNames(client, request.views, 'event.views') : [];
   let oids: number[];
-  let described: string;
-  if (requestedViews) {
-    oids = await resolveViewNames(client, requestedViews, 'event.views');
-    described = 'event.views';
-  } else if (config.views || config.schemas) {
-    const listed = config.views ? await resolveViewNames(client, config.views, RefreshEnv.VIEWS) : [];
-    const inSchemas = config.schemas ? await listViews(client, config.schemas, RefreshEnv.SCHEMAS) : [];
-    oids = [...new Set([...listed, ...inSchemas])];
-    described = [config.views && `${RefreshEnv.VIEWS}=${JSON.stringify(config.views)}`, config.schemas && `${RefreshEnv.SCHEMAS}=${JSON.stringify(config.schemas)}`]
-      .filter(Boolean)
-      .join(' and ');
+  let selection: RunSelection;
+  if (request.tables) {
+    const tables = await resolveTableNames(client, request.tables, 'event.tables');
+    const { configured } = await configuredSet(client, config);
+    const byTables = tables.length > 0 ? await selectByTables(client, tables, configured) : { oids: [], tables: [], omittedTables: 0 };
+    oids = [...new Set([...requested, ...byTables.oids])];
+    selection = {
+      basis: 'tables',
+      reason: oids.length === 0 ? nothingChanged(tables.length) : undefined,
+      tables: byTables.tables,
+      ...(byTables.omittedTables > 0 ? { omittedTables: byTables.omittedTables } : {}),
+    };
+    if (oids.length === 0) return { plan: [], selection };
+  } else if (request.views) {
+    oids = requested;
+    selection = { basis: 'views' };
   } else {
-    oids = await listViews(client, undefined, 'database');
-    described = 'the database (no views or schemas configured)';
-  }
-  if (oids.length === 0) {
-    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: the selection is empty: ${described} names no materialized views`);
+    const { configured, described } = await configuredSet(client, config);
+    oids = configured;
+    selection = { basis: 'configured', reason: request.fullRefreshReason };
+    if (oids.length === 0) {
+      throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: the selection is empty: ${described} names no materialized views`);
+    }
   }
   const declared = [
     ...await resolveExtraDependencies(client, config.extraDependencies, RefreshEnv.EXTRA_DEPENDENCIES),
-    ...await resolveExtraDependencies(client, extraDependencies ?? [], 'event.extraDependencies'),
+    ...await resolveExtraDependencies(client, request.extraDependencies ?? [], 'event.extraDependencies'),
   ];
-  return planRefresh(withExtraDependencies(await describeViews(client, oids), declared), config.concurrentRefresh);
+  const plan = planRefresh(withExtraDependencies(await describeViews(client, oids), declared), config.concurrentRefresh);
+  return { plan, selection };
 }
 
-function readEvent(event: unknown): { views?: unknown[]; extraDependencies?: RefreshEvent['extraDependencies'] } {
+function nothingChanged(tables: number): string {
+  return tables === 0
+    ? 'nothing changed: event.tables is empty'
+    : 'nothing changed: no selected materialized view reads the changed tables';
+}
+
+/** The configured list and schemas, else every materialized view of the database. */
+async function configuredSet(client: Client, config: RefreshConfig): Promise<{ configured: number[]; described: string }> {
+  if (config.views || config.schemas) {
+    const listed = config.views ? await resolveViewNames(client, config.views, RefreshEnv.VIEWS) : [];
+    const inSchemas = config.schemas ? await listViews(client, config.schemas, RefreshEnv.SCHEMAS) : [];
+    const described = [config.views && `${RefreshEnv.VIEWS}=${JSON.stringify(config.views)}`, config.schemas && `${RefreshEnv.SCHEMAS}=${JSON.stringify(config.schemas)}`]
+      .filter(Boolean)
+      .join(' and ');
+    return { configured: [...new Set([...listed, ...inSchemas])], described };
+  }
+  return { configured: await listViews(client, undefined, 'database'), described: 'the database (no views or schemas configured)' };
+}
+
+const EVENT_EXAMPLE = '{"views": ["schema.view"]} or {"tables": ["schema.table"]}';
+
+function readEvent(event: unknown): RefreshRequest {
   if (event === undefined || event === null) return {};
   if (typeof event !== 'object' || Array.isArray(event)) {
-    throw new RefreshError('INVALID_REQUEST', `Invalid event ${JSON.stringify(event)}: expected an object such as {"views": ["schema.view"]}`);
+    throw new RefreshError('INVALID_REQUEST', `Invalid event ${JSON.stringify(event)}: expected an object such as ${EVENT_EXAMPLE}`);
   }
   const declared = (event as { extraDependencies?: unknown }).extraDependencies;
   const extraDependencies = declared === undefined || declared === null ? undefined : parseExtraDependencies(declared, 'event.extraDependencies');
-  return { views: readEventViews(event), extraDependencies };
+  return { views: readEventViews(event), tables: readEventTables(event), extraDependencies, fullRefreshReason: readFullRefreshReason(event) };
+}
+
+function readEventTables(event: object): unknown[] | undefined {
+  const tables = (event as { tables?: unknown }).tables;
+  if (tables === undefined || tables === null) return undefined;
+  if (!Array.isArray(tables)) {
+    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid event.tables ${JSON.stringify(tables)}: expected an array of table names`);
+  }
+  return tables;
+}
+
+function readFullRefreshReason(event: object): string | undefined {
+  const reason = (event as { fullRefreshReason?: unknown }).fullRefreshReason;
+  if (reason === undefined || reason === null) return undefined;
+  if (typeof reason !== 'string') {
+    throw new RefreshError('INVALID_REQUEST', `Invalid event.fullRefreshReason ${JSON.stringify(reason)}: expected a string`);
+  }
+  // The state machine joins one note per pipeline; a trailing separator is not part of the reason.
+  return reason.replace(/[;\s]+$/, '').slice(0, 1_000);
 }
 
 function readEventViews(event: object): unknown[] | undefined {
@@ -266,6 +326,7 @@ function finishRun(
   config: RefreshConfig,
   planningMs: number,
   views: ViewReport[],
+  selection: RunSelection,
   lockLost?: string,
 ): RefreshReport {
   const count = (status: ViewReport['status']) => views.filter((view) => view.status === status).length;
@@ -280,6 +341,7 @@ function finishRun(
     views: listed,
     viewsOmitted: views.length - listed.length,
     totals: { selected: views.length, refreshed: count('refreshed'), failed: count('failed'), skipped: count('skipped') },
+    selection,
   };
   recordRun(report);
   logger.info('Refresh run finished', { report });

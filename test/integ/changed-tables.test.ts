@@ -1,0 +1,206 @@
+import type { ClientConfig } from 'pg';
+import { RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
+import { invoke, localModeEnv, logLines } from '../refresh/harness';
+import { createTestDatabase, runSql } from '../support/test-database';
+
+/**
+ * Selection by changed tables (`event.tables`), through the bundled handler in local mode.
+ *
+ * Every view counts the rows of what it reads, so a view's content shows whether a run refreshed it:
+ * each test inserts rows into the base tables first, and a view that was not refreshed keeps its old count.
+ */
+describe('refresh selection by changed tables', () => {
+  let db: ClientConfig;
+  let env: Record<string, string>;
+
+  // orders -> mv_orders -> mv_orders_rollup; items -> items_view (plain) -> mv_items; orders + items -> mv_both;
+  // events -> (partitioned) mv_events; audit is read by no view; mv_other is outside the configured set,
+  // and other_top reads mv_other.
+  const VIEWS = ['mv_orders', 'mv_orders_rollup', 'mv_items', 'mv_both', 'mv_events', 'other_top'] as const;
+
+  beforeAll(async () => {
+    db = await createTestDatabase('changed_tables');
+    env = { ...localModeEnv(db), [RefreshEnv.SCHEMAS]: JSON.stringify(['public']) };
+    await runSql(db, `
+      CREATE TABLE orders (id serial PRIMARY KEY);
+      CREATE TABLE items (id serial PRIMARY KEY);
+      CREATE TABLE audit (id serial PRIMARY KEY);
+      CREATE TABLE events (id serial, day date NOT NULL) PARTITION BY RANGE (day);
+      CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+      CREATE MATERIALIZED VIEW mv_orders AS SELECT count(*)::int AS n FROM orders;
+      CREATE MATERIALIZED VIEW mv_orders_rollup AS SELECT n AS n FROM mv_orders;
+      CREATE VIEW items_view AS SELECT id FROM items;
+      CREATE MATERIALIZED VIEW mv_items AS SELECT count(*)::int AS n FROM items_view;
+      CREATE MATERIALIZED VIEW mv_both AS SELECT (SELECT count(*) FROM orders)::int + (SELECT count(*) FROM items)::int AS n;
+      CREATE MATERIALIZED VIEW mv_events AS SELECT count(*)::int AS n FROM events;
+      CREATE SCHEMA elsewhere;
+      CREATE MATERIALIZED VIEW elsewhere.mv_other AS SELECT count(*)::int AS n FROM audit;
+      CREATE MATERIALIZED VIEW other_top AS SELECT n FROM elsewhere.mv_other;
+    `);
+  });
+
+  /** Adds a row to every base table; returns each view's count as it stands, before any refresh. */
+  async function touchEverything(): Promise<Record<string, number>> {
+    await runSql(db, `
+      INSERT INTO orders DEFAULT VALUES; INSERT INTO items DEFAULT VALUES; INSERT INTO audit DEFAULT VALUES;
+      INSERT INTO events (day) VALUES ('2026-06-01');
+    `);
+    return counts();
+  }
+
+  async function counts(): Promise<Record<string, number>> {
+    const result: Record<string, number> = {};
+    for (const view of VIEWS) {
+      const [{ n }] = await runSql<{ n: number }>(db, `SELECT n FROM ${view}`);
+      result[view] = n;
+    }
+    return result;
+  }
+
+  /** The views whose content changed since `before`. */
+  async function changedSince(before: Record<string, number>): Promise<string[]> {
+    const after = await counts();
+    return VIEWS.filter((view) => after[view] !== before[view]);
+  }
+
+  test('a changed table selects the views reading it and their dependents, in dependency order', async () => {
+    const before = await touchEverything();
+    const { report, error } = await invoke({ tables: ['orders'] }, env);
+
+    expect(error).toBeUndefined();
+    expect(report!.views.map((view) => view.view)).toEqual(['public.mv_both', 'public.mv_orders', 'public.mv_orders_rollup']);
+    expect(report!.views.every((view) => view.status === 'refreshed')).toBe(true);
+    expect(await changedSince(before)).toEqual(['mv_orders', 'mv_orders_rollup', 'mv_both']);
+    expect(report!.selection).toEqual({
+      basis: 'tables',
+      tables: [{ table: 'public.orders', selected: 3, views: ['public.mv_both', 'public.mv_orders', 'public.mv_orders_rollup'] }],
+    });
+  });
+
+  test('a table read through a plain view selects the view behind it', async () => {
+    const before = await touchEverything();
+    const { report, error } = await invoke({ tables: ['public.items'] }, env);
+
+    expect(error).toBeUndefined();
+    expect(await changedSince(before)).toEqual(['mv_items', 'mv_both']);
+    expect(report!.selection.tables).toEqual([{ table: 'public.items', selected: 2, views: ['public.mv_both', 'public.mv_items'] }]);
+  });
+
+  test('a plain view named as changed selects the views reading it', async () => {
+    const before = await touchEverything();
+    const { error } = await invoke({ tables: ['items_view'] }, env);
+
+    expect(error).toBeUndefined();
+    expect(await changedSince(before)).toEqual(['mv_items']);
+  });
+
+  test('a changed partition selects the views reading its partitioned table', async () => {
+    const before = await touchEverything();
+    const { report, error } = await invoke({ tables: ['events_2026'] }, env);
+
+    expect(error).toBeUndefined();
+    expect(await changedSince(before)).toEqual(['mv_events']);
+    expect(report!.selection.tables).toEqual([{ table: 'public.events_2026', selected: 1, views: ['public.mv_events'] }]);
+  });
+
+  test('a table read by no selected view refreshes nothing and succeeds, saying nothing changed', async () => {
+    const before = await touchEverything();
+    const { report, error, output } = await invoke({ tables: ['audit'] }, env);
+
+    expect(error).toBeUndefined();
+    // audit reaches other_top only through elsewhere.mv_other, which is outside the configured schemas and is
+    // not refreshed, so other_top would return the same rows.
+    expect(await changedSince(before)).toEqual([]);
+    expect(report).toMatchObject({
+      status: 'succeeded',
+      lock: 'not-needed',
+      views: [],
+      totals: { selected: 0, refreshed: 0, failed: 0, skipped: 0 },
+      selection: { basis: 'tables', reason: expect.stringMatching(/^nothing changed/), tables: [{ table: 'public.audit', selected: 0, views: [] }] },
+    });
+    const emf = logLines(output).find((line) => 'RunsSucceeded' in line);
+    expect(emf).toMatchObject({ RunsSucceeded: 1, ViewsRefreshed: 0, FunctionName: 'refresh' });
+  });
+
+  test('an empty list of changed tables refreshes nothing and succeeds', async () => {
+    const before = await touchEverything();
+    const { report, error } = await invoke({ tables: [] }, env);
+
+    expect(error).toBeUndefined();
+    expect(await changedSince(before)).toEqual([]);
+    expect(report).toMatchObject({ status: 'succeeded', views: [], selection: { basis: 'tables', reason: 'nothing changed: event.tables is empty' } });
+  });
+
+  test('event.views and event.tables select the union', async () => {
+    const before = await touchEverything();
+    const { report, error } = await invoke({ views: ['mv_events'], tables: ['items'] }, env);
+
+    expect(error).toBeUndefined();
+    expect(report!.views.map((view) => view.view).sort()).toEqual(['public.mv_both', 'public.mv_events', 'public.mv_items']);
+    expect(await changedSince(before)).toEqual(['mv_items', 'mv_both', 'mv_events']);
+  });
+
+  test('each changed table lists the views it selected; a view selected by two tables is refreshed once', async () => {
+    const before = await touchEverything();
+    const { report, error } = await invoke({ tables: ['orders', 'items', 'orders'] }, env);
+
+    expect(error).toBeUndefined();
+    expect(report!.views.map((view) => view.view)).toEqual(['public.mv_both', 'public.mv_items', 'public.mv_orders', 'public.mv_orders_rollup']);
+    expect(report!.selection.tables).toEqual([
+      { table: 'public.orders', selected: 3, views: ['public.mv_both', 'public.mv_orders', 'public.mv_orders_rollup'] },
+      { table: 'public.items', selected: 2, views: ['public.mv_both', 'public.mv_items'] },
+    ]);
+    expect(await changedSince(before)).toEqual(['mv_orders', 'mv_orders_rollup', 'mv_items', 'mv_both']);
+  });
+
+  test.each([
+    ['an unknown table', ['orders', 'no_such_table'], /invalid event\.tables: table "no_such_table" does not exist/],
+    ['a malformed name', ['orders', 'orders; DROP TABLE orders'], /invalid event\.tables: Invalid table name/],
+    ['a name that is not a string', [42], /invalid event\.tables: Invalid table name 42: expected a string/],
+    ['a sequence', ['orders_id_seq'], /invalid event\.tables: "orders_id_seq" is a sequence, not a table or view/],
+    ['a list that is not an array', 'orders', /invalid event\.tables "orders": expected an array of table names/],
+  ])('%s in event.tables is an invalid request, and nothing is refreshed', async (_case, tables, message) => {
+    const before = await touchEverything();
+    const { report, error } = await invoke({ tables, views: ['mv_events'] }, env);
+
+    expect(report).toBeUndefined();
+    expect(error).toMatchObject({ name: RefreshErrors.INVALID_REQUEST, message: expect.stringMatching(/^Nothing was refreshed: /) });
+    expect(error!.message).toMatch(message);
+    expect(await changedSince(before)).toEqual([]);
+  });
+
+  test('without tables or views the configured set is refreshed, with the reason the event gives', async () => {
+    const before = await touchEverything();
+    const { report, error } = await invoke({ fullRefreshReason: 'pipeline Demand reported no changedTables; ' }, env);
+
+    expect(error).toBeUndefined();
+    expect(await changedSince(before)).toEqual(['mv_orders', 'mv_orders_rollup', 'mv_items', 'mv_both', 'mv_events']);
+    expect(report!.selection).toEqual({ basis: 'configured', reason: 'pipeline Demand reported no changedTables' });
+  });
+
+  test('each refreshed view emits a ViewRefreshed count, and the run a RunsSucceeded count', async () => {
+    await touchEverything();
+    const { output, error } = await invoke({ tables: ['orders'] }, env);
+
+    expect(error).toBeUndefined();
+    const lines = logLines(output);
+    const perView = lines.filter((line) => 'ViewRefreshed' in line);
+    expect(perView.map((line) => line.View).sort()).toEqual(['public.mv_both', 'public.mv_orders', 'public.mv_orders_rollup']);
+    expect(perView.every((line) => line.ViewRefreshed === 1 && line.FunctionName === 'refresh' && line.service === 'itc-orchestrator-refresh')).toBe(true);
+    expect(lines.find((line) => 'RunsSucceeded' in line)).toMatchObject({ RunsSucceeded: 1, ViewsRefreshed: 3 });
+  });
+
+  test('a run that leaves a view unrefreshed emits no RunsSucceeded', async () => {
+    await runSql(db, 'CREATE MATERIALIZED VIEW mv_fails AS SELECT 1 / (SELECT count(*)::int FROM audit WHERE id < 0) AS n WITH NO DATA');
+    try {
+      const { output, error } = await invoke({ views: ['mv_fails'] }, { ...env, [RefreshEnv.MAX_ATTEMPTS]: '1' });
+
+      expect(error).toMatchObject({ name: RefreshErrors.VIEWS_FAILED });
+      const lines = logLines(output);
+      expect(lines.find((line) => 'ViewsFailed' in line)).toMatchObject({ ViewsFailed: 1 });
+      expect(lines.some((line) => 'RunsSucceeded' in line)).toBe(false);
+    } finally {
+      await runSql(db, 'DROP MATERIALIZED VIEW mv_fails');
+    }
+  });
+});
