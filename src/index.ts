@@ -3,6 +3,6 @@ export { Pipeline } from './pipeline';
 export { DatabaseAuthentication, OrchestratorDatabase } from './orchestrator-database';
 export type { DatabaseEndpointProps, DatabaseOptions, PlaintextPasswordProps } from './orchestrator-database';
 export { ItcOrchestrator } from './orchestrator';
-export type { ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions, ViewDependency } from './orchestrator-props';
+export type { FreshnessOptions, ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions, ViewDependency } from './orchestrator-props';
 export { RefreshCompute } from './refresh-compute';
 export type { FargateRefreshComputeProps, LambdaRefreshComputeProps } from './refresh-compute';

@@ -99,6 +99,48 @@ export interface RefreshOptions {
    * @default - only the dependencies the catalog records
    */
   readonly extraDependencies?: ViewDependency[];
+
+  /**
+   * Refresh only the views that read the tables the pipelines wrote.
+   *
+   * Each pipeline function returns the tables it changed as `changedTables`, e.g.
+   * `{ "changedTables": ["sales.orders"] }`. The run then refreshes the materialized views of the
+   * configured set that read any of those tables, directly or through plain views and other views of
+   * the set, in dependency order. When every pipeline returns an empty list, the refresh runs, refreshes
+   * nothing and succeeds; its report says `nothing changed`.
+   *
+   * A pipeline whose result has no `changedTables` list makes the run refresh the whole configured set,
+   * as without this setting; the report's `selection.reason` names the pipeline.
+   *
+   * @default false
+   */
+  readonly onlyChangedTables?: boolean;
+}
+
+/** How fresh the materialized views must be; alarms fire when they are not. */
+export interface FreshnessOptions {
+  /**
+   * The longest time without a successful refresh run before the freshness alarm fires, in whole
+   * minutes, up to 7 days; beyond 1 day in whole hours (the limits of CloudWatch alarms). Allow for
+   * the schedule's interval and a run's length: for a daily run, for example, `Duration.hours(26)`.
+   *
+   * A run counts when it refreshed every view it selected, also when nothing changed. A failed run, a
+   * run skipped because another was going, a disabled schedule or a run that never starts all leave
+   * the alarm to fire.
+   */
+  readonly maxAge: Duration;
+
+  /**
+   * Views that each get their own alarm, raised when the view was not refreshed within `maxAge`.
+   * Write them schema-qualified as the refresh report does, quoting where PostgreSQL needs quotes:
+   * `reporting.daily_totals`, `"Sales Hub"."Daily Totals"`.
+   *
+   * With `refresh.onlyChangedTables`, a view whose tables did not change within `maxAge` is not
+   * refreshed, and its alarm fires.
+   *
+   * @default - no alarm per view
+   */
+  readonly views?: string[];
 }
 
 /** When the orchestration runs on its own. */
@@ -228,7 +270,8 @@ export interface ItcOrchestratorProps {
   readonly schedule?: OrchestratorSchedule;
 
   /**
-   * An SNS topic that the alarms notify when executions fail, time out, are aborted or are throttled.
+   * An SNS topic that the alarms notify when executions fail, time out, are aborted or are throttled,
+   * and when views are not fresh (see `freshness`).
    *
    * @default - the alarms notify no one
    */
@@ -243,6 +286,14 @@ export interface ItcOrchestratorProps {
    * @default false
    */
   readonly alarmOnRunsSkippedByLock?: boolean;
+
+  /**
+   * Alarms that fire when no run has refreshed the views within a maximum age, and optionally per
+   * view. They notify `alarmTopic` like the other alarms.
+   *
+   * @default - no freshness alarms
+   */
+  readonly freshness?: FreshnessOptions;
 
   /**
    * A prefix for the names of the refresh function (`<prefix>-refresh`), the state machine

@@ -226,6 +226,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       pipelines,
       refresh,
       skipOverlappingRuns,
+      onlyChangedTables: props.refresh?.onlyChangedTables ?? false,
     });
 
     const stateMachine = new sfn.StateMachine(this, 'StateMachine', {

@@ -2,6 +2,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { pipelineResultWithPayload, readChangedTables } from './changed-tables';
 import { LAMBDA_SERVICE_RETRY } from './retry-policies';
 import { PIPELINE_FAILED_ERROR, StateNames } from './state-names';
 
@@ -14,8 +15,9 @@ export interface BoundPipeline {
 /**
  * One branch per pipeline. Each branch catches its pipeline's error and reports it as data, so a
  * failing pipeline never cancels the others mid-run: every branch finishes, then the run fails.
+ * With `readChangedTablesOf`, a successful branch also reads the `changedTables` its function returned.
  */
-export function runPipelinesInParallel(scope: Construct, pipelines: BoundPipeline[]): sfn.Parallel {
+export function runPipelinesInParallel(scope: Construct, pipelines: BoundPipeline[], readChangedTablesOf = false): sfn.Parallel {
   const parallel = new sfn.Parallel(scope, StateNames.RUN_PIPELINES, {
     comment: 'Runs every pipeline with the execution input; each branch reports success or failure.',
   });
@@ -24,7 +26,7 @@ export function runPipelinesInParallel(scope: Construct, pipelines: BoundPipelin
       lambdaFunction: pipeline.fn,
       payload: sfn.TaskInput.fromJsonPathAt('$'),
       retryOnServiceExceptions: false,
-      resultSelector: { pipeline: pipeline.name, failed: false, summary: '' },
+      resultSelector: readChangedTablesOf ? pipelineResultWithPayload(pipeline) : { pipeline: pipeline.name, failed: false, summary: '' },
     });
     run.addRetry(LAMBDA_SERVICE_RETRY);
     // Pipeline names are validated to hold no quote, brace or backslash, so they are safe in the template.
@@ -36,7 +38,7 @@ export function runPipelinesInParallel(scope: Construct, pipelines: BoundPipelin
       },
     });
     run.addCatch(failed, { errors: [sfn.Errors.ALL] });
-    parallel.branch(run);
+    parallel.branch(readChangedTablesOf ? run.next(readChangedTables(scope, pipeline)) : run);
   }
   return parallel;
 }

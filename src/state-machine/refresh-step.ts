@@ -27,14 +27,18 @@ export type RefreshTarget = { readonly fn: lambda.IFunction } | { readonly task:
  * chain in, the report out, the handler's error names), so another strategy, such as a Map state that
  * refreshes each view in its own invocation, can replace it without changing the state machine around it.
  */
-export function buildRefreshStep(scope: Construct, target: RefreshTarget): sfn.IChainable {
+export function buildRefreshStep(scope: Construct, target: RefreshTarget, eventFromState = false): sfn.IChainable {
   if ('task' in target) {
+    if (eventFromState) {
+      throw new Error('`refresh.onlyChangedTables` needs the refresh to run as a Lambda function: the refresh task receives no event');
+    }
     return buildTaskRefreshStep(scope, target.task);
   }
   const event: RefreshEvent = {};
   const refresh = new tasks.LambdaInvoke(scope, REFRESH_STATE_NAME, {
     lambdaFunction: target.fn,
-    payload: sfn.TaskInput.fromObject(event),
+    // With `eventFromState`, the states before it built the event (the changed tables).
+    payload: eventFromState ? sfn.TaskInput.fromJsonPathAt('$') : sfn.TaskInput.fromObject(event),
     retryOnServiceExceptions: false,
     outputPath: '$.Payload',
     comment: 'Refreshes the materialized views; the output is the refresh report.',
