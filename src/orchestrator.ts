@@ -1,4 +1,4 @@
-import { Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -11,6 +11,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ItcOrchestratorProps, OrchestratorSchedule } from './orchestrator-props';
 import { ExecutionAlarm, createExecutionAlarms } from './private/alarms';
+import { createFreshnessAlarms, reportViewName } from './private/freshness-alarms';
 import { SCHEDULE_NAME_SUFFIX, validateOrchestratorProps } from './private/orchestrator-validation';
 import { checkPipelineEnvironment } from './private/pipeline-environment';
 import { LambdaSettings, refreshComputeSettings } from './private/refresh-compute-settings';
@@ -78,7 +79,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
   /** The schedule that starts runs, if one was configured. */
   public readonly schedule?: scheduler.ISchedule;
 
-  /** Alarms on executions failed, timed out, aborted and throttled, and on runs skipped for the run lock if enabled. */
+  /** Alarms on executions failed, timed out, aborted and throttled, on runs skipped for the run lock if enabled, and the `freshness` alarms. */
   public readonly alarms: cloudwatch.IAlarm[];
 
   constructor(scope: Construct, id: string, props: ItcOrchestratorProps) {
@@ -176,6 +177,48 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
   /** The number of runs that succeeded, including runs skipped because an earlier run was going. */
   public metricSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.stateMachine.metricSucceeded(props);
+  }
+
+  /** The number of materialized views the refresh function refreshed (sum over the period). */
+  public metricViewsRefreshed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.refreshMetric(RefreshMetric.VIEWS_REFRESHED, {}, props);
+  }
+
+  /**
+   * The number of refresh runs that refreshed every view they selected, including runs in which nothing
+   * changed (sum over the period). The `freshness` alarm watches it.
+   */
+  public metricRefreshRunsSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.refreshMetric(RefreshMetric.RUN_SUCCEEDED, {}, props);
+  }
+
+  /**
+   * The number of successful refreshes of one materialized view (sum over the period).
+   *
+   * @param view the view, schema-qualified, e.g. `reporting.daily_totals`; quoted parts as in the report
+   */
+  public metricViewRefreshed(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    const name = Token.isUnresolved(view) ? view : reportViewName(view, 'view');
+    return this.refreshMetric(RefreshMetric.VIEW_REFRESHED, { [RefreshMetric.VIEW_DIMENSION]: name }, props);
+  }
+
+  private refreshMetric(metricName: string, dimensions: Record<string, string>, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    if (!this.refreshFunction) {
+      throw new Error(`The ${metricName} metric needs the refresh function (RefreshCompute.lambda()): `
+        + 'the refresh task publishes no metrics per function');
+    }
+    return new cloudwatch.Metric({
+      namespace: RefreshMetric.NAMESPACE,
+      metricName,
+      statistic: cloudwatch.Stats.SUM,
+      ...props,
+      dimensionsMap: {
+        service: RefreshMetric.SERVICE,
+        [RefreshMetric.FUNCTION_DIMENSION]: this.refreshFunction.functionName,
+        ...dimensions,
+        ...props?.dimensionsMap,
+      },
+    });
   }
 
   private createRefreshFunction(props: ItcOrchestratorProps, compute: LambdaSettings, logGroup: logs.LogGroup): lambda.Function {
@@ -283,7 +326,14 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
         description: 'A refresh run was skipped because another run of the same views held their run lock; its views were not refreshed',
       });
     }
-    return createExecutionAlarms(this, { resourcePrefix: props.resourcePrefix, alarmTopic: props.alarmTopic, alarms });
+    const freshness = props.freshness ? createFreshnessAlarms(this, {
+      freshness: props.freshness,
+      runsSucceeded: this.metricRefreshRunsSucceeded(),
+      viewRefreshed: (view) => this.metricViewRefreshed(view),
+      resourcePrefix: props.resourcePrefix,
+      alarmTopic: props.alarmTopic,
+    }) : [];
+    return [...createExecutionAlarms(this, { resourcePrefix: props.resourcePrefix, alarmTopic: props.alarmTopic, alarms }), ...freshness];
   }
 
   private createSchedule(schedule: OrchestratorSchedule, prefix: string | undefined): scheduler.ISchedule {

@@ -1,6 +1,7 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import type { ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions } from '../orchestrator-props';
 import type { Pipeline } from '../pipeline';
+import { validateFreshness } from './freshness-alarms';
 import { validateRefreshCompute } from './refresh-compute-settings';
 import { scheduleExpressionProblem } from './schedule-expression';
 import { checkDuration, checkInteger, checkNameList, checkNames, checkShorterThan, checkViewDependencies } from './validation';
@@ -22,6 +23,9 @@ export function validateOrchestratorProps(props: ItcOrchestratorProps): void {
   checkDuration('executionTimeout', props.executionTimeout, { unit: 'seconds', min: Duration.seconds(1) });
   if (props.schedule) {
     validateSchedule(props.schedule);
+  }
+  if (props.freshness) {
+    validateFreshness(props.freshness);
   }
 }
 

@@ -1,0 +1,113 @@
+import { Duration } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { Construct } from 'constructs';
+import { checkNameList } from './validation';
+import type { FreshnessOptions } from '../orchestrator-props';
+import { parseRelationName } from '../refresh/names';
+
+/** CloudWatch alarms evaluate at most 7 days of data, and at most 1 day with periods under an hour. */
+const MAX_EVALUATION_RANGE = Duration.days(7);
+const MAX_RANGE_OF_SHORT_PERIODS = Duration.days(1);
+
+/**
+ * The alarm's window for a maximum age: hourly periods when the age is whole hours, else minutes. The alarm
+ * fires when every period of the window lacks a success, so it fires at most one period after `maxAge` ran out.
+ */
+export function freshnessWindow(maxAge: Duration): { period: Duration; evaluationPeriods: number } {
+  const minutes = maxAge.toMinutes();
+  return minutes % 60 === 0
+    ? { period: Duration.hours(1), evaluationPeriods: minutes / 60 }
+    : { period: Duration.minutes(1), evaluationPeriods: minutes };
+}
+
+/** Checks `freshness` against what CloudWatch alarms allow; returns the per-view names as the report writes them. */
+export function validateFreshness(freshness: FreshnessOptions): void {
+  const maxAge = freshness.maxAge;
+  if (!maxAge.isUnresolved()) {
+    const ms = maxAge.toMilliseconds({ integral: false });
+    const got = `got ${maxAge.toHumanString()} (${maxAge.toIsoString()})`;
+    if (!Number.isInteger(ms / 60_000) || ms < 60_000) {
+      throw new Error(`\`freshness.maxAge\` must be a whole number of minutes, at least 1 minute (the shortest period of a CloudWatch alarm), ${got}`);
+    }
+    if (ms > MAX_EVALUATION_RANGE.toMilliseconds()) {
+      throw new Error(`\`freshness.maxAge\` must be at most 7 days, the longest range a CloudWatch alarm evaluates, ${got}`);
+    }
+    if (ms > MAX_RANGE_OF_SHORT_PERIODS.toMilliseconds() && !Number.isInteger(ms / 3_600_000)) {
+      throw new Error(
+        `\`freshness.maxAge\` over 1 day must be a whole number of hours: CloudWatch alarms with periods under an hour evaluate at most 1 day, ${got}`,
+      );
+    }
+  }
+  checkNameList('freshness.views', freshness.views);
+  freshness.views?.forEach((view) => reportViewName(view, 'freshness.views'));
+}
+
+/**
+ * A view name as the refresh report writes it (and the `View` dimension carries it): schema-qualified,
+ * each part quoted only where PostgreSQL needs quotes.
+ */
+export function reportViewName(input: string, prop: string): string {
+  let parsed: { schema?: string; name: string };
+  try {
+    parsed = parseRelationName(input);
+  } catch (error) {
+    throw new Error(`\`${prop}\` holds an invalid view name: ${(error as Error).message}`);
+  }
+  if (parsed.schema === undefined) {
+    throw new Error(
+      `\`${prop}\` must name views schema-qualified, as the refresh report does (e.g. "public.${parsed.name}"), got "${input}"`,
+    );
+  }
+  const quote = (identifier: string) => (/^[a-z_][a-z0-9_]*$/.test(identifier) ? identifier : `"${identifier.replace(/"/g, '""')}"`);
+  return `${quote(parsed.schema)}.${quote(parsed.name)}`;
+}
+
+export interface FreshnessAlarmsOptions {
+  readonly freshness: FreshnessOptions;
+  /** Successful runs (count). */
+  readonly runsSucceeded: cloudwatch.Metric;
+  /** Successful refreshes of one view (count). */
+  readonly viewRefreshed: (view: string) => cloudwatch.Metric;
+  readonly resourcePrefix?: string;
+  readonly alarmTopic?: sns.ITopic;
+}
+
+/**
+ * The freshness alarms: one on successful runs, one per listed view on its successful refreshes. Missing
+ * data is breaching, so a disabled schedule or runs that never get to refresh raise them too.
+ */
+export function createFreshnessAlarms(scope: Construct, options: FreshnessAlarmsOptions): cloudwatch.IAlarm[] {
+  const { freshness, resourcePrefix } = options;
+  const { period, evaluationPeriods } = freshnessWindow(freshness.maxAge);
+  const maxAge = freshness.maxAge.toHumanString();
+  const alarmAction = options.alarmTopic ? new cloudwatchActions.SnsAction(options.alarmTopic) : undefined;
+
+  const alarm = (id: string, nameSuffix: string, metric: cloudwatch.Metric, description: string) => {
+    const created = new cloudwatch.Alarm(scope, id, {
+      alarmName: resourcePrefix ? `${resourcePrefix}-${nameSuffix}`.slice(0, 255) : undefined,
+      alarmDescription: `${description} (ITC orchestrator ${scope.node.path})`,
+      metric: metric.with({ statistic: cloudwatch.Stats.SUM, period }),
+      threshold: 1,
+      evaluationPeriods,
+      datapointsToAlarm: evaluationPeriods,
+      comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+      treatMissingData: cloudwatch.TreatMissingData.BREACHING,
+    });
+    if (alarmAction) {
+      created.addAlarmAction(alarmAction);
+    }
+    return created;
+  };
+
+  return [
+    alarm('FreshnessAlarm', 'views-stale', options.runsSucceeded,
+      `No run refreshed the materialized views successfully within ${maxAge}`),
+    ...(freshness.views ?? []).map((input, index) => {
+      const view = reportViewName(input, 'freshness.views');
+      return alarm(`ViewFreshnessAlarm${index}`, `view-stale-${view}`, options.viewRefreshed(view),
+        `Materialized view ${view} was not refreshed within ${maxAge}`);
+    }),
+  ];
+}

@@ -1,0 +1,136 @@
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import { ItcOrchestrator, ItcOrchestratorProps } from '../../src';
+import { minimalProps, orchestratorFixture } from '../orchestrator-fixture';
+
+/** The refresh function's metric dimensions, as the handler emits them (the template lists them by name). */
+function refreshDimensions(refreshFunctionLogicalId: string, extra: Array<{ Name: string; Value: string }> = []) {
+  const dimensions: Array<{ Name: string; Value: unknown }> = [
+    { Name: 'service', Value: 'itc-orchestrator-refresh' },
+    { Name: 'FunctionName', Value: { Ref: refreshFunctionLogicalId } },
+    ...extra,
+  ];
+  return Match.arrayEquals(dimensions.sort((a, b) => (a.Name < b.Name ? -1 : 1)));
+}
+
+describe('freshness alarms', () => {
+  function build(freshness: ItcOrchestratorProps['freshness']) {
+    const fixture = orchestratorFixture({ freshness });
+    const refreshId = fixture.stack.getLogicalId(fixture.orchestrator.refreshFunction.node.defaultChild as never);
+    return { ...fixture, refreshId };
+  }
+
+  test('a run alarm on RunsSucceeded: hourly sums, every one of maxAge hours below 1, missing data breaching', () => {
+    const { template, refreshId } = build({ maxAge: Duration.hours(26) });
+
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'ItcOrchestrator',
+      MetricName: 'RunsSucceeded',
+      Dimensions: refreshDimensions(refreshId),
+      Statistic: 'Sum',
+      Period: 3600,
+      EvaluationPeriods: 26,
+      DatapointsToAlarm: 26,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+    });
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 5);
+  });
+
+  test('one alarm per listed view on its ViewRefreshed metric, the view named as the report writes it', () => {
+    const { template, refreshId } = build({ maxAge: Duration.minutes(90), views: ['reporting.daily_totals', '"Sales Hub"."Daily Totals"', 'Reporting.Mixed'] });
+
+    for (const view of ['reporting.daily_totals', '"Sales Hub"."Daily Totals"', 'reporting.mixed']) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'ItcOrchestrator',
+        MetricName: 'ViewRefreshed',
+        Dimensions: refreshDimensions(refreshId, [{ Name: 'View', Value: view }]),
+        Statistic: 'Sum',
+        Period: 60,
+        EvaluationPeriods: 90,
+        DatapointsToAlarm: 90,
+        ComparisonOperator: 'LessThanThreshold',
+        TreatMissingData: 'breaching',
+        AlarmDescription: Match.stringLikeRegexp(`^Materialized view ${view.replace(/"/g, '\\"')} was not refreshed within 1 hour 30 minutes`),
+      });
+    }
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4 + 1 + 3);
+  });
+
+  test('the freshness alarms notify the alarm topic, and take their names from the resource prefix', () => {
+    const stack = new Stack(new App(), 'Stack');
+    const topic = new sns.Topic(stack, 'AlarmTopic');
+    new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, {
+      alarmTopic: topic,
+      resourcePrefix: 'itc-prod',
+      freshness: { maxAge: Duration.hours(26), views: ['reporting.daily_totals'] },
+    }));
+    const template = Template.fromStack(stack);
+    const topicId = stack.getLogicalId(topic.node.defaultChild as never);
+
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'itc-prod-views-stale',
+      MetricName: 'RunsSucceeded',
+      AlarmActions: [{ Ref: topicId }],
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'itc-prod-view-stale-reporting.daily_totals',
+      MetricName: 'ViewRefreshed',
+      AlarmActions: [{ Ref: topicId }],
+    });
+  });
+
+  test('without freshness there are only the execution alarms', () => {
+    const { template } = orchestratorFixture();
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+  });
+
+  test.each([
+    [Duration.seconds(90), /`freshness.maxAge` must be a whole number of minutes, at least 1 minute.*got 1 minute 30 seconds/],
+    [Duration.seconds(30), /`freshness.maxAge` must be a whole number of minutes, at least 1 minute.*got 30 seconds/],
+    [Duration.days(8), /`freshness.maxAge` must be at most 7 days, the longest range a CloudWatch alarm evaluates, got 8 days/],
+    [Duration.minutes(25 * 60 + 30), /`freshness.maxAge` over 1 day must be a whole number of hours.*got 1 day 1 hour \(P1DT1H30M\)/],
+  ])('maxAge %s is refused at synth, naming the prop', (maxAge, message) => {
+    const stack = new Stack(new App(), 'Stack');
+    expect(() => new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { freshness: { maxAge } }))).toThrow(message);
+  });
+
+  test.each([
+    [Duration.days(7), 168, 3600],
+    [Duration.minutes(24 * 60 - 1), 24 * 60 - 1, 60],
+    [Duration.minutes(1), 1, 60],
+  ])('maxAge %s is accepted: %i periods of %i s', (maxAge, periods, period) => {
+    const { template } = orchestratorFixture({ freshness: { maxAge } });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'RunsSucceeded', EvaluationPeriods: periods, Period: period });
+  });
+
+  test.each([
+    [['daily_totals'], /`freshness.views` must name views schema-qualified, as the refresh report does \(e.g. "public.daily_totals"\), got "daily_totals"/],
+    [['reporting.daily; drop'], /`freshness.views` holds an invalid view name/],
+    [['a.b', 'a.b'], /`freshness.views` must not name "a.b" twice/],
+    [[], /`freshness.views` must name at least one entry/],
+  ])('freshness.views %j is refused at synth', (views, message) => {
+    const stack = new Stack(new App(), 'Stack');
+    expect(() => new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { freshness: { maxAge: Duration.hours(26), views } }))).toThrow(message);
+  });
+});
+
+describe('refresh metrics', () => {
+  test('metricViewsRefreshed and metricViewRefreshed read the refresh function\'s own metrics', () => {
+    const { orchestrator, stack } = orchestratorFixture();
+    const functionName = stack.resolve(orchestrator.refreshFunction.functionName);
+
+    const views = orchestrator.metricViewsRefreshed();
+    expect(views).toMatchObject({ namespace: 'ItcOrchestrator', metricName: 'ViewsRefreshed', statistic: 'Sum' });
+    expect(stack.resolve(views.dimensions)).toEqual({ service: 'itc-orchestrator-refresh', FunctionName: functionName });
+
+    const view = orchestrator.metricViewRefreshed('"Sales Hub"."Daily Totals"', { period: Duration.hours(1) });
+    expect(view).toMatchObject({ metricName: 'ViewRefreshed', statistic: 'Sum', period: Duration.hours(1) });
+    expect(stack.resolve(view.dimensions)).toEqual({ service: 'itc-orchestrator-refresh', FunctionName: functionName, View: '"Sales Hub"."Daily Totals"' });
+
+    expect(orchestrator.metricRefreshRunsSucceeded().metricName).toBe('RunsSucceeded');
+    expect(() => orchestrator.metricViewRefreshed('daily_totals')).toThrow(/`view` must name views schema-qualified/);
+  });
+});
