@@ -188,7 +188,8 @@ describe('refresh selection by changed tables', () => {
     expect(perView.map((line) => line.View).sort()).toEqual(['public.mv_both', 'public.mv_orders', 'public.mv_orders_rollup']);
     expect(perView.every((line) => line.ViewRefreshed === 1 && line.FunctionName === 'refresh' && line.service === 'itc-orchestrator-refresh')).toBe(true);
     // The construct's alarms match exactly this namespace and set of dimensions.
-    const emf = (line: Record<string, unknown>) => (line._aws as { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> }).CloudWatchMetrics[0];
+    type Emf = { CloudWatchMetrics: Array<{ Namespace: string; Dimensions: string[][] }> };
+    const emf = (line: Record<string, unknown>) => (line._aws as Emf).CloudWatchMetrics[0];
     expect(perView.map((line) => ({ ...emf(line), Dimensions: emf(line).Dimensions.map((set) => [...set].sort()) }))[0])
       .toMatchObject({ Namespace: 'ItcOrchestrator', Dimensions: [['FunctionName', 'View', 'service']] });
     const run = lines.find((line) => 'RunsSucceeded' in line)!;
