@@ -5,6 +5,7 @@
  *   3. handler bundle size and cold init, against a naive bundle;
  *   4. engine overhead per view;
  *   5. planning, overhead per view and report size for thousands of views.
+ *   6. refresh after one table changed, against a full refresh of the same DAG.
  * Writes bench/results.json and bench/results.md and prints the markdown.
  * Run with `npx projen bench` (`npx projen bench --help` for options).
  */
@@ -17,6 +18,7 @@ import { HandlerProcesses } from './handler-process';
 import { BenchOptions, parseOptions, SECTIONS, USAGE } from './options';
 import { BenchResults, evaluateGoals, renderMarkdown } from './report';
 import { withClient } from '../local/pg';
+import { benchmarkChangedTables } from './sections/changed-tables';
 import { benchmarkHandler } from './sections/handler-init';
 import { benchmarkOverhead } from './sections/overhead';
 import { benchmarkReaders } from './sections/readers';
@@ -52,6 +54,7 @@ function plan(options: BenchOptions) {
       handler: { runs: 3 },
       overhead: { views: 50, repetitions: 2 },
       scale: { views: 3_000, repetitions: 1 },
+      changedTables: { seed: SEED, factRows: 600_000, minRows: 150_000, maxRows: 500_000, views: options.views, concurrency: 4, repetitions: 1 },
     }
     : {
       // 0.8–2.4 million rows per view: 100–500 ms per refresh on a current x86 core.
@@ -62,6 +65,8 @@ function plan(options: BenchOptions) {
       handler: { runs: 15 },
       overhead: { views: 200, repetitions: 5 },
       scale: { views: 3_000, repetitions: 3 },
+      // The main wall-time DAG's shape and data, at the default concurrency.
+      changedTables: { seed: SEED, factRows: 3_000_000, minRows: 800_000, maxRows: 2_400_000, views: options.views, concurrency: 4, repetitions: 3 },
     };
 }
 
@@ -106,6 +111,7 @@ async function main(): Promise<void> {
       handler: run('handler') ? await benchmarkHandler(context, settings.handler) : undefined,
       overhead: run('overhead') ? await benchmarkOverhead(context, settings.overhead) : undefined,
       scale: run('scale') ? await benchmarkScale(context, settings.scale) : undefined,
+      changedTables: run('changed-tables') ? await benchmarkChangedTables(context, settings.changedTables) : undefined,
     };
   } finally {
     handlers.killAll();

@@ -115,10 +115,17 @@ export async function createFactTable(client: Client, rows: number): Promise<voi
   await client.query(`VACUUM ANALYZE ${FACT_TABLE}`);
 }
 
-/** Creates the DAG's schema and views (each populated on creation), in dependency order. */
-export async function installDag(client: Client, dag: Dag): Promise<void> {
+/**
+ * Creates the DAG's schema and views (each populated on creation), in dependency order.
+ * @param inputOf a small table a view reads besides the fact table, so a change to it selects the view
+ */
+export async function installDag(client: Client, dag: Dag, inputOf?: (view: DagView) => string | undefined): Promise<void> {
   await client.query(`CREATE SCHEMA ${dag.schema}`);
   for (const view of dag.views) {
+    const input = inputOf?.(view);
+    if (input) {
+      await client.query(`CREATE TABLE IF NOT EXISTS ${input} (id int)`);
+    }
     const upstream: string[] = [];
     for (const parent of view.parents) {
       if (view.throughPlainView) {
@@ -130,6 +137,7 @@ export async function installDag(client: Client, dag: Dag): Promise<void> {
       }
     }
     const folded = upstream.map((source) => `(SELECT coalesce(sum(p.total), 0) FROM ${source} AS p)`);
+    if (input) folded.push(`(SELECT count(*) FROM ${input})`);
     await client.query(`
       CREATE MATERIALIZED VIEW ${view.name} AS
       SELECT f.k % 1000 AS bucket,

@@ -1,6 +1,7 @@
 import { criticalPathMs, Dag, generateDag, totalWorkMs } from '../../bench/dag-schema';
 import { parseOptions } from '../../bench/options';
 import { BenchResults, evaluateGoals } from '../../bench/report';
+import { downstreamOf } from '../../bench/sections/changed-tables';
 import { max, median, percentile } from '../../bench/stats';
 
 /**
@@ -94,5 +95,15 @@ describe('benchmark arithmetic', () => {
     expect(() => parseOptions(['--views', '3'])).toThrow('--views must be a whole number from 6 to 400, got "3"');
     expect(() => parseOptions(['--sections', 'readers,speed'])).toThrow('--sections: unknown section "speed"');
     expect(() => parseOptions(['--fast'])).toThrow('Unknown option "--fast"');
+  });
+});
+
+describe('changed tables', () => {
+  test('the views after a change are the view and everything reading it, directly or transitively', () => {
+    const dag = generateDag('d', 24, { seed: 1, minRows: 1, maxRows: 2 });
+    const downstream = downstreamOf(dag, 'd.chain1_step1');
+    // Chain 1's five steps, the fan-in over chains 1 and 2, and the summary over every fan-in.
+    expect([...downstream].sort()).toEqual(['d.chain1_step1', 'd.chain1_step2', 'd.chain1_step3', 'd.chain1_step4', 'd.chain1_step5', 'd.fanin1', 'd.summary']);
+    expect([...downstreamOf(dag, 'd.summary')]).toEqual(['d.summary']);
   });
 });
