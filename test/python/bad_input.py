@@ -11,7 +11,15 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 
-from itc_orchestrator import DatabaseAuthentication, DatabaseEndpointProps, ItcOrchestrator, OrchestratorDatabase, Pipeline, RefreshOptions
+from itc_orchestrator import (
+    DatabaseAuthentication,
+    DatabaseEndpointProps,
+    FreshnessOptions,
+    ItcOrchestrator,
+    OrchestratorDatabase,
+    Pipeline,
+    RefreshOptions,
+)
 
 stack = cdk.Stack(cdk.App(), "BadInput")
 vpc = ec2.Vpc(stack, "Vpc")
@@ -97,6 +105,15 @@ expect_error(
     "NoPipelines",
     lambda: ItcOrchestrator(stack, "NoPipelines", pipelines=[], vpc=vpc, database=database),
     r"`pipelines` must",
+)
+expect_error(
+    "a freshness maxAge CloudWatch alarms cannot evaluate (the construct's own validation)",
+    "FreshnessTooLong",
+    lambda: ItcOrchestrator(
+        stack, "FreshnessTooLong", pipelines=pipelines, vpc=vpc, database=database,
+        freshness=FreshnessOptions(max_age=cdk.Duration.days(8)),
+    ),
+    r"`freshness.maxAge` must be at most 7 days",
 )
 
 if failures:

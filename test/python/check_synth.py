@@ -90,6 +90,14 @@ def compare_templates(python: dict, typescript: dict) -> None:
         states = render_definition(py_definition)["States"]
         branches = [len(s["Branches"]) for s in states.values() if s["Type"] == "Parallel"]
         check(branches == [2], f"the Parallel state runs the 2 Python pipelines: branches {branches}")
+        # refresh.only_changed_tables: the refresh gets the changed tables the state machine gathers.
+        check("Gather the changed tables" in states, "only_changed_tables given in Python gathers the pipelines' changed tables")
+
+    # freshness: the run alarm and the one per listed view, missing data breaching.
+    stale = [a["Properties"] for a in resources_of_type(python, "AWS::CloudWatch::Alarm").values()
+             if a["Properties"].get("TreatMissingData") == "breaching"]
+    check(sorted(a["MetricName"] for a in stale) == ["RunsSucceeded", "ViewRefreshed"],
+          f"freshness given in Python makes the freshness alarms: {sorted(a['MetricName'] for a in stale)}")
 
     diffs = differences(python, typescript)
     check(not diffs, f"identical templates ({len(diffs)} differences)")
