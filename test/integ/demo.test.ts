@@ -120,6 +120,11 @@ test('runs the synthesized state machine, prints the run report, exits 0 and lea
   expect(output).toMatch(/^ {4}Run pipeline Demand +\d\d:\d\d:\d\d\.\d{3} +\d\d:\d\d:\d\d\.\d{3} /m);
   expect(output).toMatch(/^Timeline \(/m);
   expect(output).toMatch(/^Views \(succeeded: 6 refreshed, 0 failed, 0 skipped of 6;/m);
+  // The second run, with onlyChangedTables: only the views that read demand.
+  expect(output).toContain('Execution demo-2\n  SUCCEEDED');
+  expect(output).toMatch(/^Views \(succeeded: 5 refreshed, 0 failed, 0 skipped of 5;/m);
+  expect(output).toContain('not refreshed, as nothing they read changed: warehouse.verification_by_region');
+  expect(output).toContain('Every view matches its tables again, after refreshing only part of the warehouse.');
   expect(await leftovers()).toEqual({ processes: [], files: [] });
 });
 
