@@ -22,6 +22,8 @@ const OTHER_RELKINDS: Record<string, string> = {
 
 /** How many view names the report gives per changed table; the count covers the rest. */
 export const MAX_VIEWS_NAMED_PER_TABLE = 10;
+/** How many changed tables the report lists; `omittedTables` counts the rest. */
+export const MAX_TABLES_LISTED = 50;
 
 /** A changed relation, resolved through the catalog. */
 export interface ResolvedTable {
@@ -80,8 +82,10 @@ export async function resolveTableNames(client: ClientBase, names: readonly unkn
 export interface TableSelectionResult {
   /** The selected views to refresh, in no particular order. */
   readonly oids: number[];
-  /** Per changed table, in the order given, the views selected because of it. */
+  /** Per changed table, in the order given, the views selected because of it; at most {@link MAX_TABLES_LISTED}. */
   readonly tables: ChangedTable[];
+  /** Changed tables left out of `tables`. */
+  readonly omittedTables: number;
 }
 
 /**
@@ -136,9 +140,10 @@ export async function selectByTables(client: ClientBase, tables: readonly Resolv
   }
   return {
     oids: [...oids],
-    tables: tables.map((table) => {
+    tables: tables.slice(0, MAX_TABLES_LISTED).map((table) => {
       const views = byTable.get(table.oid) ?? [];
       return { table: table.qualifiedName, selected: views.length, views: views.slice(0, MAX_VIEWS_NAMED_PER_TABLE) };
     }),
+    omittedTables: Math.max(0, tables.length - MAX_TABLES_LISTED),
   };
 }

@@ -211,3 +211,30 @@ describe('refresh selection by changed tables', () => {
     }
   });
 });
+
+describe('the selection report stays small', () => {
+  test('it names ten views per changed table and lists fifty changed tables, counting the rest', async () => {
+    const db = await createTestDatabase('changed_tables_wide');
+    const tables = Array.from({ length: 60 }, (_, i) => `t${String(i + 1).padStart(2, '0')}`);
+    const fanOut = Array.from({ length: 12 }, (_, i) => `fan_${String(i + 1).padStart(2, '0')}`);
+    await runSql(db, `
+      ${tables.map((table) => `CREATE TABLE ${table} (id int);`).join('\n')}
+      CREATE MATERIALIZED VIEW wide AS SELECT ${tables.map((table) => `(SELECT count(*) FROM ${table})`).join(' + ')} AS n;
+      ${fanOut.map((view) => `CREATE MATERIALIZED VIEW ${view} AS SELECT count(*) AS n FROM t01;`).join('\n')}
+    `);
+
+    const { report, error } = await invoke({ tables }, localModeEnv(db));
+
+    expect(error).toBeUndefined();
+    expect(report!.totals.refreshed).toBe(13);
+    expect(report!.selection.tables).toHaveLength(50);
+    expect(report!.selection.omittedTables).toBe(10);
+    expect(report!.selection.tables![0]).toEqual({
+      table: 'public.t01',
+      selected: 13,
+      views: ['public.fan_01', 'public.fan_02', 'public.fan_03', 'public.fan_04', 'public.fan_05',
+        'public.fan_06', 'public.fan_07', 'public.fan_08', 'public.fan_09', 'public.fan_10'],
+    });
+    expect(report!.selection.tables![49]).toEqual({ table: 'public.t50', selected: 1, views: ['public.wide'] });
+  });
+});
