@@ -4,11 +4,12 @@
  * handler, and every assertion about views reads the database.
  */
 import type { ClientConfig } from 'pg';
+import { createTestDatabase } from './support/database';
+import type { LocalHandler } from '../../local/lambda';
+import { LocalOrchestration } from '../../local/orchestration';
+import { withClient } from '../../local/pg';
+import { createWarehouse, readViews, samplePipelines, staleViews } from '../../local/warehouse';
 import type { RefreshReport } from '../../src/refresh/contract';
-import type { LocalHandler } from '../harness/local-lambda';
-import { LocalOrchestration } from '../harness/local-orchestration';
-import { createWarehouse, readViews, samplePipelines, staleViews, withClient } from '../harness/warehouse';
-import { createTestDatabase } from '../support/test-database';
 
 const opened: LocalOrchestration[] = [];
 

@@ -1,7 +1,8 @@
 import type { ClientConfig } from 'pg';
+import { createTestDatabase } from './support/database';
+import { invoke, localModeEnv, logLines } from './support/refresh';
+import { runSql } from '../../local/pg';
 import { RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
-import { invoke, localModeEnv, logLines } from '../refresh/harness';
-import { createTestDatabase, runSql } from '../support/test-database';
 
 /**
  * Selection by changed tables (`event.tables`), through the bundled handler in local mode.

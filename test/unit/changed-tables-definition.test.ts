@@ -1,7 +1,7 @@
-import '../harness/promise-polyfill';
+import '../../local/promise-polyfill';
 import { createRequire } from 'node:module';
 import type * as Interpreter from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
-import { orchestratorFixture, stateMachineDefinition } from '../orchestrator-fixture';
+import { orchestratorFixture, stateMachineDefinition } from './orchestrator-fixture';
 
 // The package ships a CommonJS build, but declares its types as an ES module only.
 const { StateMachine } = createRequire(__filename)('aws-local-stepfunctions') as typeof Interpreter;

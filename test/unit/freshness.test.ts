@@ -1,8 +1,8 @@
 import { App, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import { minimalProps, orchestratorFixture } from './orchestrator-fixture';
 import { ItcOrchestrator, ItcOrchestratorProps } from '../../src';
-import { minimalProps, orchestratorFixture } from '../orchestrator-fixture';
 
 /** The refresh function's metric dimensions, as the handler emits them (the template lists them by name). */
 function refreshDimensions(refreshFunctionLogicalId: string, extra: Array<{ Name: string; Value: string }> = []) {
