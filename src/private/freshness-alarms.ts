@@ -5,7 +5,6 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { checkNameList } from './validation';
 import type { FreshnessOptions } from '../orchestrator-props';
-import { parseRelationName } from '../refresh/names';
 
 /** CloudWatch alarms evaluate at most 7 days of data, and at most 1 day with periods under an hour. */
 const MAX_EVALUATION_RANGE = Duration.days(7);
@@ -44,24 +43,26 @@ export function validateFreshness(freshness: FreshnessOptions): void {
   freshness.views?.forEach((view) => reportViewName(view, 'freshness.views'));
 }
 
+/** One part of a name: double-quoted (`""` for a quote) or plain, the way PostgreSQL reads a regclass. */
+const NAME_PART = String.raw`"(?:[^"]|"")+"|[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*`;
+const QUALIFIED_NAME = new RegExp(`^\\s*(${NAME_PART})\\s*\\.\\s*(${NAME_PART})\\s*$`);
+
 /**
  * A view name as the refresh report writes it (and the `View` dimension carries it): schema-qualified,
- * each part quoted only where PostgreSQL needs quotes.
+ * each part quoted only where PostgreSQL needs quotes. Plain parts fold to lower case, as in PostgreSQL.
+ * (Parts that are SQL keywords, which the report also quotes, are not recognised: write those quoted.)
  */
 export function reportViewName(input: string, prop: string): string {
-  let parsed: { schema?: string; name: string };
-  try {
-    parsed = parseRelationName(input);
-  } catch (error) {
-    throw new Error(`\`${prop}\` holds an invalid view name: ${(error as Error).message}`);
-  }
-  if (parsed.schema === undefined) {
+  const match = QUALIFIED_NAME.exec(input);
+  if (!match) {
     throw new Error(
-      `\`${prop}\` must name views schema-qualified, as the refresh report does (e.g. "public.${parsed.name}"), got "${input}"`,
+      `\`${prop}\` must name views schema-qualified, as the refresh report does, e.g. "reporting.daily_totals" or ` +
+        `'"Sales Hub"."Daily Totals"', got ${JSON.stringify(input)}`,
     );
   }
-  const quote = (identifier: string) => (/^[a-z_][a-z0-9_]*$/.test(identifier) ? identifier : `"${identifier.replace(/"/g, '""')}"`);
-  return `${quote(parsed.schema)}.${quote(parsed.name)}`;
+  const identifier = (part: string) => (part.startsWith('"') ? part.slice(1, -1).replace(/""/g, '"') : part.replace(/[A-Z]/g, (c) => c.toLowerCase()));
+  const quote = (name: string) => (/^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`);
+  return `${quote(identifier(match[1]))}.${quote(identifier(match[2]))}`;
 }
 
 export interface FreshnessAlarmsOptions {

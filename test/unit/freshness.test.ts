@@ -40,9 +40,12 @@ describe('freshness alarms', () => {
   });
 
   test('one alarm per listed view on its ViewRefreshed metric, the view named as the report writes it', () => {
-    const { template, refreshId } = build({ maxAge: Duration.minutes(90), views: ['reporting.daily_totals', '"Sales Hub"."Daily Totals"', 'Reporting.Mixed'] });
+    const { template, refreshId } = build({
+      maxAge: Duration.minutes(90),
+      views: ['reporting.daily_totals', '"Sales Hub"."Daily Totals"', 'Reporting.Mixed', ' "reporting" . "quoted_plain" ', 'a."say ""hi"""'],
+    });
 
-    for (const view of ['reporting.daily_totals', '"Sales Hub"."Daily Totals"', 'reporting.mixed']) {
+    for (const view of ['reporting.daily_totals', '"Sales Hub"."Daily Totals"', 'reporting.mixed', 'reporting.quoted_plain', 'a."say ""hi"""']) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         Namespace: 'ItcOrchestrator',
         MetricName: 'ViewRefreshed',
@@ -56,7 +59,7 @@ describe('freshness alarms', () => {
         AlarmDescription: Match.stringLikeRegexp(`^Materialized view ${view.replace(/"/g, '\\"')} was not refreshed within 1 hour 30 minutes`),
       });
     }
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 4 + 1 + 3);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4 + 1 + 5);
   });
 
   test('the freshness alarms notify the alarm topic, and take their names from the resource prefix', () => {
@@ -107,8 +110,9 @@ describe('freshness alarms', () => {
   });
 
   test.each([
-    [['daily_totals'], /`freshness.views` must name views schema-qualified, as the refresh report does \(e.g. "public.daily_totals"\), got "daily_totals"/],
-    [['reporting.daily; drop'], /`freshness.views` holds an invalid view name/],
+    [['daily_totals'], /`freshness.views` must name views schema-qualified, as the refresh report does, e\.g\. "reporting\.daily_totals".*got "daily_totals"/],
+    [['reporting.daily; drop'], /`freshness.views` must name views schema-qualified.*got "reporting.daily; drop"/],
+    [['db.reporting.daily'], /`freshness.views` must name views schema-qualified.*got "db.reporting.daily"/],
     [['a.b', 'a.b'], /`freshness.views` must not name "a.b" twice/],
     [[], /`freshness.views` must name at least one entry/],
   ])('freshness.views %j is refused at synth', (views, message) => {
