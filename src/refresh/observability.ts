@@ -28,7 +28,7 @@ export const MetricNames = {
 } as const;
 
 /** The refresh function's name, when running as one: the dimension that keeps each orchestrator's metrics apart. */
-function functionName(): string | undefined {
+function refreshFunctionName(): string | undefined {
   return process.env.AWS_LAMBDA_FUNCTION_NAME || undefined;
 }
 
@@ -44,7 +44,7 @@ export function recordViewDuration(view: ViewReport): void {
   single.addMetric(MetricNames.VIEW_DURATION, MetricUnit.Milliseconds, view.durationMs);
   if (view.status === 'refreshed') {
     const refreshed = metrics.singleMetric();
-    const fn = functionName();
+    const fn = refreshFunctionName();
     if (fn) refreshed.addDimension(RefreshMetric.FUNCTION_DIMENSION, fn);
     refreshed.addDimension(RefreshMetric.VIEW_DIMENSION, view.view);
     refreshed.addMetric(MetricNames.VIEW_REFRESHED, MetricUnit.Count, 1);
@@ -56,15 +56,14 @@ export function recordViewDuration(view: ViewReport): void {
  * function's name is known.
  */
 export function recordRun(report: RefreshReport): void {
-  const fn = functionName();
+  const fn = refreshFunctionName();
   if (fn) metrics.addDimensions({ [RefreshMetric.FUNCTION_DIMENSION]: fn });
   metrics.addMetric(MetricNames.REFRESHED, MetricUnit.Count, report.totals.refreshed);
   metrics.addMetric(MetricNames.FAILED, MetricUnit.Count, report.totals.failed);
   metrics.addMetric(MetricNames.SKIPPED, MetricUnit.Count, report.totals.skipped);
   // Per function, so that each orchestrator's skipped runs can raise its own alarm.
   const skipped = metrics.singleMetric();
-  const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME;
-  if (functionName) skipped.addDimension(RefreshMetric.FUNCTION_DIMENSION, functionName);
+  if (fn) skipped.addDimension(RefreshMetric.FUNCTION_DIMENSION, fn);
   skipped.addMetric(MetricNames.RUN_SKIPPED, MetricUnit.Count, report.status === 'skipped' ? 1 : 0);
   metrics.addMetric(MetricNames.RUN_DURATION, MetricUnit.Milliseconds, report.durationMs);
   // Only a run that did all its work counts: a freshness alarm treats the absence of this metric as stale.
