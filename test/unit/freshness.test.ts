@@ -17,7 +17,7 @@ function refreshDimensions(refreshFunctionLogicalId: string, extra: Array<{ Name
 describe('freshness alarms', () => {
   function build(freshness: ItcOrchestratorProps['freshness']) {
     const fixture = orchestratorFixture({ freshness });
-    const refreshId = fixture.stack.getLogicalId(fixture.orchestrator.refreshFunction.node.defaultChild as never);
+    const refreshId = fixture.stack.getLogicalId(fixture.orchestrator.refreshFunction!.node.defaultChild as never);
     return { ...fixture, refreshId };
   }
 
@@ -124,7 +124,7 @@ describe('freshness alarms', () => {
 describe('refresh metrics', () => {
   test('metricViewsRefreshed and metricViewRefreshed read the refresh function\'s own metrics', () => {
     const { orchestrator, stack } = orchestratorFixture();
-    const functionName = stack.resolve(orchestrator.refreshFunction.functionName);
+    const functionName = stack.resolve(orchestrator.refreshFunction!.functionName);
 
     const views = orchestrator.metricViewsRefreshed();
     expect(views).toMatchObject({ namespace: 'ItcOrchestrator', metricName: 'ViewsRefreshed', statistic: 'Sum' });
