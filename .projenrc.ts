@@ -130,10 +130,14 @@ if (bundleTask) {
 }
 // `npx projen test` runs every test with coverage, then eslint; these run one half, without coverage, for a fast
 // loop. Options and paths after the task name reach jest: `npx projen test:unit test/unit/plan.test.ts`.
-for (const [name, what] of [['unit', 'the unit tests (no database)'], ['integ', 'the integration tests (embedded PostgreSQL)']]) {
+// Unit tests use every core (jest's default leaves one free); integration tests share one PostgreSQL and keep it.
+for (const [name, what, workers] of [
+  ['unit', 'the unit tests (no database)', ' --maxWorkers=100%'],
+  ['integ', 'the integration tests (embedded PostgreSQL)', ''],
+]) {
   project.addTask(`test:${name}`, {
     description: `Run ${what}`,
-    steps: [{ spawn: 'bundle' }, { exec: `jest --selectProjects ${name} --passWithNoTests --coverage=false`, receiveArgs: true }],
+    steps: [{ spawn: 'bundle' }, { exec: `jest --selectProjects ${name} --passWithNoTests --coverage=false${workers}`, receiveArgs: true }],
   });
 }
 
