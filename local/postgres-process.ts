@@ -162,6 +162,14 @@ function serverUser(): NonNullable<PostgresInstallation['user']> {
 function reachableCopy(native: string, directory: string, user: NonNullable<PostgresInstallation['user']>): string {
   const version = JSON.parse(readFileSync(join(native, '..', 'package.json'), 'utf8')).version as string;
   const target = join(directory, `itc-postgres-${platform()}-${arch()}-${version}`);
+  const unreachable = () => new Error(
+    `PostgreSQL runs as the user ${user.name}, which can reach neither the binaries in ${native} nor their copy in ` +
+      `${target}: a folder above each is closed to other users. Set TMPDIR to a folder every user can enter, e.g. TMPDIR=/tmp.`,
+  );
+  // A copy the server user could not reach either would only be left behind.
+  if (!existsSync(target) && !canEnter(directory, user)) {
+    throw unreachable();
+  }
   if (!existsSync(target)) {
     const partial = mkdtempSync(`${target}.partial-`);
     try {
@@ -178,10 +186,7 @@ function reachableCopy(native: string, directory: string, user: NonNullable<Post
     }
   }
   if (!canRun(join(target, 'bin', 'initdb'), user)) {
-    throw new Error(
-      `PostgreSQL runs as the user ${user.name}, which can reach neither the binaries in ${native} nor their copy in ` +
-        `${target}: a folder above each is closed to other users. Set TMPDIR to a folder every user can enter, e.g. TMPDIR=/tmp.`,
-    );
+    throw unreachable();
   }
   return target;
 }
@@ -189,6 +194,10 @@ function reachableCopy(native: string, directory: string, user: NonNullable<Post
 function canRun(executable: string, user: NonNullable<PostgresInstallation['user']>): boolean {
   const result = spawnSync(executable, ['--version'], { ...ids(user), stdio: 'ignore', env: SERVER_ENV });
   return result.error === undefined && result.status === 0;
+}
+
+function canEnter(dir: string, user: NonNullable<PostgresInstallation['user']>): boolean {
+  return spawnSync('test', ['-x', dir], { ...ids(user), stdio: 'ignore' }).status === 0;
 }
 
 function canWrite(dir: string, user: NonNullable<PostgresInstallation['user']>): boolean {
