@@ -210,14 +210,24 @@ async function runChangedTablesOnly(database: Parameters<typeof createWarehouse>
   return false;
 }
 
+/**
+ * Lets a signal that arrived while a synchronous child process ran (the binaries' checks) reach its handler,
+ * which runs on a later turn of the event loop than the failure it caused.
+ */
+function signalsDelivered(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 100));
+}
+
 // Ctrl-C reaches the servers and initdb too, so what was starting can fail before this process has
 // handled its own SIGINT: whether the demo was interrupted is read once the cleanup is done.
 main()
   .then(async (ok) => {
+    await signalsDelivered();
     await cleanUp();
     process.exit(interrupted ? INTERRUPTED_EXIT_CODE : ok ? 0 : 1);
   })
   .catch(async (err: unknown) => {
+    await signalsDelivered();
     await cleanUp();
     // After Ctrl-C, whatever was starting fails; that is no news.
     if (!interrupted) console.error(err);
