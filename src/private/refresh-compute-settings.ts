@@ -84,9 +84,17 @@ export function validateRefreshCompute(props: ItcOrchestratorProps): { limitProp
   }
   const fargate = compute?._fargate;
   if (fargate) {
-    if (props.alarmOnRunsSkippedByLock) {
-      throw new Error('`alarmOnRunsSkippedByLock` needs the refresh function (RefreshCompute.lambda()): the refresh task on ECS '
-        + 'writes its logs through the awslogs driver, from which CloudWatch extracts no embedded metrics');
+    // What rests on the function's embedded metrics or on the refresh event is not there for the task.
+    const noMetrics = 'the refresh task on ECS writes its logs through the awslogs driver, from which CloudWatch extracts no embedded metrics';
+    const lambdaOnly: Array<[string, unknown, string]> = [
+      ['alarmOnRunsSkippedByLock', props.alarmOnRunsSkippedByLock, noMetrics],
+      ['freshness', props.freshness, noMetrics],
+      ['refresh.onlyChangedTables', props.refresh?.onlyChangedTables, 'the refresh task receives no event'],
+    ];
+    for (const [name, value, why] of lambdaOnly) {
+      if (value) {
+        throw new Error(`\`${name}\` needs the refresh function (RefreshCompute.lambda()): ${why}`);
+      }
     }
     const { cpu } = fargate;
     if (cpu !== undefined && !FARGATE_CPU.includes(cpu) && Number.isFinite(cpu)) {

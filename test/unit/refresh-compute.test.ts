@@ -278,6 +278,13 @@ describe('validation', () => {
     expect(() => orchestrator.metricRunsSkippedByLock()).toThrow(/`metricRunsSkippedByLock\(\)` needs the refresh function/);
   });
 
+  test('freshness and onlyChangedTables need the function: with Fargate they fail at synth, naming the prop and why', () => {
+    expect(synth({ refreshCompute: RefreshCompute.fargate(), freshness: { maxAge: Duration.hours(26) } }))
+      .toThrow(/`freshness` needs the refresh function \(RefreshCompute.lambda\(\)\): .*no embedded metrics/);
+    expect(synth({ refreshCompute: RefreshCompute.fargate(), refresh: { onlyChangedTables: true } }))
+      .toThrow(/`refresh.onlyChangedTables` needs the refresh function \(RefreshCompute.lambda\(\)\): the refresh task receives no event/);
+  });
+
   test('public subnets are refused unless the Fargate task gets a public IP address there', () => {
     const inPublicSubnets = (refreshCompute?: RefreshCompute) => () => {
       const stack = newStack();
