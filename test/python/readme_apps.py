@@ -1,5 +1,5 @@
-"""Runs every Python app of README.md as it is written (the Quick start and Usage blocks), so the Python
-snippets users copy stay real code, then checks what each synthesized: a stack with the state machine,
+"""Runs every Python app of README.md as it is written (the Quick start and Usage blocks; the other blocks are
+snippets that jsii-rosetta compiles), so the Python code users copy stays real, then checks what each synthesized: a stack with the state machine,
 its schedule and the database, and no context lookup, which `cdk synth` could not do without AWS
 credentials. (test/unit/readme.test.ts does the same for the TypeScript apps.)
 
@@ -20,7 +20,9 @@ def python_apps(readme: str) -> list[tuple[str, str]]:
     apps = []
     for section in re.finditer(r"^## (.+?)\n(.*?)(?=^## |\Z)", readme, re.S | re.M):
         for block in re.findall(r"^```python\n(.*?)^```", section.group(2), re.S | re.M):
-            apps.append((section.group(1), block))
+            # A whole app makes its App and synthesizes it; a snippet does not.
+            if re.search(r"^app = cdk\.App\(\)$", block, re.M) and re.search(r"^app\.synth\(\)$", block, re.M):
+                apps.append((section.group(1), block))
     return apps
 
 
@@ -29,7 +31,7 @@ def main() -> None:
     apps = python_apps(readme.read_text())
     sections = [title for title, _ in apps]
     if sections != EXPECTED_SECTIONS:
-        sys.exit(f"readme_apps: expected one Python app in each of {EXPECTED_SECTIONS}, found {sections}")
+        sys.exit(f"readme_apps: expected one Python app in each of {EXPECTED_SECTIONS}, found apps in {sections}")
     for title, code in apps:
         out = outdir / re.sub(r"\W+", "-", title.lower())
         # Each app in a Python process of its own, as `cdk synth` runs it: the jsii runtime reads the environment
