@@ -5,6 +5,7 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { forwardLines } from './lambda';
 
 /** The refresh task's entry point, which the task definition holds inline: `npx projen bundle` writes it. */
 export const REFRESH_BOOTSTRAP = join(__dirname, '..', 'assets', 'refresh-task', 'bootstrap', 'index.js');
@@ -307,16 +308,7 @@ export class LocalEcs {
       },
     });
     this.children.add(child);
-    const onLog = this.options.onLog ?? (() => undefined);
-    for (const stream of [child.stdout!, child.stderr!]) {
-      let pending = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => {
-        const lines = (pending + chunk).split('\n');
-        pending = lines.pop() ?? '';
-        lines.filter((line) => line.length > 0).forEach(onLog);
-      });
-    }
+    forwardLines([child.stdout!, child.stderr!], this.options.onLog);
     child.once('exit', (code) => {
       this.children.delete(child);
       task.stoppedAt = Date.now();

@@ -206,16 +206,7 @@ export class BundledFunction implements LocalFunction {
       stdout: true,
       stderr: true,
     });
-    const onLog = this.options.onLog ?? (() => undefined);
-    for (const stream of [worker.stdout, worker.stderr]) {
-      let pending = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk: string) => {
-        const lines = (pending + chunk).split('\n');
-        pending = lines.pop() ?? '';
-        lines.filter((line) => line.length > 0).forEach(onLog);
-      });
-    }
+    forwardLines([worker.stdout, worker.stderr], this.options.onLog);
     // An environment that dies while idle must not be handed out again.
     worker.on('error', () => undefined);
     worker.once('exit', () => {
@@ -424,4 +415,17 @@ function captureOutput(): { text(): string; release(): void } {
       }
     },
   };
+}
+
+/** Hands each complete, non-empty line the streams print to `onLog`. */
+export function forwardLines(streams: NodeJS.ReadableStream[], onLog: (line: string) => void = () => undefined): void {
+  for (const stream of streams) {
+    let pending = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const lines = (pending + chunk).split('\n');
+      pending = lines.pop() ?? '';
+      lines.filter((line) => line.length > 0).forEach(onLog);
+    });
+  }
 }

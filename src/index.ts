@@ -1,8 +1,9 @@
 export { ConcurrentRefresh, OverlapPolicy } from './refresh-policies';
+export type { ViewDependency } from './refresh-policies';
 export { Pipeline } from './pipeline';
 export { DatabaseAuthentication, OrchestratorDatabase } from './orchestrator-database';
 export type { DatabaseEndpointProps, DatabaseOptions, PlaintextPasswordProps } from './orchestrator-database';
 export { ItcOrchestrator } from './orchestrator';
-export type { FreshnessOptions, ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions, ViewDependency } from './orchestrator-props';
+export type { FreshnessOptions, ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions } from './orchestrator-props';
 export { RefreshCompute } from './refresh-compute';
 export type { FargateRefreshComputeProps, LambdaRefreshComputeProps } from './refresh-compute';

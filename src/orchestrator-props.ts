@@ -7,19 +7,8 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { OrchestratorDatabase } from './orchestrator-database';
 import { Pipeline } from './pipeline';
 import { RefreshCompute } from './refresh-compute';
-import { ConcurrentRefresh, OverlapPolicy } from './refresh-policies';
+import { ConcurrentRefresh, OverlapPolicy, ViewDependency } from './refresh-policies';
 
-/**
- * A dependency between materialized views that the PostgreSQL catalog does not record, such as a view
- * that reads another through a function with a string body (`AS $$ ... $$`) or through a foreign table.
- */
-export interface ViewDependency {
-  /** The materialized view that reads the others, schema-qualified where needed (`reporting.summary`). */
-  readonly view: string;
-
-  /** The materialized views it reads; when selected in the same run, they are refreshed first. */
-  readonly dependsOn: string[];
-}
 
 /** Settings of the materialized view refresh, passed to the refresh function. */
 export interface RefreshOptions {

@@ -29,3 +29,15 @@ export enum OverlapPolicy {
   /** End at once as skipped. */
   SKIP = 'skip',
 }
+
+/**
+ * A dependency between materialized views that the PostgreSQL catalog does not record, such as a view
+ * that reads another through a function with a string body (`AS $$ ... $$`) or through a foreign table.
+ */
+export interface ViewDependency {
+  /** The materialized view that reads the others, schema-qualified where needed (`reporting.summary`). */
+  readonly view: string;
+
+  /** The materialized views it reads; when selected in the same run, they are refreshed first. */
+  readonly dependsOn: string[];
+}

@@ -6,6 +6,7 @@
  * This module must stay free of aws-cdk-lib imports: it is bundled into the handler.
  */
 export { ConcurrentRefresh, OverlapPolicy } from '../refresh-policies';
+import type { ViewDependency } from '../refresh-policies';
 
 /**
  * How the handler secures its database connection with a secret or IAM authentication.
@@ -159,10 +160,7 @@ export const RefreshMetric = {
  * when both are selected, `view` is refreshed after every view in `dependsOn`, and skipped if one of them
  * is not refreshed. Names in regclass syntax.
  */
-export interface ExtraDependency {
-  readonly view: string;
-  readonly dependsOn: string[];
-}
+export type ExtraDependency = ViewDependency;
 
 /** The refresh handler's input. */
 export interface RefreshEvent {
