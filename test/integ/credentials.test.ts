@@ -88,16 +88,19 @@ describe('credentials and connection', () => {
     expect(secretReads(arn)).toBe(1);
   });
 
+  /** Host, port and database name set on the function, as the construct does from the database's factory. */
+  const explicitDatabase = () => ({
+    [RefreshEnv.DB_HOST]: String(db.host),
+    [RefreshEnv.DB_PORT]: String(db.port),
+    [RefreshEnv.DB_NAME]: String(db.database),
+  });
+
   test('an RDS-managed master secret (only username and password) takes host, port and database from the environment', async () => {
     const arn = newArn();
     const masterSecret = JSON.stringify({ username: role, password: passwords[0] });
     secretsManager.on(GetSecretValueCommand, { SecretId: arn }).resolves({ SecretString: masterSecret });
 
-    const { report, error } = await run({ views: ['canary'] }, secretEnv(arn, {
-      [RefreshEnv.DB_HOST]: String(db.host),
-      [RefreshEnv.DB_PORT]: String(db.port),
-      [RefreshEnv.DB_NAME]: String(db.database),
-    }));
+    const { report, error } = await run({ views: ['canary'] }, secretEnv(arn, explicitDatabase()));
 
     expect(error).toBeUndefined();
     expect(report!.totals.refreshed).toBe(1);
@@ -109,11 +112,7 @@ describe('credentials and connection', () => {
     const instanceSecret = rdsSecret(passwords[0], { host: 'instance.invalid', port: 1, dbname: 'not_this_database' });
     secretsManager.on(GetSecretValueCommand, { SecretId: arn }).resolves({ SecretString: instanceSecret });
 
-    const { report, error } = await run({ views: ['canary'] }, secretEnv(arn, {
-      [RefreshEnv.DB_HOST]: String(db.host),
-      [RefreshEnv.DB_PORT]: String(db.port),
-      [RefreshEnv.DB_NAME]: String(db.database),
-    }));
+    const { report, error } = await run({ views: ['canary'] }, secretEnv(arn, explicitDatabase()));
 
     expect(error).toBeUndefined();
     expect(report!.totals.refreshed).toBe(1);
