@@ -70,8 +70,10 @@ describe('run lock', () => {
     expect(second.report).toMatchObject({ status: 'skipped', lock: 'not-acquired' });
   });
 
-  test('a job that kills sessions idle for over a second never finds the lock session idle that long', async () => {
-    await slowFor(3);
+  // The lock session is idle for about one keep-alive interval at a time; the job's threshold leaves room for a
+  // busy event loop, and the run outlasts the threshold, so a session left idle would be killed.
+  test('a job that kills sessions idle for over three seconds never finds the lock session idle that long', async () => {
+    await slowFor(5.5);
     const holder = invoke({ views: ['slow'] }, skip());
     const killer = await connect(db);
     const killed: number[] = [];
@@ -81,13 +83,13 @@ describe('run lock', () => {
         const { rows } = await killer.query<{ pid: number }>(`
           SELECT pid, pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_stat_activity
           WHERE datname = current_database() AND pid <> pg_catalog.pg_backend_pid()
-            AND state IN ('idle', 'idle in transaction') AND state_change < now() - interval '1 second'`);
+            AND state IN ('idle', 'idle in transaction') AND state_change < now() - interval '3 seconds'`);
         killed.push(...rows.map((row) => row.pid));
         await sleep(100);
       }
     })();
     const lockPid = await waitFor('the run lock', runLockHolder);
-    await sleep(2_000);
+    await sleep(4_000);
     const second = await invoke({ views: ['slow'] }, skip());
     const first = await holder;
     running = false;
