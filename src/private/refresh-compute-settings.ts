@@ -1,4 +1,4 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import { checkDuration, checkInteger } from './validation';
 import type { ItcOrchestratorProps } from '../orchestrator-props';
@@ -97,10 +97,15 @@ export function validateRefreshCompute(props: ItcOrchestratorProps): { limitProp
       }
     }
     const { cpu } = fargate;
-    if (cpu !== undefined && !FARGATE_CPU.includes(cpu) && Number.isFinite(cpu)) {
+    if (cpu !== undefined && !Token.isUnresolved(cpu) && !FARGATE_CPU.includes(cpu)) {
       throw new Error(`\`refreshCompute.cpu\` must be one of ${FARGATE_CPU.join(', ')} CPU units, got ${cpu}`);
     }
     checkInteger('refreshCompute.memoryLimitMiB', fargate.memoryLimitMiB, 512, 122880, 'MiB');
+    for (const [name, value] of [['refreshCompute.runTimeout', fargate.runTimeout], ['refreshCompute.heartbeatTimeout', fargate.heartbeatTimeout]] as const) {
+      if (value?.isUnresolved()) {
+        throw new Error(`\`${name}\` cannot come from a token: the task's deadline, its state's timeout and the heartbeat interval are computed from it at synth`);
+      }
+    }
     checkDuration('refreshCompute.runTimeout', fargate.runTimeout, { unit: 'seconds', min: Duration.seconds(1), max: MAX_RUN_TIMEOUT });
     checkDuration('refreshCompute.heartbeatTimeout', fargate.heartbeatTimeout, { unit: 'seconds', min: Duration.seconds(1), max: MAX_RUN_TIMEOUT });
     return { limitProp: 'refreshCompute.runTimeout', limit: fargate.runTimeout ?? DEFAULT_RUN_TIMEOUT };

@@ -1,6 +1,6 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack, Token } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -269,6 +269,19 @@ describe('validation', () => {
       /`refresh.lockWaitTimeout` must be shorter than `refreshCompute.timeout` \(2 minutes\), or the function times out first, got 3 minutes/],
   ])('%#: rejects bad refresh compute settings at synth', (props, message) => {
     expect(synth(props)).toThrow(message);
+  });
+
+  test('a CPU that is not a number is refused too', () => {
+    expect(synth({ refreshCompute: RefreshCompute.fargate({ cpu: Number.NaN }) })).toThrow(/`refreshCompute.cpu` must be one of 256, .* CPU units, got NaN/);
+  });
+
+  test('Fargate sizes from tokens are left to deploy time; timeouts from tokens are refused, naming the prop', () => {
+    const fromToken = (name: string) => Token.asNumber({ Ref: name });
+    expect(synth({ refreshCompute: RefreshCompute.fargate({ cpu: fromToken('Cpu'), memoryLimitMiB: fromToken('Memory') }) })).not.toThrow();
+    expect(synth({ refreshCompute: RefreshCompute.fargate({ runTimeout: Duration.seconds(fromToken('RunTimeout')) }) }))
+      .toThrow(/`refreshCompute.runTimeout` cannot come from a token: the task's deadline/);
+    expect(synth({ refreshCompute: RefreshCompute.fargate({ heartbeatTimeout: Duration.seconds(fromToken('Heartbeat')) }) }))
+      .toThrow(/`refreshCompute.heartbeatTimeout` cannot come from a token/);
   });
 
   test('the skipped-by-lock metric and alarm need the function: with Fargate they fail at synth, naming the prop', () => {
