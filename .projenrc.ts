@@ -160,9 +160,10 @@ for (const dir of ['local', 'demo', 'bench']) {
 project.eslint?.allowDevDeps('src/refresh/**');
 project.eslint?.allowDevDeps('src/refresh-task/**');
 project.npmignore?.exclude('/.ci/', '/test/python/');
-// The handler runs from its bundle in assets/; of its compiled modules, the construct needs only the contract and
-// the name parser (which checks view and schema names at synth), with the error type the parser throws.
-project.npmignore?.exclude('/lib/refresh.lambda.*', '/lib/refresh/*');
+// The handler and the refresh task's bootstrap run from their bundles in assets/; of their compiled modules, the
+// construct needs only the contract and the name parser (which checks view and schema names at synth), with the
+// error type the parser throws.
+project.npmignore?.exclude('/lib/refresh.lambda.*', '/lib/refresh/*', '/lib/refresh-task/');
 for (const module of ['contract', 'names', 'errors']) {
   project.npmignore?.include(`/lib/refresh/${module}.js`, `/lib/refresh/${module}.d.ts`);
 }

@@ -18,6 +18,8 @@ from pathlib import Path
 HANDLER_IN_PACKAGE = "package/assets/refresh.lambda/index.js"
 BOOTSTRAP_IN_PACKAGE = "package/assets/refresh-task/bootstrap/index.js"
 LOCAL_ONLY = ("package/demo/", "package/bench/", "package/test/", "package/.ci/")
+RUNTIME_ONLY = ("package/lib/refresh/", "package/lib/refresh-task/", "package/lib/refresh.lambda.")
+CONSTRUCT_IMPORTS = tuple(f"package/lib/refresh/{module}." for module in ("contract", "names", "errors"))
 
 failures: list[str] = []
 
@@ -168,6 +170,10 @@ def check_published_files() -> None:
     local_only = [f for f in files if f.startswith(LOCAL_ONLY)]
     check(not local_only and HANDLER_IN_PACKAGE in files,
           f"the package ships no demo, harness, test or bench code ({len(files)} files): {local_only[:5]}")
+    # The handler and the task bootstrap run from their bundles; only the modules the construct imports ship compiled.
+    runtime_only = [f for f in files if f.startswith(RUNTIME_ONLY) and not f.startswith(CONSTRUCT_IMPORTS)]
+    check(not runtime_only and any(f.startswith(CONSTRUCT_IMPORTS) for f in files),
+          f"the package ships the engine's compiled modules only where the construct imports them: {runtime_only[:5]}")
 
 
 def check_handler_asset(assembly: Path, stack: str, template: dict) -> None:
