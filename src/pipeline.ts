@@ -12,8 +12,8 @@ const FUNCTION_ARN_PATTERN = /^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:function:[A-
  * A data pipeline: a named Lambda function that the orchestrator runs in parallel with the other
  * pipelines before it refreshes the materialized views.
  *
- * Each pipeline receives the execution input as its event. A pipeline fails by throwing; its
- * result is not used.
+ * Each pipeline receives the execution input as its event. A pipeline fails by throwing. Its result
+ * is used only with `refresh.onlyChangedTables`, where its `changedTables` field names the tables it wrote.
  *
  * @example
  * declare const demandFunction: lambda.IFunction;
