@@ -99,7 +99,8 @@ export interface RefreshOptions {
    * nothing and succeeds; its report says `nothing changed`.
    *
    * A pipeline whose result has no `changedTables` list makes the run refresh the whole configured set,
-   * as without this setting; the report's `selection.reason` names the pipeline.
+   * as without this setting; the report's `selection.reason` names the pipeline. Needs the refresh
+   * function: not available with `RefreshCompute.fargate()`.
    *
    * @default false
    */
@@ -278,7 +279,8 @@ export interface ItcOrchestratorProps {
 
   /**
    * Alarms that fire when no run has refreshed the views within a maximum age, and optionally per
-   * view. They notify `alarmTopic` like the other alarms.
+   * view. They notify `alarmTopic` like the other alarms. They rest on the metrics the refresh function
+   * emits, so they need it: not available with `RefreshCompute.fargate()`.
    *
    * @default - no freshness alarms
    */

@@ -7,7 +7,7 @@ import { successfulReports } from '../handler-process';
 import { median, round } from '../stats';
 
 /**
- * Section 5: what refreshing only the views downstream of a changed table saves. The wall-time DAG's shape
+ * Section 6: what refreshing only the views downstream of a changed table saves. The wall-time DAG's shape
  * and view costs, with each chain's first view also reading a small input table of its own; one chain's input
  * changes. The engine refreshes the whole DAG, then only what reads that input (`event.tables`), alternately.
  */
