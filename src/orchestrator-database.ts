@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import { checkInteger, checkNotBlank } from './private/validation';
 import { RefreshEnv, TlsMode } from './refresh/contract';
 
 /** The port PostgreSQL, and RDS Proxy for PostgreSQL, listen on unless configured otherwise. */
@@ -62,9 +63,7 @@ export abstract class DatabaseAuthentication {
    * @see https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.html
    */
   public static iam(username: string): DatabaseAuthentication {
-    if (!Token.isUnresolved(username) && username.trim() === '') {
-      throw new Error(`DatabaseAuthentication.iam: \`username\` must not be empty, got ${JSON.stringify(username)}`);
-    }
+    checkNotBlank('DatabaseAuthentication.iam: `username`', username);
     return new IamAuthentication(username);
   }
 
@@ -157,9 +156,7 @@ class PlaintextPasswordAuthentication extends DatabaseAuthentication {
 
   constructor(private readonly props: PlaintextPasswordProps) {
     super();
-    if (!Token.isUnresolved(props.username) && props.username.length === 0) {
-      throw new Error('DatabaseAuthentication.plaintextPassword: `username` must not be empty, got ""');
-    }
+    checkNotBlank('DatabaseAuthentication.plaintextPassword: `username`', props.username);
     const sslMode = props.sslMode;
     if (sslMode !== undefined && !Token.isUnresolved(sslMode) && !LIBPQ_SSL_MODES.includes(sslMode)) {
       throw new Error(
@@ -347,9 +344,7 @@ export class OrchestratorDatabase {
       throw new Error(`${factory}: \`host\` must be the database's host name, got ${JSON.stringify(host ?? null)}`);
     }
     const port = endpoint.port ?? POSTGRES_PORT;
-    if (!Token.isUnresolved(port) && !(Number.isInteger(port) && port >= 1 && port <= 65535)) {
-      throw new Error(`${factory}: \`port\` must be a whole number from 1 to 65535, got ${port}`);
-    }
+    checkInteger(`${factory}: \`port\``, port, 1, 65535);
     const resourceId = endpoint.resourceId;
     return new OrchestratorDatabase({
       factory,
@@ -374,9 +369,7 @@ export class OrchestratorDatabase {
   private constructor(private readonly definition: DatabaseDefinition, private readonly options: DatabaseOptions) {
     const { factory } = definition;
     const databaseName = options.databaseName;
-    if (databaseName !== undefined && !Token.isUnresolved(databaseName) && databaseName.trim() === '') {
-      throw new Error(`${factory}: \`databaseName\` must not be empty, got ${JSON.stringify(databaseName)}`);
-    }
+    checkNotBlank(`${factory}: \`databaseName\``, databaseName);
     const authentication = options.authentication
       ?? (definition.defaultSecret && DatabaseAuthentication.secret(definition.defaultSecret));
     if (!authentication) {

@@ -7,13 +7,21 @@ import type { ViewDependency } from '../refresh-policies';
  * left to CloudFormation or to run time) and throws an error that quotes the prop and the value.
  */
 
+/**
+ * How an error names the prop: in backticks, unless the caller passes it already named with what it belongs to
+ * (``OrchestratorDatabase.fromEndpoint: `port` ``).
+ */
+function named(prop: string): string {
+  return prop.includes('`') ? prop : `\`${prop}\``;
+}
+
 /** A whole number from `min` to `max`, optionally of a unit (`MiB`). */
 export function checkInteger(prop: string, value: number | undefined, min: number, max: number, unit?: string): void {
   if (value === undefined || Token.isUnresolved(value)) {
     return;
   }
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`\`${prop}\` must be a whole number ${unit ? `of ${unit} ` : ''}from ${min} to ${max}, got ${value}`);
+    throw new Error(`${named(prop)} must be a whole number ${unit ? `of ${unit} ` : ''}from ${min} to ${max}, got ${value}`);
   }
 }
 
@@ -84,7 +92,7 @@ export function checkShorterThan(prop: string, duration: Duration | undefined, l
 /** A string that is not empty or only white space. */
 export function checkNotBlank(prop: string, value: string | undefined): void {
   if (value !== undefined && !Token.isUnresolved(value) && value.trim().length === 0) {
-    throw new Error(`\`${prop}\` must not be empty, got "${value}"`);
+    throw new Error(`${named(prop)} must not be empty, got ${JSON.stringify(value)}`);
   }
 }
 

@@ -185,6 +185,8 @@ describe('the database', () => {
     expect(() => DatabaseAuthentication.plaintextPassword({ username: 'u', password: 'p', sslMode: 'on' }))
       .toThrow(/`sslMode` must be one of disable, allow, prefer, require, verify-ca, verify-full, got "on"/);
     expect(() => DatabaseAuthentication.plaintextPassword({ username: '', password: 'p' })).toThrow(/`username` must not be empty, got ""/);
+    expect(() => DatabaseAuthentication.plaintextPassword({ username: '  ', password: 'p' }))
+      .toThrow(/DatabaseAuthentication.plaintextPassword: `username` must not be empty, got " {2}"/);
   });
 });
 
