@@ -58,6 +58,19 @@ describe('resource names', () => {
     expect(() => orchestrate(new Stack(app, 'Green'), { resourcePrefix: 'sales' })).toThrow(/Blue\/Orchestrator/);
   });
 
+  test('an environment-agnostic stack and a pinned one sharing a resourcePrefix synthesize with a warning naming both', () => {
+    const app = new App();
+    orchestrate(new Stack(app, 'Anywhere'), { resourcePrefix: 'sales' });
+    const pinned = new Stack(app, 'Pinned', { env: { account: ACCOUNT, region: REGION } });
+    expect(() => orchestrate(pinned, { resourcePrefix: 'sales' })).not.toThrow();
+    Annotations.fromStack(pinned).hasWarning('/Pinned/Orchestrator', Match.stringLikeRegexp(
+      '`resourcePrefix` "sales" of Pinned/Orchestrator is also the prefix of Anywhere/Orchestrator, and one of their stacks may deploy to any account and region',
+    ));
+    const elsewhere = new Stack(app, 'Elsewhere', { env: { account: ACCOUNT, region: 'eu-west-2' } });
+    orchestrate(elsewhere, { resourcePrefix: 'supply' });
+    Annotations.fromStack(elsewhere).hasNoWarning('*', Match.stringLikeRegexp('resourcePrefix'));
+  });
+
   test('one prefix in two regions, or two prefixes in one stack, synthesize', () => {
     const app = new App();
     orchestrate(new Stack(app, 'Ireland', { env: { account: ACCOUNT, region: 'eu-west-1' } }), { resourcePrefix: 'sales' });
