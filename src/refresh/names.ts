@@ -1,4 +1,5 @@
 import { RefreshError } from './errors';
+import { NON_UNRESERVED_KEYWORDS } from './keywords';
 
 /** A relation name as written by a user, split the way PostgreSQL reads a `regclass`. */
 export interface RelationName {
@@ -37,12 +38,35 @@ export function parseSchemaName(input: unknown): string {
   return parts[0];
 }
 
-/** Quotes an identifier for SQL, always, so that no name can change the statement. */
+/**
+ * Quotes an identifier for SQL, always, so that no name can change the statement and no keyword list of any server
+ * version matters. Statements use this; names shown to people use {@link formatIdentifier}.
+ */
 export function quoteIdentifier(identifier: string): string {
   if (identifier.includes('\0')) {
     throw new RefreshError('INVALID_REQUEST', `Identifier ${JSON.stringify(identifier)} contains a NUL character`);
   }
   return `"${identifier.replace(/"/g, '""')}"`;
+}
+
+/** The identifiers `quote_ident` leaves plain, unless they are keywords. */
+const PLAIN_IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+
+/**
+ * An identifier as PostgreSQL's `quote_ident` and `format('%I')` write it: plain when it is lower-case letters,
+ * digits and underscores, starts with a letter or underscore and is not a keyword of {@link NON_UNRESERVED_KEYWORDS};
+ * otherwise quoted as {@link quoteIdentifier} quotes it.
+ */
+export function formatIdentifier(identifier: string): string {
+  return PLAIN_IDENTIFIER.test(identifier) && !NON_UNRESERVED_KEYWORDS.has(identifier) ? identifier : quoteIdentifier(identifier);
+}
+
+/**
+ * A relation's name as `format('%I.%I', nspname, relname)` writes it, which is how the refresh report and the `View`
+ * metric dimension name a view.
+ */
+export function formatRelationName(schema: string, name: string): string {
+  return `${formatIdentifier(schema)}.${formatIdentifier(name)}`;
 }
 
 function parseQualifiedName(input: unknown, what: string): string[] {

@@ -1,5 +1,5 @@
 import { RefreshErrors } from '../../src/refresh/contract';
-import { parseRelationName, parseSchemaName, quoteIdentifier } from '../../src/refresh/names';
+import { formatIdentifier, formatRelationName, parseRelationName, parseSchemaName, quoteIdentifier } from '../../src/refresh/names';
 
 describe('view names are read like regclass', () => {
   test.each([
@@ -42,5 +42,34 @@ describe('view names are read like regclass', () => {
   test('identifiers are always quoted, with embedded quotes doubled', () => {
     expect(quoteIdentifier('sales')).toBe('"sales"');
     expect(quoteIdentifier('x"; DROP TABLE t; --')).toBe('"x""; DROP TABLE t; --"');
+  });
+});
+
+describe('names are formatted as format(\'%I\') formats them', () => {
+  test.each([
+    ['daily_totals', 'daily_totals'],
+    ['_x1', '_x1'],
+    ['abort', 'abort'],
+    ['order', '"order"'],
+    ['between', '"between"'],
+    ['left', '"left"'],
+    ['Order', '"Order"'],
+    ['Daily Totals', '"Daily Totals"'],
+    ['say "hi"', '"say ""hi"""'],
+    ['2024_totals', '"2024_totals"'],
+    ['mv$1', '"mv$1"'],
+    ['äpfel', '"äpfel"'],
+  ])('%s as %s', (identifier, expected) => {
+    expect(formatIdentifier(identifier)).toBe(expected);
+  });
+
+  test.each([
+    ['reporting', 'order'],
+    ['Sales Hub', 'Daily Totals'],
+    ['user', 'say "hi"'],
+    ['a.b', ' c '],
+    ['Äpfel', '日本語'],
+  ])('%s.%s reads back as the same schema and name', (schema, name) => {
+    expect(parseRelationName(formatRelationName(schema, name))).toEqual({ schema, name });
   });
 });

@@ -1,0 +1,38 @@
+import { createTestDatabase } from './support/database';
+import { runSql } from '../../local/pg';
+import { NON_UNRESERVED_KEYWORDS } from '../../src/refresh/keywords';
+import { formatRelationName } from '../../src/refresh/names';
+
+/** Names `format('%I')` treats differently: keywords, case, spaces, quotes, digits first, non-ASCII, `$`. */
+const TRICKY_NAMES = [
+  'daily_totals', '_private', 'x1', 'order', 'Order', 'ORDER', 'user', 'select', 'table', 'group', 'abort', 'between',
+  'left', 'authorization', 'Sales Hub', 'Daily Totals', 'UPPER', 'camelCase', 'say "hi"', '"', '""', "it's", 'a.b',
+  ' leading', 'trailing ', 'tab\there', '2024_totals', '1', 'mv$1', '$', '$x', 'Äpfel', 'äpfel', 'ß', '日本語',
+  'emoji 😀', 'ｆｕｌｌｗｉｄｔｈ', 'x'.repeat(63), 'select;drop',
+];
+
+describe('names as PostgreSQL formats them', () => {
+  let database: Awaited<ReturnType<typeof createTestDatabase>>;
+  beforeAll(async () => {
+    database = await createTestDatabase('names');
+  });
+
+  test('the keywords quoted in names are the server\'s keywords that are not unreserved', async () => {
+    const rows = await runSql<{ word: string }>(database, "SELECT word FROM pg_catalog.pg_get_keywords() WHERE catcode <> 'U' ORDER BY word");
+    expect([...NON_UNRESERVED_KEYWORDS].sort()).toEqual(rows.map((row) => row.word));
+  });
+
+  test('every name, and every keyword of the server, is formatted as format(\'%I.%I\') formats it', async () => {
+    const keywords = await runSql<{ word: string }>(database, 'SELECT word FROM pg_catalog.pg_get_keywords()');
+    const names = [...TRICKY_NAMES, ...keywords.map((row) => row.word)];
+    const pairs = names.flatMap((name) => [['reporting', name], [name, 'daily'], [name, name]]);
+
+    const rows = await runSql<{ formatted: string }>(database,
+      `SELECT format('%I.%I', schema, name) AS formatted
+         FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS pair(schema, name, ord)
+        ORDER BY ord`,
+      [pairs.map(([schema]) => schema), pairs.map(([, name]) => name)]);
+
+    expect(pairs.map(([schema, name]) => formatRelationName(schema, name))).toEqual(rows.map((row) => row.formatted));
+  });
+});
