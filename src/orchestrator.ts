@@ -1,4 +1,4 @@
-import { Names, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -198,8 +198,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
    * @param view the view, schema-qualified, e.g. `reporting.daily_totals`; quoted parts as in the report
    */
   public metricViewRefreshed(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    const name = Token.isUnresolved(view) ? view : reportViewName(view, 'view');
-    return this.refreshMetric(RefreshMetric.VIEW_REFRESHED, { [RefreshMetric.VIEW_DIMENSION]: name }, props);
+    return this.refreshMetric(RefreshMetric.VIEW_REFRESHED, { [RefreshMetric.VIEW_DIMENSION]: reportViewName(view, 'view') }, props);
   }
 
   private refreshMetric(metricName: string, dimensions: Record<string, string>, props?: cloudwatch.MetricOptions): cloudwatch.Metric {

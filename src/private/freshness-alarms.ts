@@ -1,10 +1,11 @@
-import { Duration } from 'aws-cdk-lib';
+import { Duration, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { checkNameList } from './validation';
 import type { FreshnessOptions } from '../orchestrator-props';
+import { formatRelationName, InvalidNameError, parseRelationName, RelationName } from '../refresh/names';
 
 /** CloudWatch alarms evaluate at most 7 days of data, and at most 1 day with periods under an hour. */
 const MAX_EVALUATION_RANGE = Duration.days(7);
@@ -21,7 +22,7 @@ export function freshnessWindow(maxAge: Duration): { period: Duration; evaluatio
     : { period: Duration.minutes(1), evaluationPeriods: minutes };
 }
 
-/** Checks `freshness` against what CloudWatch alarms allow; returns the per-view names as the report writes them. */
+/** Checks `freshness` against what CloudWatch alarms allow, and that each view is named as the report can name it. */
 export function validateFreshness(freshness: FreshnessOptions): void {
   const maxAge = freshness.maxAge;
   if (!maxAge.isUnresolved()) {
@@ -43,26 +44,30 @@ export function validateFreshness(freshness: FreshnessOptions): void {
   freshness.views?.forEach((view) => reportViewName(view, 'freshness.views'));
 }
 
-/** One part of a name: double-quoted (`""` for a quote) or plain, the way PostgreSQL reads a regclass. */
-const NAME_PART = String.raw`"(?:[^"]|"")+"|[A-Za-z_\u0080-\uffff][A-Za-z0-9_$\u0080-\uffff]*`;
-const QUALIFIED_NAME = new RegExp(`^\\s*(${NAME_PART})\\s*\\.\\s*(${NAME_PART})\\s*$`);
-
 /**
- * A view name as the refresh report writes it (and the `View` dimension carries it): schema-qualified,
- * each part quoted only where PostgreSQL needs quotes. Plain parts fold to lower case, as in PostgreSQL.
- * (Parts that are SQL keywords, which the report also quotes, are not recognised: write those quoted.)
+ * A view name as the refresh report writes it (and the `View` dimension carries it): read as PostgreSQL reads a
+ * regclass, then written as `format('%I.%I')` writes it, so plain parts fold to lower case and parts that need it,
+ * SQL keywords among them, are quoted. The report always names the schema, so the name must too. A token is
+ * returned as it is.
  */
 export function reportViewName(input: string, prop: string): string {
-  const match = QUALIFIED_NAME.exec(input);
-  if (!match) {
-    throw new Error(
-      `\`${prop}\` must name views schema-qualified, as the refresh report does, e.g. "reporting.daily_totals" or ` +
-        `'"Sales Hub"."Daily Totals"', got ${JSON.stringify(input)}`,
-    );
+  if (Token.isUnresolved(input)) {
+    return input;
   }
-  const identifier = (part: string) => (part.startsWith('"') ? part.slice(1, -1).replace(/""/g, '"') : part.replace(/[A-Z]/g, (c) => c.toLowerCase()));
-  const quote = (name: string) => (/^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replace(/"/g, '""')}"`);
-  return `${quote(identifier(match[1]))}.${quote(identifier(match[2]))}`;
+  const refuse = (why: string) => new Error(
+    `\`${prop}\` must name views schema-qualified, as the refresh report does, e.g. "reporting.daily_totals" or ` +
+      `'"Sales Hub"."Daily Totals"', got ${JSON.stringify(input)}: ${why}`,
+  );
+  let parsed: RelationName;
+  try {
+    parsed = parseRelationName(input);
+  } catch (error) {
+    throw refuse(error instanceof InvalidNameError ? error.reason : (error as Error).message);
+  }
+  if (parsed.schema === undefined) {
+    throw refuse('the schema is missing');
+  }
+  return formatRelationName(parsed.schema, parsed.name);
 }
 
 export interface FreshnessAlarmsOptions {

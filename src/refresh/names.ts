@@ -71,7 +71,7 @@ export function formatRelationName(schema: string, name: string): string {
 
 function parseQualifiedName(input: unknown, what: string): string[] {
   if (typeof input !== 'string') {
-    throw new RefreshError('INVALID_REQUEST', `Invalid ${what} ${describe(input)}: expected a string`);
+    throw invalidName(input, what, 'expected a string');
   }
   const parts: string[] = [];
   let i = 0;
@@ -136,8 +136,15 @@ function readQuoted(input: string, from: number, what: string): number {
   throw invalidName(input, what, `unterminated double quote at position ${from}`);
 }
 
-function invalidName(input: unknown, what: string, why: string): RefreshError {
-  return new RefreshError('INVALID_REQUEST', `Invalid ${what} ${describe(input)}: ${why}`);
+/** A name PostgreSQL would not read as one; `reason` says what is wrong without repeating the name. */
+export class InvalidNameError extends RefreshError {
+  constructor(input: unknown, what: string, readonly reason: string) {
+    super('INVALID_REQUEST', `Invalid ${what} ${describe(input)}: ${reason}`);
+  }
+}
+
+function invalidName(input: unknown, what: string, why: string): InvalidNameError {
+  return new InvalidNameError(input, what, why);
 }
 
 function describe(value: unknown): string {

@@ -1,4 +1,4 @@
-import { App, Duration, Stack } from 'aws-cdk-lib';
+import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { minimalProps, orchestratorFixture } from './orchestrator-fixture';
@@ -62,6 +62,40 @@ describe('freshness alarms', () => {
     template.resourceCountIs('AWS::CloudWatch::Alarm', 4 + 1 + 5);
   });
 
+  test.each([
+    // `%I` quotes SQL keywords that are not unreserved, whether the name was written quoted or not.
+    ['reporting."order"', 'reporting."order"'],
+    ['reporting.order', 'reporting."order"'],
+    ['User.Select', '"user"."select"'],
+    ['reporting.between', 'reporting."between"'],
+    ['reporting."left"', 'reporting."left"'],
+    // Unreserved keywords stay plain.
+    ['reporting.abort', 'reporting.abort'],
+    ['"Sales Hub"."Daily Totals"', '"Sales Hub"."Daily Totals"'],
+    ['Reporting.Daily', 'reporting.daily'],
+    ['reporting."2024_totals"', 'reporting."2024_totals"'],
+    ['reporting.mv$1', 'reporting."mv$1"'],
+    ['Äpfel.daily', '"Äpfel".daily'],
+  ])('the alarm for %s watches View %s, the name the refresh report gives it', (input, view) => {
+    const { template, refreshId } = build({ maxAge: Duration.hours(26), views: [input] });
+
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ViewRefreshed',
+      Dimensions: refreshDimensions(refreshId, [{ Name: 'View', Value: view }]),
+    });
+  });
+
+  test('a view named by a token is left to CloudFormation', () => {
+    const stack = new Stack(new App(), 'Stack');
+    const view = new CfnParameter(stack, 'View');
+    new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { freshness: { maxAge: Duration.hours(26), views: [view.valueAsString] } }));
+
+    Template.fromStack(stack).hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ViewRefreshed',
+      Dimensions: Match.arrayWith([{ Name: 'View', Value: { Ref: 'View' } }]),
+    });
+  });
+
   test('the freshness alarms notify the alarm topic, and take their names from the resource prefix', () => {
     const stack = new Stack(new App(), 'Stack');
     const topic = new sns.Topic(stack, 'AlarmTopic');
@@ -113,6 +147,12 @@ describe('freshness alarms', () => {
     [['daily_totals'], /`freshness.views` must name views schema-qualified, as the refresh report does, e\.g\. "reporting\.daily_totals".*got "daily_totals"/],
     [['reporting.daily; drop'], /`freshness.views` must name views schema-qualified.*got "reporting.daily; drop"/],
     [['db.reporting.daily'], /`freshness.views` must name views schema-qualified.*got "db.reporting.daily"/],
+    [['a.b.c'], /`freshness.views` must name views schema-qualified.*got "a\.b\.c".*a database prefix is not allowed/],
+    [['reporting."daily'], /`freshness.views` must name views schema-qualified.*got "reporting\.\\"daily".*unterminated double quote/],
+    [[`reporting.${'x'.repeat(64)}`], /`freshness.views` must name views schema-qualified.*got "reporting\.x{64}".*longer than 63 bytes/],
+    // 32 two-byte letters: 32 characters, 64 bytes.
+    [[`reporting."${'ä'.repeat(32)}"`], /`freshness.views` must name views schema-qualified.*longer than 63 bytes/],
+    [['reporting."a\u0000b"'], /`freshness.views` must name views schema-qualified.*NUL character/],
     [['a.b', 'a.b'], /`freshness.views` must not name "a.b" twice/],
     [[], /`freshness.views` must name at least one entry/],
   ])('freshness.views %j is refused at synth', (views, message) => {
@@ -136,5 +176,17 @@ describe('refresh metrics', () => {
 
     expect(orchestrator.metricRefreshRunsSucceeded().metricName).toBe('RunsSucceeded');
     expect(() => orchestrator.metricViewRefreshed('daily_totals')).toThrow(/`view` must name views schema-qualified/);
+    expect(() => orchestrator.metricViewRefreshed('a.b.c')).toThrow(/`view` must name views schema-qualified.*got "a\.b\.c"/);
+    expect(() => orchestrator.metricViewRefreshed(`reporting.${'x'.repeat(64)}`)).toThrow(/`view` must name views schema-qualified.*longer than 63 bytes/);
+  });
+
+  test('metricViewRefreshed names the view as the refresh report does, keywords quoted', () => {
+    const { orchestrator, stack } = orchestratorFixture();
+    const view = (name: string) => stack.resolve(orchestrator.metricViewRefreshed(name).dimensions).View;
+
+    expect(view('reporting."order"')).toBe('reporting."order"');
+    expect(view('Reporting.User')).toBe('reporting."user"');
+    expect(view('Reporting.Daily')).toBe('reporting.daily');
+    expect(view('"Sales Hub"."Daily Totals"')).toBe('"Sales Hub"."Daily Totals"');
   });
 });
