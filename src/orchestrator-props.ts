@@ -122,8 +122,9 @@ export interface FreshnessOptions {
 
   /**
    * Views that each get their own alarm, raised when the view was not refreshed within `maxAge`.
-   * Write them schema-qualified as the refresh report does, quoting where PostgreSQL needs quotes:
-   * `reporting.daily_totals`, `"Sales Hub"."Daily Totals"`.
+   * Write them schema-qualified, plain or double-quoted as in SQL: `reporting.daily_totals`,
+   * `"Sales Hub"."Daily Totals"`. Each is watched under the name the refresh report gives it,
+   * PostgreSQL's `format('%I.%I')`: `Reporting.Order` becomes `reporting."order"`.
    *
    * With `refresh.onlyChangedTables`, a view whose tables did not change within `maxAge` is not
    * refreshed, and its alarm fires.

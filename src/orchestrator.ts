@@ -195,7 +195,8 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
   /**
    * The number of successful refreshes of one materialized view (sum over the period).
    *
-   * @param view the view, schema-qualified, e.g. `reporting.daily_totals`; quoted parts as in the report
+   * @param view the view, schema-qualified, e.g. `reporting.daily_totals`; read as in SQL and named as the
+   * refresh report names it (`format('%I.%I')`), so `Reporting.Order` is `reporting."order"`
    */
   public metricViewRefreshed(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
     return this.refreshMetric(RefreshMetric.VIEW_REFRESHED, { [RefreshMetric.VIEW_DIMENSION]: reportViewName(view, 'view') }, props);
