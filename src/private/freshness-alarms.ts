@@ -3,7 +3,7 @@ import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { checkNameList } from './validation';
+import { checkDuration, checkNameList } from './validation';
 import type { FreshnessOptions } from '../orchestrator-props';
 import { formatRelationName, InvalidNameError, parseRelationName, RelationName } from '../refresh/names';
 
@@ -25,18 +25,18 @@ export function freshnessWindow(maxAge: Duration): { period: Duration; evaluatio
 /** Checks `freshness` against what CloudWatch alarms allow, and that each view is named as the report can name it. */
 export function validateFreshness(freshness: FreshnessOptions): void {
   const maxAge = freshness.maxAge;
+  checkDuration('freshness.maxAge', maxAge, {
+    unit: 'minutes',
+    min: Duration.minutes(1),
+    max: MAX_EVALUATION_RANGE,
+    reason: 'the shortest period of a CloudWatch alarm and the longest range it evaluates',
+  });
   if (!maxAge.isUnresolved()) {
     const ms = maxAge.toMilliseconds({ integral: false });
-    const got = `got ${maxAge.toHumanString()} (${maxAge.toIsoString()})`;
-    if (!Number.isInteger(ms / 60_000) || ms < 60_000) {
-      throw new Error(`\`freshness.maxAge\` must be a whole number of minutes, at least 1 minute (the shortest period of a CloudWatch alarm), ${got}`);
-    }
-    if (ms > MAX_EVALUATION_RANGE.toMilliseconds()) {
-      throw new Error(`\`freshness.maxAge\` must be at most 7 days, the longest range a CloudWatch alarm evaluates, ${got}`);
-    }
     if (ms > MAX_RANGE_OF_SHORT_PERIODS.toMilliseconds() && !Number.isInteger(ms / 3_600_000)) {
       throw new Error(
-        `\`freshness.maxAge\` over 1 day must be a whole number of hours: CloudWatch alarms with periods under an hour evaluate at most 1 day, ${got}`,
+        '`freshness.maxAge` over 1 day must be a whole number of hours: CloudWatch alarms with periods under an hour ' +
+          `evaluate at most 1 day, got ${maxAge.toHumanString()} (${maxAge.toIsoString()})`,
       );
     }
   }

@@ -27,11 +27,19 @@ export function checkInteger(prop: string, value: number | undefined, min: numbe
 
 export interface DurationBounds {
   /** The unit the duration must be a whole number of. */
-  readonly unit: 'milliseconds' | 'seconds';
+  readonly unit: 'milliseconds' | 'seconds' | 'minutes';
   readonly min: Duration;
   /** @default - no upper bound */
   readonly max?: Duration;
+  /** Why these bounds, added to the error, e.g. `the limits of CloudWatch alarms`. @default - none */
+  readonly reason?: string;
 }
+
+const UNITS = {
+  milliseconds: { ms: 1, factory: 'Duration.millis', convert: (duration: Duration) => duration.toMilliseconds() },
+  seconds: { ms: 1000, factory: 'Duration.seconds', convert: (duration: Duration) => duration.toSeconds() },
+  minutes: { ms: 60_000, factory: 'Duration.minutes', convert: (duration: Duration) => duration.toMinutes() },
+} as const;
 
 /**
  * A duration that is a whole number of `unit`, within the bounds. A duration from a token must be given in `unit`:
@@ -46,8 +54,7 @@ export function checkDuration(prop: string, duration: Duration | undefined, boun
     return;
   }
   const milliseconds = duration.toMilliseconds({ integral: false });
-  const unitMs = bounds.unit === 'seconds' ? 1000 : 1;
-  const whole = Number.isInteger(milliseconds / unitMs);
+  const whole = Number.isInteger(milliseconds / UNITS[bounds.unit].ms);
   const min = bounds.min.toMilliseconds();
   const max = bounds.max?.toMilliseconds() ?? Infinity;
   if (whole && milliseconds >= min && milliseconds <= max) {
@@ -56,18 +63,15 @@ export function checkDuration(prop: string, duration: Duration | undefined, boun
   const range = bounds.max
     ? `from ${bounds.min.toHumanString()} to ${bounds.max.toHumanString()}`
     : `, at least ${bounds.min.toHumanString()}`;
-  throw new Error(`\`${prop}\` must be a whole number of ${bounds.unit} ${range}, got ${duration.toHumanString()}`.replace(' ,', ','));
+  const reason = bounds.reason ? ` (${bounds.reason})` : '';
+  throw new Error(`\`${prop}\` must be a whole number of ${bounds.unit} ${range}${reason}, got ${duration.toHumanString()}`.replace(' ,', ','));
 }
 
 function checkTokenUnit(prop: string, duration: Duration, unit: DurationBounds['unit']): void {
   try {
-    if (unit === 'seconds') {
-      duration.toSeconds();
-    } else {
-      duration.toMilliseconds();
-    }
+    UNITS[unit].convert(duration);
   } catch {
-    const factory = unit === 'seconds' ? 'Duration.seconds' : 'Duration.millis';
+    const factory = UNITS[unit].factory;
     const given = /^<token> (\w+)$/.exec(duration.toHumanString())?.[1];
     const givenFactory = given === 'millis' ? 'Duration.millis' : `Duration.${given ?? 'of another unit'}`;
     throw new Error(

@@ -125,9 +125,10 @@ describe('freshness alarms', () => {
   });
 
   test.each([
-    [Duration.seconds(90), /`freshness.maxAge` must be a whole number of minutes, at least 1 minute.*got 1 minute 30 seconds/],
-    [Duration.seconds(30), /`freshness.maxAge` must be a whole number of minutes, at least 1 minute.*got 30 seconds/],
-    [Duration.days(8), /`freshness.maxAge` must be at most 7 days, the longest range a CloudWatch alarm evaluates, got 8 days/],
+    [Duration.seconds(90), /`freshness.maxAge` must be a whole number of minutes from 1 minute to 7 days \(the shortest period of a CloudWatch alarm.*got 1 minute 30 seconds/],
+    [Duration.seconds(30), /`freshness.maxAge` must be a whole number of minutes from 1 minute to 7 days \(the shortest period of a CloudWatch alarm.*got 30 seconds/],
+    [Duration.days(8), /`freshness.maxAge` must be a whole number of minutes from 1 minute to 7 days \(.*the longest range it evaluates\), got 8 days/],
+    [Duration.hours(new CfnParameter(new Stack(), 'Hours', { type: 'Number' }).valueAsNumber), /`freshness.maxAge` from a token must be given in minutes, as Duration.minutes\(...\).*got Duration.hours\(<token>\)/],
     [Duration.minutes(25 * 60 + 30), /`freshness.maxAge` over 1 day must be a whole number of hours.*got 1 day 1 hour \(P1DT1H30M\)/],
   ])('maxAge %s is refused at synth, naming the prop', (maxAge, message) => {
     const stack = new Stack(new App(), 'Stack');
