@@ -1,5 +1,7 @@
 import { createTestDatabase } from './support/database';
+import { invoke, localModeEnv, logLines } from './support/refresh';
 import { runSql } from '../../local/pg';
+import { reportViewName } from '../../src/private/freshness-alarms';
 import { NON_UNRESERVED_KEYWORDS } from '../../src/refresh/keywords';
 import { formatRelationName } from '../../src/refresh/names';
 
@@ -34,5 +36,30 @@ describe('names as PostgreSQL formats them', () => {
       [pairs.map(([schema]) => schema), pairs.map(([, name]) => name)]);
 
     expect(pairs.map(([schema, name]) => formatRelationName(schema, name))).toEqual(rows.map((row) => row.formatted));
+  });
+
+  test('the handler reports and measures each view under the name the construct watches', async () => {
+    await runSql(database, `
+      CREATE SCHEMA reporting;
+      CREATE SCHEMA "Sales Hub";
+      CREATE SCHEMA "user";
+      CREATE MATERIALIZED VIEW reporting."order" AS SELECT 1 AS id;
+      CREATE MATERIALIZED VIEW reporting.daily AS SELECT 1 AS id;
+      CREATE MATERIALIZED VIEW "Sales Hub"."Daily Totals" AS SELECT 1 AS id;
+      CREATE MATERIALIZED VIEW "user"."select" AS SELECT 1 AS id;
+    `);
+    // As a user writes them in freshness.views or metricViewRefreshed.
+    const written = ['reporting.order', 'Reporting.Daily', '"Sales Hub"."Daily Totals"', 'User.Select'];
+
+    process.env.AWS_LAMBDA_FUNCTION_NAME = 'names-refresh';
+    const { report, error, output } = await invoke({ views: written }, localModeEnv(database)).finally(() => {
+      delete process.env.AWS_LAMBDA_FUNCTION_NAME;
+    });
+
+    expect(error).toBeUndefined();
+    const watched = written.map((view) => reportViewName(view, 'freshness.views')).sort();
+    expect(report!.views.map((view) => view.view).sort()).toEqual(watched);
+    const measured = logLines(output).filter((line) => 'ViewRefreshed' in line).map((line) => line.View);
+    expect(measured.sort()).toEqual(watched);
   });
 });
