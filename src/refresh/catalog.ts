@@ -1,7 +1,7 @@
 import type { ClientBase } from 'pg';
 import type { ExtraDependency } from './contract';
 import { RefreshError } from './errors';
-import { parseRelationName, parseSchemaName, quoteIdentifier } from './names';
+import { formatRelationName, parseRelationName, parseSchemaName, quoteIdentifier } from './names';
 
 /** A materialized view as the catalog describes it. */
 export interface MaterializedView {
@@ -202,13 +202,11 @@ export async function describeViews(client: ClientBase, oids: readonly number[])
     oid: number;
     schema: string;
     name: string;
-    qualified_name: string;
     populated: boolean;
     has_usable_unique_index: boolean;
     invalid_unique_indexes: string[] | null;
   }>(
     `SELECT c.oid, n.nspname AS schema, c.relname AS name,
-            format('%I.%I', n.nspname, c.relname) AS qualified_name,
             c.relispopulated AS populated,
             EXISTS (
               -- The rules of REFRESH ... CONCURRENTLY (matview.c, is_usable_unique_index).
@@ -234,7 +232,9 @@ export async function describeViews(client: ClientBase, oids: readonly number[])
     oid: row.oid,
     schema: row.schema,
     name: row.name,
-    qualifiedName: row.qualified_name,
+    // Named here rather than by the server's format(), whose keyword list differs between versions: the
+    // construct names the views it watches with this same function.
+    qualifiedName: formatRelationName(row.schema, row.name),
     populated: row.populated,
     hasUsableUniqueIndex: row.has_usable_unique_index,
     invalidUniqueIndexes: row.invalid_unique_indexes ?? [],

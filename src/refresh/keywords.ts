@@ -2,7 +2,8 @@
  * The SQL keywords that PostgreSQL's `quote_ident` (and `format('%I')`) quotes even when they are written in lower
  * case: every keyword whose category is not unreserved, as listed by
  * `SELECT word FROM pg_get_keywords() WHERE catcode <> 'U'` on PostgreSQL 18. Older servers know fewer keywords
- * (`system_user` and the `json_*` words are recent), so they leave a few of these names plain.
+ * (`system_user` and the `json_*` words are recent), so the engine names views with this list, not with the
+ * server's format(): the report and the construct agree on every server version.
  * @see https://www.postgresql.org/docs/current/sql-keywords-appendix.html
  */
 export const NON_UNRESERVED_KEYWORDS: ReadonlySet<string> = new Set([
