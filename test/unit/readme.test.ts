@@ -1,11 +1,20 @@
 /**
- * Every TypeScript app in README.md, synthesized exactly as printed (only `itc-orchestrator` resolves to this
+ * Every TypeScript example in README.md, synthesized exactly as printed (only `itc-orchestrator` resolves to this
  * repository's sources), the way `cdk synth` would without AWS credentials: nothing may need a context lookup.
+ * The complete apps (`ts fixture=app`) run as they are; every other block runs inside the stack of the
+ * jsii-rosetta fixture (rosetta/default.ts-fixture), with a value for each name it declares.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Stack } from 'aws-cdk-lib';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as rds from 'aws-cdk-lib/aws-rds';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ts from 'typescript';
+import { Pipeline } from '../../src';
 
 const ROOT = join(__dirname, '..', '..');
 
@@ -14,23 +23,99 @@ interface Snippet {
   readonly code: string;
 }
 
-/** The complete apps: the `ts fixture=app` blocks, named after the README section they are in. */
-function readmeApps(): Snippet[] {
+/**
+ * The `ts` blocks of the README, named after the section they are in: the complete apps (`ts fixture=app`) and the
+ * snippets (every other `ts` block).
+ */
+function readmeBlocks(): { apps: Snippet[]; snippets: Snippet[] } {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const apps: Snippet[] = [];
   const snippets: Snippet[] = [];
   let section = '';
-  for (const match of readme.matchAll(/^## (.+)$|^```ts fixture=app\n([\s\S]*?)^```$/gm)) {
+  for (const match of readme.matchAll(/^## (.+)$|^```ts( fixture=app)?\n([\s\S]*?)^```$/gm)) {
     if (match[1] !== undefined) {
       section = match[1];
     } else {
-      snippets.push({ title: `${section} #${snippets.filter((s) => s.title.startsWith(section)).length + 1}`, code: match[2] });
+      const list = match[2] ? apps : snippets;
+      list.push({ title: `${section} #${list.filter((s) => s.title.startsWith(`${section} #`)).length + 1}`, code: match[3] });
     }
   }
-  return snippets;
+  return { apps, snippets };
 }
 
-/** Runs a snippet as a CommonJS module and returns the cloud assembly manifest and templates it wrote. */
-function synthesize(snippet: Snippet) {
+/**
+ * What each name a snippet declares (`declare const vpc: ec2.IVpc;`) stands for, built in the snippet's stack. A
+ * value may use others through `get`, which builds each at most once per stack. test/python/readme_apps.py
+ * defines the same values for the Python snippets.
+ */
+const FIXTURE_VALUES: Record<string, (stack: Stack, get: (name: string) => any) => unknown> = {
+  vpc: (stack) => new ec2.Vpc(stack, 'Vpc', { maxAzs: 2 }),
+  instance: (stack, get) => new rds.DatabaseInstance(stack, 'Database', {
+    engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16 }),
+    vpc: get('vpc'),
+    credentials: rds.Credentials.fromGeneratedSecret('itc'),
+  }),
+  cluster: (stack, get) => new rds.DatabaseCluster(stack, 'Cluster', {
+    engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_4 }),
+    writer: rds.ClusterInstance.serverlessV2('Writer'),
+    vpc: get('vpc'),
+    credentials: rds.Credentials.fromGeneratedSecret('itc'),
+  }),
+  proxy: (_stack, get) => (get('instance') as rds.DatabaseInstance).addProxy('Proxy', {
+    vpc: get('vpc'),
+    secrets: [get('instance').secret],
+    iamAuth: true,
+  }),
+  secret: (stack) => new secretsmanager.Secret(stack, 'Secret', {
+    generateSecretString: { secretStringTemplate: JSON.stringify({ username: 'refresher' }), generateStringKey: 'password' },
+  }),
+  demand: (stack) => new lambda.Function(stack, 'DemandLoader', {
+    runtime: lambda.Runtime.NODEJS_22_X,
+    handler: 'index.handler',
+    code: lambda.Code.fromInline('exports.handler = async () => ({ loaded: true });'),
+  }),
+  // Functions in the stack's account and region.
+  pipelines: (stack) => ['Demand', 'Supply'].map((name) =>
+    Pipeline.fromFunctionArn(name, `arn:${stack.partition}:lambda:${stack.region}:${stack.account}:function:${name.toLowerCase()}-loader`)),
+  alerts: (stack) => new sns.Topic(stack, 'Alerts'),
+};
+
+const builtValues = new WeakMap<Stack, Map<string, unknown>>();
+
+/** Builds the value of a declared name in a stack, once; the snippet's `this` is the stack. */
+function fixtureValue(stack: Stack, name: string): unknown {
+  const values = builtValues.get(stack) ?? new Map<string, unknown>();
+  builtValues.set(stack, values);
+  if (!values.has(name)) {
+    const build = FIXTURE_VALUES[name];
+    if (!build) {
+      throw new Error(`README snippet declares \`${name}\`, which has no fixture value (known: ${Object.keys(FIXTURE_VALUES).join(', ')})`);
+    }
+    values.set(name, build(stack, (other) => fixtureValue(stack, other)));
+  }
+  return values.get(name);
+}
+/**
+ * A snippet as the complete app jsii-rosetta compiles it: the rosetta fixture, with the snippet in its stack's
+ * constructor and each `declare const NAME: TYPE;` given its fixture value; then an app with that stack, synthesized.
+ */
+function inFixture(snippet: Snippet): string {
+  const declared = [...snippet.code.matchAll(/^declare const (\w+): .+;$/gm)].map((match) => match[1]);
+  const unknown = declared.filter((name) => !(name in FIXTURE_VALUES));
+  if (unknown.length > 0) {
+    throw new Error(`The README snippet in "${snippet.title}" declares ${unknown.map((name) => `\`${name}\``).join(', ')}, ` +
+      `which has no fixture value in test/unit/readme.test.ts (known: ${Object.keys(FIXTURE_VALUES).join(', ')})`);
+  }
+  const body = snippet.code.replace(/^declare const (\w+): (.+);$/gm, (_line, name, type) => `const ${name}: ${type} = fixtureValue(this, '${name}');`);
+  const leftOver = body.match(/^\s*declare\b.*$/m);
+  if (leftOver) throw new Error(`The README snippet in "${snippet.title}" has a declaration this test cannot give a value: ${leftOver[0]}`);
+  const fixture = readFileSync(join(ROOT, 'rosetta', 'default.ts-fixture'), 'utf8');
+  if (!fixture.includes('/// here')) throw new Error('rosetta/default.ts-fixture has no `/// here` line');
+  return `${fixture.replace('/// here', body)}\nconst app = new App();\nnew Fixture(app, 'Readme');\napp.synth();\n`;
+}
+
+/** Runs a module's TypeScript source as CommonJS and returns the cloud assembly manifest and templates it wrote. */
+function synthesize(source: string) {
   const outdir = mkdtempSync(join(tmpdir(), 'itc-readme-'));
   // What the CDK CLI sets for an app: its output directory, and no account or region without credentials.
   const variables = ['CDK_OUTDIR', 'CDK_DEFAULT_ACCOUNT', 'CDK_DEFAULT_REGION'];
@@ -39,16 +124,17 @@ function synthesize(snippet: Snippet) {
   delete process.env.CDK_DEFAULT_ACCOUNT;
   delete process.env.CDK_DEFAULT_REGION;
   try {
-    const { outputText } = ts.transpileModule(snippet.code, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
+    const { outputText } = ts.transpileModule(source, { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
     const load = (name: string): unknown => jest.requireActual(name === 'itc-orchestrator' ? '../../src' : name);
-    new Function('require', 'exports', 'module', outputText)(load, {}, { exports: {} });
+    new Function('require', 'exports', 'module', 'fixtureValue', outputText)(load, {}, { exports: {} }, fixtureValue);
     const manifest = JSON.parse(readFileSync(join(outdir, 'manifest.json'), 'utf8'));
     const stacks = Object.entries(manifest.artifacts as Record<string, any>).filter(([, artifact]) => artifact.type === 'aws:cloudformation:stack');
     const templates = stacks.map(([, artifact]) => JSON.parse(readFileSync(join(outdir, artifact.properties.templateFile), 'utf8')));
     const messages = stacks.flatMap(([, artifact]) => Object.values((artifact.metadata ?? {}) as Record<string, any[]>).flat())
       .filter((entry) => ['aws:cdk:warning', 'aws:cdk:error'].includes(entry.type))
       .map((entry) => `${entry.type}: ${entry.data}`);
-    return { manifest, templates, messages };
+    const types = templates.flatMap((template) => Object.values(template.Resources as Record<string, { Type: string }>).map((r) => r.Type));
+    return { manifest, templates, messages, types };
   } finally {
     for (const [name, value] of Object.entries(previous)) {
       if (value === undefined) delete process.env[name];
@@ -58,20 +144,51 @@ function synthesize(snippet: Snippet) {
   }
 }
 
-const apps = readmeApps();
+/** What `cdk synth` without AWS credentials needs of every README example. */
+function expectSynthesizedCleanly({ manifest, messages }: ReturnType<typeof synthesize>) {
+  // A context lookup (availability zones, VPC, ...) would make `cdk synth` call AWS.
+  expect(manifest.missing ?? []).toEqual([]);
+  expect(messages.filter((message) => message.startsWith('aws:cdk:error'))).toEqual([]);
+  // Its pipelines are where the stack is: no warning about a function in another account or region.
+  expect(messages.filter((message) => message.includes('Pipeline "'))).toEqual([]);
+}
+
+const { apps, snippets } = readmeBlocks();
 
 test('the README has its TypeScript apps', () => {
   expect(apps.map((app) => app.title)).toEqual(['Quick start #1', 'Usage #1']);
 });
 
 test.each(apps.map((app) => [app.title, app] as const))('the README app in "%s" synthesizes without AWS credentials', (_title, app) => {
-  const { manifest, templates, messages } = synthesize(app);
+  const synthesized = synthesize(app.code);
 
-  // A context lookup (availability zones, VPC, ...) would make `cdk synth` call AWS.
-  expect(manifest.missing ?? []).toEqual([]);
-  expect(messages.filter((message) => message.startsWith('aws:cdk:error'))).toEqual([]);
-  // Its pipelines are where the stack is: no warning about a function in another account or region.
-  expect(messages.filter((message) => message.includes('Pipeline "'))).toEqual([]);
-  const types = templates.flatMap((template) => Object.values(template.Resources as Record<string, { Type: string }>).map((r) => r.Type));
-  expect(types).toEqual(expect.arrayContaining(['AWS::StepFunctions::StateMachine', 'AWS::Lambda::Function', 'AWS::RDS::DBInstance', 'AWS::Scheduler::Schedule']));
+  expectSynthesizedCleanly(synthesized);
+  expect(synthesized.types).toEqual(expect.arrayContaining(['AWS::StepFunctions::StateMachine', 'AWS::Lambda::Function', 'AWS::RDS::DBInstance', 'AWS::Scheduler::Schedule']));
+});
+
+test('the README has its TypeScript snippets', () => {
+  expect(snippets.map((snippet) => snippet.title)).toEqual([
+    'Connecting to the database #1',
+    'Connecting to the database #2',
+    'Connecting to the database #3',
+    'Connecting to the database #4',
+    'Operations #1',
+    'Long refreshes #1',
+  ]);
+});
+
+test.each(snippets.map((snippet) => [snippet.title, snippet] as const))('the README snippet in "%s" synthesizes in the fixture stack', (_title, snippet) => {
+  const synthesized = synthesize(inFixture(snippet));
+
+  expectSynthesizedCleanly(synthesized);
+  expect(synthesized.templates).toHaveLength(1);
+  if (/\bnew ItcOrchestrator\(/.test(snippet.code)) {
+    expect(synthesized.types).toContain('AWS::StepFunctions::StateMachine');
+  }
+});
+
+test('a snippet that declares a name without a fixture value fails, naming it', () => {
+  const snippet = { title: 'Example #1', code: "declare const warehouse: rds.IDatabaseInstance;\n\nnew CfnOutput(this, 'Host', { value: warehouse.dbInstanceEndpointAddress });\n" };
+
+  expect(() => inFixture(snippet)).toThrow(/"Example #1" declares `warehouse`, which has no fixture value/);
 });
