@@ -6,8 +6,8 @@
 # synthesizes its TypeScript twin test/python/app.ts from the sources, and checks that both
 # templates match, that the bundled refresh handler reached the Python app's cdk.out, that the
 # package in the wheel (the npm package) ships no demo or test code, that the README's Python
-# apps synthesize as written without AWS credentials, and that bad input from Python fails with the
-# jsii error naming the prop.
+# apps and snippets synthesize as written without AWS credentials, and that bad input from Python
+# fails with the jsii error naming the prop.
 #
 # Run it from a built tree: `npx projen compile && npx projen package:python && npx projen test:python`
 # (.ci/run does this after `npx projen build`).
@@ -66,7 +66,7 @@ CDK_OUTDIR=$out/typescript npx ts-node --transpile-only --project test/tsconfig.
 step "compare the templates, check the bundled handler and the published files"
 "$py" $here/check_synth.py --stack "$stack" --connections-stack "${stack}Connections" --fargate-stack "${stack}Fargate" --python "$out/python" --typescript "$out/typescript"
 
-step "run the README's Python apps"
+step "run the README's Python apps and snippets"
 "$py" $here/readme_apps.py README.md "$out/readme"
 
 step "bad input from Python"
