@@ -26,6 +26,7 @@ EXPECTED_SNIPPETS = [
     "Connecting to the database #2",
     "Connecting to the database #3",
     "Connecting to the database #4",
+    "Operations #1",
     "Long refreshes #1",
 ]
 
