@@ -162,9 +162,9 @@ project.eslint?.allowDevDeps('src/refresh-task/**');
 project.npmignore?.exclude('/.ci/', '/test/python/');
 // The handler and the refresh task's bootstrap run from their bundles in assets/; of their compiled modules, the
 // construct needs only the contract and the name parser (which checks view and schema names at synth), with the
-// error type the parser throws.
+// keyword list and the error type the parser uses.
 project.npmignore?.exclude('/lib/refresh.lambda.*', '/lib/refresh/*', '/lib/refresh-task/');
-for (const module of ['contract', 'names', 'errors']) {
+for (const module of ['contract', 'names', 'keywords', 'errors']) {
   project.npmignore?.include(`/lib/refresh/${module}.js`, `/lib/refresh/${module}.d.ts`);
 }
 project.gitignore.exclude('/bench/.work/', '/cdk.out/', '/test/python/.venv/', '/test/python/cdk.out/');

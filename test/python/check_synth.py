@@ -19,7 +19,7 @@ HANDLER_IN_PACKAGE = "package/assets/refresh.lambda/index.js"
 BOOTSTRAP_IN_PACKAGE = "package/assets/refresh-task/bootstrap/index.js"
 LOCAL_ONLY = ("package/demo/", "package/bench/", "package/test/", "package/.ci/")
 RUNTIME_ONLY = ("package/lib/refresh/", "package/lib/refresh-task/", "package/lib/refresh.lambda.")
-CONSTRUCT_IMPORTS = tuple(f"package/lib/refresh/{module}." for module in ("contract", "names", "errors"))
+CONSTRUCT_IMPORTS = tuple(f"package/lib/refresh/{module}." for module in ("contract", "names", "keywords", "errors"))
 
 failures: list[str] = []
 
