@@ -6,13 +6,20 @@ const cdkVersion = '2.186.0';
 
 // projen's lambda BundlingOptions type lacks `minify` and `esbuildArgs`, but the lambda bundler
 // forwards every bundle option to esbuild, so the refresh handler ships minified.
+// The RDS signer (IAM database authentication) is a library, not a service client, so the Lambda runtime's AWS SDK
+// may lack it; it ships beside the handler as its own file, which only IAM authentication loads.
+const rdsSignerFile = 'rds-signer.js';
 const refreshBundling: javascript.BundlingOptions & Pick<javascript.AddBundleOptions, 'minify' | 'esbuildArgs'> = {
-  externals: ['@aws-sdk/*', 'pg-native'],
+  externals: ['@aws-sdk/*', 'pg-native', `./${rdsSignerFile}`],
   minify: true,
   sourcemap: false,
-  // The handler loads the AWS SDK lazily with import(); as require() it stays a CommonJS load,
-  // which the Lambda runtime, the tests' SDK stubs and jest all share.
-  esbuildArgs: { '--supported:dynamic-import': 'false' },
+  esbuildArgs: {
+    // The handler loads the AWS SDK lazily with import(); as require() it stays a CommonJS load,
+    // which the Lambda runtime, the tests' SDK stubs and jest all share.
+    '--supported:dynamic-import': 'false',
+    // The handler's import of the signer loads the file beside it (the alias wins over the `@aws-sdk/*` external).
+    '--alias:@aws-sdk/rds-signer': `./${rdsSignerFile}`,
+  },
 };
 
 /** A jest project: the tests under test/<name>, compiled by ts-jest like the rest of the tests. */
@@ -123,6 +130,16 @@ project.bundler.addBundle('src/refresh-task/bootstrap.ts', {
   sourcemap: false,
 });
 
+// The RDS signer with every library it needs, beside the handler in its asset: a file that requires only Node.js
+// built-ins, whatever AWS SDK the runtime has.
+const refreshBundleTask = project.tasks.tryFind('bundle:refresh.lambda');
+if (!refreshBundleTask) {
+  throw new Error('The refresh handler has no bundle task (bundle:refresh.lambda) to add the RDS signer to');
+}
+refreshBundleTask.exec(
+  `esbuild --bundle @aws-sdk/rds-signer --target=node22 --platform=node --format=cjs --minify --outfile=assets/refresh.lambda/${rdsSignerFile}`,
+);
+
 // Tests load the bundled handler from assets/, so `npx projen test` bundles first.
 const bundleTask = project.tasks.tryFind('bundle');
 if (bundleTask) {
@@ -194,14 +211,14 @@ project.package.file.addOverride('jsii.targets.python.classifiers', ['Framework 
 
 // `npm pack` (and so `npm publish` and jsii-pacmak) bundles the refresh handler first: a package packed from
 // a clean clone after `npx projen compile` alone would otherwise ship without assets/refresh.lambda/index.js.
-const refreshBundle = 'assets/refresh.lambda/index.js';
+const refreshBundleFiles = ['assets/refresh.lambda/index.js', `assets/refresh.lambda/${rdsSignerFile}`];
 project.addTask('prepack', {
-  description: `Bundle the refresh handler before npm packs; fail the pack if ${refreshBundle} is missing`,
+  description: `Bundle the refresh handler before npm packs; fail the pack if ${refreshBundleFiles.join(' or ')} is missing`,
   steps: [
     { spawn: 'bundle' },
-    {
-      exec: `node -e "if (!require('fs').existsSync('${refreshBundle}')) { console.error('${refreshBundle} is missing: run npx projen bundle'); process.exit(1); }"`,
-    },
+    ...refreshBundleFiles.map((file) => ({
+      exec: `node -e "if (!require('fs').existsSync('${file}')) { console.error('${file} is missing: run npx projen bundle'); process.exit(1); }"`,
+    })),
   ],
 });
 

@@ -82,6 +82,12 @@ export const RefreshTaskEnv = {
   HEARTBEAT_INTERVAL_MS: 'ITC_HEARTBEAT_INTERVAL_MS',
 } as const;
 
+/**
+ * The RDS signer of IAM database authentication, bundled with every library it needs: a file beside the refresh
+ * bundle (`assets/refresh.lambda/rds-signer.js`), which the handler loads only with IAM authentication.
+ */
+export const RDS_SIGNER_FILE = 'rds-signer.js';
+
 /** The error a refresh task reports when it could not run the handler at all (e.g. the bundle could not be fetched). */
 export const REFRESH_TASK_FAILED = 'RefreshTaskFailed';
 
