@@ -237,6 +237,8 @@ export interface ProcessRunOptions {
   readonly event?: unknown;
   /** Invocations in the same process, one after another: the first is cold, the rest warm. @default 1 */
   readonly invocations?: number;
+  /** The region the runtime sets (`AWS_REGION`). @default - the region of {@link LOCAL_ACCOUNT} */
+  readonly region?: string;
 }
 
 export interface ProcessInvocation {
@@ -271,7 +273,7 @@ export class BundleProcesses {
     const setup = environmentSetup(options.bundle, configuration);
     const started = performance.now();
     const child = spawn(process.execPath, ['-e', executionEnvironmentScript(), JSON.stringify(setup)], {
-      env: { ...options.environment, ...runtimeEnvironment(configuration) },
+      env: { ...options.environment, ...runtimeEnvironment(configuration, options.region) },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.live.add(child);

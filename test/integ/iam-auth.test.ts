@@ -1,10 +1,15 @@
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { Client, ClientConfig } from 'pg';
 import { CERTIFICATES, IamExpectation, PostgresTlsProxy, PROXY_ROOT_CA } from './postgres-tls-proxy';
 import { createTestDatabase } from './support/database';
 import { CANARY_SQL, Invocation, armCanary, expectCanaryUnchanged, invoke } from './support/refresh';
+import { BundleProcesses, REFRESH_BUNDLE } from '../../local/lambda';
 import { connect, runSql } from '../../local/pg';
-import { OverlapPolicy, RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
+import { OverlapPolicy, RefreshEnv, RefreshErrors, RefreshReport } from '../../src/refresh/contract';
 import { runLockKey } from '../../src/refresh/run-lock';
 
 // Fake static credentials, as Lambda puts the execution role's in the environment; the stand-in checks the
@@ -97,6 +102,43 @@ describe('IAM database authentication', () => {
     expect(tokens.length).toBeGreaterThanOrEqual(2);
     expect(tokens.map((token) => token.problems)).toEqual(tokens.map(() => []));
     expect(proxy.secureSessions).toBeGreaterThanOrEqual(tokens.length);
+  });
+
+  test('the asset alone signs the token: copied where no node_modules holds the RDS signer, as Lambda unpacks it, it loads the signer it ships', async () => {
+    const task = mkdtempSync(join(tmpdir(), 'itc-lambda-task-'));
+    try {
+      cpSync(dirname(REFRESH_BUNDLE), task, { recursive: true });
+      const entry = join(task, 'index.js');
+      // Only what the Lambda runtime sets: the function's variables and the role's credentials, no NODE_PATH.
+      const environment = {
+        ...iamEnv(),
+        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+        AWS_SESSION_TOKEN: credentials.sessionToken,
+      };
+      const resolve = spawnSync(process.execPath, ['-e', "require('node:module').createRequire(process.argv[1]).resolve('@aws-sdk/rds-signer')", entry], {
+        env: environment,
+        encoding: 'utf8',
+      });
+      expect(resolve.stderr).toContain("Cannot find module '@aws-sdk/rds-signer'");
+      const received = proxy.tokens.length;
+
+      const { invocations: [{ outcome }] } = await new BundleProcesses().run({
+        bundle: entry,
+        environment,
+        event: { views: ['whoami'] },
+        region: 'eu-west-1',
+      });
+
+      // On failure the diff shows the handler's error.
+      const totals = { selected: 1, refreshed: 1, failed: 0, skipped: 0 };
+      expect(outcome).toEqual({ ok: true, result: expect.objectContaining<Partial<RefreshReport>>({ totals }) });
+      const tokens = proxy.tokens.slice(received);
+      expect(tokens.length).toBeGreaterThanOrEqual(2);
+      expect(tokens.map((token) => token.problems)).toEqual(tokens.map(() => []));
+    } finally {
+      rmSync(task, { recursive: true, force: true });
+    }
   });
 
   test('each new connection gets a token signed when it opens: pool connections opened after a wait carry a later token', async () => {
