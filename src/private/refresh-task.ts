@@ -8,10 +8,12 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { DEFAULT_IMAGE_NODE_PATH, DEFAULT_REFRESH_IMAGE, FargateSettings } from './refresh-compute-settings';
-import { RefreshEnv, RefreshTaskEnv } from '../refresh/contract';
+import { RDS_SIGNER_FILE, RefreshEnv, RefreshTaskEnv } from '../refresh/contract';
 
 /** The refresh bundle, the same file the refresh function runs. */
 export const REFRESH_BUNDLE_PATH = join(__dirname, '..', '..', 'assets', 'refresh.lambda', 'index.js');
+/** The RDS signer the refresh bundle loads with IAM authentication, from the file beside it. */
+export const RDS_SIGNER_PATH = join(__dirname, '..', '..', 'assets', 'refresh.lambda', RDS_SIGNER_FILE);
 /** The task's entry point, which the container runs inline. */
 export const REFRESH_BOOTSTRAP_PATH = join(__dirname, '..', '..', 'assets', 'refresh-task', 'bootstrap', 'index.js');
 export const REFRESH_CONTAINER_NAME = 'refresh';
@@ -79,14 +81,16 @@ export function createRefreshTask(scope: Construct, props: RefreshTaskProps): Re
     runtimePlatform: { cpuArchitecture: settings.cpuArchitecture, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
   });
 
+  const databaseEnvironment = props.bindCredentials(taskRole);
   const bundle = new s3assets.Asset(scope, 'RefreshBundle', { path: REFRESH_BUNDLE_PATH });
-  // The one object, not the whole asset bucket.
+  // IAM authentication signs its tokens with the signer the bundle loads from beside it; the task fetches it too.
+  const signer = RefreshEnv.IAM_USER in databaseEnvironment ? new s3assets.Asset(scope, 'RdsSigner', { path: RDS_SIGNER_PATH }) : undefined;
+  // The objects, not the whole asset bucket.
   taskRole.addToPrincipalPolicy(new iam.PolicyStatement({
     actions: ['s3:GetObject'],
-    resources: [bundle.bucket.arnForObjects(bundle.s3ObjectKey)],
+    resources: [bundle, ...(signer ? [signer] : [])].map((asset) => asset.bucket.arnForObjects(asset.s3ObjectKey)),
   }));
 
-  const databaseEnvironment = props.bindCredentials(taskRole);
   const heartbeatIntervalMs = Math.max(1000, Math.floor(settings.heartbeatTimeout.toMilliseconds() / 5));
   const container = taskDefinition.addContainer('Refresh', {
     containerName: REFRESH_CONTAINER_NAME,
@@ -100,6 +104,7 @@ export function createRefreshTask(scope: Construct, props: RefreshTaskProps): Re
       [RefreshEnv.COMPUTE]: 'fargate',
       [RefreshTaskEnv.BUNDLE_BUCKET]: bundle.s3BucketName,
       [RefreshTaskEnv.BUNDLE_KEY]: bundle.s3ObjectKey,
+      ...(signer ? { [RefreshTaskEnv.SIGNER_BUCKET]: signer.s3BucketName, [RefreshTaskEnv.SIGNER_KEY]: signer.s3ObjectKey } : {}),
       [RefreshTaskEnv.RUN_TIMEOUT_MS]: settings.runTimeout.toMilliseconds().toString(),
       [RefreshTaskEnv.HEARTBEAT_INTERVAL_MS]: heartbeatIntervalMs.toString(),
       [RefreshTaskEnv.EVENT]: '{}',

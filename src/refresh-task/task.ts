@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SFNClient, SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
-import { REFRESH_TASK_FAILED, RefreshTaskEnv } from '../refresh/contract';
+import { RDS_SIGNER_FILE, REFRESH_TASK_FAILED, RefreshTaskEnv } from '../refresh/contract';
 
 type Env = Record<string, string | undefined>;
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
@@ -67,28 +67,42 @@ export async function runTask(env: Env, log: (entry: Record<string, unknown>) =>
   }
 }
 
-/** Downloads the refresh bundle named by the environment and loads its `handler`. */
+/**
+ * Downloads the refresh bundle named by the environment, and the RDS signer when the environment names one (IAM
+ * authentication), into one directory, where the bundle finds the signer as it does in the function's asset; then
+ * loads the bundle's `handler`.
+ */
 async function loadHandler(env: Env): Promise<Handler> {
-  const Bucket = required(env, RefreshTaskEnv.BUNDLE_BUCKET);
-  const Key = required(env, RefreshTaskEnv.BUNDLE_KEY);
+  const bundle = { what: 'the refresh bundle', Bucket: required(env, RefreshTaskEnv.BUNDLE_BUCKET), Key: required(env, RefreshTaskEnv.BUNDLE_KEY) };
+  const signerKey = env[RefreshTaskEnv.SIGNER_KEY];
+  const signer = signerKey ? { what: 'the RDS signer', Bucket: required(env, RefreshTaskEnv.SIGNER_BUCKET), Key: signerKey } : undefined;
   const s3 = new S3Client({});
   let code: string;
+  let signerCode: string | undefined;
   try {
-    const object = await s3.send(new GetObjectCommand({ Bucket, Key }));
-    code = await object.Body!.transformToString('utf8');
-  } catch (err) {
-    throw taskError(`Could not fetch the refresh bundle s3://${Bucket}/${Key}: ${asError(err).name}: ${asError(err).message}`);
+    [code, signerCode] = await Promise.all([fetchObject(s3, bundle), signer && fetchObject(s3, signer)]);
   } finally {
     s3.destroy();
   }
-  const file = join(mkdtempSync(join(tmpdir(), 'itc-refresh-')), 'index.js');
+  const dir = mkdtempSync(join(tmpdir(), 'itc-refresh-'));
+  if (signerCode !== undefined) writeFileSync(join(dir, RDS_SIGNER_FILE), signerCode);
+  const file = join(dir, 'index.js');
   writeFileSync(file, code);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const handler = (require(file) as { handler?: unknown }).handler;
   if (typeof handler !== 'function') {
-    throw taskError(`The refresh bundle s3://${Bucket}/${Key} exports no function named handler`);
+    throw taskError(`The refresh bundle s3://${bundle.Bucket}/${bundle.Key} exports no function named handler`);
   }
   return handler as Handler;
+}
+
+async function fetchObject(s3: S3Client, { what, Bucket, Key }: { what: string; Bucket: string; Key: string }): Promise<string> {
+  try {
+    const object = await s3.send(new GetObjectCommand({ Bucket, Key }));
+    return await object.Body!.transformToString('utf8');
+  } catch (err) {
+    throw taskError(`Could not fetch ${what} s3://${Bucket}/${Key}: ${asError(err).name}: ${asError(err).message}`);
+  }
 }
 
 /**

@@ -72,6 +72,13 @@ export const RefreshTaskEnv = {
   BUNDLE_BUCKET: 'ITC_BUNDLE_BUCKET',
   /** The S3 object key of the refresh bundle. */
   BUNDLE_KEY: 'ITC_BUNDLE_KEY',
+  /**
+   * The S3 bucket of the RDS signer ({@link RDS_SIGNER_FILE}), which the task puts beside the refresh bundle.
+   * Set with IAM authentication only.
+   */
+  SIGNER_BUCKET: 'ITC_SIGNER_BUCKET',
+  /** The S3 object key of the RDS signer. Set with IAM authentication only. */
+  SIGNER_KEY: 'ITC_SIGNER_KEY',
   /** The Step Functions task token the task answers; the state machine sets it for each attempt. */
   TASK_TOKEN: 'ITC_TASK_TOKEN',
   /** The handler's event as JSON. */

@@ -8,7 +8,7 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import { ACCOUNT, REGION, minimalProps, newStack, orchestratorFixture, stateMachineDefinition, templateResolver } from './orchestrator-fixture';
 import { DatabaseAuthentication, OrchestratorDatabase, RefreshCompute } from '../../src';
 import { ItcOrchestrator } from '../../src/orchestrator';
-import { REFRESH_BOOTSTRAP_PATH, REFRESH_BUNDLE_PATH } from '../../src/private/refresh-task';
+import { RDS_SIGNER_PATH, REFRESH_BOOTSTRAP_PATH, REFRESH_BUNDLE_PATH } from '../../src/private/refresh-task';
 import { RefreshEnv, RefreshErrors, RefreshTaskEnv } from '../../src/refresh/contract';
 
 const REFRESH_STATE = 'Refresh materialized views';
@@ -98,6 +98,51 @@ describe('RefreshCompute.fargate()', () => {
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }
+  });
+
+  test('with IAM authentication the task also gets the RDS signer\'s asset, beside the bundle\'s, and reads exactly those two objects', () => {
+    const outdir = join(__dirname, '..', '..', 'cdk.out', `refresh-compute-signer-${process.pid}`);
+    const app = new App({ outdir });
+    const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: REGION } });
+    new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, {
+      database: OrchestratorDatabase.fromEndpoint({ host: 'db.example.com', resourceId: 'db-ABCDEFGHIJKLMNOPQRSTUVWXYZ' }, { authentication: DatabaseAuthentication.iam('refresher') }),
+      refreshCompute: RefreshCompute.fargate(),
+    }));
+    const assembly = app.synth();
+    try {
+      const template = Template.fromJSON(assembly.getStackByName('Stack').template);
+      const environment = containerEnvironment(template);
+      const manifest = JSON.parse(readFileSync(join(outdir, 'Stack.assets.json'), 'utf8'));
+      const fileNamed = (key: unknown) => {
+        const named = Object.values<any>(manifest.files).filter((asset) =>
+          Object.values<any>(asset.destinations).some((destination) => destination.objectKey === key));
+        expect(named).toHaveLength(1);
+        expect(named[0].source.packaging ?? 'file').toBe('file');
+        return { content: readFileSync(join(outdir, named[0].source.path), 'utf8'), bucketName: Object.values<any>(named[0].destinations)[0].bucketName };
+      };
+      const signer = fileNamed(environment[RefreshTaskEnv.SIGNER_KEY]);
+      expect(signer.content).toBe(readFileSync(RDS_SIGNER_PATH, 'utf8'));
+      expect(environment[RefreshTaskEnv.SIGNER_BUCKET]).toBe(signer.bucketName);
+      expect(fileNamed(environment[RefreshTaskEnv.BUNDLE_KEY]).content).toBe(readFileSync(REFRESH_BUNDLE_PATH, 'utf8'));
+
+      const [, policy] = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('OrchestratorRefreshTaskRoleDefaultPolicy'))!;
+      const reads = policy.Properties.PolicyDocument.Statement.filter((statement: any) => [statement.Action].flat().includes('s3:GetObject'));
+      expect(reads).toHaveLength(1);
+      const objects = [reads[0].Resource].flat().map((resource: unknown) => JSON.stringify(resource));
+      expect(objects).toHaveLength(2);
+      for (const key of [environment[RefreshTaskEnv.BUNDLE_KEY], environment[RefreshTaskEnv.SIGNER_KEY]]) {
+        expect(objects.filter((object: string) => object.includes(`/${key}"`))).toHaveLength(1);
+      }
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  test('without IAM authentication the task gets no RDS signer', () => {
+    const environment = containerEnvironment(fargateFixture().template);
+    expect(environment).toHaveProperty(RefreshTaskEnv.BUNDLE_KEY);
+    expect(environment).not.toHaveProperty(RefreshTaskEnv.SIGNER_BUCKET);
+    expect(environment).not.toHaveProperty(RefreshTaskEnv.SIGNER_KEY);
   });
 
   test('the refresh state starts this task definition revision and waits for the task token, with heartbeat and timeout', () => {

@@ -1,7 +1,7 @@
 import { GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { REFRESH_TASK_FAILED, RefreshTaskEnv } from '../../src/refresh/contract';
+import { RDS_SIGNER_FILE, REFRESH_TASK_FAILED, RefreshTaskEnv } from '../../src/refresh/contract';
 import { runTask } from '../../src/refresh-task/task';
 
 const s3 = mockClient(S3Client);
@@ -72,6 +72,54 @@ test('a bundle that cannot be fetched fails the task with RefreshTaskFailed nami
   expect(failure.args[0].input.error).toBe(REFRESH_TASK_FAILED);
   expect(JSON.parse(failure.args[0].input.cause!).errorMessage)
     .toBe('Could not fetch the refresh bundle s3://assets/bundle.js: NoSuchKey: The specified key does not exist.');
+});
+
+describe('with IAM authentication', () => {
+  const IAM_ENV = { ...ENV, [RefreshTaskEnv.SIGNER_BUCKET]: 'signer-assets', [RefreshTaskEnv.SIGNER_KEY]: 'signer.js' };
+
+  test('fetches the RDS signer too and puts it beside the bundle, where the bundle loads it', async () => {
+    s3.on(GetObjectCommand, { Bucket: 'assets', Key: 'bundle.js' }).resolves(bundle(
+      `exports.handler = async () => ({ signer: require('./${RDS_SIGNER_FILE}').name });`));
+    s3.on(GetObjectCommand, { Bucket: 'signer-assets', Key: 'signer.js' }).resolves(bundle("exports.name = 'the signer';"));
+
+    const outcome = await runTask(IAM_ENV, () => undefined);
+
+    expect(outcome).toEqual({ succeeded: true });
+    const [success] = sfn.commandCalls(SendTaskSuccessCommand);
+    expect(JSON.parse(success.args[0].input.output!)).toEqual({ signer: 'the signer' });
+    expect(s3.commandCalls(GetObjectCommand).map((call) => call.args[0].input).sort((a, b) => a.Key!.localeCompare(b.Key!)))
+      .toEqual([{ Bucket: 'assets', Key: 'bundle.js' }, { Bucket: 'signer-assets', Key: 'signer.js' }]);
+  });
+
+  test('a signer that cannot be fetched fails the task with RefreshTaskFailed naming the object', async () => {
+    s3.on(GetObjectCommand, { Bucket: 'assets', Key: 'bundle.js' }).resolves(bundle('exports.handler = async () => ({});'));
+    s3.on(GetObjectCommand, { Bucket: 'signer-assets', Key: 'signer.js' }).rejects(new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} }));
+
+    const outcome = await runTask(IAM_ENV, () => undefined);
+
+    expect(outcome).toEqual({ succeeded: false });
+    const [failure] = sfn.commandCalls(SendTaskFailureCommand);
+    expect(failure.args[0].input.error).toBe(REFRESH_TASK_FAILED);
+    expect(JSON.parse(failure.args[0].input.cause!).errorMessage)
+      .toBe('Could not fetch the RDS signer s3://signer-assets/signer.js: NoSuchKey: The specified key does not exist.');
+  });
+
+  test(`a signer key without its bucket fails the task with RefreshTaskFailed naming ${RefreshTaskEnv.SIGNER_BUCKET}`, async () => {
+    await runTask({ ...IAM_ENV, [RefreshTaskEnv.SIGNER_BUCKET]: '' }, () => undefined);
+
+    const [failure] = sfn.commandCalls(SendTaskFailureCommand);
+    expect(failure.args[0].input.error).toBe(REFRESH_TASK_FAILED);
+    expect(JSON.parse(failure.args[0].input.cause!).errorMessage).toBe(`The environment variable ${RefreshTaskEnv.SIGNER_BUCKET} must be set`);
+    expect(s3.commandCalls(GetObjectCommand)).toEqual([]);
+  });
+});
+
+test('without IAM authentication only the bundle is fetched', async () => {
+  s3.on(GetObjectCommand).resolves(bundle('exports.handler = async () => ({});'));
+
+  await runTask(ENV, () => undefined);
+
+  expect(s3.commandCalls(GetObjectCommand).map((call) => call.args[0].input)).toEqual([{ Bucket: 'assets', Key: 'bundle.js' }]);
 });
 
 test.each([RefreshTaskEnv.RUN_TIMEOUT_MS, RefreshTaskEnv.HEARTBEAT_INTERVAL_MS])('a bad %s fails the task with RefreshTaskFailed naming it', async (name) => {
