@@ -9,6 +9,8 @@ import { dirname, join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
 const BUNDLE = 'assets/refresh.lambda/index.js';
+/** The RDS signer beside the bundle, which IAM authentication loads. */
+const SIGNER = 'assets/refresh.lambda/rds-signer.js';
 
 let clone: string;
 
@@ -28,8 +30,9 @@ afterAll(() => {
   rmSync(clone, { recursive: true, force: true });
 });
 
-test('npm pack in a clean clone bundles the refresh handler into the package', () => {
+test('npm pack in a clean clone bundles the refresh handler and its RDS signer into the package', () => {
   expect(existsSync(join(clone, BUNDLE))).toBe(false);
+  expect(existsSync(join(clone, SIGNER))).toBe(false);
 
   const packed = JSON.parse(
     execFileSync('npm', ['pack', '--dry-run', '--json'], { cwd: clone, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
@@ -38,4 +41,7 @@ test('npm pack in a clean clone bundles the refresh handler into the package', (
   const bundle = packed[0].files.find((file) => file.path === BUNDLE);
   expect(bundle).toBeDefined();
   expect(bundle!.size).toBeGreaterThan(10_000);
+  const signer = packed[0].files.find((file) => file.path === SIGNER);
+  expect(signer).toBeDefined();
+  expect(signer!.size).toBeGreaterThan(10_000);
 });
