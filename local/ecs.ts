@@ -10,6 +10,13 @@ import { forwardLines } from './lambda';
 /** The refresh task's entry point, which the task definition holds inline: `npx projen bundle` writes it. */
 export const REFRESH_BOOTSTRAP = join(__dirname, '..', 'assets', 'refresh-task', 'bootstrap', 'index.js');
 
+/** The task role's credentials, as ECS gives them to a task: static ones here, for the stand-ins to check. */
+export const LOCAL_TASK_ROLE = {
+  accessKeyId: 'ASIALOCALTASKROLE',
+  secretAccessKey: 'local-task-role-secret',
+  sessionToken: 'local-task-role-session',
+} as const;
+
 /** An error of an AWS API, as the SDK reads it from the response. */
 export class ServiceError extends Error {
   constructor(readonly code: string, message: string, readonly status = 400) {
@@ -298,9 +305,9 @@ export class LocalEcs {
         TMPDIR: workDir,
         AWS_REGION: this.options.region,
         AWS_DEFAULT_REGION: this.options.region,
-        AWS_ACCESS_KEY_ID: 'ASIALOCALTASKROLE',
-        AWS_SECRET_ACCESS_KEY: 'local-task-role-secret',
-        AWS_SESSION_TOKEN: 'local-task-role-session',
+        AWS_ACCESS_KEY_ID: LOCAL_TASK_ROLE.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: LOCAL_TASK_ROLE.secretAccessKey,
+        AWS_SESSION_TOKEN: LOCAL_TASK_ROLE.sessionToken,
         AWS_EC2_METADATA_DISABLED: 'true',
         AWS_ENDPOINT_URL_S3: this.options.standIn.endpoint,
         AWS_ENDPOINT_URL_SFN: this.options.standIn.endpoint,

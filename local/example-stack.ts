@@ -109,7 +109,7 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
 }
 
 /** The file assets the synthesized assembly in `outdir` lists for the stack, read before the directory goes. */
-function readFileAssets(outdir: string, stackName: string): FileAsset[] {
+export function readFileAssets(outdir: string, stackName: string): FileAsset[] {
   const manifest = JSON.parse(readFileSync(join(outdir, `${stackName}.assets.json`), 'utf8')) as {
     files?: Record<string, { source: { path: string; packaging?: string }; destinations: Record<string, { bucketName: string; objectKey: string }> }>;
   };

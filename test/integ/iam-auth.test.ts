@@ -1,15 +1,22 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { App, CfnElement, Stack } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import type { Client, ClientConfig } from 'pg';
 import { CERTIFICATES, IamExpectation, PostgresTlsProxy, PROXY_ROOT_CA } from './postgres-tls-proxy';
 import { createTestDatabase } from './support/database';
 import { CANARY_SQL, Invocation, armCanary, expectCanaryUnchanged, invoke } from './support/refresh';
+import { AwsStandIn, LOCAL_TASK_ROLE, LocalEcs, TaskTokens } from '../../local/ecs';
+import { readFileAssets } from '../../local/example-stack';
 import { BundleProcesses, REFRESH_BUNDLE } from '../../local/lambda';
 import { connect, runSql } from '../../local/pg';
-import { OverlapPolicy, RefreshEnv, RefreshErrors, RefreshReport } from '../../src/refresh/contract';
+import { CloudFormationTemplate, LOCAL_ACCOUNT, TemplateResolver } from '../../local/template';
+import { DatabaseAuthentication, ItcOrchestrator, OrchestratorDatabase, Pipeline, RefreshCompute } from '../../src';
+import { OverlapPolicy, RefreshEnv, RefreshErrors, RefreshReport, RefreshTaskEnv } from '../../src/refresh/contract';
 import { runLockKey } from '../../src/refresh/run-lock';
 
 // Fake static credentials, as Lambda puts the execution role's in the environment; the stand-in checks the
@@ -138,6 +145,74 @@ describe('IAM database authentication', () => {
       expect(tokens.map((token) => token.problems)).toEqual(tokens.map(() => []));
     } finally {
       rmSync(task, { recursive: true, force: true });
+    }
+  });
+
+  test('on Fargate the task fetches the RDS signer beside the bundle: on an image whose AWS SDK lacks it, the task signs its tokens', async () => {
+    // The image's AWS SDK directory (NODE_PATH) with the clients the task uses, and no RDS signer.
+    const work = mkdtempSync(join(tmpdir(), 'itc-iam-fargate-'));
+    const imageSdk = join(work, 'image-sdk');
+    mkdirSync(join(imageSdk, '@aws-sdk'), { recursive: true });
+    for (const client of ['client-s3', 'client-sfn']) {
+      symlinkSync(join(__dirname, '..', '..', 'node_modules', '@aws-sdk', client), join(imageSdk, '@aws-sdk', client), 'dir');
+    }
+    const resolve = spawnSync(process.execPath, ['-e', "require.resolve('@aws-sdk/client-sfn'); require.resolve('@aws-sdk/rds-signer')"], {
+      cwd: work,
+      env: { NODE_PATH: imageSdk },
+      encoding: 'utf8',
+    });
+    expect(resolve.stderr).toContain("Cannot find module '@aws-sdk/rds-signer'");
+    // The task signs with the task role's credentials.
+    const taskRoleExpectation = { ...expectation(), port: () => taskProxy.port, ...LOCAL_TASK_ROLE };
+    const taskProxy: PostgresTlsProxy = await PostgresTlsProxy.start(db, CERTIFICATES.proxyStyle, taskRoleExpectation);
+    const tokens = new TaskTokens();
+    const standIn = new AwsStandIn(tokens);
+    let ecs: LocalEcs | undefined;
+    try {
+      const app = new App({ outdir: join(work, 'cdk.out') });
+      const stack = new Stack(app, 'IamFargate');
+      const vpc = new ec2.Vpc(stack, 'Vpc', { maxAzs: 2, natGateways: 0, subnetConfiguration: [{ name: 'Isolated', subnetType: ec2.SubnetType.PRIVATE_ISOLATED }] });
+      const orchestrator = new ItcOrchestrator(stack, 'Orchestrator', {
+        vpc,
+        database: OrchestratorDatabase.fromEndpoint({ host: '127.0.0.1', port: taskProxy.port, resourceId: 'db-LOCALIAMFARGATE' }, {
+          databaseName: String(db.database),
+          authentication: DatabaseAuthentication.iam(user),
+        }),
+        pipelines: [Pipeline.fromFunctionArn('Demand', `arn:aws:lambda:${LOCAL_ACCOUNT.region}:${LOCAL_ACCOUNT.accountId}:function:demand`)],
+        refresh: { views: ['whoami'] },
+        refreshCompute: RefreshCompute.fargate(),
+      });
+      const template = Template.fromStack(stack).toJSON() as CloudFormationTemplate;
+      const resolver = new TemplateResolver(template, stack.stackName);
+      const taskDefinition = resolver.taskDefinition(stack.getLogicalId(orchestrator.refreshTaskDefinition!.node.defaultChild as CfnElement));
+      expect(taskDefinition.containers[0].environment).toHaveProperty(RefreshTaskEnv.SIGNER_KEY);
+      for (const asset of readFileAssets(app.outdir, stack.stackName)) {
+        const bucket = asset.bucketName.replace('${AWS::AccountId}', LOCAL_ACCOUNT.accountId).replace('${AWS::Region}', LOCAL_ACCOUNT.region);
+        standIn.putObject(bucket, asset.objectKey, asset.content);
+      }
+      ecs = new LocalEcs({ taskDefinitions: [taskDefinition], standIn, region: 'eu-west-1', pathMappings: { '/var/runtime/node_modules': imageSdk } });
+      const { token, answer } = tokens.issue();
+
+      await ecs.runTask({
+        TaskDefinition: taskDefinition.arn,
+        Overrides: {
+          ContainerOverrides: [{
+            Name: taskDefinition.containers[0].name,
+            // The stand-in's root, standing in for the Amazon Trust Services root of a real RDS Proxy certificate.
+            Environment: [{ Name: RefreshTaskEnv.TASK_TOKEN, Value: token }, { Name: 'NODE_EXTRA_CA_CERTS', Value: PROXY_ROOT_CA }],
+          }],
+        },
+      });
+
+      const totals = { selected: 1, refreshed: 1, failed: 0, skipped: 0 };
+      expect(await answer).toEqual({ ok: true, output: expect.objectContaining<Partial<RefreshReport>>({ totals }) });
+      expect(taskProxy.tokens.length).toBeGreaterThanOrEqual(2);
+      expect(taskProxy.tokens.map((received) => received.problems)).toEqual(taskProxy.tokens.map(() => []));
+    } finally {
+      await ecs?.close();
+      await standIn.stop();
+      await taskProxy.stop();
+      rmSync(work, { recursive: true, force: true });
     }
   });
 
