@@ -251,3 +251,119 @@ describe('the selection report stays small', () => {
     expect(report!.selection.tables![49]).toEqual({ table: 'public.t50', selected: 1, views: ['public.wide'] });
   });
 });
+
+describe('selection by changed tables follows the dependencies the refresh order follows', () => {
+  let db: ClientConfig;
+  let env: Record<string, string>;
+
+  // t -> t_count() (BEGIN ATOMIC) -> mv_f -> mv_f_top; t -> t_count() -> t_twice() (BEGIN ATOMIC) -> v_twice (plain)
+  // -> mv_g; t -> mv_a; mv_x reads t through dynamic SQL the catalog cannot see, and is declared to depend on
+  // mv_a; mv_x_top reads mv_x; side -> mv_side. (A refresh runs functions with search_path pg_catalog, pg_temp, so
+  // the dynamic SQL names its table with the schema.)
+  const VIEWS = ['mv_f', 'mv_f_top', 'mv_g', 'mv_a', 'mv_x', 'mv_x_top', 'mv_side'] as const;
+  const declared = JSON.stringify([{ view: 'public.mv_x', dependsOn: ['public.mv_a'] }]);
+
+  beforeAll(async () => {
+    db = await createTestDatabase('changed_tables_edges');
+    env = { ...localModeEnv(db), [RefreshEnv.SCHEMAS]: JSON.stringify(['public']) };
+    await runSql(db, `
+      CREATE TABLE t (id int);
+      CREATE TABLE side (id int);
+      CREATE FUNCTION t_count() RETURNS bigint LANGUAGE sql STABLE BEGIN ATOMIC SELECT count(*) FROM t; END;
+      CREATE FUNCTION t_twice() RETURNS bigint LANGUAGE sql STABLE BEGIN ATOMIC SELECT t_count() * 2; END;
+      CREATE FUNCTION t_count_dynamic() RETURNS bigint LANGUAGE plpgsql STABLE
+        AS $$ DECLARE n bigint; BEGIN EXECUTE 'SELECT count(*) FROM public.t' INTO n; RETURN n; END $$;
+      CREATE MATERIALIZED VIEW mv_f AS SELECT t_count()::int AS n;
+      CREATE MATERIALIZED VIEW mv_f_top AS SELECT n FROM mv_f;
+      CREATE VIEW v_twice AS SELECT t_twice() AS n;
+      CREATE MATERIALIZED VIEW mv_g AS SELECT n::int AS n FROM v_twice;
+      CREATE MATERIALIZED VIEW mv_a AS SELECT count(*)::int AS n FROM t;
+      CREATE MATERIALIZED VIEW mv_x AS SELECT t_count_dynamic()::int AS n;
+      CREATE MATERIALIZED VIEW mv_x_top AS SELECT n FROM mv_x;
+      CREATE MATERIALIZED VIEW mv_side AS SELECT count(*)::int AS n FROM side;
+    `);
+  });
+
+  async function counts(): Promise<Record<string, number>> {
+    const result: Record<string, number> = {};
+    for (const view of VIEWS) {
+      const [{ n }] = await runSql<{ n: number }>(db, `SELECT n FROM ${view}`);
+      result[view] = n;
+    }
+    return result;
+  }
+
+  /** Adds a row to both tables; returns each view's count as it stands, before any refresh. */
+  async function touchEverything(): Promise<Record<string, number>> {
+    await runSql(db, 'INSERT INTO t VALUES (1); INSERT INTO side VALUES (1);');
+    return counts();
+  }
+
+  async function changedSince(before: Record<string, number>): Promise<string[]> {
+    const after = await counts();
+    return VIEWS.filter((view) => after[view] !== before[view]);
+  }
+
+  /** Where each view stands in the report, which lists views in plan order. */
+  function positions(views: ReadonlyArray<{ view: string }>): Record<string, number> {
+    return Object.fromEntries(views.map((entry, index) => [entry.view, index]));
+  }
+
+  test('a table read through SQL-standard function bodies selects the views calling them, and their dependents', async () => {
+    const before = await touchEverything();
+    const { report, error } = await invoke({ tables: ['t'] }, env);
+
+    expect(error).toBeUndefined();
+    expect(await changedSince(before)).toEqual(['mv_f', 'mv_f_top', 'mv_g', 'mv_a']);
+    expect(report!.selection.tables).toEqual([{ table: 'public.t', selected: 4, views: ['public.mv_a', 'public.mv_f', 'public.mv_f_top', 'public.mv_g'] }]);
+    const at = positions(report!.views);
+    expect(at['public.mv_f']).toBeLessThan(at['public.mv_f_top']);
+  });
+
+  test('a declared dependency selects the declaring view and its dependents, after the view it depends on', async () => {
+    const before = await touchEverything();
+    const { report, error } = await invoke({ tables: ['t'] }, { ...env, [RefreshEnv.EXTRA_DEPENDENCIES]: declared });
+
+    expect(error).toBeUndefined();
+    expect(await changedSince(before)).toEqual(['mv_f', 'mv_f_top', 'mv_g', 'mv_a', 'mv_x', 'mv_x_top']);
+    expect(report!.totals).toMatchObject({ selected: 6, refreshed: 6 });
+    expect(report!.selection.tables).toEqual([{
+      table: 'public.t',
+      selected: 6,
+      views: ['public.mv_a', 'public.mv_f', 'public.mv_f_top', 'public.mv_g', 'public.mv_x', 'public.mv_x_top'],
+    }]);
+    const at = positions(report!.views);
+    expect(at['public.mv_a']).toBeLessThan(at['public.mv_x']);
+    expect(at['public.mv_x']).toBeLessThan(at['public.mv_x_top']);
+  });
+
+  test('a dependency declared in the event selects like a configured one', async () => {
+    const before = await touchEverything();
+    const { report, error } = await invoke({ tables: ['t'], extraDependencies: JSON.parse(declared) }, env);
+
+    expect(error).toBeUndefined();
+    expect(await changedSince(before)).toEqual(['mv_f', 'mv_f_top', 'mv_g', 'mv_a', 'mv_x', 'mv_x_top']);
+    expect(report!.selection.tables![0]).toMatchObject({ table: 'public.t', selected: 6 });
+  });
+
+  test('a declared dependency on a view another table selects is followed from that table only', async () => {
+    const before = await touchEverything();
+    const { report, error } = await invoke({ tables: ['side'] }, { ...env, [RefreshEnv.EXTRA_DEPENDENCIES]: declared });
+
+    expect(error).toBeUndefined();
+    expect(await changedSince(before)).toEqual(['mv_side']);
+    expect(report!.selection.tables).toEqual([{ table: 'public.side', selected: 1, views: ['public.mv_side'] }]);
+  });
+
+  test('a declared dependency on a table is an invalid request, even when the changed tables select nothing', async () => {
+    for (const tables of [['t'], []]) {
+      const before = await touchEverything();
+      const { report, error } = await invoke({ tables, extraDependencies: [{ view: 'mv_x', dependsOn: ['t'] }] }, env);
+
+      expect(report).toBeUndefined();
+      expect(error).toMatchObject({ name: RefreshErrors.INVALID_REQUEST, message: expect.stringMatching(/^Nothing was refreshed: /) });
+      expect(error!.message).toMatch(/invalid event\.extraDependencies: "t" is a table, not a materialized view/);
+      expect(await changedSince(before)).toEqual([]);
+    }
+  });
+});
