@@ -1,5 +1,6 @@
 import type { ClientBase } from 'pg';
 import type { ExtraDependency } from './contract';
+import { DependencyGraph, NodeKey, passesThrough, ResolvedDependency } from './dependencies';
 import { RefreshError } from './errors';
 import { formatRelationName, parseRelationName, parseSchemaName, quoteIdentifier } from './names';
 
@@ -20,7 +21,10 @@ export interface MaterializedView {
    * them, and fails while the view's rows repeat their key.
    */
   readonly invalidUniqueIndexes: string[];
-  /** The selected materialized views this one reads, directly or through plain views. */
+  /**
+   * The selected materialized views this one reads, directly or through plain views and SQL-standard function
+   * bodies, and those it is declared to depend on.
+   */
   readonly dependsOn: number[];
 }
 
@@ -132,12 +136,6 @@ export async function listViews(client: ClientBase, schemas: readonly unknown[] 
   return [...oids];
 }
 
-/** A declared dependency, resolved: `view` waits for each of `dependsOn`. */
-export interface ResolvedDependency {
-  readonly view: number;
-  readonly dependsOn: readonly number[];
-}
-
 /**
  * Resolves declared dependencies to OIDs; every name must be a materialized view, and none may depend on
  * itself. Problems are collected into one error, like {@link resolveViewNames}.
@@ -165,39 +163,14 @@ export async function resolveExtraDependencies(
   return resolved;
 }
 
-/** Adds declared dependencies between selected views to what the catalog records. */
-export function withExtraDependencies(views: readonly MaterializedView[], declared: readonly ResolvedDependency[]): MaterializedView[] {
-  if (declared.length === 0) return [...views];
-  const selected = new Set(views.map((view) => view.oid));
-  const extra = new Map<number, Set<number>>();
-  for (const entry of declared) {
-    const set = extra.get(entry.view) ?? new Set<number>();
-    for (const oid of entry.dependsOn) if (selected.has(oid)) set.add(oid);
-    extra.set(entry.view, set);
-  }
-  return views.map((view) => {
-    const added = extra.get(view.oid);
-    return added ? { ...view, dependsOn: [...new Set([...view.dependsOn, ...added])] } : view;
-  });
-}
-
-/** A node of the dependency walk: a relation (`r`) or a function (`f`), by OID. */
-type NodeKey = `${'r' | 'f'}${number}`;
-
 /**
- * Describes the selected materialized views: CONCURRENTLY eligibility and the dependencies among them.
- *
- * Dependencies are what the catalog records for a view's query: the dependencies of its `_RETURN` rule
- * (pg_rewrite, pg_depend). They are followed through plain views and through functions whose SQL-standard
- * body (`BEGIN ATOMIC`) the catalog records, so `mv_b -> view -> function -> mv_a` makes mv_b wait for mv_a.
- * Other rules of a plain view (`ON INSERT DO INSTEAD ...`) are not part of its query and do not count; a
- * function with a string body (`AS $$ ... $$`) has no recorded dependencies. The walk stops at any
- * materialized view: an unselected one is not refreshed, so the views behind it cannot change what it returns.
- *
- * The catalog returns the edges of the walk once; the dependencies of each view are then found in memory, so
- * the cost grows with the number of edges, not with views times their reach.
+ * Describes the selected materialized views: CONCURRENTLY eligibility and the dependencies among them, found
+ * in the {@link DependencyGraph} (which the selection by changed tables follows too): `mv_b -> view ->
+ * function -> mv_a` makes mv_b wait for mv_a. The walk from each view stops at any materialized view: an
+ * unselected one is not refreshed, so the views behind it cannot change what it returns. Its cost grows with
+ * the edges each view reaches before the next materialized view, not with views times their reach.
  */
-export async function describeViews(client: ClientBase, oids: readonly number[]): Promise<MaterializedView[]> {
+export async function describeViews(client: ClientBase, oids: readonly number[], graph: DependencyGraph): Promise<MaterializedView[]> {
   const { rows } = await client.query<{
     oid: number;
     schema: string;
@@ -226,7 +199,6 @@ export async function describeViews(client: ClientBase, oids: readonly number[])
       ORDER BY n.nspname, c.relname`,
     [oids],
   );
-  const edges = await dependencyEdges(client, oids);
   const selected = new Set(rows.map((row) => row.oid));
   return rows.map((row) => ({
     oid: row.oid,
@@ -238,87 +210,29 @@ export async function describeViews(client: ClientBase, oids: readonly number[])
     populated: row.populated,
     hasUsableUniqueIndex: row.has_usable_unique_index,
     invalidUniqueIndexes: row.invalid_unique_indexes ?? [],
-    dependsOn: selectedDependencies(row.oid, edges, selected),
+    dependsOn: selectedDependencies(row.oid, graph, selected),
   }));
 }
 
-interface Edges {
-  /** What each relation or function reads: plain views, materialized views, functions. */
-  readonly reads: Map<NodeKey, NodeKey[]>;
-  /** Relations among the targets that are materialized views. */
-  readonly materialized: Set<number>;
-}
-
 /**
- * The edges the walk can take from the selected views: what the `_RETURN` rule of a selected materialized
- * view or of a plain view reads, and what a function's recorded body reads. One recursive query: it expands
- * only selected materialized views, plain views and functions, and keeps only edges to those kinds.
+ * The selected materialized views one view reads: a walk from the view through plain views and functions
+ * (see {@link passesThrough}), stopping at every materialized view. A view that reads itself (possible
+ * through CREATE OR REPLACE VIEW) reads its previous contents, which is not a dependency to wait for.
  */
-async function dependencyEdges(client: ClientBase, oids: readonly number[]): Promise<Edges> {
-  const { rows } = await client.query<{ from_kind: 'r' | 'f'; from_oid: number; to_kind: 'r' | 'f'; to_oid: number; to_relkind: string | null }>(
-    `WITH RECURSIVE edge(from_kind, from_oid, to_kind, to_oid, to_relkind) AS (
-         -- What a relation's query reads. A rule also depends on its own relation; that is not an edge.
-         SELECT 'r'::text, r.ev_class, CASE d.refclassid WHEN 'pg_catalog.pg_proc'::regclass THEN 'f' ELSE 'r' END, d.refobjid, ref.relkind
-           FROM pg_catalog.pg_rewrite r
-           JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = r.oid
-           LEFT JOIN pg_catalog.pg_class ref ON d.refclassid = 'pg_catalog.pg_class'::regclass AND ref.oid = d.refobjid
-          WHERE r.rulename = '_RETURN'
-            AND (ref.relkind IN ('v', 'm') OR d.refclassid = 'pg_catalog.pg_proc'::regclass)
-            AND NOT (d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = r.ev_class)
-       UNION ALL
-         -- What a function with a SQL-standard body reads (string bodies record nothing).
-         SELECT 'f', d.objid, CASE d.refclassid WHEN 'pg_catalog.pg_proc'::regclass THEN 'f' ELSE 'r' END, d.refobjid, ref.relkind
-           FROM pg_catalog.pg_depend d
-           LEFT JOIN pg_catalog.pg_class ref ON d.refclassid = 'pg_catalog.pg_class'::regclass AND ref.oid = d.refobjid
-          WHERE d.classid = 'pg_catalog.pg_proc'::regclass
-            AND (ref.relkind IN ('v', 'm') OR d.refclassid = 'pg_catalog.pg_proc'::regclass)
-            AND NOT (d.refclassid = 'pg_catalog.pg_proc'::regclass AND d.refobjid = d.objid)
-     ),
-     -- selected: a selected materialized view, where the walk starts. Walks continue from it, from plain views
-     -- and from functions, and stop at every other relation.
-     walk(kind, oid, relkind, selected) AS (
-         SELECT 'r'::text, c.oid, c.relkind::text, true FROM pg_catalog.pg_class c WHERE c.oid = ANY($1::oid[])
-       UNION
-         SELECT e.to_kind, e.to_oid, e.to_relkind::text, false
-           FROM walk w JOIN edge e ON e.from_kind = w.kind AND e.from_oid = w.oid
-          WHERE w.selected OR w.kind = 'f' OR w.relkind = 'v'
-     )
-     SELECT DISTINCT e.from_kind, e.from_oid, e.to_kind, e.to_oid, e.to_relkind
-       FROM walk w JOIN edge e ON e.from_kind = w.kind AND e.from_oid = w.oid
-      WHERE w.selected OR w.kind = 'f' OR w.relkind = 'v'`,
-    [oids],
-  );
-  const reads = new Map<NodeKey, NodeKey[]>();
-  const materialized = new Set<number>();
-  for (const row of rows) {
-    const from: NodeKey = `${row.from_kind}${Number(row.from_oid)}`;
-    const list = reads.get(from) ?? [];
-    list.push(`${row.to_kind}${Number(row.to_oid)}`);
-    reads.set(from, list);
-    if (row.to_relkind === 'm') materialized.add(Number(row.to_oid));
-  }
-  return { reads, materialized };
-}
-
-/**
- * The selected materialized views one view reads: a walk from the view through plain views and functions,
- * stopping at every materialized view. A view that reads itself (possible through CREATE OR REPLACE VIEW)
- * reads its previous contents, which is not a dependency to wait for.
- */
-function selectedDependencies(oid: number, edges: Edges, selected: ReadonlySet<number>): number[] {
+function selectedDependencies(oid: number, graph: DependencyGraph, selected: ReadonlySet<number>): number[] {
   const found = new Set<number>();
   const seen = new Set<NodeKey>();
-  const stack: NodeKey[] = [...(edges.reads.get(`r${oid}`) ?? [])];
+  const stack: NodeKey[] = [...(graph.reads.get(`r${oid}`) ?? [])];
   while (stack.length > 0) {
     const node = stack.pop()!;
     if (seen.has(node)) continue;
     seen.add(node);
     const target = Number(node.slice(1));
-    if (node[0] === 'r' && edges.materialized.has(target)) {
+    if (node[0] === 'r' && graph.relkinds.get(target) === 'm') {
       if (target !== oid && selected.has(target)) found.add(target);
-      continue;
+    } else if (passesThrough(graph, node)) {
+      stack.push(...(graph.reads.get(node) ?? []));
     }
-    stack.push(...(edges.reads.get(node) ?? []));
   }
   return [...found].sort((a, b) => a - b);
 }

@@ -1,9 +1,10 @@
 import type { Client, Pool } from 'pg';
-import { describeViews, listViews, resolveExtraDependencies, resolveViewNames, withExtraDependencies } from './catalog';
+import { describeViews, listViews, resolveExtraDependencies, resolveViewNames } from './catalog';
 import { parseExtraDependencies, readConfig, RefreshConfig } from './config';
 import { abandon, closeConnection, createPool, openConnection, useCredentials } from './connection';
 import { RefreshEnv, RefreshEvent, RefreshReport, ReportLimits, RunSelection, ViewReport } from './contract';
 import { ConnectionSettings, connectionSettings } from './credentials';
+import { readDependencyGraph } from './dependencies';
 import { RefreshError, describeError, isCancelledByAdministrator, isPermissionDenied, isStatementTimeout, isTransient, redact } from './errors';
 import { executePlan, viewsOutOfTime } from './executor';
 import { logger, recordRun, recordViewDuration } from './observability';
@@ -220,12 +221,18 @@ interface RefreshRequest {
 async function planSelection(client: Client, request: RefreshRequest, config: RefreshConfig)
   : Promise<{ plan: PlannedRefresh[]; selection: RunSelection }> {
   const requested = request.views ? await resolveViewNames(client, request.views, 'event.views') : [];
+  const tables = request.tables ? await resolveTableNames(client, request.tables, 'event.tables') : [];
+  const declared = [
+    ...await resolveExtraDependencies(client, config.extraDependencies, RefreshEnv.EXTRA_DEPENDENCIES),
+    ...await resolveExtraDependencies(client, request.extraDependencies ?? [], 'event.extraDependencies'),
+  ];
+  // One graph for the selection and the order, so both follow the same dependencies.
+  const graph = await readDependencyGraph(client, tables.map((table) => table.oid), declared);
   let oids: number[];
   let selection: RunSelection;
   if (request.tables) {
-    const tables = await resolveTableNames(client, request.tables, 'event.tables');
     const { configured } = await configuredSet(client, config);
-    const byTables = tables.length > 0 ? await selectByTables(client, tables, configured) : { oids: [], tables: [], omittedTables: 0 };
+    const byTables = tables.length > 0 ? selectByTables(graph, tables, configured) : { oids: [], tables: [], omittedTables: 0 };
     oids = [...new Set([...requested, ...byTables.oids])];
     selection = {
       basis: 'tables',
@@ -245,11 +252,7 @@ async function planSelection(client: Client, request: RefreshRequest, config: Re
       throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: the selection is empty: ${described} names no materialized views`);
     }
   }
-  const declared = [
-    ...await resolveExtraDependencies(client, config.extraDependencies, RefreshEnv.EXTRA_DEPENDENCIES),
-    ...await resolveExtraDependencies(client, request.extraDependencies ?? [], 'event.extraDependencies'),
-  ];
-  const plan = planRefresh(withExtraDependencies(await describeViews(client, oids), declared), config.concurrentRefresh);
+  const plan = planRefresh(await describeViews(client, oids, graph), config.concurrentRefresh);
   return { plan, selection };
 }
 

@@ -1,5 +1,6 @@
 import type { ClientBase } from 'pg';
 import type { ChangedTable } from './contract';
+import { DependencyGraph, NodeKey, passesThrough } from './dependencies';
 import { RefreshError } from './errors';
 import { parseRelationName, quoteIdentifier } from './names';
 
@@ -89,60 +90,44 @@ export interface TableSelectionResult {
 }
 
 /**
- * The materialized views among `candidates` that read any of the changed tables, directly or transitively
- * through plain views and through other candidate materialized views: with `T -> mv_a -> mv_b`, a change to
- * `T` selects both. A partition's change reaches the views that read its partitioned table.
+ * The materialized views among `candidates` that read any of the changed tables, directly or transitively,
+ * along the edges of the {@link DependencyGraph} the refresh order follows: through plain views, SQL-standard
+ * function bodies, declared dependencies and other candidate materialized views. With `T -> mv_a -> mv_b`, a
+ * change to `T` selects both. A partition's change reaches the views that read its partitioned table.
  *
  * The walk stops at a materialized view outside the candidates: it is not refreshed, so what it returns, and
- * hence what its dependents return, does not change.
+ * hence what its dependents return, does not change. One walk finds the views to refresh; the report's
+ * per-table lists take one walk per listed table, at most {@link MAX_TABLES_LISTED}.
+ *
+ * @param graph read with the changed tables, so it holds the edges from them
  */
-export async function selectByTables(client: ClientBase, tables: readonly ResolvedTable[], candidates: readonly number[])
-  : Promise<TableSelectionResult> {
-  const { rows } = await client.query<{ origin: number; view: number; qualified_name: string }>(
-    `WITH RECURSIVE
-       changed(origin, rel) AS (
-         -- A partition's rows are read through its ancestors.
-         SELECT t.oid, a.relid
-           FROM unnest($1::oid[]) AS t(oid)
-           CROSS JOIN LATERAL (
-             SELECT t.oid AS relid
-             UNION
-             SELECT p.relid FROM pg_catalog.pg_partition_ancestors(t.oid) AS p(relid)
-           ) a
-       ),
-       reach(origin, rel) AS (
-         SELECT origin, rel FROM changed
-       UNION
-         -- UNION drops rows already reached, so the walk ends even where views depend on each other in a cycle.
-         SELECT reach.origin, r.ev_class
-           FROM reach
-           JOIN pg_catalog.pg_depend d ON d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = reach.rel
-                                      AND d.classid = 'pg_catalog.pg_rewrite'::regclass
-           JOIN pg_catalog.pg_rewrite r ON r.oid = d.objid AND r.rulename = '_RETURN'
-           JOIN pg_catalog.pg_class reader ON reader.oid = r.ev_class
-          WHERE r.ev_class <> reach.rel
-            AND (reader.relkind = 'v' OR (reader.relkind = 'm' AND reader.oid = ANY($2::oid[])))
-       )
-     SELECT DISTINCT reach.origin, reach.rel AS view, format('%I.%I', n.nspname, c.relname) AS qualified_name
-       FROM reach
-       JOIN pg_catalog.pg_class c ON c.oid = reach.rel
-       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind = 'm' AND c.oid = ANY($2::oid[]) AND reach.rel <> reach.origin
-      ORDER BY 3`,
-    [tables.map((table) => table.oid), candidates],
-  );
+export function selectByTables(graph: DependencyGraph, tables: readonly ResolvedTable[], candidates: readonly number[]): TableSelectionResult {
+  const eligible = new Set(candidates);
+  const reach = (origins: readonly number[]): number[] => {
+    const stack = origins.map((oid): NodeKey => `r${oid}`);
+    const seen = new Set<NodeKey>(stack);
+    const found = new Set<number>();
+    while (stack.length > 0) {
+      for (const reader of graph.readBy.get(stack.pop()!) ?? []) {
+        const oid = Number(reader.slice(1));
+        const materialized = reader[0] === 'r' && graph.relkinds.get(oid) === 'm';
+        // A changed materialized view counts when the walk reaches it from a changed relation, like any other.
+        if (materialized && eligible.has(oid)) found.add(oid);
+        if (seen.has(reader)) continue;
+        seen.add(reader);
+        if (materialized ? eligible.has(oid) : passesThrough(graph, reader)) stack.push(reader);
+      }
+    }
+    return [...found];
+  };
 
-  const byTable = new Map<number, string[]>(tables.map((table) => [table.oid, []]));
-  const oids = new Set<number>();
-  for (const row of rows) {
-    byTable.get(Number(row.origin))?.push(row.qualified_name);
-    oids.add(Number(row.view));
-  }
+  const name = (oid: number) => graph.names.get(oid)!;
+  const byName = (a: number, b: number) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0);
   return {
-    oids: [...oids],
+    oids: reach(tables.map((table) => table.oid)),
     tables: tables.slice(0, MAX_TABLES_LISTED).map((table) => {
-      const views = byTable.get(table.oid) ?? [];
-      return { table: table.qualifiedName, selected: views.length, views: views.slice(0, MAX_VIEWS_NAMED_PER_TABLE) };
+      const views = reach([table.oid]).sort(byName);
+      return { table: table.qualifiedName, selected: views.length, views: views.slice(0, MAX_VIEWS_NAMED_PER_TABLE).map(name) };
     }),
     omittedTables: Math.max(0, tables.length - MAX_TABLES_LISTED),
   };
