@@ -1,4 +1,5 @@
 import type { ClientBase } from 'pg';
+import { formatRelationName } from './names';
 
 /** A node of the dependency graph: a relation (`r`) or a function (`f`), by OID. */
 export type NodeKey = `${'r' | 'f'}${number}`;
@@ -29,7 +30,7 @@ export interface DependencyGraph {
   readonly readBy: ReadonlyMap<NodeKey, readonly NodeKey[]>;
   /** The kind (`pg_class.relkind`) of each relation in the graph. */
   readonly relkinds: ReadonlyMap<number, string>;
-  /** `schema.name`, quoted where needed, of each materialized view that reads something. */
+  /** `schema.name` ({@link formatRelationName}) of each materialized view that reads something. */
   readonly names: ReadonlyMap<number, string>;
 }
 
@@ -45,6 +46,7 @@ export async function readDependencyGraph(client: ClientBase, changed: readonly 
     from_kind: 'r' | 'f';
     from_oid: number;
     from_relkind: string | null;
+    from_schema: string | null;
     from_name: string | null;
     to_kind: 'r' | 'f';
     to_oid: number;
@@ -82,7 +84,8 @@ export async function readDependencyGraph(client: ClientBase, changed: readonly 
          SELECT 'r', x.view, 'r', x.dependency FROM unnest($2::oid[], $3::oid[]) AS x(view, dependency)
      )
      SELECT DISTINCT e.from_kind, e.from_oid, reader.relkind::text AS from_relkind,
-            CASE reader.relkind WHEN 'm' THEN format('%I.%I', n.nspname, reader.relname) END AS from_name,
+            CASE reader.relkind WHEN 'm' THEN n.nspname END AS from_schema,
+            CASE reader.relkind WHEN 'm' THEN reader.relname END AS from_name,
             e.to_kind, e.to_oid, target.relkind::text AS to_relkind
        FROM edge e
        LEFT JOIN pg_catalog.pg_class reader ON e.from_kind = 'r' AND reader.oid = e.from_oid
@@ -107,7 +110,7 @@ export async function readDependencyGraph(client: ClientBase, changed: readonly 
     add(readBy, to, from);
     if (row.from_relkind !== null) relkinds.set(Number(row.from_oid), row.from_relkind);
     if (row.to_relkind !== null) relkinds.set(Number(row.to_oid), row.to_relkind);
-    if (row.from_name !== null) names.set(Number(row.from_oid), row.from_name);
+    if (row.from_name !== null) names.set(Number(row.from_oid), formatRelationName(row.from_schema!, row.from_name));
   }
   return { reads, readBy, relkinds, names };
 }

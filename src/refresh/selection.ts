@@ -2,7 +2,7 @@ import type { ClientBase } from 'pg';
 import type { ChangedTable } from './contract';
 import { DependencyGraph, NodeKey, passesThrough } from './dependencies';
 import { RefreshError } from './errors';
-import { parseRelationName, quoteIdentifier } from './names';
+import { formatRelationName, parseRelationName, quoteIdentifier } from './names';
 
 /** Relation kinds a changed table may have: the relations a view can read. */
 const READABLE_RELKINDS: Record<string, string> = {
@@ -29,7 +29,7 @@ export const MAX_TABLES_LISTED = 50;
 /** A changed relation, resolved through the catalog. */
 export interface ResolvedTable {
   readonly oid: number;
-  /** `schema.name`, quoted where PostgreSQL needs quotes. */
+  /** `schema.name` as {@link formatRelationName} writes it. */
   readonly qualifiedName: string;
 }
 
@@ -52,8 +52,8 @@ export async function resolveTableNames(client: ClientBase, names: readonly unkn
   });
 
   // to_regclass reads the canonical text as a name, never as SQL; it returns NULL for a missing relation.
-  const { rows } = await client.query<{ oid: number | null; relkind: string | null; qualified_name: string | null }>(
-    `SELECT c.oid, c.relkind, CASE WHEN c.oid IS NOT NULL THEN format('%I.%I', n.nspname, c.relname) END AS qualified_name
+  const { rows } = await client.query<{ oid: number | null; relkind: string | null; schema: string | null; name: string | null }>(
+    `SELECT c.oid, c.relkind, n.nspname AS schema, c.relname AS name
        FROM unnest($1::text[]) WITH ORDINALITY AS input(name, ord)
        LEFT JOIN pg_catalog.pg_class c ON input.name <> '' AND c.oid = pg_catalog.to_regclass(input.name)
        LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -69,7 +69,7 @@ export async function resolveTableNames(client: ClientBase, names: readonly unkn
     } else if (!(row.relkind! in READABLE_RELKINDS)) {
       problems[index] = `${JSON.stringify(input)} is ${OTHER_RELKINDS[row.relkind!] ?? 'not a relation a view can read'}, not a table or view`;
     } else {
-      tables.set(row.oid, { oid: row.oid, qualifiedName: row.qualified_name! });
+      tables.set(row.oid, { oid: row.oid, qualifiedName: formatRelationName(row.schema!, row.name!) });
     }
   });
   const found = problems.filter((problem) => problem !== undefined);
