@@ -94,8 +94,9 @@ export interface RefreshOptions {
    *
    * Each pipeline function returns the tables it changed as `changedTables`, e.g.
    * `{ "changedTables": ["sales.orders"] }`. The run then refreshes the materialized views of the
-   * configured set that read any of those tables, directly or through plain views and other views of
-   * the set, in dependency order. When every pipeline returns an empty list, the refresh runs, refreshes
+   * configured set that read any of those tables, directly or through the dependencies the refresh
+   * order follows (plain views, other views of the set, SQL-standard function bodies, `extraDependencies`),
+   * in dependency order. When every pipeline returns an empty list, the refresh runs, refreshes
    * nothing and succeeds; its report says `nothing changed`.
    *
    * A pipeline whose result has no `changedTables` list makes the run refresh the whole configured set,

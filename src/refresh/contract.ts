@@ -183,8 +183,9 @@ export interface RefreshEvent {
   readonly extraDependencies?: ExtraDependency[];
   /**
    * Relations that changed (regclass syntax): tables, partitioned tables, foreign tables or plain views.
-   * Refreshes the materialized views of the configured set that read any of them, directly or through plain
-   * views and other materialized views of the set, together with `views`. An empty list refreshes nothing.
+   * Refreshes the materialized views of the configured set that read any of them, directly or through the
+   * dependencies the refresh order follows (plain views, other materialized views of the set, SQL-standard
+   * function bodies, declared dependencies), together with `views`. An empty list refreshes nothing.
    */
   readonly tables?: string[];
   /** Why the whole configured set is refreshed; the state machine sets it when a pipeline reported no changed tables. */
