@@ -113,7 +113,7 @@ expect_error(
         stack, "FreshnessTooLong", pipelines=pipelines, vpc=vpc, database=database,
         freshness=FreshnessOptions(max_age=cdk.Duration.days(8)),
     ),
-    r"`freshness.maxAge` must be at most 7 days",
+    r"`freshness.maxAge` must be a whole number of minutes from 1 minute to 7 days .*, got 8 days",
 )
 
 if failures:
