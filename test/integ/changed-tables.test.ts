@@ -4,6 +4,16 @@ import { invoke, localModeEnv, logLines } from './support/refresh';
 import { runSql } from '../../local/pg';
 import { RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
 
+/** Each view's `n` column, by view name: the count it held when it was last refreshed. */
+async function rowCounts(db: ClientConfig, views: readonly string[]): Promise<Record<string, number>> {
+  const result: Record<string, number> = {};
+  for (const view of views) {
+    const [{ n }] = await runSql<{ n: number }>(db, `SELECT n FROM ${view}`);
+    result[view] = n;
+  }
+  return result;
+}
+
 /**
  * Selection by changed tables (`event.tables`), through the bundled handler in local mode.
  *
@@ -59,14 +69,7 @@ describe('refresh selection by changed tables', () => {
     return counts();
   }
 
-  async function counts(): Promise<Record<string, number>> {
-    const result: Record<string, number> = {};
-    for (const view of VIEWS) {
-      const [{ n }] = await runSql<{ n: number }>(db, `SELECT n FROM ${view}`);
-      result[view] = n;
-    }
-    return result;
-  }
+  const counts = () => rowCounts(db, VIEWS);
 
   /** The views whose content changed since `before`. */
   async function changedSince(before: Record<string, number>): Promise<string[]> {
@@ -284,14 +287,7 @@ describe('selection by changed tables follows the dependencies the refresh order
     `);
   });
 
-  async function counts(): Promise<Record<string, number>> {
-    const result: Record<string, number> = {};
-    for (const view of VIEWS) {
-      const [{ n }] = await runSql<{ n: number }>(db, `SELECT n FROM ${view}`);
-      result[view] = n;
-    }
-    return result;
-  }
+  const counts = () => rowCounts(db, VIEWS);
 
   /** Adds a row to both tables; returns each view's count as it stands, before any refresh. */
   async function touchEverything(): Promise<Record<string, number>> {
