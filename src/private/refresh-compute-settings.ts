@@ -84,12 +84,11 @@ export function validateRefreshCompute(props: ItcOrchestratorProps): { limitProp
   }
   const fargate = compute?._fargate;
   if (fargate) {
-    // What rests on the function's embedded metrics or on the refresh event is not there for the task.
+    // What rests on the function's embedded metrics is not there for the task.
     const noMetrics = 'the refresh task on ECS writes its logs through the awslogs driver, from which CloudWatch extracts no embedded metrics';
     const lambdaOnly: Array<[string, unknown, string]> = [
       ['alarmOnRunsSkippedByLock', props.alarmOnRunsSkippedByLock, noMetrics],
       ['freshness', props.freshness, noMetrics],
-      ['refresh.onlyChangedTables', props.refresh?.onlyChangedTables, 'the refresh task receives no event'],
     ];
     for (const [name, value, why] of lambdaOnly) {
       if (value) {

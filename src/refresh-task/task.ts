@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SFNClient, SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
-import { RDS_SIGNER_FILE, REFRESH_TASK_FAILED, RefreshTaskEnv } from '../refresh/contract';
+import { RDS_SIGNER_FILE, REFRESH_TASK_FAILED, RefreshErrors, RefreshTaskEnv } from '../refresh/contract';
 
 type Env = Record<string, string | undefined>;
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
@@ -38,7 +38,7 @@ export async function runTask(env: Env, log: (entry: Record<string, unknown>) =>
     try {
       heartbeats = startHeartbeats(sfn, taskToken, positiveInteger(env, RefreshTaskEnv.HEARTBEAT_INTERVAL_MS), log);
       const runTimeoutMs = positiveInteger(env, RefreshTaskEnv.RUN_TIMEOUT_MS);
-      const event = JSON.parse(env[RefreshTaskEnv.EVENT] || '{}') as unknown;
+      const event = readEvent(env);
       const handler = await loadHandler(env);
       const result = await handler(event, taskContext(startedAt + runTimeoutMs));
       outcome = { ok: true, result };
@@ -153,6 +153,23 @@ function startHeartbeats(sfn: SFNClient, taskToken: string, intervalMs: number, 
       clearInterval(timer);
     },
   };
+}
+
+/**
+ * The handler's event: the JSON the state machine put into the environment (the changed tables with
+ * `refresh.onlyChangedTables`), else `{}`, which the function gets too. Text that is not JSON is bad input, as
+ * the handler judges an event it cannot read: `InvalidRefreshRequest`, never retried.
+ */
+function readEvent(env: Env): unknown {
+  const raw = env[RefreshTaskEnv.EVENT] || '{}';
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch (err) {
+    const error = new Error(`Nothing was refreshed: invalid environment variable ${RefreshTaskEnv.EVENT}=${JSON.stringify(raw.slice(0, 1_000))}: `
+      + `expected the refresh event as JSON, such as {"tables": ["schema.table"]} (${asError(err).message})`);
+    error.name = RefreshErrors.INVALID_REQUEST;
+    throw error;
+  }
 }
 
 function required(env: Env, name: string): string {

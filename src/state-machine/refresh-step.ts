@@ -29,10 +29,7 @@ export type RefreshTarget = { readonly fn: lambda.IFunction } | { readonly task:
  */
 export function buildRefreshStep(scope: Construct, target: RefreshTarget, eventFromState = false): sfn.IChainable {
   if ('task' in target) {
-    if (eventFromState) {
-      throw new Error('`refresh.onlyChangedTables` needs the refresh to run as a Lambda function: the refresh task receives no event');
-    }
-    return buildTaskRefreshStep(scope, target.task);
+    return buildTaskRefreshStep(scope, target.task, eventFromState);
   }
   const event: RefreshEvent = {};
   const refresh = new tasks.LambdaInvoke(scope, REFRESH_STATE_NAME, {
@@ -53,11 +50,16 @@ export function buildRefreshStep(scope: Construct, target: RefreshTarget, eventF
  * handler's error name and cause (SendTaskFailure), so retries and error names are the function's. A task that
  * stops sending heartbeats fails the step with `States.HeartbeatTimeout`.
  *
+ * With `eventFromState`, the task gets the state's input, the event the function would get as its payload, as
+ * JSON in {@link RefreshTaskEnv.EVENT}; otherwise that variable keeps the task definition's `{}`.
+ *
  * A custom state rather than `EcsRunTask`, so the call names this task definition revision exactly and the
  * state machine's role gets only `ecs:RunTask` on it (see `grantRunRefreshTask`).
  */
-function buildTaskRefreshStep(scope: Construct, task: RefreshTask): sfn.IChainable {
+function buildTaskRefreshStep(scope: Construct, task: RefreshTask, eventFromState: boolean): sfn.IChainable {
   const { settings } = task;
+  const environment: Array<{ [key: string]: string }> = [{ 'Name': RefreshTaskEnv.TASK_TOKEN, 'Value.$': '$$.Task.Token' }];
+  if (eventFromState) environment.push({ 'Name': RefreshTaskEnv.EVENT, 'Value.$': 'States.JsonToString($)' });
   const refresh = new sfn.CustomState(scope, REFRESH_STATE_NAME, {
     stateJson: {
       Type: 'Task',
@@ -78,7 +80,7 @@ function buildTaskRefreshStep(scope: Construct, task: RefreshTask): sfn.IChainab
         Overrides: {
           ContainerOverrides: [{
             Name: task.container.containerName,
-            Environment: [{ 'Name': RefreshTaskEnv.TASK_TOKEN, 'Value.$': '$$.Task.Token' }],
+            Environment: environment,
           }],
         },
       },

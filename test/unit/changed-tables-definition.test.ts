@@ -2,6 +2,8 @@ import '../../local/promise-polyfill';
 import { createRequire } from 'node:module';
 import type * as Interpreter from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
 import { orchestratorFixture, stateMachineDefinition } from './orchestrator-fixture';
+import { RefreshCompute } from '../../src';
+import { RefreshTaskEnv } from '../../src/refresh/contract';
 
 // The package ships a CommonJS build, but declares its types as an ES module only.
 const { StateMachine } = createRequire(__filename)('aws-local-stepfunctions') as typeof Interpreter;
@@ -19,24 +21,43 @@ const withTables = stateMachineDefinition(
   orchestratorFixture({ refresh: { onlyChangedTables: true }, skipOverlappingRuns: false }).template,
 ) as Definition;
 const without = stateMachineDefinition(orchestratorFixture({ skipOverlappingRuns: false }).template) as Definition;
+const onFargate = stateMachineDefinition(
+  orchestratorFixture({ refresh: { onlyChangedTables: true }, skipOverlappingRuns: false, refreshCompute: RefreshCompute.fargate() }).template,
+) as Definition;
 
-/** Runs the definition; each pipeline returns the given Lambda result payload, or throws for `Error`. */
-async function run(results: Record<'Demand' | 'VerifyPlus', unknown>) {
+/** The event the refresh function gets: its invocation's payload. */
+const functionEvent = (input: unknown) => (input as { Payload: unknown }).Payload;
+
+/** The event the refresh task gets: the JSON in its container's environment, as the task reads it. */
+function taskEvent(input: unknown): unknown {
+  const [container] = (input as { Overrides: { ContainerOverrides: Array<{ Environment: Array<{ Name: string; Value: string }> }> } })
+    .Overrides.ContainerOverrides;
+  const entry = container.Environment.find((variable) => variable.Name === RefreshTaskEnv.EVENT);
+  expect(typeof entry?.Value).toBe('string');
+  return JSON.parse(entry!.Value);
+}
+
+/**
+ * Runs the definition; each pipeline returns the given Lambda result payload, or throws for `Error`.
+ * The stubbed refresh records the event it was given.
+ */
+async function run(results: Record<'Demand' | 'VerifyPlus', unknown>, definition = withTables, eventOf = functionEvent) {
   const events: unknown[] = [];
   const pipeline = (name: 'Demand' | 'VerifyPlus') => async () => {
     const result = results[name];
     if (result instanceof Error) throw result;
     return { Payload: result } as any;
   };
-  const machine = new StateMachine(withTables as any, { validationOptions: { checkArn: false, checkPaths: false } });
+  const machine = new StateMachine(definition as any, { validationOptions: { checkArn: false, checkPaths: false } });
   const execution = machine.run({ day: '2026-11-25' }, {
+    context: { Task: { Token: 'task-token' } },
     overrides: {
       taskResourceLocalHandlers: {
         'Run pipeline Demand': pipeline('Demand'),
         'Run pipeline VerifyPlus': pipeline('VerifyPlus'),
         'Refresh materialized views': async (input: unknown) => {
-          events.push((input as { Payload: unknown }).Payload);
-          return { Payload: { status: 'succeeded' } };
+          events.push(eventOf(input));
+          return (definition === onFargate ? { status: 'succeeded' } : { Payload: { status: 'succeeded' } }) as any;
         },
       },
     },
@@ -95,6 +116,28 @@ describe('the definition with refresh.onlyChangedTables', () => {
     const { events, error } = await run({ Demand: failure, VerifyPlus: { changedTables: ['sales.checks'] } });
     expect(events).toEqual([]);
     expect(error).toMatchObject({ name: 'PipelineFailed' });
+  });
+});
+
+describe('the definition with refresh.onlyChangedTables and RefreshCompute.fargate()', () => {
+  test('is valid Amazon States Language', () => {
+    expect(aslValidator(onFargate)).toMatchObject({ isValid: true });
+  });
+
+  // Only names JSON writes without escapes: aws-local-stepfunctions 3.0 removes every backslash from the text an
+  // intrinsic function returns, which Step Functions does not.
+  test.each([
+    ['tables of both pipelines', { Demand: { changedTables: ['sales.orders'] }, VerifyPlus: { changedTables: ['sales.checks'] } }],
+    ['one empty list', { Demand: { changedTables: [] }, VerifyPlus: { changedTables: ['sales.checks'] } }],
+    ['every list empty', { Demand: { changedTables: [] }, VerifyPlus: { changedTables: [] } }],
+    ['a pipeline that reports no list', { Demand: { changedTables: ['sales.orders'] }, VerifyPlus: { loaded: 3 } }],
+  ])('%s: the task gets exactly the event the function gets', async (_case, results) => {
+    const viaFunction = await run(results);
+    const viaTask = await run(results, onFargate, taskEvent);
+    expect(viaFunction.error).toBeUndefined();
+    expect(viaTask.error).toBeUndefined();
+    expect(viaTask.events).toHaveLength(1);
+    expect(viaTask.events).toEqual(viaFunction.events);
   });
 });
 

@@ -173,6 +173,24 @@ describe('RefreshCompute.fargate()', () => {
     expect(state.ResultPath).toBeUndefined();
   });
 
+  test('with onlyChangedTables the task gets the refresh event as JSON in its environment: the state\'s input, which the function gets as its payload', () => {
+    const { template } = orchestratorFixture({ refreshCompute: RefreshCompute.fargate(), refresh: { onlyChangedTables: true } });
+    const state = stateMachineDefinition(template).States[REFRESH_STATE];
+    expect(state.Parameters.Overrides).toEqual({
+      ContainerOverrides: [{
+        Name: 'refresh',
+        Environment: [
+          { 'Name': RefreshTaskEnv.TASK_TOKEN, 'Value.$': '$$.Task.Token' },
+          { 'Name': RefreshTaskEnv.EVENT, 'Value.$': 'States.JsonToString($)' },
+        ],
+      }],
+    });
+    const functionState = stateMachineDefinition(orchestratorFixture({ refresh: { onlyChangedTables: true } }).template).States[REFRESH_STATE];
+    expect(functionState.Parameters).toMatchObject({ 'Payload.$': '$' });
+    // Without an override the task keeps the empty event of its definition, as the function gets `{}`.
+    expect(containerEnvironment(template)[RefreshTaskEnv.EVENT]).toBe('{}');
+  });
+
   test('the state machine may run only this task definition in its cluster and pass only the two task roles', () => {
     const { template } = fargateFixture();
     const [taskDefinitionId] = onlyResource(template, 'AWS::ECS::TaskDefinition');
@@ -336,11 +354,15 @@ describe('validation', () => {
     expect(() => orchestrator.metricRunsSkippedByLock()).toThrow(/`metricRunsSkippedByLock\(\)` needs the refresh function/);
   });
 
-  test('freshness and onlyChangedTables need the function: with Fargate they fail at synth, naming the prop and why', () => {
+  test('freshness needs the function: with Fargate it fails at synth, naming the prop and why', () => {
     expect(synth({ refreshCompute: RefreshCompute.fargate(), freshness: { maxAge: Duration.hours(26) } }))
       .toThrow(/`freshness` needs the refresh function \(RefreshCompute.lambda\(\)\): .*no embedded metrics/);
-    expect(synth({ refreshCompute: RefreshCompute.fargate(), refresh: { onlyChangedTables: true } }))
-      .toThrow(/`refresh.onlyChangedTables` needs the refresh function \(RefreshCompute.lambda\(\)\): the refresh task receives no event/);
+    expect(synth({ refreshCompute: RefreshCompute.fargate(), alarmOnRunsSkippedByLock: true }))
+      .toThrow(/`alarmOnRunsSkippedByLock` needs the refresh function \(RefreshCompute.lambda\(\)\): .*no embedded metrics/);
+  });
+
+  test('onlyChangedTables works with Fargate too', () => {
+    expect(synth({ refreshCompute: RefreshCompute.fargate(), refresh: { onlyChangedTables: true } })).not.toThrow();
   });
 
   test('public subnets are refused unless the Fargate task gets a public IP address there', () => {

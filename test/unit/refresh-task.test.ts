@@ -1,7 +1,7 @@
 import { GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { RDS_SIGNER_FILE, REFRESH_TASK_FAILED, RefreshTaskEnv } from '../../src/refresh/contract';
+import { RDS_SIGNER_FILE, REFRESH_TASK_FAILED, RefreshErrors, RefreshTaskEnv } from '../../src/refresh/contract';
 import { runTask } from '../../src/refresh-task/task';
 
 const s3 = mockClient(S3Client);
@@ -129,4 +129,27 @@ test.each([RefreshTaskEnv.RUN_TIMEOUT_MS, RefreshTaskEnv.HEARTBEAT_INTERVAL_MS])
   expect(failure.args[0].input.error).toBe(REFRESH_TASK_FAILED);
   expect(JSON.parse(failure.args[0].input.cause!).errorMessage).toContain(`Invalid environment variable ${name}="4h"`);
   expect(s3.commandCalls(GetObjectCommand)).toEqual([]);
+});
+
+test(`an ${RefreshTaskEnv.EVENT} that is not JSON fails the task with the handler's ${RefreshErrors.INVALID_REQUEST}, naming it, and runs nothing`, async () => {
+  await runTask({ ...ENV, [RefreshTaskEnv.EVENT]: '{"tables": ["a.b"' }, () => undefined);
+
+  const [failure] = sfn.commandCalls(SendTaskFailureCommand);
+  expect(failure.args[0].input.error).toBe(RefreshErrors.INVALID_REQUEST);
+  expect(JSON.parse(failure.args[0].input.cause!)).toMatchObject({
+    errorType: RefreshErrors.INVALID_REQUEST,
+    errorMessage: expect.stringMatching(/^Nothing was refreshed: invalid environment variable ITC_REFRESH_EVENT="\{\\"tables\\": \[\\"a\.b\\"": expected the refresh event as JSON/),
+  });
+  expect(s3.commandCalls(GetObjectCommand)).toEqual([]);
+  expect(sfn.commandCalls(SendTaskSuccessCommand)).toEqual([]);
+});
+
+test(`the event is passed to the handler as it is in ${RefreshTaskEnv.EVENT}; without it the handler gets {} as the function would`, async () => {
+  s3.on(GetObjectCommand).resolves(bundle('exports.handler = async (event) => ({ event });'));
+  const event = { tables: ['"Sales"."Orders ""2026"""', 'a\\b'] };
+
+  await runTask({ ...ENV, [RefreshTaskEnv.EVENT]: JSON.stringify(event) }, () => undefined);
+  await runTask({ ...ENV, [RefreshTaskEnv.EVENT]: undefined }, () => undefined);
+
+  expect(sfn.commandCalls(SendTaskSuccessCommand).map((call) => JSON.parse(call.args[0].input.output!))).toEqual([{ event }, { event: {} }]);
 });
