@@ -1,14 +1,17 @@
 /**
  * End to end with `refresh.onlyChangedTables`: the example stack's synthesized state machine runs in
  * aws-local-stepfunctions, the pipelines return `changedTables`, the refresh step is the real bundled
- * handler, and every assertion about views reads the database.
+ * handler (in a local function, or in Fargate mode the task's bootstrap in a child process), and every
+ * assertion about views reads the database.
  */
+import { Duration } from 'aws-cdk-lib';
 import type { ClientConfig } from 'pg';
 import { createTestDatabase } from './support/database';
 import type { LocalHandler } from '../../local/lambda';
 import { LocalOrchestration } from '../../local/orchestration';
 import { withClient } from '../../local/pg';
 import { createWarehouse, readViews, samplePipelines, staleViews } from '../../local/warehouse';
+import { RefreshCompute } from '../../src';
 import type { RefreshReport } from '../../src/refresh/contract';
 
 const opened: LocalOrchestration[] = [];
@@ -21,7 +24,7 @@ afterEach(async () => {
  * A warehouse with one more table and the view reading it (`returns` -> `returns_by_region`), and the
  * example stack refreshing the warehouse schema with only the changed tables, with these pipelines.
  */
-async function setUp(pipelines: (database: ClientConfig) => Record<'Demand' | 'VerifyPlus', LocalHandler>) {
+async function setUp(pipelines: (database: ClientConfig) => Record<'Demand' | 'VerifyPlus', LocalHandler>, refreshCompute?: RefreshCompute) {
   const database = await createTestDatabase('e2e_changed');
   await createWarehouse(database);
   await withClient(database, (client) => client.query(`
@@ -34,6 +37,7 @@ async function setUp(pipelines: (database: ClientConfig) => Record<'Demand' | 'V
     retryIntervalMs: 20,
     refresh: { schemas: ['warehouse'], onlyChangedTables: true },
     pipelines: pipelines(database),
+    refreshCompute,
   });
   opened.push(orchestration);
   return { database, orchestration };
@@ -150,4 +154,64 @@ test('a failing pipeline still fails the run with PipelineFailed, and nothing is
   expect(execution.error).toBe('PipelineFailed');
   expect(execution.cause).toMatch(/^\[Demand failed with Error: .*source unavailable/);
   expect(await readViews(database)).toEqual(before);
+});
+
+describe('in Fargate mode', () => {
+  test('one pipeline reports one changed table: the task refreshes only the view downstream of it', async () => {
+    const { database, orchestration } = await setUp((db) => ({
+      Demand: async () => ({ changedTables: [] }),
+      VerifyPlus: async () => {
+        await withClient(db, (client) => client.query("INSERT INTO warehouse.returns VALUES ('north', 3)"));
+        return { changedTables: ['warehouse.returns'] };
+      },
+    }), RefreshCompute.fargate({ runTimeout: Duration.minutes(1) }));
+    expect(orchestration.stack.refreshFunctionLogicalId).toBeUndefined();
+    // Writes no pipeline reports: the views reading them must keep their contents.
+    await withClient(database, (client) => client.query(`
+      INSERT INTO warehouse.demand (batch, region, product, demand_date, quantity) VALUES ('side', 'west', 'gizmo', '2026-01-01', 7);
+      INSERT INTO warehouse.verify_plus (batch, region, product, verified) VALUES ('side', 'west', 'gizmo', true);
+    `));
+    const before = await readViews(database);
+
+    const execution = await orchestration.run({ batch: 'nightly' });
+
+    expect(execution.status).toBe('SUCCEEDED');
+    const report = execution.output as RefreshReport;
+    expect(report.views.map((view) => view.view)).toEqual(['warehouse.returns_by_region']);
+    expect(report.totals).toMatchObject({ selected: 1, refreshed: 1, failed: 0 });
+    expect(report.selection).toEqual({ basis: 'tables', tables: [{ table: 'warehouse.returns', selected: 1, views: ['warehouse.returns_by_region'] }] });
+    // In the database: the view of returns caught up, every other view kept its old rows.
+    expect(await returnsByRegion(database)).toEqual([{ region: 'north', quantity: 3 }]);
+    expect(await readViews(database)).toEqual(before);
+    // Stale: each view whose rows the unreported writes change (coverage_summary's counts stay the same).
+    expect(await staleViews(database)).toEqual([
+      'warehouse.demand_by_region', 'warehouse.verification_by_region', 'warehouse.demand_by_product',
+      'warehouse.daily_demand', 'warehouse.executive_dashboard',
+    ]);
+    // The task ran the refresh and answered the token.
+    expect(orchestration.ecs!.tasks).toHaveLength(1);
+    expect(orchestration.ecs!.tasks[0].exitCode).toBe(0);
+    expect(orchestration.standIn!.calls.at(-1)).toBe('SendTaskSuccess');
+  });
+
+  test('a pipeline that does not report its tables makes the task refresh every view, and the report says why', async () => {
+    const { database, orchestration } = await setUp((db) => ({
+      Demand: reporting(samplePipelines(db).Demand, ['warehouse.demand']),
+      VerifyPlus: samplePipelines(db).VerifyPlus,
+    }), RefreshCompute.fargate({ runTimeout: Duration.minutes(1) }));
+    await withClient(database, (client) => client.query("INSERT INTO warehouse.returns VALUES ('south', 4)"));
+
+    const execution = await orchestration.run({ batch: 'nightly' });
+
+    expect(execution.status).toBe('SUCCEEDED');
+    const report = execution.output as RefreshReport;
+    expect(report.totals).toMatchObject({ selected: 7, refreshed: 7 });
+    expect(report.selection).toEqual({
+      basis: 'configured',
+      reason: 'not every pipeline reported its changed tables: VerifyPlus returned no changedTables',
+    });
+    expect(await staleViews(database)).toEqual([]);
+    expect(await returnsByRegion(database)).toEqual([{ region: 'south', quantity: 4 }]);
+    expect(orchestration.ecs!.tasks).toHaveLength(1);
+  });
 });
