@@ -100,8 +100,12 @@ export interface RefreshOptions {
    * nothing and succeeds; its report says `nothing changed`.
    *
    * A pipeline whose result has no `changedTables` list makes the run refresh the whole configured set,
-   * as without this setting; the report's `selection.reason` names the pipeline. Needs the refresh
-   * function: not available with `RefreshCompute.fargate()`.
+   * as without this setting; the report's `selection.reason` names the pipeline.
+   *
+   * With `RefreshCompute.fargate()` the task gets the same event as JSON in its environment, through the
+   * RunTask container overrides, which ECS limits to 8,192 characters (the task token included): keep the
+   * changed tables of one run within about 7,000 characters of JSON, or the task cannot start and the run
+   * fails without refreshing.
    *
    * @default false
    */
