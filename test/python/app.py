@@ -80,14 +80,14 @@ class OrchestratorStack(cdk.Stack):
                 concurrent_refresh=ConcurrentRefresh.AUTO,
                 overlap_policy=OverlapPolicy.SKIP,
                 statement_timeout=cdk.Duration.minutes(10),
-                only_changed_tables=refresh_compute is None,
+                only_changed_tables=True,
             ),
             schedule=OrchestratorSchedule(
                 expression=scheduler.ScheduleExpression.cron(minute="15", hour="*"),
             ),
             alarm_topic=sns.Topic(self, "Alarms"),
             refresh_compute=refresh_compute,
-            # The refresh task receives no event and publishes no metrics per function: Lambda only.
+            # The refresh task publishes no embedded metrics: Lambda only.
             freshness=None if refresh_compute else FreshnessOptions(max_age=cdk.Duration.hours(26), views=["analytics.daily_totals"]),
         )
 

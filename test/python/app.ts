@@ -55,14 +55,14 @@ class OrchestratorStack extends Stack {
         concurrentRefresh: ConcurrentRefresh.AUTO,
         overlapPolicy: OverlapPolicy.SKIP,
         statementTimeout: Duration.minutes(10),
-        onlyChangedTables: refreshCompute === undefined,
+        onlyChangedTables: true,
       },
       schedule: {
         expression: scheduler.ScheduleExpression.cron({ minute: '15', hour: '*' }),
       },
       alarmTopic: new sns.Topic(this, 'Alarms'),
       refreshCompute,
-      // The refresh task receives no event and publishes no metrics per function: Lambda only.
+      // The refresh task publishes no embedded metrics: Lambda only.
       freshness: refreshCompute ? undefined : { maxAge: Duration.hours(26), views: ['analytics.daily_totals'] },
     });
   }
