@@ -17,6 +17,9 @@ export const LOCAL_TASK_ROLE = {
   sessionToken: 'local-task-role-session',
 } as const;
 
+/** Most characters of JSON a RunTask call's overrides may take, as ECS counts them. */
+export const MAX_OVERRIDES_CHARS = 8192;
+
 /** An error of an AWS API, as the SDK reads it from the response. */
 export class ServiceError extends Error {
   constructor(readonly code: string, message: string, readonly status = 400) {
@@ -259,6 +262,9 @@ export class LocalEcs {
     const definition = this.options.taskDefinitions.find((candidate) => candidate.arn === parameters.TaskDefinition);
     if (!definition) {
       throw new ServiceError('ECS.InvalidParameterException', `TaskDefinition not found: ${parameters.TaskDefinition}`);
+    }
+    if (JSON.stringify(parameters.Overrides ?? {}).length > MAX_OVERRIDES_CHARS) {
+      throw new ServiceError('ECS.InvalidParameterException', `Container Overrides length must be at most ${MAX_OVERRIDES_CHARS}`);
     }
     const overrides = new Map<string, Array<{ Name: string; Value: string }>>(
       (parameters.Overrides?.ContainerOverrides ?? []).map((override: { Name: string; Environment?: Array<{ Name: string; Value: string }> }) =>

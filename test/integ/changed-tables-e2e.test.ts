@@ -7,6 +7,7 @@
 import { Duration } from 'aws-cdk-lib';
 import type { ClientConfig } from 'pg';
 import { createTestDatabase } from './support/database';
+import { MAX_OVERRIDES_CHARS } from '../../local/ecs';
 import type { LocalHandler } from '../../local/lambda';
 import { LocalOrchestration } from '../../local/orchestration';
 import { withClient } from '../../local/pg';
@@ -213,5 +214,22 @@ describe('in Fargate mode', () => {
     expect(await staleViews(database)).toEqual([]);
     expect(await returnsByRegion(database)).toEqual([{ region: 'south', quantity: 4 }]);
     expect(orchestration.ecs!.tasks).toHaveLength(1);
+  });
+
+  test('changed tables beyond what ECS accepts in the overrides fail the run without refreshing anything', async () => {
+    const tables = Array.from({ length: 300 }, (_, index) => `warehouse.changed_table_${String(index).padStart(4, '0')}`);
+    const { database, orchestration } = await setUp((db) => ({
+      Demand: reporting(samplePipelines(db).Demand, tables),
+      VerifyPlus: reporting(samplePipelines(db).VerifyPlus, ['warehouse.verify_plus']),
+    }), RefreshCompute.fargate({ runTimeout: Duration.minutes(1) }));
+    expect(JSON.stringify({ tables }).length).toBeGreaterThan(MAX_OVERRIDES_CHARS);
+    const before = await readViews(database);
+
+    const execution = await orchestration.run({ batch: 'nightly' });
+
+    expect(execution.status).toBe('FAILED');
+    expect(execution.cause).toContain(`Container Overrides length must be at most ${MAX_OVERRIDES_CHARS}`);
+    expect(orchestration.ecs!.tasks).toEqual([]);
+    expect(await readViews(database)).toEqual(before);
   });
 });
