@@ -92,11 +92,14 @@ def compare_templates(python: dict, typescript: dict, refresh_function: bool = T
         states = render_definition(py_definition)["States"]
         branches = [len(s["Branches"]) for s in states.values() if s["Type"] == "Parallel"]
         check(branches == [2], f"the Parallel state runs the 2 Python pipelines: branches {branches}")
-        # refresh.only_changed_tables: the refresh gets the changed tables the state machine gathers.
-        # It and freshness need the refresh function, so the Fargate twin sets neither.
-        check(("Gather the changed tables" in states) == refresh_function,
-              "only_changed_tables given in Python gathers the pipelines' changed tables" if refresh_function
-              else "the Fargate twin gathers no changed tables")
+        # refresh.only_changed_tables: the refresh gets the changed tables the state machine gathers; the Fargate
+        # task gets them as the event in its container's environment.
+        check("Gather the changed tables" in states, "only_changed_tables given in Python gathers the pipelines' changed tables")
+        if not refresh_function:
+            overrides = [json.dumps(s["Parameters"].get("Overrides", {})) for s in states.values()
+                         if s["Type"] == "Task" and "ecs:runTask" in s.get("Resource", "")]
+            check(len(overrides) == 1 and "ITC_REFRESH_EVENT" in overrides[0],
+                  "the Fargate twin passes the gathered tables to the task as ITC_REFRESH_EVENT")
 
     # freshness: the run alarm and the one per listed view, missing data breaching.
     stale = [a["Properties"] for a in resources_of_type(python, "AWS::CloudWatch::Alarm").values()
