@@ -328,14 +328,18 @@ async function refreshOnce(
   client.on('error', ignore);
   let failure: unknown;
   try {
-    await client.query('BEGIN');
     // The transaction pauses between the tries of a plain REFRESH, so the server's idle timeout is off for it.
-    await client.query('SELECT pg_catalog.set_config($1, $2, true), pg_catalog.set_config($3, $4, true), pg_catalog.set_config($5, $6, true)', [
-      'lock_timeout', `${Math.ceil(lockTimeoutMs)}ms`,
-      'statement_timeout', `${Math.ceil(statementTimeoutMs)}ms`,
-      'idle_in_transaction_session_timeout', '0',
-    ]);
-    await client.query('SELECT pg_catalog.pg_advisory_xact_lock($1::int4, $2::int4)', viewLockKeys(step.view.oid));
+    // One round trip: the server runs the statements in turn, each under the settings before it.
+    const [namespace, viewKey] = viewLockKeys(step.view.oid);
+    await client.query([
+      'BEGIN',
+      localSettings({
+        lock_timeout: `${Math.ceil(lockTimeoutMs)}ms`,
+        statement_timeout: `${Math.ceil(statementTimeoutMs)}ms`,
+        idle_in_transaction_session_timeout: '0',
+      }),
+      `SELECT pg_catalog.pg_advisory_xact_lock(${namespace}::int4, ${viewKey}::int4)`,
+    ].join('; '));
     // Identifiers come from the catalog and are always quoted.
     const target = `${quoteIdentifier(step.view.schema)}.${quoteIdentifier(step.view.name)}`;
     if (step.concurrently) {
@@ -354,6 +358,15 @@ async function refreshOnce(
     // A connection that saw an error is discarded, not reused.
     client.release(failure ? true : undefined);
   }
+}
+
+/**
+ * Settings for the current transaction only, as one statement. The values are written into the text, so that it can
+ * travel with other statements in one round trip: they are numbers and words of this module, never input.
+ */
+function localSettings(settings: Record<string, string>): string {
+  const calls = Object.entries(settings).map(([name, value]) => `pg_catalog.set_config('${name}', '${value}', true)`);
+  return `SELECT ${calls.join(', ')}`;
 }
 
 function refreshStatement(text: string, statementTimeoutMs: number): QueryConfig {
@@ -378,15 +391,11 @@ async function refreshPlain(
         + `have held new readers up ${PlainRefreshWait.READER_WAIT_BUDGET_MS} ms in all (use CONCURRENTLY, or refresh when readers are fewer)`);
     }
     const statementMs = Math.max(1, Math.ceil(statementTimeoutMs - (Date.now() - started)));
-    await client.query('SELECT pg_catalog.set_config($1, $2, true), pg_catalog.set_config($3, $4, true)', [
-      'lock_timeout', `${tryMs}ms`,
-      'statement_timeout', `${statementMs}ms`,
-    ]);
-    await client.query('SAVEPOINT itc_refresh');
+    await client.query(`${localSettings({ lock_timeout: `${tryMs}ms`, statement_timeout: `${statementMs}ms` })}; SAVEPOINT itc_refresh`);
     const tryStarted = Date.now();
     try {
+      // The transaction's COMMIT releases the savepoint with it.
       await client.query(refreshStatement(text, statementMs));
-      await client.query('RELEASE SAVEPOINT itc_refresh');
       return;
     } catch (error) {
       if ((error as { code?: string }).code !== '55P03') throw error;
