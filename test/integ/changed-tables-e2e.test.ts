@@ -83,11 +83,14 @@ test('two pipelines report different tables: only the views downstream of them a
   expect(await returnsByRegion(database)).toEqual([{ region: 'north', quantity: 3 }]);
 });
 
-test('a pipeline that does not report its tables makes the run refresh every view, and the report says why', async () => {
+test.each([
+  ['the refresh function', undefined],
+  ['the Fargate task', RefreshCompute.fargate({ runTimeout: Duration.minutes(1) })],
+])('a pipeline that does not report its tables makes %s refresh every view, and the report says why', async (_compute, refreshCompute) => {
   const { database, orchestration } = await setUp((db) => ({
     Demand: reporting(samplePipelines(db).Demand, ['warehouse.demand']),
     VerifyPlus: samplePipelines(db).VerifyPlus,
-  }));
+  }), refreshCompute);
   await withClient(database, (client) => client.query("INSERT INTO warehouse.returns VALUES ('south', 4)"));
 
   const execution = await orchestration.run({ batch: 'nightly' });
@@ -101,6 +104,7 @@ test('a pipeline that does not report its tables makes the run refresh every vie
   });
   expect(await staleViews(database)).toEqual([]);
   expect(await returnsByRegion(database)).toEqual([{ region: 'south', quantity: 4 }]);
+  if (refreshCompute) expect(orchestration.ecs!.tasks).toHaveLength(1);
 });
 
 test('a changedTables that is not a list also refreshes every view, naming the pipeline', async () => {
@@ -193,27 +197,6 @@ describe('in Fargate mode', () => {
     expect(orchestration.ecs!.tasks).toHaveLength(1);
     expect(orchestration.ecs!.tasks[0].exitCode).toBe(0);
     expect(orchestration.standIn!.calls.at(-1)).toBe('SendTaskSuccess');
-  });
-
-  test('a pipeline that does not report its tables makes the task refresh every view, and the report says why', async () => {
-    const { database, orchestration } = await setUp((db) => ({
-      Demand: reporting(samplePipelines(db).Demand, ['warehouse.demand']),
-      VerifyPlus: samplePipelines(db).VerifyPlus,
-    }), RefreshCompute.fargate({ runTimeout: Duration.minutes(1) }));
-    await withClient(database, (client) => client.query("INSERT INTO warehouse.returns VALUES ('south', 4)"));
-
-    const execution = await orchestration.run({ batch: 'nightly' });
-
-    expect(execution.status).toBe('SUCCEEDED');
-    const report = execution.output as RefreshReport;
-    expect(report.totals).toMatchObject({ selected: 7, refreshed: 7 });
-    expect(report.selection).toEqual({
-      basis: 'configured',
-      reason: 'not every pipeline reported its changed tables: VerifyPlus returned no changedTables',
-    });
-    expect(await staleViews(database)).toEqual([]);
-    expect(await returnsByRegion(database)).toEqual([{ region: 'south', quantity: 4 }]);
-    expect(orchestration.ecs!.tasks).toHaveLength(1);
   });
 
   test('changed tables beyond what ECS accepts in the overrides fail the run without refreshing anything', async () => {
