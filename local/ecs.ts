@@ -235,6 +235,8 @@ export interface LocalEcsOptions {
 export interface LocalTask {
   readonly taskArn: string;
   readonly startedAt: number;
+  /** Settles once every container has exited: a task answers the state machine before its process ends. */
+  exited: Promise<void>;
   stoppedAt?: number;
   exitCode?: number | null;
 }
@@ -275,13 +277,18 @@ export class LocalEcs {
         throw new ServiceError('ECS.InvalidParameterException', `Override for container ${name}, which the task definition does not have`);
       }
     }
-    const task: LocalTask = { taskArn: `${definition.arn.replace(/:task-definition\/.*/, ':task/')}${randomUUID()}`, startedAt: Date.now() };
+    const task: LocalTask = {
+      taskArn: `${definition.arn.replace(/:task-definition\/.*/, ':task/')}${randomUUID()}`,
+      startedAt: Date.now(),
+      exited: Promise.resolve(),
+    };
     this.tasks.push(task);
-    for (const container of definition.containers) {
+    const exits = definition.containers.map((container) => {
       const overridden = Object.fromEntries((overrides.get(container.name) ?? []).map((entry) => [entry.Name, entry.Value]));
-      const environment = { ...container.environment, ...overridden };
-      this.startContainer(container, environment, task);
-    }
+      const child = this.startContainer(container, { ...container.environment, ...overridden }, task);
+      return new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    });
+    task.exited = Promise.all(exits).then(() => undefined);
     return task;
   }
 

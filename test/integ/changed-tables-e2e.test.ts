@@ -195,6 +195,7 @@ describe('in Fargate mode', () => {
     ]);
     // The task ran the refresh and answered the token.
     expect(orchestration.ecs!.tasks).toHaveLength(1);
+    await orchestration.ecs!.tasks[0].exited;
     expect(orchestration.ecs!.tasks[0].exitCode).toBe(0);
     expect(orchestration.standIn!.calls.at(-1)).toBe('SendTaskSuccess');
   });

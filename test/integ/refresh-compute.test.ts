@@ -112,6 +112,7 @@ describe('refreshes that take three times the Lambda timeout', () => {
     expect(orchestration.standIn!.calls).toContain('SendTaskHeartbeat');
     expect(orchestration.standIn!.calls.at(-1)).toBe('SendTaskSuccess');
     expect(orchestration.ecs!.tasks).toHaveLength(1);
+    await orchestration.ecs!.tasks[0].exited;
     expect(orchestration.ecs!.tasks[0].exitCode).toBe(0);
   });
 });
@@ -136,6 +137,7 @@ test('a failed view fails the run in Fargate mode with the same error name and c
     expect(views.map((view) => view.n)).toEqual([0, 0, 0]);
   }
   expect(fargate.orchestration.standIn!.calls.at(-1)).toBe('SendTaskFailure');
+  await fargate.orchestration.ecs!.tasks[0].exited;
   expect(fargate.orchestration.ecs!.tasks[0].exitCode).toBe(1);
 });
 
@@ -158,6 +160,7 @@ test('a task that dies without answering is caught by the heartbeat timeout', as
   expect(execution.status).toBe('FAILED');
   expect(execution.error).toBe('States.HeartbeatTimeout');
   expect(orchestration.ecs!.tasks).toHaveLength(1);
+  await orchestration.ecs!.tasks[0].exited;
   expect(orchestration.ecs!.tasks[0].exitCode).toBeNull();
   expect(orchestration.standIn!.calls).not.toContain('SendTaskSuccess');
   expect(orchestration.standIn!.calls).not.toContain('SendTaskFailure');
