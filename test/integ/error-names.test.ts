@@ -1,6 +1,6 @@
 import type { Client, ClientConfig } from 'pg';
 import { createTestDatabase } from './support/database';
-import { SLOW_FUNCTION_SQL, invoke, localModeEnv, loggedReport, sleep } from './support/refresh';
+import { SLOW_FUNCTION_SQL, invoke, localModeEnv, loggedReport, refreshingBackend, sleep } from './support/refresh';
 import { connect, runSql } from '../../local/pg';
 import { RefreshErrors } from '../../src/refresh/contract';
 
@@ -97,14 +97,9 @@ describe('error names', () => {
   test('a refresh cancelled by an administrator fails as cancelled, not as out of time, and is not retried', async () => {
     await runSql(db, "INSERT INTO knobs (tag, seconds) VALUES ('slow', 5) ON CONFLICT (tag) DO UPDATE SET seconds = 5");
     const run = invoke({ views: ['slow', 'quick'] }, env);
-    let cancelled = false;
-    for (let i = 0; i < 100 && !cancelled; i++) {
-      await sleep(50);
-      const rows = await runSql<{ done: boolean }>(db, `
-        SELECT pg_catalog.pg_cancel_backend(pid) AS done FROM pg_catalog.pg_stat_activity
-         WHERE datname = current_database() AND query LIKE 'REFRESH MATERIALIZED VIEW %slow%' AND state = 'active'`);
-      cancelled = rows.some((row) => row.done);
-    }
+    const pid = await refreshingBackend(db, 'slow', 5_000);
+    const cancelled = pid !== undefined
+      && (await runSql<{ done: boolean }>(db, 'SELECT pg_catalog.pg_cancel_backend($1) AS done', [pid]))[0].done;
     expect(cancelled).toBe(true);
     const { error, output } = await run;
     await runSql(db, 'DELETE FROM knobs');

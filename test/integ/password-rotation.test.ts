@@ -3,7 +3,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import { mockClient } from 'aws-sdk-client-mock';
 import type { ClientConfig } from 'pg';
 import { createTestDatabase } from './support/database';
-import { SLOW_FUNCTION_SQL, invoke, loggedReport, sleep } from './support/refresh';
+import { SLOW_FUNCTION_SQL, invoke, loggedReport, refreshingBackend } from './support/refresh';
 import { runSql } from '../../local/pg';
 import { RefreshEnv } from '../../src/refresh/contract';
 
@@ -48,13 +48,7 @@ describe('password rotation mid-run', () => {
     const run = invoke({ views: ['root', 'child_1', 'child_2', 'child_3'] }, env);
 
     // While root refreshes on the run's only pool connection, the password rotates in the database and the secret.
-    for (let i = 0; i < 200; i++) {
-      const refreshing = await runSql(db, `
-        SELECT 1 FROM pg_catalog.pg_stat_activity
-         WHERE datname = current_database() AND query LIKE 'REFRESH MATERIALIZED VIEW %root%' AND state = 'active'`);
-      if (refreshing.length > 0) break;
-      await sleep(10);
-    }
+    await refreshingBackend(db, 'root', 2_000);
     await runSql(db, `ALTER ROLE ${role} PASSWORD '${newPassword}'`);
     secretsManager.on(GetSecretValueCommand, { SecretId: arn }).resolves({ SecretString: secret(newPassword) });
     const { error, output } = await run;

@@ -1,6 +1,6 @@
 import type { Client, ClientConfig } from 'pg';
 import { createTestDatabase } from './support/database';
-import { CANARY_SQL, Invocation, invoke, localModeEnv, loggedReport, sleep } from './support/refresh';
+import { CANARY_SQL, Invocation, invoke, localModeEnv, loggedReport, refreshingBackend, sleep } from './support/refresh';
 import { connect, runSql } from '../../local/pg';
 import { RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
 import { runLockKey } from '../../src/refresh/run-lock';
@@ -84,14 +84,7 @@ describe('a silent server', () => {
     try {
       const remainingMs = 5_000;
       const run = invoke({ views: ['slow'] }, env, remainingMs);
-      let pid: number | undefined;
-      for (let i = 0; i < 200 && pid === undefined; i++) {
-        const rows = await runSql<{ pid: number }>(db, `
-          SELECT pid FROM pg_catalog.pg_stat_activity
-           WHERE datname = current_database() AND query LIKE 'REFRESH MATERIALIZED VIEW %slow%' AND state = 'active'`);
-        pid = rows[0]?.pid;
-        if (pid === undefined) await sleep(20);
-      }
+      const pid = await refreshingBackend(db, 'slow');
       process.kill(pid!, 'SIGSTOP');
       stopped.push(pid!);
       const result = await outcome(run, remainingMs);
@@ -127,13 +120,7 @@ describe('a silent server', () => {
       const remainingMs = 6_000;
       // gate refreshes on the pool's first connection; then its two dependents need a second one.
       const run = invoke({ views: ['gate', 'after_gate_1', 'after_gate_2'] }, { ...env, [RefreshEnv.CONCURRENCY]: '2' }, remainingMs);
-      for (let i = 0; i < 200; i++) {
-        const rows = await runSql(db, `
-          SELECT 1 FROM pg_catalog.pg_stat_activity
-           WHERE datname = current_database() AND query LIKE 'REFRESH MATERIALIZED VIEW %gate%' AND state = 'active'`);
-        if (rows.length > 0) break;
-        await sleep(20);
-      }
+      await refreshingBackend(db, 'gate');
       await runSql(db, 'INSERT INTO login_delay VALUES (10)');
       const result = await outcome(run, remainingMs);
 

@@ -93,6 +93,21 @@ export async function expectCanaryUnchanged(db: ClientConfig, before: number): P
   expect(await runSql(db, 'SELECT n FROM canary')).toEqual([{ n: before }]);
 }
 
+/**
+ * The backend running the REFRESH of a view (matched by `view` in the statement's text), polled until it shows
+ * or `timeoutMs` has passed.
+ */
+export async function refreshingBackend(db: ClientConfig, view: string, timeoutMs = 4_000): Promise<number | undefined> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const rows = await runSql<{ pid: number }>(db, `
+      SELECT pid FROM pg_catalog.pg_stat_activity
+       WHERE datname = current_database() AND query LIKE $1 AND state = 'active'`, [`REFRESH MATERIALIZED VIEW %${view}%`]);
+    if (rows.length > 0 || Date.now() > until) return rows[0]?.pid;
+    await sleep(20);
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
