@@ -23,7 +23,7 @@ const refreshBundling: javascript.BundlingOptions & Pick<javascript.AddBundleOpt
 };
 
 /** A jest project: the tests under test/<name>, compiled by ts-jest like the rest of the tests. */
-function jestProject(name: 'unit' | 'integ', options: Record<string, unknown> = {}): Record<string, unknown> {
+function jestProject(name: 'unit' | 'engine' | 'package', options: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     displayName: name,
     testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
@@ -34,7 +34,7 @@ function jestProject(name: 'unit' | 'integ', options: Record<string, unknown> = 
   };
 }
 
-// The refresh function's runtime; its integration tests also run on this Node.js version (`test:runtime`).
+// The refresh function's runtime; its engine tests also run on this Node.js version (`test:runtime`).
 const refreshRuntime = awscdk.LambdaRuntime.NODEJS_22_X;
 
 const project = new awscdk.AwsCdkConstructLibrary({
@@ -71,13 +71,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     module: 'itc_orchestrator',
   },
 
-  // The refresh handler is bundled into assets/ so users of every jsii language need no bundler.
-  lambdaOptions: {
-    runtime: refreshRuntime,
-    // AWS SDK v3 keeps connections alive by itself.
-    awsSdkConnectionReuse: false,
-    bundlingOptions: refreshBundling,
-  },
+  // The refresh handler is declared below, so its generated function class sits on the construct side.
+  lambdaAutoDiscover: false,
 
   // Handler libraries are bundled by esbuild, so they are build-time dependencies only.
   devDeps: [
@@ -105,23 +100,40 @@ const project = new awscdk.AwsCdkConstructLibrary({
 
   jestOptions: {
     jestConfig: {
-      // Unit tests (test/unit) need no database; integration tests (test/integ) share one embedded
-      // PostgreSQL, started by the integ project's global setup only when one of its tests runs.
+      // Unit tests (test/unit) need no database and no packing; the engine's tests (test/engine) share one
+      // embedded PostgreSQL, started by that project's global setup only when one of its tests runs; the package
+      // tests (test/package) pack the library, load the bundle and synthesize the README's examples.
       projects: [
         jestProject('unit'),
-        jestProject('integ', {
-          globalSetup: '<rootDir>/test/integ/support/global-setup.ts',
-          globalTeardown: '<rootDir>/test/integ/support/global-teardown.ts',
+        jestProject('engine', {
+          globalSetup: '<rootDir>/test/engine/support/global-setup.ts',
+          globalTeardown: '<rootDir>/test/engine/support/global-teardown.ts',
         }),
+        jestProject('package'),
       ],
       testTimeout: 120_000,
     },
   },
 });
 
+// The run-time code lives apart from the construct: src/engine (the refresh engine and its Lambda entry point),
+// src/task-bootstrap (the Fargate task's entry point), and src/shared (the contract, names and errors both sides
+// use). The construct's generated function class is private, beside the construct's other internals.
+new awscdk.LambdaFunction(project, {
+  entrypoint: 'src/engine/refresh.lambda.ts',
+  constructFile: 'src/private/refresh-function.ts',
+  constructName: 'RefreshFunction',
+  cdkDeps: project.cdkDeps,
+  runtime: refreshRuntime,
+  // AWS SDK v3 keeps connections alive by itself.
+  awsSdkConnectionReuse: false,
+  bundlingOptions: refreshBundling,
+});
+const refreshAssetDir = 'assets/engine/refresh.lambda';
+
 // The refresh task's entry point on ECS Fargate. The construct puts it inline into the container's command,
 // so it needs no image of its own: it fetches the refresh bundle from S3 and runs it with the image's AWS SDK.
-project.bundler.addBundle('src/refresh-task/bootstrap.ts', {
+project.bundler.addBundle('src/task-bootstrap/bootstrap.ts', {
   platform: 'node',
   target: 'node22',
   outfile: 'index.js',
@@ -132,12 +144,12 @@ project.bundler.addBundle('src/refresh-task/bootstrap.ts', {
 
 // The RDS signer with every library it needs, beside the handler in its asset: a file that requires only Node.js
 // built-ins, whatever AWS SDK the runtime has.
-const refreshBundleTask = project.tasks.tryFind('bundle:refresh.lambda');
+const refreshBundleTask = project.tasks.tryFind('bundle:engine/refresh.lambda');
 if (!refreshBundleTask) {
-  throw new Error('The refresh handler has no bundle task (bundle:refresh.lambda) to add the RDS signer to');
+  throw new Error('The refresh handler has no bundle task (bundle:engine/refresh.lambda) to add the RDS signer to');
 }
 refreshBundleTask.exec(
-  `esbuild --bundle @aws-sdk/rds-signer --target=node22 --platform=node --format=cjs --minify --outfile=assets/refresh.lambda/${rdsSignerFile}`,
+  `esbuild --bundle @aws-sdk/rds-signer --target=node22 --platform=node --format=cjs --minify --outfile=${refreshAssetDir}/${rdsSignerFile}`,
 );
 
 // Tests load the bundled handler from assets/, so `npx projen test` bundles first.
@@ -147,10 +159,11 @@ if (bundleTask) {
 }
 // `npx projen test` runs every test with coverage, then eslint; these run one half, without coverage, for a fast
 // loop. Options and paths after the task name reach jest: `npx projen test:unit test/unit/plan.test.ts`.
-// Unit tests use every core (jest's default leaves one free); integration tests share one PostgreSQL and keep it.
+// Unit tests use every core (jest's default leaves one free); the engine's tests share one PostgreSQL and keep it.
 for (const [name, what, workers] of [
-  ['unit', 'the unit tests (no database)', ' --maxWorkers=100%'],
-  ['integ', 'the integration tests (embedded PostgreSQL)', ''],
+  ['unit', 'the unit tests (no database, no packing)', ' --maxWorkers=100%'],
+  ['engine', "the refresh engine's tests (embedded PostgreSQL)", ''],
+  ['package', 'the package tests (packing, the bundle, the README examples)', ''],
 ]) {
   project.addTask(`test:${name}`, {
     description: `Run ${what}`,
@@ -173,17 +186,27 @@ for (const dir of ['local', 'demo', 'bench']) {
   project.eslint?.allowDevDeps(`${dir}/**`);
   project.npmignore?.exclude(`/${dir}/`);
 }
-// The refresh handler's modules import its libraries, which esbuild bundles: devDependencies, as for the entry point.
-project.eslint?.allowDevDeps('src/refresh/**');
-project.eslint?.allowDevDeps('src/refresh-task/**');
+// The run-time modules import their libraries, which esbuild bundles: devDependencies, as for the entry point.
+project.eslint?.allowDevDeps('src/engine/**');
+project.eslint?.allowDevDeps('src/task-bootstrap/**');
 project.npmignore?.exclude('/.ci/', '/test/python/');
-// The handler and the refresh task's bootstrap run from their bundles in assets/; of their compiled modules, the
-// construct needs only the contract and the name parser (which checks view and schema names at synth), with the
-// keyword list and the error type the parser uses.
-project.npmignore?.exclude('/lib/refresh.lambda.*', '/lib/refresh/*', '/lib/refresh-task/');
-for (const module of ['contract', 'names', 'keywords', 'errors']) {
-  project.npmignore?.include(`/lib/refresh/${module}.js`, `/lib/refresh/${module}.d.ts`);
-}
+// The engine and the task bootstrap run from their bundles in assets/, so their compiled modules are not shipped.
+project.npmignore?.exclude('/lib/engine/', '/lib/task-bootstrap/');
+
+// Which side may import which: run time never imports the construct, the construct never imports the run time,
+// and what both share imports only itself. A wrong import is a lint error, so it can never reach the package.
+// Globs throughout: the rule takes either globs or plain paths in one list, not both.
+const constructSide = ['./src/*.ts', './src/private/**', './src/state-machine/**'];
+project.eslint?.addRules({
+  'import/no-restricted-paths': ['error', {
+    zones: [
+      { target: './src/engine/**', from: [...constructSide, './src/task-bootstrap/**'], message: 'The engine runs from its bundle: it may import only src/engine and src/shared.' },
+      { target: './src/task-bootstrap/**', from: [...constructSide, './src/engine/**'], message: 'The task bootstrap runs from its bundle: it may import only src/task-bootstrap and src/shared.' },
+      { target: './src/shared/**', from: [...constructSide, './src/engine/**', './src/task-bootstrap/**'], message: 'src/shared is imported by both sides: it may import only src/shared.' },
+      { target: constructSide, from: ['./src/engine/**', './src/task-bootstrap/**'], message: 'The construct ships without the run-time code: import what both sides need from src/shared.' },
+    ],
+  }],
+});
 project.gitignore.exclude('/bench/.work/', '/cdk.out/', '/test/python/.venv/', '/test/python/cdk.out/');
 
 const tsNode = (dir: string) => `ts-node --transpile-only --project ${dir}/tsconfig.json`;
@@ -210,8 +233,8 @@ project.gitignore.exclude('/.jsii.tabl.json');
 project.package.file.addOverride('jsii.targets.python.classifiers', ['Framework :: AWS CDK', 'Framework :: AWS CDK :: 2']);
 
 // `npm pack` (and so `npm publish` and jsii-pacmak) bundles the refresh handler first: a package packed from
-// a clean clone after `npx projen compile` alone would otherwise ship without assets/refresh.lambda/index.js.
-const refreshBundleFiles = ['assets/refresh.lambda/index.js', `assets/refresh.lambda/${rdsSignerFile}`];
+// a clean clone after `npx projen compile` alone would otherwise ship without the refresh bundle.
+const refreshBundleFiles = [`${refreshAssetDir}/index.js`, `${refreshAssetDir}/${rdsSignerFile}`];
 project.addTask('prepack', {
   description: `Bundle the refresh handler before npm packs; fail the pack if ${refreshBundleFiles.join(' or ')} is missing`,
   steps: [
@@ -222,7 +245,7 @@ project.addTask('prepack', {
   ],
 });
 
-// The refresh function runs on the Lambda runtime's Node.js, not the machine's: its integration tests also run
+// The refresh function runs on the Lambda runtime's Node.js, not the machine's: its engine tests also run
 // on that version, from the npm registry's `node` package (a real Node.js binary for this platform).
 const runtimeNodeMajor = /^nodejs(\d+)\.x$/.exec(refreshRuntime.functionRuntime)?.[1];
 if (!runtimeNodeMajor) {
@@ -230,7 +253,7 @@ if (!runtimeNodeMajor) {
 }
 const runtimeNode = `npm exec --yes --package=node@${runtimeNodeMajor} -- node`;
 project.addTask('test:runtime', {
-  description: `Run the refresh handler's integration tests on Node.js ${runtimeNodeMajor}, the refresh function's runtime`,
+  description: `Run the refresh engine's tests on Node.js ${runtimeNodeMajor}, the refresh function's runtime`,
   steps: [
     { spawn: 'bundle' },
     {
@@ -238,7 +261,7 @@ project.addTask('test:runtime', {
         `${runtimeNode} -e "if (process.versions.node.split('.')[0] !== '${runtimeNodeMajor}') ` +
         `{ console.error('expected Node.js ${runtimeNodeMajor}, got ' + process.version); process.exit(1); } console.log('Node.js ' + process.version)"`,
     },
-    { exec: `${runtimeNode} node_modules/jest/bin/jest.js --ci --selectProjects integ --passWithNoTests --coverage=false`, receiveArgs: true },
+    { exec: `${runtimeNode} node_modules/jest/bin/jest.js --ci --selectProjects engine --passWithNoTests --coverage=false`, receiveArgs: true },
   ],
 });
 

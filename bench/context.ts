@@ -5,7 +5,7 @@ import type { PostgresServer } from '../local/postgres';
 export interface BenchContext {
   readonly server: PostgresServer;
   readonly handlers: HandlerProcesses;
-  /** Absolute path of the shipped bundle, `assets/refresh.lambda/index.js`. */
+  /** Absolute path of the shipped bundle, `assets/engine/refresh.lambda/index.js`. */
   readonly bundle: string;
   /** Scratch directory (gitignored). */
   readonly workDir: string;

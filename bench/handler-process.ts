@@ -1,7 +1,7 @@
 import type { ClientConfig } from 'pg';
 import { BundleProcesses, localConfiguration, ProcessRun } from '../local/lambda';
 import { libpqEnvironment } from '../local/pg';
-import { RefreshEnv, RefreshEvent, RefreshReport } from '../src/refresh/contract';
+import { RefreshEnv, RefreshEvent, RefreshReport } from '../src/shared/contract';
 
 /**
  * The bench's runs of the bundled refresh handler: each in a fresh `node` process, as Lambda starts

@@ -21,7 +21,7 @@ import { PostgresServer, startPostgres } from '../local/postgres';
 import { formatRunReport } from '../local/report';
 import { createWarehouse, readViews, samplePipelines, staleViews, WAREHOUSE_VIEWS } from '../local/warehouse';
 import { RefreshCompute } from '../src';
-import type { RefreshReport } from '../src/refresh/contract';
+import type { RefreshReport } from '../src/shared/contract';
 
 const INTERRUPTED_EXIT_CODE = 130;
 const CLEANUP_TIMEOUT_MS = 10_000;

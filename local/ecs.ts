@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { forwardLines } from './lambda';
 
 /** The refresh task's entry point, which the task definition holds inline: `npx projen bundle` writes it. */
-export const REFRESH_BOOTSTRAP = join(__dirname, '..', 'assets', 'refresh-task', 'bootstrap', 'index.js');
+export const REFRESH_BOOTSTRAP = join(__dirname, '..', 'assets', 'task-bootstrap', 'bootstrap', 'index.js');
 
 /** The task role's credentials, as ECS gives them to a task: static ones here, for the stand-ins to check. */
 export const LOCAL_TASK_ROLE = {

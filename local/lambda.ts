@@ -20,7 +20,7 @@ import { LOCAL_ACCOUNT } from './template';
 export type { FunctionConfiguration, InvocationOutcome } from './lambda-context';
 
 /** The refresh handler exactly as it ships in the Lambda asset: `npx projen bundle` writes it. */
-export const REFRESH_BUNDLE = join(__dirname, '..', 'assets', 'refresh.lambda', 'index.js');
+export const REFRESH_BUNDLE = join(__dirname, '..', 'assets', 'engine', 'refresh.lambda', 'index.js');
 
 /** A Lambda handler run in this process, such as a sample pipeline. */
 export type LocalHandler = (event: unknown, context: ReturnType<typeof lambdaContext>) => Promise<unknown> | unknown;

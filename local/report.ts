@@ -1,5 +1,5 @@
 import type { LocalExecution, StateRecord } from './step-functions';
-import type { RefreshReport, ViewReport } from '../src/refresh/contract';
+import type { RefreshReport, ViewReport } from '../src/shared/contract';
 
 type StatesContainer = { States?: Record<string, Record<string, unknown>> };
 

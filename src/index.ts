@@ -1,5 +1,5 @@
-export { ConcurrentRefresh, OverlapPolicy } from './refresh-policies';
-export type { ViewDependency } from './refresh-policies';
+export { ConcurrentRefresh, OverlapPolicy } from './shared/refresh-policies';
+export type { ViewDependency } from './shared/refresh-policies';
 export { Pipeline } from './pipeline';
 export { DatabaseAuthentication, OrchestratorDatabase } from './orchestrator-database';
 export type { DatabaseEndpointProps, DatabaseOptions, PlaintextPasswordProps } from './orchestrator-database';

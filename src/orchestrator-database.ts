@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { checkInteger, checkNotBlank } from './private/validation';
-import { RefreshEnv, TlsMode } from './refresh/contract';
+import { RefreshEnv, TlsMode } from './shared/contract';
 
 /** The port PostgreSQL, and RDS Proxy for PostgreSQL, listen on unless configured otherwise. */
 const POSTGRES_PORT = 5432;

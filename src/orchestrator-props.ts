@@ -7,7 +7,7 @@ import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { OrchestratorDatabase } from './orchestrator-database';
 import { Pipeline } from './pipeline';
 import { RefreshCompute } from './refresh-compute';
-import { ConcurrentRefresh, OverlapPolicy, ViewDependency } from './refresh-policies';
+import { ConcurrentRefresh, OverlapPolicy, ViewDependency } from './shared/refresh-policies';
 
 
 /** Settings of the materialized view refresh, passed to the refresh function. */

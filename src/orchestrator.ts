@@ -16,11 +16,11 @@ import { SCHEDULE_NAME_SUFFIX, validateOrchestratorProps } from './private/orche
 import { checkPipelineEnvironment } from './private/pipeline-environment';
 import { LambdaSettings, refreshComputeSettings } from './private/refresh-compute-settings';
 import { refreshEnvironment } from './private/refresh-environment';
+import { RefreshFunction } from './private/refresh-function';
 import { createRefreshRole } from './private/refresh-role';
 import { createRefreshTask, grantRunRefreshTask, RefreshTask } from './private/refresh-task';
 import { claimResourcePrefix } from './private/resource-names';
-import { RefreshMetric } from './refresh/contract';
-import { RefreshFunction } from './refresh-function';
+import { RefreshMetric } from './shared/contract';
 import { buildOrchestrationDefinition } from './state-machine/definition';
 import { RefreshTarget } from './state-machine/refresh-step';
 

@@ -1,6 +1,6 @@
 import { ClientConfig } from 'pg';
 import { withClient } from '../../local/pg';
-import { RefreshEnv, RefreshEvent, RefreshReport } from '../../src/refresh/contract';
+import { RefreshEnv, RefreshEvent, RefreshReport } from '../../src/shared/contract';
 import { BenchContext } from '../context';
 import { createFactTable, Dag, DagView, generateDag, installDag } from '../dag-schema';
 import { successfulReports } from '../handler-process';

@@ -4,7 +4,7 @@ import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { withClient } from '../../local/pg';
-import { RefreshEnv } from '../../src/refresh/contract';
+import { RefreshEnv } from '../../src/shared/contract';
 import { BenchContext } from '../context';
 import { HandlerProcessResult, successfulReports } from '../handler-process';
 import { SecretsManagerStandIn } from '../secrets-manager-stand-in';
@@ -54,7 +54,7 @@ export interface HandlerResult {
 }
 
 const REPO_ROOT = join(__dirname, '..', '..');
-const HANDLER_ENTRY = join(REPO_ROOT, 'src', 'refresh.lambda.ts');
+const HANDLER_ENTRY = join(REPO_ROOT, 'src', 'engine', 'refresh.lambda.ts');
 const SECRET_ARN = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:itc-bench-AbCdEf';
 export const CONNECTION_MODES: readonly ConnectionMode[] = ['local', 'secret'];
 

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { withClient } from '../../local/pg';
-import { RefreshEnv } from '../../src/refresh/contract';
+import { RefreshEnv } from '../../src/shared/contract';
 import { BenchContext } from '../context';
 import { successfulReports } from '../handler-process';
 import { median, round } from '../stats';

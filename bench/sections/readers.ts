@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client, ClientConfig } from 'pg';
 import { connect, withClient } from '../../local/pg';
-import { ConcurrentRefresh, RefreshEnv } from '../../src/refresh/contract';
+import { ConcurrentRefresh, RefreshEnv } from '../../src/shared/contract';
 import { BenchContext } from '../context';
 import { createFactTable, FACT_TABLE } from '../dag-schema';
 import { successfulReports } from '../handler-process';

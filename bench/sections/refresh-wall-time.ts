@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Client, ClientConfig } from 'pg';
 import { connect, withClient } from '../../local/pg';
-import { RefreshEnv } from '../../src/refresh/contract';
+import { RefreshEnv } from '../../src/shared/contract';
 import { BenchContext } from '../context';
 import { createFactTable, criticalPathMs, Dag, generateDag, installDag, totalWorkMs } from '../dag-schema';
 import { successfulReports } from '../handler-process';

@@ -5,7 +5,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { checkDuration, checkNameList } from './validation';
 import type { FreshnessOptions } from '../orchestrator-props';
-import { formatRelationName, InvalidNameError, parseRelationName, RelationName } from '../refresh/names';
+import { formatRelationName, InvalidNameError, parseRelationName, RelationName } from '../shared/names';
 
 /** CloudWatch alarms evaluate at most 7 days of data, and at most 1 day with periods under an hour. */
 const MAX_EVALUATION_RANGE = Duration.days(7);

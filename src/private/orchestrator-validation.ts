@@ -5,8 +5,8 @@ import { validateFreshness } from './freshness-alarms';
 import { validateRefreshCompute } from './refresh-compute-settings';
 import { scheduleExpressionProblem } from './schedule-expression';
 import { checkDuration, checkInteger, checkNameList, checkNames, checkShorterThan, checkViewDependencies } from './validation';
-import { RefreshLimits } from '../refresh/contract';
-import { parseRelationName, parseSchemaName } from '../refresh/names';
+import { RefreshLimits } from '../shared/contract';
+import { parseRelationName, parseSchemaName } from '../shared/names';
 
 /** Schedule names are limited to 64 characters: the longest name made from the prefix. */
 export const SCHEDULE_NAME_SUFFIX = '-schedule';

@@ -1,7 +1,7 @@
 import { Stack } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { RefreshOptions } from '../orchestrator-props';
-import { RefreshEnv } from '../refresh/contract';
+import { RefreshEnv } from '../shared/contract';
 
 /** The refresh settings as the refresh function reads them; unset settings keep the function's defaults. */
 export function refreshEnvironment(scope: Construct, refresh: RefreshOptions): Record<string, string> {

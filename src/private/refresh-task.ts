@@ -8,14 +8,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import { Construct } from 'constructs';
 import { DEFAULT_IMAGE_NODE_PATH, DEFAULT_REFRESH_IMAGE, FargateSettings } from './refresh-compute-settings';
-import { RDS_SIGNER_FILE, RefreshEnv, RefreshTaskEnv } from '../refresh/contract';
+import { RDS_SIGNER_FILE, RefreshEnv, RefreshTaskEnv } from '../shared/contract';
 
 /** The refresh bundle, the same file the refresh function runs. */
-export const REFRESH_BUNDLE_PATH = join(__dirname, '..', '..', 'assets', 'refresh.lambda', 'index.js');
+export const REFRESH_BUNDLE_PATH = join(__dirname, '..', '..', 'assets', 'engine', 'refresh.lambda', 'index.js');
 /** The RDS signer the refresh bundle loads with IAM authentication, from the file beside it. */
-export const RDS_SIGNER_PATH = join(__dirname, '..', '..', 'assets', 'refresh.lambda', RDS_SIGNER_FILE);
+export const RDS_SIGNER_PATH = join(__dirname, '..', '..', 'assets', 'engine', 'refresh.lambda', RDS_SIGNER_FILE);
 /** The task's entry point, which the container runs inline. */
-export const REFRESH_BOOTSTRAP_PATH = join(__dirname, '..', '..', 'assets', 'refresh-task', 'bootstrap', 'index.js');
+export const REFRESH_BOOTSTRAP_PATH = join(__dirname, '..', '..', 'assets', 'task-bootstrap', 'bootstrap', 'index.js');
 export const REFRESH_CONTAINER_NAME = 'refresh';
 
 export interface RefreshTaskProps {

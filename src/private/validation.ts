@@ -1,6 +1,6 @@
 import { Duration, Token } from 'aws-cdk-lib';
-import { parseRelationName } from '../refresh/names';
-import type { ViewDependency } from '../refresh-policies';
+import { parseRelationName } from '../shared/names';
+import type { ViewDependency } from '../shared/refresh-policies';
 
 /*
  * Token-aware checks for construct props. Each skips values that are unresolved at synth (tokens are

@@ -5,7 +5,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
 import { ECS_SERVICE_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_DATABASE_RETRY } from './retry-policies';
 import type { RefreshTask } from '../private/refresh-task';
-import { RefreshEvent, RefreshTaskEnv } from '../refresh/contract';
+import { RefreshEvent, RefreshTaskEnv } from '../shared/contract';
 
 export const REFRESH_STATE_NAME = 'Refresh materialized views';
 

@@ -1,6 +1,6 @@
 import { Duration } from 'aws-cdk-lib';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { RefreshErrors } from '../refresh/contract';
+import { RefreshErrors } from '../shared/contract';
 
 /**
  * Errors of the Lambda service itself (not of the function's code), including throttling. The

@@ -15,11 +15,11 @@ import sys
 import tarfile
 from pathlib import Path
 
-HANDLER_IN_PACKAGE = "package/assets/refresh.lambda/index.js"
-BOOTSTRAP_IN_PACKAGE = "package/assets/refresh-task/bootstrap/index.js"
+HANDLER_IN_PACKAGE = "package/assets/engine/refresh.lambda/index.js"
+BOOTSTRAP_IN_PACKAGE = "package/assets/task-bootstrap/bootstrap/index.js"
 LOCAL_ONLY = ("package/demo/", "package/bench/", "package/test/", "package/.ci/")
-RUNTIME_ONLY = ("package/lib/refresh/", "package/lib/refresh-task/", "package/lib/refresh.lambda.")
-CONSTRUCT_IMPORTS = tuple(f"package/lib/refresh/{module}." for module in ("contract", "names", "keywords", "errors"))
+RUNTIME_ONLY = ("package/lib/engine/", "package/lib/task-bootstrap/")
+SHARED = "package/lib/shared/"
 
 failures: list[str] = []
 
@@ -173,17 +173,17 @@ def check_published_files() -> None:
     local_only = [f for f in files if f.startswith(LOCAL_ONLY)]
     check(not local_only and HANDLER_IN_PACKAGE in files,
           f"the package ships no demo, harness, test or bench code ({len(files)} files): {local_only[:5]}")
-    # The handler and the task bootstrap run from their bundles; only the modules the construct imports ship compiled.
-    runtime_only = [f for f in files if f.startswith(RUNTIME_ONLY) and not f.startswith(CONSTRUCT_IMPORTS)]
-    check(not runtime_only and any(f.startswith(CONSTRUCT_IMPORTS) for f in files),
-          f"the package ships the engine's compiled modules only where the construct imports them: {runtime_only[:5]}")
+    # The engine and the task bootstrap run from their bundles; what the construct shares with them ships compiled.
+    runtime_only = [f for f in files if f.startswith(RUNTIME_ONLY)]
+    check(not runtime_only and any(f.startswith(SHARED) for f in files),
+          f"the package ships no run-time module, and ships src/shared compiled: {runtime_only[:5]}")
 
 
 def check_handler_asset(assembly: Path, stack: str, template: dict) -> None:
     handler = wheel_handler()
-    repo_handler = Path("assets/refresh.lambda/index.js").read_bytes()
+    repo_handler = Path("assets/engine/refresh.lambda/index.js").read_bytes()
     check(handler == repo_handler,
-          "the wheel carries this tree's assets/refresh.lambda/index.js "
+          "the wheel carries this tree's assets/engine/refresh.lambda/index.js "
           f"(sha256 {hashlib.sha256(handler).hexdigest()[:12]}; if not, rebuild the wheel)")
 
     manifest = json.loads((assembly / f"{stack}.assets.json").read_text())
@@ -207,8 +207,8 @@ def check_task_assets(assembly: Path, stack: str, template: dict) -> None:
     handler, uploaded as a single-file asset."""
     handler = wheel_handler()
     bootstrap = wheel_file(BOOTSTRAP_IN_PACKAGE)
-    check(bootstrap == Path("assets/refresh-task/bootstrap/index.js").read_bytes(),
-          "the wheel carries this tree's assets/refresh-task/bootstrap/index.js (if not, rebuild the wheel)")
+    check(bootstrap == Path("assets/task-bootstrap/bootstrap/index.js").read_bytes(),
+          "the wheel carries this tree's assets/task-bootstrap/bootstrap/index.js (if not, rebuild the wheel)")
     task_definitions = list(resources_of_type(template, "AWS::ECS::TaskDefinition").values())
     if not check(len(task_definitions) == 1, f"one task definition: {len(task_definitions)}"):
         return

@@ -32,8 +32,8 @@ wheels=(dist/python/itc_orchestrator-*.whl)
 shopt -u nullglob
 [ ${#wheels[@]} -eq 1 ] || fail "expected exactly one wheel in dist/python, found ${#wheels[@]}; run 'npx projen compile && npx projen package:python' first"
 wheel=${wheels[0]}
-[ -f assets/refresh.lambda/index.js ] || fail "assets/refresh.lambda/index.js is missing; run 'npx projen bundle' first"
-[ -f assets/refresh-task/bootstrap/index.js ] || fail "assets/refresh-task/bootstrap/index.js is missing; run 'npx projen bundle' first"
+[ -f assets/engine/refresh.lambda/index.js ] || fail "assets/engine/refresh.lambda/index.js is missing; run 'npx projen bundle' first"
+[ -f assets/task-bootstrap/bootstrap/index.js ] || fail "assets/task-bootstrap/bootstrap/index.js is missing; run 'npx projen bundle' first"
 
 # The Python app runs on the aws-cdk-lib and constructs releases the TypeScript twin runs on, so the
 # two templates can be compared like for like.

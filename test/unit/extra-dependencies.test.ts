@@ -1,6 +1,6 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { orchestratorFixture } from './orchestrator-fixture';
-import { RefreshEnv } from '../../src/refresh/contract';
+import { RefreshEnv } from '../../src/shared/contract';
 
 describe('refresh.extraDependencies', () => {
   test('reaches the refresh function as JSON in its environment', () => {

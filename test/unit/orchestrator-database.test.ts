@@ -4,7 +4,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import { DatabaseAuthentication, ItcOrchestrator, OrchestratorDatabase, Pipeline } from '../../src';
-import { RefreshEnv } from '../../src/refresh/contract';
+import { RefreshEnv } from '../../src/shared/contract';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 const PIPELINE_ARN = 'arn:aws:lambda:eu-west-1:123456789012:function:demand';

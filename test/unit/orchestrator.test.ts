@@ -10,7 +10,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { IMPORTED_PIPELINE_ARN, minimalProps, newStack, orchestratorFixture, stateMachineDefinition, templateResolver } from './orchestrator-fixture';
 import { ConcurrentRefresh, DatabaseAuthentication, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy } from '../../src';
-import { RefreshEnv, RefreshErrors } from '../../src/refresh/contract';
+import { RefreshEnv, RefreshErrors } from '../../src/shared/contract';
 
 // asl-validator ships CommonJS without types.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -9,7 +9,7 @@ import { ACCOUNT, REGION, minimalProps, newStack, orchestratorFixture, stateMach
 import { DatabaseAuthentication, OrchestratorDatabase, RefreshCompute } from '../../src';
 import { ItcOrchestrator } from '../../src/orchestrator';
 import { RDS_SIGNER_PATH, REFRESH_BOOTSTRAP_PATH, REFRESH_BUNDLE_PATH } from '../../src/private/refresh-task';
-import { RefreshEnv, RefreshErrors, RefreshTaskEnv } from '../../src/refresh/contract';
+import { RefreshEnv, RefreshErrors, RefreshTaskEnv } from '../../src/shared/contract';
 
 const REFRESH_STATE = 'Refresh materialized views';
 

@@ -1,0 +1,95 @@
+/** The fields of a `pg` error this module reads. */
+interface DatabaseErrorLike {
+  readonly code?: string;
+  readonly message?: string;
+}
+
+/**
+ * SQLSTATEs worth another attempt on the same view: the next attempt can succeed without any change.
+ * @see https://www.postgresql.org/docs/current/errcodes-appendix.html
+ */
+const TRANSIENT_SQLSTATES = new Set([
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '55P03', // lock_not_available (lock_timeout)
+  '57P01', // admin_shutdown: the backend was terminated (failover, restart, pg_terminate_backend)
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (server starting up)
+  '53300', // too_many_connections
+]);
+
+/** Node socket errors of a connection that was lost or could not be opened for a moment. */
+const TRANSIENT_NODE_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
+
+/** Whether retrying the same statement may succeed: a lost connection, a lock or serialization conflict. */
+export function isTransient(error: unknown): boolean {
+  const { code, message = '' } = (error ?? {}) as DatabaseErrorLike;
+  if (code && (TRANSIENT_SQLSTATES.has(code) || code.startsWith('08') || TRANSIENT_NODE_CODES.has(code))) {
+    return true;
+  }
+  // pg reports a connection closed under a running query without a code.
+  return /Connection terminated|connection closed|terminating connection/i.test(message);
+}
+
+/** Whether the server rejected the credentials (wrong password, unknown user). */
+export function isAuthenticationFailure(error: unknown): boolean {
+  const code = (error as DatabaseErrorLike | undefined)?.code;
+  return code === '28P01' || code === '28000';
+}
+
+/**
+ * Whether a statement was cancelled by `statement_timeout`. SQLSTATE 57014 also covers a cancel request
+ * (`pg_cancel_backend`), which the server words differently; see {@link isCancelledByAdministrator}.
+ */
+export function isStatementTimeout(error: unknown): boolean {
+  return (error as DatabaseErrorLike | undefined)?.code === '57014' && !isCancelledByAdministrator(error);
+}
+
+/**
+ * Whether someone cancelled the statement with `pg_cancel_backend` (or a cancel request from another
+ * client): SQLSTATE 57014 with "canceling statement due to user request". The engine itself never sends one.
+ */
+export function isCancelledByAdministrator(error: unknown): boolean {
+  const { code, message = '' } = (error ?? {}) as DatabaseErrorLike;
+  return code === '57014' && /due to user request/i.test(message);
+}
+
+/**
+ * Whether the server refused a connection for lack of free slots: SQLSTATE 53300 ("sorry, too many clients
+ * already", "remaining connection slots are reserved ...", "too many connections for role/database"), or a
+ * pooler's equivalent without that code.
+ */
+export function isTooManyConnections(error: unknown): boolean {
+  const { code, message = '' } = (error ?? {}) as DatabaseErrorLike;
+  return code === '53300' || /too many (clients|connections)|remaining connection slots are reserved|no more connections allowed/i.test(message);
+}
+
+/** Whether the role lacks a privilege (SQLSTATE 42501 insufficient_privilege). */
+export function isPermissionDenied(error: unknown): boolean {
+  return (error as DatabaseErrorLike | undefined)?.code === '42501';
+}
+
+/** A one-line description of any thrown value: `SQLSTATE message` for database errors. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as DatabaseErrorLike).code;
+    const message = error.message || error.name;
+    return code ? `${code} ${message}` : message;
+  }
+  return String(error);
+}
+
+/** The signed parts of an IAM authentication token (a presigned URL), wherever one appears. */
+const SIGNED_TOKEN_PARTS = /(X-Amz-(?:Signature|Security-Token|Credential)=)[^&\s"']+/g;
+
+/**
+ * Replaces every occurrence of each secret in a text, and the signature of anything shaped like an IAM
+ * authentication token, so no credential leaves the handler.
+ */
+export function redact(text: string, secrets: readonly string[]): string {
+  let result = text;
+  for (const secret of secrets) {
+    if (secret.length > 0) result = result.split(secret).join('[redacted]');
+  }
+  return result.replace(SIGNED_TOKEN_PARTS, '$1[redacted]');
+}

@@ -1,0 +1,134 @@
+import type { ClientBase } from 'pg';
+import { DependencyGraph, NodeKey, passesThrough } from './dependencies';
+import type { ChangedTable } from '../shared/contract';
+import { formatRelationName, parseRelationName, quoteIdentifier } from '../shared/names';
+import { RefreshError } from '../shared/refresh-error';
+
+/** Relation kinds a changed table may have: the relations a view can read. */
+const READABLE_RELKINDS: Record<string, string> = {
+  r: 'a table',
+  p: 'a partitioned table',
+  f: 'a foreign table',
+  v: 'a plain view',
+  m: 'a materialized view',
+};
+
+const OTHER_RELKINDS: Record<string, string> = {
+  S: 'a sequence',
+  i: 'an index',
+  I: 'a partitioned index',
+  c: 'a composite type',
+  t: 'a TOAST table',
+};
+
+/** How many view names the report gives per changed table; the count covers the rest. */
+export const MAX_VIEWS_NAMED_PER_TABLE = 10;
+/** How many changed tables the report lists; `omittedTables` counts the rest. */
+export const MAX_TABLES_LISTED = 50;
+
+/** A changed relation, resolved through the catalog. */
+export interface ResolvedTable {
+  readonly oid: number;
+  /** `schema.name` as {@link formatRelationName} writes it. */
+  readonly qualifiedName: string;
+}
+
+/**
+ * Resolves the names of changed relations (regclass syntax, unqualified names through the `search_path`).
+ * Tables, partitioned tables, foreign tables, plain views and materialized views are accepted. Every problem is
+ * collected into one error, so nothing runs until every name is valid.
+ * @param origin where the names came from, for messages
+ */
+export async function resolveTableNames(client: ClientBase, names: readonly unknown[], origin: string): Promise<ResolvedTable[]> {
+  const problems: Array<string | undefined> = names.map(() => undefined);
+  const canonical = names.map((input, index) => {
+    try {
+      const { schema, name } = parseRelationName(input, 'table name');
+      return schema === undefined ? quoteIdentifier(name) : `${quoteIdentifier(schema)}.${quoteIdentifier(name)}`;
+    } catch (error) {
+      problems[index] = (error as Error).message;
+      return '';
+    }
+  });
+
+  // to_regclass reads the canonical text as a name, never as SQL; it returns NULL for a missing relation.
+  const { rows } = await client.query<{ oid: number | null; relkind: string | null; schema: string | null; name: string | null }>(
+    `SELECT c.oid, c.relkind, n.nspname AS schema, c.relname AS name
+       FROM unnest($1::text[]) WITH ORDINALITY AS input(name, ord)
+       LEFT JOIN pg_catalog.pg_class c ON input.name <> '' AND c.oid = pg_catalog.to_regclass(input.name)
+       LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      ORDER BY input.ord`,
+    [canonical],
+  );
+  const tables = new Map<number, ResolvedTable>();
+  rows.forEach((row, index) => {
+    const input = names[index];
+    if (canonical[index] === '') return;
+    if (row.oid === null) {
+      problems[index] = `table ${JSON.stringify(input)} does not exist`;
+    } else if (!(row.relkind! in READABLE_RELKINDS)) {
+      problems[index] = `${JSON.stringify(input)} is ${OTHER_RELKINDS[row.relkind!] ?? 'not a relation a view can read'}, not a table or view`;
+    } else {
+      tables.set(row.oid, { oid: row.oid, qualifiedName: formatRelationName(row.schema!, row.name!) });
+    }
+  });
+  const found = problems.filter((problem) => problem !== undefined);
+  if (found.length > 0) {
+    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid ${origin}: ${found.join('; ')}`);
+  }
+  return [...tables.values()];
+}
+
+/** The views selected because of changed tables. */
+export interface TableSelectionResult {
+  /** The selected views to refresh, in no particular order. */
+  readonly oids: number[];
+  /** Per changed table, in the order given, the views selected because of it; at most {@link MAX_TABLES_LISTED}. */
+  readonly tables: ChangedTable[];
+  /** Changed tables left out of `tables`. */
+  readonly omittedTables: number;
+}
+
+/**
+ * The materialized views among `candidates` that read any of the changed tables, directly or transitively,
+ * along the edges of the {@link DependencyGraph} the refresh order follows: through plain views, SQL-standard
+ * function bodies, declared dependencies and other candidate materialized views. With `T -> mv_a -> mv_b`, a
+ * change to `T` selects both. A partition's change reaches the views that read its partitioned table.
+ *
+ * The walk stops at a materialized view outside the candidates: it is not refreshed, so what it returns, and
+ * hence what its dependents return, does not change. One walk finds the views to refresh; the report's
+ * per-table lists take one walk per listed table, at most {@link MAX_TABLES_LISTED}.
+ *
+ * @param graph read with the changed tables, so it holds the edges from them
+ */
+export function selectByTables(graph: DependencyGraph, tables: readonly ResolvedTable[], candidates: readonly number[]): TableSelectionResult {
+  const eligible = new Set(candidates);
+  const reach = (origins: readonly number[]): number[] => {
+    const stack = origins.map((oid): NodeKey => `r${oid}`);
+    const seen = new Set<NodeKey>(stack);
+    const found = new Set<number>();
+    while (stack.length > 0) {
+      for (const reader of graph.readBy.get(stack.pop()!) ?? []) {
+        const oid = Number(reader.slice(1));
+        const materialized = reader[0] === 'r' && graph.relkinds.get(oid) === 'm';
+        // A changed materialized view counts when the walk reaches it from a changed relation, like any other.
+        if (materialized && eligible.has(oid)) found.add(oid);
+        if (seen.has(reader)) continue;
+        seen.add(reader);
+        if (materialized ? eligible.has(oid) : passesThrough(graph, reader)) stack.push(reader);
+      }
+    }
+    return [...found];
+  };
+
+  const name = (oid: number) => graph.names.get(oid)!;
+  const byName = (a: number, b: number) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0);
+  return {
+    oids: reach(tables.map((table) => table.oid)),
+    tables: tables.slice(0, MAX_TABLES_LISTED).map((table) => {
+      const views = reach([table.oid]).sort(byName);
+      return { table: table.qualifiedName, selected: views.length, views: views.slice(0, MAX_VIEWS_NAMED_PER_TABLE).map(name) };
+    }),
+    omittedTables: Math.max(0, tables.length - MAX_TABLES_LISTED),
+  };
+}
