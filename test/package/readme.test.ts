@@ -1,10 +1,10 @@
 /**
- * Every TypeScript example in README.md, synthesized exactly as printed (only `itc-orchestrator` resolves to this
- * repository's sources), the way `cdk synth` would without AWS credentials: nothing may need a context lookup.
- * The complete apps (`ts fixture=app`) run as they are; every other block runs inside the stack of the
- * jsii-rosetta fixture (rosetta/default.ts-fixture), with a value for each name it declares.
+ * Every TypeScript example in README.md and docs/*.md, synthesized exactly as printed (only `itc-orchestrator`
+ * resolves to this repository's sources), the way `cdk synth` would without AWS credentials: nothing may need a
+ * context lookup. The complete apps (`ts fixture=app`) run as they are; every other block runs inside the stack of
+ * the jsii-rosetta fixture (rosetta/default.ts-fixture), with a value for each name it declares.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Stack } from 'aws-cdk-lib';
@@ -23,24 +23,64 @@ interface Snippet {
   readonly code: string;
 }
 
+/** The documents whose examples users copy: the README, then every page of docs/. */
+const DOCUMENTS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).sort().map((name) => `docs/${name}`)];
+
 /**
- * The `ts` blocks of the README, named after the section they are in: the complete apps (`ts fixture=app`) and the
- * snippets (every other `ts` block).
+ * The fence info strings a document may use. TypeScript (`ts`, `ts fixture=app`) runs here and Python in
+ * test/python/readme_apps.py; the others are not code a CDK app runs. Any other block (`typescript`, `py`, a block
+ * without a language, ...) fails the test, so no example escapes the check.
  */
-function readmeBlocks(): { apps: Snippet[]; snippets: Snippet[] } {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const apps: Snippet[] = [];
-  const snippets: Snippet[] = [];
+const KNOWN_FENCES = new Set(['ts', 'ts fixture=app', 'python', 'bash', 'sql', 'text', 'json', 'mermaid']);
+
+/** The fenced blocks of a Markdown text, each with its info string, its code and the `## ` section it is in. */
+function fencedBlocks(document: string, text: string): { info: string; code: string; section: string }[] {
+  const blocks: { info: string; code: string; section: string }[] = [];
   let section = '';
-  for (const match of readme.matchAll(/^## (.+)$|^```ts( fixture=app)?\n([\s\S]*?)^```$/gm)) {
-    if (match[1] !== undefined) {
-      section = match[1];
-    } else {
-      const list = match[2] ? apps : snippets;
-      list.push({ title: `${section} #${list.filter((s) => s.title.startsWith(`${section} #`)).length + 1}`, code: match[3] });
+  let open: { info: string; lines: string[] } | undefined;
+  for (const line of text.split('\n')) {
+    if (open) {
+      if (line === '```') {
+        blocks.push({ info: open.info, code: open.lines.map((code) => `${code}\n`).join(''), section });
+        open = undefined;
+      } else {
+        open.lines.push(line);
+      }
+    } else if (line.startsWith('```')) {
+      const info = line.slice(3).trim();
+      if (!KNOWN_FENCES.has(info)) {
+        throw new Error(`${document} has a \`\`\`${info} block, which no test runs: mark TypeScript \`\`\`ts and Python \`\`\`python ` +
+          `(known: ${[...KNOWN_FENCES].join(', ')})`);
+      }
+      open = { info, lines: [] };
+    } else if (line.startsWith('## ')) {
+      section = line.slice(3);
     }
   }
+  if (open) throw new Error(`${document} has a \`\`\`${open.info} block that is never closed`);
+  return blocks;
+}
+
+/**
+ * The `ts` blocks of a document, named after the document and the section they are in: the complete apps
+ * (`ts fixture=app`) and the snippets (every other `ts` block).
+ */
+function documentBlocks(document: string, text: string): { apps: Snippet[]; snippets: Snippet[] } {
+  const apps: Snippet[] = [];
+  const snippets: Snippet[] = [];
+  for (const { info, code, section } of fencedBlocks(document, text)) {
+    if (!info.startsWith('ts')) continue;
+    const list = info === 'ts fixture=app' ? apps : snippets;
+    const prefix = `${document}: ${section} #`;
+    list.push({ title: `${prefix}${list.filter((s) => s.title.startsWith(prefix)).length + 1}`, code });
+  }
   return { apps, snippets };
+}
+
+/** The `ts` blocks of every document. */
+function readmeBlocks(): { apps: Snippet[]; snippets: Snippet[] } {
+  const blocks = DOCUMENTS.map((document) => documentBlocks(document, readFileSync(join(ROOT, document), 'utf8')));
+  return { apps: blocks.flatMap((block) => block.apps), snippets: blocks.flatMap((block) => block.snippets) };
 }
 
 /**
@@ -104,7 +144,7 @@ function inFixture(snippet: Snippet): string {
   const unknown = declared.filter((name) => !(name in FIXTURE_VALUES));
   if (unknown.length > 0) {
     throw new Error(`The README snippet in "${snippet.title}" declares ${unknown.map((name) => `\`${name}\``).join(', ')}, ` +
-      `which has no fixture value in test/unit/readme.test.ts (known: ${Object.keys(FIXTURE_VALUES).join(', ')})`);
+      `which has no fixture value in test/package/readme.test.ts (known: ${Object.keys(FIXTURE_VALUES).join(', ')})`);
   }
   const body = snippet.code.replace(/^declare const (\w+): (.+);$/gm, (_line, name, type) => `const ${name}: ${type} = fixtureValue(this, '${name}');`);
   const leftOver = body.match(/^\s*declare\b.*$/m);
@@ -155,8 +195,9 @@ function expectSynthesizedCleanly({ manifest, messages }: ReturnType<typeof synt
 
 const { apps, snippets } = readmeBlocks();
 
-test('the README has its TypeScript apps', () => {
-  expect(apps.map((app) => app.title)).toEqual(['Quick start #1', 'Usage #1']);
+test('the README and docs have their TypeScript apps', () => {
+  expect(DOCUMENTS).toEqual(expect.arrayContaining(['README.md', 'docs/configuration.md']));
+  expect(apps.map((app) => app.title)).toEqual(['README.md: Quick start #1', 'docs/configuration.md: A complete app #1']);
 });
 
 test.each(apps.map((app) => [app.title, app] as const))('the README app in "%s" synthesizes without AWS credentials', (_title, app) => {
@@ -166,14 +207,14 @@ test.each(apps.map((app) => [app.title, app] as const))('the README app in "%s" 
   expect(synthesized.types).toEqual(expect.arrayContaining(['AWS::StepFunctions::StateMachine', 'AWS::Lambda::Function', 'AWS::RDS::DBInstance', 'AWS::Scheduler::Schedule']));
 });
 
-test('the README has its TypeScript snippets', () => {
+test('the README and docs have their TypeScript snippets', () => {
   expect(snippets.map((snippet) => snippet.title)).toEqual([
-    'Connecting to the database #1',
-    'Connecting to the database #2',
-    'Connecting to the database #3',
-    'Connecting to the database #4',
-    'Operations #1',
-    'Long refreshes #1',
+    'README.md: Connect to the database #1',
+    'README.md: Connect to the database #2',
+    'README.md: Long refreshes #1',
+    'README.md: Alarms and freshness #1',
+    'docs/configuration.md: Connecting to the database #1',
+    'docs/configuration.md: Connecting to the database #2',
   ]);
 });
 
@@ -191,4 +232,20 @@ test('a snippet that declares a name without a fixture value fails, naming it', 
   const snippet = { title: 'Example #1', code: "declare const warehouse: rds.IDatabaseInstance;\n\nnew CfnOutput(this, 'Host', { value: warehouse.dbInstanceEndpointAddress });\n" };
 
   expect(() => inFixture(snippet)).toThrow(/"Example #1" declares `warehouse`, which has no fixture value/);
+});
+
+test('a block no test runs fails, naming the document and the block', () => {
+  expect(() => documentBlocks('docs/example.md', "## Example\n\n```typescript\nnew Stack(app, 'Example');\n```\n")).toThrow(
+    /docs\/example\.md has a ```typescript block, which no test runs/,
+  );
+  expect(() => documentBlocks('docs/example.md', '## Example\n\n```\nnpx projen\n```\n')).toThrow(/docs\/example\.md has a ``` block/);
+});
+
+test('the blocks of a document are named after the document and their section', () => {
+  const text = "## First\n\n```ts\nconst a = 1;\n```\n\n```python\na = 1\n```\n\n## Second\n\n```ts\nconst b = 2;\n```\n\n```ts fixture=app\nconst c = 3;\n```\n";
+
+  expect(documentBlocks('docs/example.md', text)).toEqual({
+    apps: [{ title: 'docs/example.md: Second #1', code: 'const c = 3;\n' }],
+    snippets: [{ title: 'docs/example.md: First #1', code: 'const a = 1;\n' }, { title: 'docs/example.md: Second #1', code: 'const b = 2;\n' }],
+  });
 });

@@ -1,14 +1,17 @@
-"""Runs every Python example of README.md as it is written, so the Python code users copy stays real, then checks
+"""Runs every Python example of README.md and docs/*.md as it is written, so the Python code users copy stays real, then checks
 what each synthesized: no context lookup, which `cdk synth` could not do without AWS credentials, no error, no
 warning about a pipeline in another account or region, and the orchestrator's state machine.
 
-The complete apps (the Quick start and Usage blocks, which make their App and synthesize it) run as they are. Every
+The complete apps (the blocks that make their App and synthesize it) run as they are. Every
 other block is a snippet: it runs after a preamble that imports what the jsii-rosetta fixture imports
 (rosetta/default.ts-fixture), makes `self` a stack in an app, and defines the names the snippet uses but does not
 define, from FIXTURE_VALUES (the values test/unit/readme.test.ts gives the TypeScript snippets); the app is then
 synthesized. (test/unit/readme.test.ts does the same for the TypeScript examples.)
 
-Usage: python readme_apps.py README.md <cdk.out directory>
+Every fenced block must be one of KNOWN_FENCES, so no Python example can escape the check under another name
+(`py`, or no language at all), and the Python blocks must be exactly EXPECTED_APPS and EXPECTED_SNIPPETS.
+
+Usage: python readme_apps.py README.md docs/*.md <cdk.out directory>
 """
 
 import ast
@@ -20,15 +23,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-EXPECTED_APPS = ["Quick start", "Usage"]
+EXPECTED_APPS = ["README.md: Quick start", "docs/configuration.md: A complete app"]
 EXPECTED_SNIPPETS = [
-    "Connecting to the database #1",
-    "Connecting to the database #2",
-    "Connecting to the database #3",
-    "Connecting to the database #4",
-    "Operations #1",
-    "Long refreshes #1",
+    "README.md: Connect to the database #1",
+    "README.md: Connect to the database #2",
+    "README.md: Long refreshes #1",
+    "README.md: Alarms and freshness #1",
+    "docs/configuration.md: Connecting to the database #1",
+    "docs/configuration.md: Connecting to the database #2",
 ]
+
+# The fence info strings a document may use: Python runs here, TypeScript (`ts`) in test/package/readme.test.ts, and
+# the others are not code a CDK app runs.
+KNOWN_FENCES = {"ts", "ts fixture=app", "python", "bash", "sql", "text", "json", "mermaid"}
 
 # What the rosetta fixture imports, plus the structs Python passes where TypeScript writes an object literal.
 IMPORTS = """\
@@ -110,18 +117,47 @@ pipelines = [
 }
 
 
-def readme_blocks(readme: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """The Python blocks, named after their section: the complete apps, and the snippets numbered in each section."""
-    apps, snippets = [], []
-    for section in re.finditer(r"^## (.+?)\n(.*?)(?=^## |\Z)", readme, re.S | re.M):
-        title, number = section.group(1), 0
-        for block in re.findall(r"^```python\n(.*?)^```", section.group(2), re.S | re.M):
-            # A whole app makes its App and synthesizes it; a snippet does not.
-            if re.search(r"^app = cdk\.App\(\)$", block, re.M) and re.search(r"^app\.synth\(\)$", block, re.M):
-                apps.append((title, block))
+def fenced_blocks(document: str, text: str) -> list[tuple[str, str, str]]:
+    """The fenced blocks of a Markdown text: (info string, code, the `## ` section it is in). Refuses a block whose
+    info string is not in KNOWN_FENCES, so an example cannot escape the check."""
+    blocks: list[tuple[str, str, str]] = []
+    section, info, lines = "", None, []
+    for line in text.split("\n"):
+        if info is not None:
+            if line == "```":
+                blocks.append((info, "".join(code + "\n" for code in lines), section))
+                info, lines = None, []
             else:
-                number += 1
-                snippets.append((f"{title} #{number}", block))
+                lines.append(line)
+        elif line.startswith("```"):
+            info = line[3:].strip()
+            if info not in KNOWN_FENCES:
+                sys.exit(
+                    f"readme_apps: {document} has a ```{info} block, which no test runs: mark Python ```python "
+                    f"(known: {', '.join(sorted(KNOWN_FENCES))})"
+                )
+        elif line.startswith("## "):
+            section = line[3:]
+    if info is not None:
+        sys.exit(f"readme_apps: {document} has a ```{info} block that is never closed")
+    return blocks
+
+
+def readme_blocks(document: str, text: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The Python blocks, named after the document and their section: the complete apps, and the snippets numbered
+    in each section."""
+    apps, snippets = [], []
+    numbers: dict[str, int] = {}
+    for info, block, section in fenced_blocks(document, text):
+        if info != "python":
+            continue
+        title = f"{document}: {section}"
+        # A whole app makes its App and synthesizes it; a snippet does not.
+        if re.search(r"^app = (cdk\.)?App\(\)$", block, re.M) and re.search(r"^app\.synth\(\)$", block, re.M):
+            apps.append((title, block))
+        else:
+            numbers[title] = numbers.get(title, 0) + 1
+            snippets.append((f"{title} #{numbers[title]}", block))
     return apps, snippets
 
 
@@ -198,11 +234,17 @@ def synthesize(kind: str, title: str, program: str, out: Path) -> list[str]:
 
 
 def main() -> None:
-    readme, outdir = Path(sys.argv[1]), Path(sys.argv[2])
-    apps, snippets = readme_blocks(readme.read_text())
+    if len(sys.argv) < 3:
+        sys.exit("usage: readme_apps.py README.md docs/*.md <cdk.out directory>")
+    documents, outdir = sys.argv[1:-1], Path(sys.argv[-1])
+    apps, snippets = [], []
+    for document in documents:
+        document_apps, document_snippets = readme_blocks(document, Path(document).read_text())
+        apps += document_apps
+        snippets += document_snippets
     sections = [title for title, _ in apps]
     if sections != EXPECTED_APPS:
-        sys.exit(f"readme_apps: expected one Python app in each of {EXPECTED_APPS}, found apps in {sections}")
+        sys.exit(f"readme_apps: expected one Python app in each of {EXPECTED_APPS}, found apps in {sections} (documents: {documents})")
     titles = [title for title, _ in snippets]
     if titles != EXPECTED_SNIPPETS:
         sys.exit(f"readme_apps: expected the Python snippets {EXPECTED_SNIPPETS}, found {titles}")

@@ -5,8 +5,8 @@
 # with aws-cdk-lib and constructs from PyPI, synthesizes the Python app test/python/app.py with it,
 # synthesizes its TypeScript twin test/python/app.ts from the sources, and checks that both
 # templates match, that the bundled refresh handler reached the Python app's cdk.out, that the
-# package in the wheel (the npm package) ships no demo or test code, that the README's Python
-# apps and snippets synthesize as written without AWS credentials, and that bad input from Python
+# package in the wheel (the npm package) ships no demo or test code, that the Python apps
+# and snippets of the README and docs/ synthesize as written without AWS credentials, and that bad input from Python
 # fails with the jsii error naming the prop.
 #
 # Run it from a built tree: `npx projen compile && npx projen package:python && npx projen test:python`
@@ -66,8 +66,8 @@ CDK_OUTDIR=$out/typescript npx ts-node --transpile-only --project test/tsconfig.
 step "compare the templates, check the bundled handler and the published files"
 "$py" $here/check_synth.py --stack "$stack" --connections-stack "${stack}Connections" --fargate-stack "${stack}Fargate" --python "$out/python" --typescript "$out/typescript"
 
-step "run the README's Python apps and snippets"
-"$py" $here/readme_apps.py README.md "$out/readme"
+step "run the Python apps and snippets of the README and docs/"
+"$py" $here/readme_apps.py README.md docs/*.md "$out/readme"
 
 step "bad input from Python"
 "$py" $here/bad_input.py
