@@ -31,6 +31,7 @@ EXPECTED_SNIPPETS = [
     "README.md: Alarms and freshness #1",
     "docs/configuration.md: Connecting to the database #1",
     "docs/configuration.md: Connecting to the database #2",
+    "docs/migrating-from-terraform.md: An orchestrator in place of the module #1",
 ]
 
 # The fence info strings a document may use: Python runs here, TypeScript (`ts`) in test/package/readme.test.ts, and
