@@ -184,6 +184,48 @@ function synthesize(source: string) {
   }
 }
 
+/**
+ * Type-checks TypeScript modules (name -> source) in one program, as the compiler checks a user's app in strict mode,
+ * with `itc-orchestrator` resolving to this repository's sources, and returns each error with its module and line.
+ * Synthesis alone would let an example pass with a prop the API no longer has: an object literal's unknown property
+ * is simply ignored at run time.
+ */
+function typeErrors(modules: Record<string, string>): string[] {
+  const files = new Map(Object.entries(modules).map(([name, source]) => [join(ROOT, 'test', 'package', '.examples', `${name.replace(/\W+/g, '-')}.ts`), { name, source }]));
+  const options: ts.CompilerOptions = {
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.CommonJS,
+    moduleResolution: ts.ModuleResolutionKind.Node10,
+    types: ['node'],
+    baseUrl: ROOT,
+    paths: { 'itc-orchestrator': ['src/index.ts'] },
+  };
+  const host = ts.createCompilerHost(options);
+  const { getSourceFile, fileExists, readFile } = host;
+  host.getSourceFile = (fileName, languageVersion, ...rest) => {
+    const file = files.get(fileName);
+    return file ? ts.createSourceFile(fileName, file.source, languageVersion, true) : getSourceFile.call(host, fileName, languageVersion, ...rest);
+  };
+  host.fileExists = (fileName) => files.has(fileName) || fileExists.call(host, fileName);
+  host.readFile = (fileName) => files.get(fileName)?.source ?? readFile.call(host, fileName);
+  const program = ts.createProgram([...files.keys()], options, host);
+  return ts.getPreEmitDiagnostics(program)
+    .filter((diagnostic) => diagnostic.file && files.has(diagnostic.file.fileName))
+    .map((diagnostic) => {
+      const { line } = diagnostic.file!.getLineAndCharacterOfPosition(diagnostic.start ?? 0);
+      const text = diagnostic.file!.text.split('\n')[line].trim();
+      return `${files.get(diagnostic.file!.fileName)!.name}, line ${line + 1} (${text}): ${ts.flattenDiagnosticMessageText(diagnostic.messageText, ' ')}`;
+    });
+}
+
+/** A snippet in the fixture, as a module the type checker can read: `fixtureValue` is what the test passes in. */
+function typedInFixture(snippet: Snippet): string {
+  return `declare function fixtureValue(scope: unknown, name: string): any;\n${inFixture(snippet)}`;
+}
+
 /** What `cdk synth` without AWS credentials needs of every README example. */
 function expectSynthesizedCleanly({ manifest, messages }: ReturnType<typeof synthesize>) {
   // A context lookup (availability zones, VPC, ...) would make `cdk synth` call AWS.
@@ -227,6 +269,27 @@ test.each(snippets.map((snippet) => [snippet.title, snippet] as const))('the REA
   if (/\bnew ItcOrchestrator\(/.test(snippet.code)) {
     expect(synthesized.types).toContain('AWS::StepFunctions::StateMachine');
   }
+});
+
+test('every TypeScript example of the README and docs type-checks against the current API', () => {
+  const modules = Object.fromEntries([
+    ...apps.map((app) => [app.title, app.code]),
+    ...snippets.map((snippet) => [snippet.title, typedInFixture(snippet)]),
+  ]);
+
+  expect(typeErrors(modules)).toEqual([]);
+});
+
+test('the type check names an example that uses a prop the API does not have', () => {
+  const snippet = {
+    title: 'docs/example.md: Example #1',
+    code: "declare const vpc: ec2.IVpc;\ndeclare const instance: rds.DatabaseInstance;\ndeclare const pipelines: Pipeline[];\n\n" +
+      "new ItcOrchestrator(this, 'Orchestrator', {\n  vpc,\n  pipelines,\n  database: OrchestratorDatabase.fromInstance(instance),\n  refreshMemory: 512,\n});\n",
+  };
+
+  expect(typeErrors({ [snippet.title]: typedInFixture(snippet) })).toEqual([
+    expect.stringMatching(/^docs\/example\.md: Example #1, line \d+ \(refreshMemory: 512,\): .*'refreshMemory' does not exist/),
+  ]);
 });
 
 test('a snippet that declares a name without a fixture value fails, naming it', () => {
