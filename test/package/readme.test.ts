@@ -283,7 +283,7 @@ test('every TypeScript example of the README and docs type-checks against the cu
 test('the type check names an example that uses a prop the API does not have', () => {
   const snippet = {
     title: 'docs/example.md: Example #1',
-    code: "declare const vpc: ec2.IVpc;\ndeclare const instance: rds.DatabaseInstance;\ndeclare const pipelines: Pipeline[];\n\n" +
+    code: 'declare const vpc: ec2.IVpc;\ndeclare const instance: rds.DatabaseInstance;\ndeclare const pipelines: Pipeline[];\n\n' +
       "new ItcOrchestrator(this, 'Orchestrator', {\n  vpc,\n  pipelines,\n  database: OrchestratorDatabase.fromInstance(instance),\n  refreshMemory: 512,\n});\n",
   };
 
@@ -306,7 +306,7 @@ test('a block no test runs fails, naming the document and the block', () => {
 });
 
 test('the blocks of a document are named after the document and their section', () => {
-  const text = "## First\n\n```ts\nconst a = 1;\n```\n\n```python\na = 1\n```\n\n## Second\n\n```ts\nconst b = 2;\n```\n\n```ts fixture=app\nconst c = 3;\n```\n";
+  const text = '## First\n\n```ts\nconst a = 1;\n```\n\n```python\na = 1\n```\n\n## Second\n\n```ts\nconst b = 2;\n```\n\n```ts fixture=app\nconst c = 3;\n```\n';
 
   expect(documentBlocks('docs/example.md', text)).toEqual({
     apps: [{ title: 'docs/example.md: Second #1', code: 'const c = 3;\n' }],
