@@ -5,8 +5,8 @@ warning about a pipeline in another account or region, and the orchestrator's st
 The complete apps (the blocks that make their App and synthesize it) run as they are. Every
 other block is a snippet: it runs after a preamble that imports what the jsii-rosetta fixture imports
 (rosetta/default.ts-fixture), makes `self` a stack in an app, and defines the names the snippet uses but does not
-define, from FIXTURE_VALUES (the values test/unit/readme.test.ts gives the TypeScript snippets); the app is then
-synthesized. (test/unit/readme.test.ts does the same for the TypeScript examples.)
+define, from FIXTURE_VALUES (the values test/package/readme.test.ts gives the TypeScript snippets); the app is then
+synthesized. (test/package/readme.test.ts does the same for the TypeScript examples.)
 
 Every fenced block must be one of KNOWN_FENCES, so no Python example can escape the check under another name
 (`py`, or no language at all), and the Python blocks must be exactly EXPECTED_APPS and EXPECTED_SNIPPETS.
