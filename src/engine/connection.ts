@@ -40,13 +40,11 @@ export async function openConnection(env: Record<string, string | undefined>, tl
   }
 }
 
-/** A pool of up to `max` connections for the refreshes, with the settings that opened the first one. */
+/** A pool of up to `max` connections for the refreshes, opened with `settings`. */
 export function createPool(settings: ConnectionSettings, max: number, timeoutMs: number): Pool {
   const pool = new Pool({ ...clientConfig(settings, timeoutMs), max, idleTimeoutMillis: 0 });
   // An idle connection lost between refreshes is discarded by the pool; without a listener it would crash the process.
   pool.on('error', () => undefined);
-  // Each refresh waiting for a connection slot listens for the next release.
-  pool.setMaxListeners(max + 10);
   // A connection lost while a refresh holds it fails that refresh's query; the client's own error event must not crash the process.
   pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;

@@ -18,14 +18,14 @@ export function readEvent(event: unknown): RefreshRequest {
   if (typeof event !== 'object' || Array.isArray(event)) {
     throw new RefreshError('INVALID_REQUEST', `Invalid event ${JSON.stringify(event)}: expected an object such as ${EVENT_EXAMPLE}`);
   }
-  const declared = (event as { extraDependencies?: unknown }).extraDependencies;
-  const extraDependencies = declared === undefined || declared === null ? undefined : parseExtraDependencies(declared, 'event.extraDependencies');
+  const declared = field(event, 'extraDependencies');
+  const extraDependencies = declared === undefined ? undefined : parseExtraDependencies(declared, 'event.extraDependencies');
   return { views: readEventViews(event), tables: readEventTables(event), extraDependencies, fullRefreshReason: readFullRefreshReason(event) };
 }
 
 function readEventTables(event: object): unknown[] | undefined {
-  const tables = (event as { tables?: unknown }).tables;
-  if (tables === undefined || tables === null) return undefined;
+  const tables = field(event, 'tables');
+  if (tables === undefined) return undefined;
   if (!Array.isArray(tables)) {
     throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid event.tables ${JSON.stringify(tables)}: expected an array of table names`);
   }
@@ -33,8 +33,8 @@ function readEventTables(event: object): unknown[] | undefined {
 }
 
 function readFullRefreshReason(event: object): string | undefined {
-  const reason = (event as { fullRefreshReason?: unknown }).fullRefreshReason;
-  if (reason === undefined || reason === null) return undefined;
+  const reason = field(event, 'fullRefreshReason');
+  if (reason === undefined) return undefined;
   if (typeof reason !== 'string') {
     throw new RefreshError('INVALID_REQUEST', `Invalid event.fullRefreshReason ${JSON.stringify(reason)}: expected a string`);
   }
@@ -43,8 +43,8 @@ function readFullRefreshReason(event: object): string | undefined {
 }
 
 function readEventViews(event: object): unknown[] | undefined {
-  const views = (event as { views?: unknown }).views;
-  if (views === undefined || views === null) return undefined;
+  const views = field(event, 'views');
+  if (views === undefined) return undefined;
   if (!Array.isArray(views)) {
     throw new RefreshError('INVALID_REQUEST', `Invalid event.views ${JSON.stringify(views)}: expected an array of materialized view names`);
   }
@@ -52,4 +52,10 @@ function readEventViews(event: object): unknown[] | undefined {
     throw new RefreshError('INVALID_REQUEST', 'Nothing was refreshed: the selection is empty: event.views is an empty array');
   }
   return views;
+}
+
+/** A field of the event; undefined when it is absent or null, which both mean "not given". */
+function field(event: object, key: keyof RefreshEvent): unknown {
+  const value = (event as Record<string, unknown>)[key];
+  return value === null ? undefined : value;
 }
