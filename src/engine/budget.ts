@@ -29,17 +29,16 @@ export function reserveMs(remainingMs: number): number {
 
 /** The run's deadline, in epoch milliseconds, and the time left before it. */
 export interface RunBudget {
-  /** What the invocation had left at the start. */
-  readonly remainingMs: number;
   /** By when every refresh and wait must have ended, so that the run can still report. */
   readonly deadline: number;
+  /** See {@link clientGraceMs}. */
   readonly graceMs: number;
   readonly timeLeft: () => number;
 }
 
 export function runBudget(startedAt: number, remainingMs: number): RunBudget {
   const deadline = startedAt + remainingMs - reserveMs(remainingMs);
-  return { remainingMs, deadline, graceMs: clientGraceMs(remainingMs), timeLeft: () => deadline - Date.now() };
+  return { deadline, graceMs: clientGraceMs(remainingMs), timeLeft: () => deadline - Date.now() };
 }
 
 /** Waits for `work` for at most `ms`, leaving it to finish on its own. */
