@@ -3,6 +3,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, wr
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { once } from './once';
 import { freePort } from './postgres';
 
 /** pgbouncer's pool modes this runtime starts. */
@@ -104,14 +105,11 @@ export async function startPgbouncer(options: StartPgbouncerOptions): Promise<Pg
   }));
   const log = () => (existsSync(join(dir, 'pgbouncer.log')) ? readFileSync(join(dir, 'pgbouncer.log'), 'utf8') : '');
 
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
+  const stop = once(async () => {
     if (!exited) child.kill('SIGTERM');
     await exit;
     rmSync(dir, { recursive: true, force: true });
-  };
+  });
 
   const until = Date.now() + 10_000;
   while (!(await accepts(port))) {

@@ -3,6 +3,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClientConfig } from 'pg';
+import { once } from './once';
 import { runSql } from './pg';
 import { initialiseDataDirectory, PostgresProcess, postgresInstallation, startServer } from './postgres-process';
 
@@ -60,16 +61,13 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const log = options.verbose ? (m: string) => process.stdout.write(m) : () => undefined;
   let server: PostgresProcess | undefined;
 
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
+  const stop = once(async () => {
     try {
       await server?.stop();
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }
-  };
+  });
 
   try {
     await initialiseDataDirectory(installation, dataDir, { superuser: SUPERUSER, password: PASSWORD, log });
@@ -82,19 +80,12 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     throw err;
   }
 
-  const config = (database = 'postgres'): ClientConfig => ({
-    host: '127.0.0.1',
-    port,
-    user: SUPERUSER,
-    password: PASSWORD,
-    database,
-  });
+  // What every connection to this server shares; each picks its database.
+  const login = { host: '127.0.0.1', port, user: SUPERUSER, password: PASSWORD };
+  const config = (database = 'postgres'): ClientConfig => ({ ...login, database });
 
   return {
-    host: '127.0.0.1',
-    port,
-    user: SUPERUSER,
-    password: PASSWORD,
+    ...login,
     config,
     async createDatabase(name: string) {
       await runSql(config(), `CREATE DATABASE "${name.replace(/"/g, '""')}"`);

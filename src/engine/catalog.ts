@@ -1,7 +1,8 @@
 import type { ClientBase } from 'pg';
 import { DependencyGraph, NodeKey, passesThrough, ResolvedDependency } from './dependencies';
+import { MATERIALIZED_VIEWS, resolveRelations } from './relation-names';
 import type { ExtraDependency } from '../shared/contract';
-import { formatRelationName, parseRelationName, parseSchemaName, quoteIdentifier } from '../shared/names';
+import { formatRelationName, parseSchemaName } from '../shared/names';
 import { RefreshError } from '../shared/refresh-error';
 
 /** A materialized view as the catalog describes it. */
@@ -28,18 +29,6 @@ export interface MaterializedView {
   readonly dependsOn: number[];
 }
 
-const RELKIND_NAMES: Record<string, string> = {
-  r: 'a table',
-  p: 'a partitioned table',
-  v: 'a plain view',
-  f: 'a foreign table',
-  S: 'a sequence',
-  i: 'an index',
-  I: 'a partitioned index',
-  c: 'a composite type',
-  t: 'a TOAST table',
-};
-
 /**
  * Resolves names (regclass syntax) to materialized view OIDs through the catalog, with the server's
  * `search_path` for unqualified names. Every problem is collected into one error, so nothing runs
@@ -52,43 +41,7 @@ export async function resolveViewNames(client: ClientBase, names: readonly unkno
 
 /** Like {@link resolveViewNames}, but one OID per name, in the order given. */
 async function resolveEach(client: ClientBase, names: readonly unknown[], origin: string): Promise<number[]> {
-  // One slot per input, so problems are reported in the order the names were given.
-  const problems: Array<string | undefined> = names.map(() => undefined);
-  const canonical = names.map((input, index) => {
-    try {
-      const { schema, name } = parseRelationName(input);
-      return schema === undefined ? quoteIdentifier(name) : `${quoteIdentifier(schema)}.${quoteIdentifier(name)}`;
-    } catch (error) {
-      problems[index] = (error as Error).message;
-      return '';
-    }
-  });
-
-  // to_regclass reads the canonical text as a name, never as SQL; it returns NULL for a missing relation.
-  const { rows } = await client.query<{ ord: string; oid: number | null; relkind: string | null }>(
-    `SELECT input.ord, c.oid, c.relkind
-       FROM unnest($1::text[]) WITH ORDINALITY AS input(name, ord)
-       LEFT JOIN pg_catalog.pg_class c ON input.name <> '' AND c.oid = pg_catalog.to_regclass(input.name)
-      ORDER BY input.ord`,
-    [canonical],
-  );
-  const oids: number[] = [];
-  rows.forEach((row, index) => {
-    const input = names[index];
-    if (canonical[index] === '') return;
-    if (row.oid === null) {
-      problems[index] = `Materialized view ${JSON.stringify(input)} does not exist`;
-    } else if (row.relkind !== 'm') {
-      problems[index] = `${JSON.stringify(input)} is ${RELKIND_NAMES[row.relkind ?? ''] ?? 'not a relation'}, not a materialized view`;
-    } else {
-      oids.push(row.oid);
-    }
-  });
-  const found = problems.filter((problem) => problem !== undefined);
-  if (found.length > 0) {
-    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid ${origin}: ${found.join('; ')}`);
-  }
-  return oids;
+  return (await resolveRelations(client, names, origin, MATERIALIZED_VIEWS)).map((view) => view.oid);
 }
 
 /**

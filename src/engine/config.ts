@@ -58,15 +58,19 @@ export function readConfig(env: Env): RefreshConfig {
 }
 
 function extraDependencies(env: Env): ExtraDependency[] {
-  const raw = env[RefreshEnv.EXTRA_DEPENDENCIES];
-  if (raw === undefined || raw.trim() === '') return [];
-  let value: unknown;
+  const setting = jsonSetting(env, RefreshEnv.EXTRA_DEPENDENCIES, `expected ${EXTRA_DEPENDENCIES_SHAPE}`);
+  return setting ? parseExtraDependencies(setting.value, `environment variable ${RefreshEnv.EXTRA_DEPENDENCIES}`) : [];
+}
+
+/** A setting holding JSON, parsed; undefined when it is unset or blank. */
+function jsonSetting(env: Env, key: string, expected: string): { raw: string; value: unknown } | undefined {
+  const raw = env[key];
+  if (raw === undefined || raw.trim() === '') return undefined;
   try {
-    value = JSON.parse(raw);
+    return { raw, value: JSON.parse(raw) };
   } catch {
-    throw invalidSetting(RefreshEnv.EXTRA_DEPENDENCIES, raw, `expected ${EXTRA_DEPENDENCIES_SHAPE}`);
+    throw invalidSetting(key, raw, expected);
   }
-  return parseExtraDependencies(value, `environment variable ${RefreshEnv.EXTRA_DEPENDENCIES}`);
 }
 
 const EXTRA_DEPENDENCIES_SHAPE = 'an array of {"view": "schema.view", "dependsOn": ["schema.view", ...]}';
@@ -93,16 +97,12 @@ export function parseExtraDependencies(value: unknown, origin: string): ExtraDep
 }
 
 function stringList(env: Env, key: string): string[] | undefined {
-  const raw = env[key];
-  if (raw === undefined || raw.trim() === '') return undefined;
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch {
-    throw invalidSetting(key, raw, 'expected a JSON array of strings');
-  }
+  const expected = 'expected a JSON array of strings';
+  const setting = jsonSetting(env, key, expected);
+  if (!setting) return undefined;
+  const { raw, value } = setting;
   if (!Array.isArray(value) || value.some((item) => typeof item !== 'string')) {
-    throw invalidSetting(key, raw, 'expected a JSON array of strings');
+    throw invalidSetting(key, raw, expected);
   }
   return value;
 }

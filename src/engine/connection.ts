@@ -1,6 +1,7 @@
 import { Client, ClientBase, ClientConfig, Pool } from 'pg';
 import { APPLICATION_NAME, ConnectionSettings, connectionSettings } from './credentials';
 import { describeError, isAuthenticationFailure, isTooManyConnections, redact } from './errors';
+import { abandon } from './pg-internals';
 import type { TlsMode } from '../shared/contract';
 import { RefreshError } from '../shared/refresh-error';
 
@@ -39,34 +40,14 @@ export async function openConnection(env: Record<string, string | undefined>, tl
   }
 }
 
-/** A pool of up to `max` connections for the refreshes, with the settings that opened the first one. */
+/** A pool of up to `max` connections for the refreshes, opened with `settings`. */
 export function createPool(settings: ConnectionSettings, max: number, timeoutMs: number): Pool {
   const pool = new Pool({ ...clientConfig(settings, timeoutMs), max, idleTimeoutMillis: 0 });
   // An idle connection lost between refreshes is discarded by the pool; without a listener it would crash the process.
   pool.on('error', () => undefined);
-  // Each refresh waiting for a connection slot listens for the next release.
-  pool.setMaxListeners(max + 10);
   // A connection lost while a refresh holds it fails that refresh's query; the client's own error event must not crash the process.
   pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
-}
-
-/**
- * Makes the pool open its next connections with other credentials (after a rotation); connections already open
- * stay as they are. pg-pool hands its options to every client it creates.
- */
-export function useCredentials(pool: Pool, settings: ConnectionSettings): void {
-  const options = (pool as unknown as { options: ClientConfig }).options;
-  options.user = settings.config.user;
-  options.password = settings.config.password;
-}
-
-/**
- * Closes a connection's socket at once, without a word to the server: for a server that stopped answering,
- * where a polite end would wait for a reply that never comes. A query still waiting on it fails at once.
- */
-export function abandon(client: ClientBase): void {
-  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
 }
 
 /** Ends a connection, or abandons it when the server does not confirm within `ms`. Never throws. */

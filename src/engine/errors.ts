@@ -1,3 +1,6 @@
+import type { ConnectionSettings } from './credentials';
+import { RefreshError } from '../shared/refresh-error';
+
 /** The fields of a `pg` error this module reads. */
 interface DatabaseErrorLike {
   readonly code?: string;
@@ -92,4 +95,20 @@ export function redact(text: string, secrets: readonly string[]): string {
     if (secret.length > 0) result = result.split(secret).join('[redacted]');
   }
   return result.replace(SIGNED_TOKEN_PARTS, '$1[redacted]');
+}
+
+/** Gives every error leaving the run a stable name, named for what happened, and a message without credentials. */
+export function asRefreshError(error: unknown, settings: Pick<ConnectionSettings, 'secrets' | 'target'>): RefreshError {
+  if (error instanceof RefreshError) return error;
+  const stopped = (why: string) => redact(`The refresh run stopped: ${why}: ${describeError(error)}`, settings.secrets);
+  if (isPermissionDenied(error)) {
+    return new RefreshError('PERMISSION_DENIED', stopped(`the database role of ${settings.target} lacks a privilege the run needs`));
+  }
+  if (isCancelledByAdministrator(error)) {
+    return new RefreshError('CANCELLED', stopped('an administrator cancelled its statement (pg_cancel_backend)'));
+  }
+  // The run's own session carries a statement_timeout of the invocation's time left.
+  if (isStatementTimeout(error)) return new RefreshError('OUT_OF_TIME', stopped('the invocation ran out of time'));
+  const kind = isTransient(error) ? 'TRANSIENT' : 'CONNECTION_FAILED';
+  return new RefreshError(kind, stopped('the database failed'));
 }

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { RefreshMetric, RefreshReport, ViewReport } from '../shared/contract';
+import { RefreshMetric, RefreshReport, ReportLimits, ViewReport } from '../shared/contract';
 
 export const SERVICE_NAME = RefreshMetric.SERVICE;
 /** CloudWatch namespace of the metrics, unless POWERTOOLS_METRICS_NAMESPACE names another. */
@@ -75,4 +75,23 @@ export function recordRun(report: RefreshReport): void {
 /** Counts a run that ended with an error (invalid request, connection failure, views not refreshed). */
 export function recordRunError(): void {
   metrics.addMetric(MetricNames.RUN_ERRORS, MetricUnit.Count, 1);
+}
+
+/**
+ * Logs a list in as many events as it takes to keep each under {@link ReportLimits.LOG_EVENT_BYTES} of JSON,
+ * each with `part` and `parts`, so no event nears CloudWatch Logs' 256 KB limit.
+ */
+export function logInParts(message: string, items: readonly object[], attributes: Record<string, unknown>): void {
+  const parts: object[][] = [[]];
+  let size = 0;
+  for (const item of items) {
+    const itemSize = Buffer.byteLength(JSON.stringify(item)) + 1;
+    if (size + itemSize > ReportLimits.LOG_EVENT_BYTES && parts[parts.length - 1].length > 0) {
+      parts.push([]);
+      size = 0;
+    }
+    parts[parts.length - 1].push(item);
+    size += itemSize;
+  }
+  parts.forEach((part, index) => logger.info(message, { ...attributes, views: part, part: index + 1, parts: parts.length }));
 }

@@ -136,24 +136,24 @@ function cyclesThrough(views: readonly MaterializedView[], byOid: Map<number, Ma
   const stack: number[] = [];
   const onStack = new Set<number>();
   const components: number[][] = [];
+  const frames: Array<{ oid: number; next: number }> = [];
+  const enter = (oid: number) => {
+    index.set(oid, index.size);
+    lowLink.set(oid, index.get(oid)!);
+    stack.push(oid);
+    onStack.add(oid);
+    frames.push({ oid, next: 0 });
+  };
   for (const root of candidates) {
     if (index.has(root)) continue;
-    const frames: Array<{ oid: number; next: number }> = [{ oid: root, next: 0 }];
-    index.set(root, index.size);
-    lowLink.set(root, index.get(root)!);
-    stack.push(root);
-    onStack.add(root);
+    enter(root);
     while (frames.length > 0) {
       const frame = frames[frames.length - 1];
       const edges = reads(frame.oid);
       if (frame.next < edges.length) {
         const target = edges[frame.next++];
         if (!index.has(target)) {
-          index.set(target, index.size);
-          lowLink.set(target, index.get(target)!);
-          stack.push(target);
-          onStack.add(target);
-          frames.push({ oid: target, next: 0 });
+          enter(target);
         } else if (onStack.has(target)) {
           lowLink.set(frame.oid, Math.min(lowLink.get(frame.oid)!, index.get(target)!));
         }

@@ -6,7 +6,7 @@ import { RefreshError } from '../shared/refresh-error';
 
 /**
  * Refreshes PostgreSQL materialized views in dependency order, in parallel, under a per-database run lock.
- * The logic lives in ./refresh; this entry point adapts the Lambda event and context to it.
+ * The logic lives in ./run; this entry point adapts the Lambda event and context to it.
  */
 export async function handler(event: RefreshEvent, context: Context): Promise<RefreshReport> {
   logger.addContext(context);

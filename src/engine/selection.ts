@@ -1,25 +1,8 @@
 import type { ClientBase } from 'pg';
 import { DependencyGraph, NodeKey, passesThrough } from './dependencies';
+import { READABLE_RELATIONS, resolveRelations } from './relation-names';
 import type { ChangedTable } from '../shared/contract';
-import { formatRelationName, parseRelationName, quoteIdentifier } from '../shared/names';
-import { RefreshError } from '../shared/refresh-error';
-
-/** Relation kinds a changed table may have: the relations a view can read. */
-const READABLE_RELKINDS: Record<string, string> = {
-  r: 'a table',
-  p: 'a partitioned table',
-  f: 'a foreign table',
-  v: 'a plain view',
-  m: 'a materialized view',
-};
-
-const OTHER_RELKINDS: Record<string, string> = {
-  S: 'a sequence',
-  i: 'an index',
-  I: 'a partitioned index',
-  c: 'a composite type',
-  t: 'a TOAST table',
-};
+import { formatRelationName } from '../shared/names';
 
 /** How many view names the report gives per changed table; the count covers the rest. */
 export const MAX_VIEWS_NAMED_PER_TABLE = 10;
@@ -40,41 +23,9 @@ export interface ResolvedTable {
  * @param origin where the names came from, for messages
  */
 export async function resolveTableNames(client: ClientBase, names: readonly unknown[], origin: string): Promise<ResolvedTable[]> {
-  const problems: Array<string | undefined> = names.map(() => undefined);
-  const canonical = names.map((input, index) => {
-    try {
-      const { schema, name } = parseRelationName(input, 'table name');
-      return schema === undefined ? quoteIdentifier(name) : `${quoteIdentifier(schema)}.${quoteIdentifier(name)}`;
-    } catch (error) {
-      problems[index] = (error as Error).message;
-      return '';
-    }
-  });
-
-  // to_regclass reads the canonical text as a name, never as SQL; it returns NULL for a missing relation.
-  const { rows } = await client.query<{ oid: number | null; relkind: string | null; schema: string | null; name: string | null }>(
-    `SELECT c.oid, c.relkind, n.nspname AS schema, c.relname AS name
-       FROM unnest($1::text[]) WITH ORDINALITY AS input(name, ord)
-       LEFT JOIN pg_catalog.pg_class c ON input.name <> '' AND c.oid = pg_catalog.to_regclass(input.name)
-       LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-      ORDER BY input.ord`,
-    [canonical],
-  );
   const tables = new Map<number, ResolvedTable>();
-  rows.forEach((row, index) => {
-    const input = names[index];
-    if (canonical[index] === '') return;
-    if (row.oid === null) {
-      problems[index] = `table ${JSON.stringify(input)} does not exist`;
-    } else if (!(row.relkind! in READABLE_RELKINDS)) {
-      problems[index] = `${JSON.stringify(input)} is ${OTHER_RELKINDS[row.relkind!] ?? 'not a relation a view can read'}, not a table or view`;
-    } else {
-      tables.set(row.oid, { oid: row.oid, qualifiedName: formatRelationName(row.schema!, row.name!) });
-    }
-  });
-  const found = problems.filter((problem) => problem !== undefined);
-  if (found.length > 0) {
-    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid ${origin}: ${found.join('; ')}`);
+  for (const table of await resolveRelations(client, names, origin, READABLE_RELATIONS)) {
+    tables.set(table.oid, { oid: table.oid, qualifiedName: formatRelationName(table.schema, table.name) });
   }
   return [...tables.values()];
 }

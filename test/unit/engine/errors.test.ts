@@ -1,6 +1,6 @@
+import { clientGraceMs, reserveMs } from '../../../src/engine/budget';
 import { isCancelledByAdministrator, isPermissionDenied, isStatementTimeout, isTooManyConnections, isTransient } from '../../../src/engine/errors';
 import { invalidIndexAdvice } from '../../../src/engine/plan';
-import { clientGraceMs, reserveMs } from '../../../src/engine/run';
 
 /** How the engine classifies database errors and budgets its time; no database needed. */
 describe('refresh error classes', () => {

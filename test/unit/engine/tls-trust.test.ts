@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tlsOptions, trustedCertificateAuthorities } from '../../../src/engine/credentials';
+import { tlsOptions, trustedCertificateAuthorities } from '../../../src/engine/tls';
 
 const subjects = (cas: string[]) =>
   cas.flatMap((pem) => pem.split(/(?=-----BEGIN CERTIFICATE-----)/).filter((part) => part.includes('BEGIN CERTIFICATE')))

@@ -1,8 +1,8 @@
 import { Pool } from 'pg';
 import { materializedView } from './materialized-view';
 import type { MaterializedView } from '../../../src/engine/catalog';
-import { ExecutionOptions, executePlan, RefreshTimeouts } from '../../../src/engine/executor';
 import { PlannedRefresh, planRefresh } from '../../../src/engine/plan';
+import { ExecutionOptions, executePlan, RefreshTimeouts } from '../../../src/engine/scheduler';
 import { ConcurrentRefresh, ViewReport } from '../../../src/shared/contract';
 
 /**

@@ -1,0 +1,91 @@
+import type { RefreshConfig } from './config';
+import { logger, recordRun } from './observability';
+import { outOfTimeSummary } from './out-of-time';
+import { toViewReport, ViewOutcome } from './outcome';
+import type { PlannedRefresh } from './plan';
+import { RefreshReport, ReportLimits, RunSelection, ViewReport } from '../shared/contract';
+import { RefreshError } from '../shared/refresh-error';
+
+/** The longest message of the failure error; Step Functions keeps up to 32 KB of cause. */
+const MAX_FAILURE_MESSAGE = 8_000;
+
+/** What a run did, for its report. */
+export interface RunResult {
+  readonly startedAt: Date;
+  readonly lock: RefreshReport['lock'];
+  readonly planningMs: number;
+  readonly views: readonly ViewOutcome[];
+  readonly selection: RunSelection;
+  /** Why the run lock was lost, if it was. */
+  readonly lockLost?: string;
+}
+
+/** A view the run did not start, with why. */
+export function skippedView(step: PlannedRefresh, reason: string): ViewOutcome {
+  return { view: step.view.qualifiedName, status: 'skipped', concurrently: false, durationMs: 0, attempts: 0, reason };
+}
+
+/** Reports the run; throws unless every view was refreshed or the run was skipped for the lock. */
+export function finishRun(run: RunResult, config: RefreshConfig): RefreshReport {
+  const { startedAt, lock, views, lockLost } = run;
+  const count = (status: ViewReport['status']) => views.filter((view) => view.status === status).length;
+  const listed = reportedViews(views.map(toViewReport));
+  const report: RefreshReport = {
+    status: lock === 'not-acquired' ? 'skipped' : 'succeeded',
+    lock,
+    concurrency: config.concurrency,
+    startedAt: startedAt.toISOString(),
+    durationMs: Date.now() - startedAt.getTime(),
+    planningMs: run.planningMs,
+    views: listed,
+    viewsOmitted: views.length - listed.length,
+    totals: { selected: views.length, refreshed: count('refreshed'), failed: count('failed'), skipped: count('skipped') },
+    selection: run.selection,
+  };
+  recordRun(report);
+  logger.info('Refresh run finished', { report });
+
+  const notRefreshed = views.filter((view) => view.status !== 'refreshed');
+  if (lock !== 'not-acquired' && notRefreshed.length > 0) {
+    const details = notRefreshed.map((view) =>
+      view.status === 'failed'
+        ? `${view.view} failed after ${view.attempts} attempt(s): ${view.reason}`
+        : `${view.view} skipped: ${view.reason}`,
+    );
+    let message = `${notRefreshed.length} of ${views.length} materialized views were not refreshed `
+      + `(${report.totals.failed} failed, ${report.totals.skipped} skipped, ${report.totals.refreshed} refreshed)`
+      + `${outOfTimeSummary(views, config.compute)}: ${details.join('; ')}`;
+    if (lockLost) message = `The run lock was lost (${lockLost}), so the run started no more refreshes. ${message}`;
+    if (message.length > MAX_FAILURE_MESSAGE) message = `${message.slice(0, MAX_FAILURE_MESSAGE - 1)}…`;
+    throw new RefreshError(lockLost ? 'RUN_LOCK_LOST' : 'VIEWS_FAILED', message);
+  }
+  if (lockLost) {
+    throw new RefreshError('RUN_LOCK_LOST', `The run lock was lost (${lockLost}) after every view was refreshed; `
+      + 'another run may have refreshed the same views at the same time, each view one refresh at a time');
+  }
+  return report;
+}
+
+/**
+ * The views the report lists: as many as fit in {@link ReportLimits.VIEWS_BYTES} of JSON, failed ones first,
+ * then skipped, then refreshed, each kind in plan order; returned in plan order, reasons shortened.
+ */
+export function reportedViews(views: readonly ViewReport[]): ViewReport[] {
+  const rank: Record<ViewReport['status'], number> = { failed: 0, skipped: 1, refreshed: 2 };
+  const byPriority = views.map((view, index) => ({ view, index })).sort((a, b) => rank[a.view.status] - rank[b.view.status] || a.index - b.index);
+  const chosen: Array<{ view: ViewReport; index: number }> = [];
+  let size = 2;
+  for (const entry of byPriority) {
+    const view = shortenReason(entry.view);
+    const entrySize = Buffer.byteLength(JSON.stringify(view)) + 1;
+    if (size + entrySize > ReportLimits.VIEWS_BYTES) break;
+    size += entrySize;
+    chosen.push({ view, index: entry.index });
+  }
+  return chosen.sort((a, b) => a.index - b.index).map((entry) => entry.view);
+}
+
+function shortenReason(view: ViewReport): ViewReport {
+  if (view.reason === undefined || view.reason.length <= ReportLimits.REASON_CHARS) return view;
+  return { ...view, reason: `${view.reason.slice(0, ReportLimits.REASON_CHARS - 1)}…` };
+}
