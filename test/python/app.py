@@ -16,7 +16,7 @@ from constructs import Construct
 from itc_orchestrator import (
     ConcurrentRefresh,
     DatabaseAuthentication,
-    DatabaseEndpointProps,
+    DatabaseEndpointOptions,
     FreshnessOptions,
     ItcOrchestrator,
     OrchestratorDatabase,
@@ -127,7 +127,7 @@ class ConnectionsStack(cdk.Stack):
             iam_auth=True,
         )
         external_group = ec2.SecurityGroup(self, "ExternalDatabaseGroup", vpc=vpc)
-        iam = DatabaseAuthentication.iam("refresher")
+        iam = DatabaseAuthentication.from_iam("refresher")
 
         ItcOrchestrator(
             self,
@@ -146,7 +146,7 @@ class ConnectionsStack(cdk.Stack):
             pipelines=pipelines,
             vpc=vpc,
             database=OrchestratorDatabase.from_endpoint(
-                DatabaseEndpointProps(
+                DatabaseEndpointOptions(
                     host="warehouse.example.internal",
                     port=6432,
                     security_groups=[external_group],

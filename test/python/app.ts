@@ -95,7 +95,7 @@ class ConnectionsStack extends Stack {
       iamAuth: true,
     });
     const externalGroup = new ec2.SecurityGroup(this, 'ExternalDatabaseGroup', { vpc });
-    const iam = DatabaseAuthentication.iam('refresher');
+    const iam = DatabaseAuthentication.fromIam('refresher');
 
     new ItcOrchestrator(this, 'InstanceIam', {
       pipelines, vpc, database: OrchestratorDatabase.fromInstance(instance, { databaseName: 'warehouse', authentication: iam }),

@@ -13,7 +13,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 
 from itc_orchestrator import (
     DatabaseAuthentication,
-    DatabaseEndpointProps,
+    DatabaseEndpointOptions,
     FreshnessOptions,
     ItcOrchestrator,
     OrchestratorDatabase,
@@ -32,7 +32,7 @@ loader = lambda_.Function(
     code=lambda_.Code.from_inline("exports.handler = async () => ({});"),
 )
 pipelines = [Pipeline.from_function("Demand", loader)]
-database = OrchestratorDatabase.from_endpoint(DatabaseEndpointProps(host="db.internal"), authentication=DatabaseAuthentication.secret(secret))
+database = OrchestratorDatabase.from_endpoint(DatabaseEndpointOptions(host="db.internal"), authentication=DatabaseAuthentication.from_secret(secret))
 
 failures: list[str] = []
 
@@ -79,13 +79,13 @@ expect_error(
 expect_error(
     "IAM authentication with an empty user name (the factory's own validation)",
     "-",
-    lambda: DatabaseAuthentication.iam(""),
-    r"DatabaseAuthentication.iam: `username` must not be empty",
+    lambda: DatabaseAuthentication.from_iam(""),
+    r"DatabaseAuthentication.fromIam: `username` must not be empty",
 )
 expect_error(
     "an endpoint without a host (the factory's own validation)",
     "-",
-    lambda: OrchestratorDatabase.from_endpoint(DatabaseEndpointProps(host=""), authentication=DatabaseAuthentication.secret(secret)),
+    lambda: OrchestratorDatabase.from_endpoint(DatabaseEndpointOptions(host=""), authentication=DatabaseAuthentication.from_secret(secret)),
     r"OrchestratorDatabase.fromEndpoint: `host` must be",
 )
 expect_error(
