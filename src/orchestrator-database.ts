@@ -3,6 +3,7 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { DatabaseLogin } from './private/refresh-compute-binding';
 import { checkInteger, checkNotBlank } from './private/validation';
 import { RefreshEnv, TlsMode } from './shared/contract';
 
@@ -49,9 +50,8 @@ interface DatabaseAccess {
   readonly noGrantConnect?: string;
 }
 
-/** An authentication bound to a database: the refresh compute's database environment, and what it must be granted. */
-interface BoundAuthentication {
-  readonly environment: Record<string, string>;
+/** An authentication bound to a database: how the refresh compute logs in, and what it must be granted. */
+interface BoundAuthentication extends DatabaseLogin {
   grant(grantee: iam.IGrantable): void;
 }
 
@@ -142,6 +142,7 @@ class SecretAuthentication implements AuthenticationStrategy {
         ...optional(RefreshEnv.DB_NAME, database.databaseName),
         [RefreshEnv.TLS_MODE]: TLS_MODES[database.tls],
       },
+      signsIamTokens: false,
       grant: (grantee) => {
         secret.grantRead(grantee);
         // grantRead puts the decrypt permission in the key policy when it can change it, and adds
@@ -182,6 +183,7 @@ class IamAuthentication implements AuthenticationStrategy {
         ...optional(RefreshEnv.DB_NAME, database.databaseName),
         [RefreshEnv.TLS_MODE]: TLS_MODES[database.tls],
       },
+      signsIamTokens: true,
       grant: (grantee) => grantConnect(grantee, this.username),
     };
   }
@@ -201,6 +203,7 @@ class PasswordAuthentication implements AuthenticationStrategy {
         PGPASSWORD: this.password.unsafeUnwrap(),
         PGSSLMODE: TLS_MODES[database.tls],
       },
+      signsIamTokens: false,
       grant: () => undefined,
     };
   }
@@ -413,15 +416,16 @@ export class OrchestratorDatabase {
   }
 
   /**
-   * Grants the refresh compute's principal what it needs to log in, and returns its database environment.
+   * Grants the refresh compute's principal what it needs to log in, and returns how it logs in.
    * Every refresh compute (the Lambda function, the ECS task) binds through this and
    * {@link _allowConnectionsFrom}.
    *
    * @internal
    */
-  public _bind(grantee: iam.IGrantable): Record<string, string> {
+  public _bind(grantee: iam.IGrantable): DatabaseLogin {
+    const { environment, signsIamTokens } = this.authentication;
     this.authentication.grant(grantee);
-    return this.authentication.environment;
+    return { environment, signsIamTokens };
   }
 
   /**

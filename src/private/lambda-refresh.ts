@@ -30,7 +30,8 @@ export class LambdaRefreshStrategy implements RefreshComputeStrategy {
       removalPolicy: context.removalPolicy,
     });
     const role = createRefreshRole(scope, 'RefreshFunctionRole', logGroup);
-    const databaseEnvironment = context.bindDatabase(role);
+    // The function's bundle holds the RDS signer, whichever way it logs in.
+    const login = context.bindDatabase(role);
     // aws-lambda refuses public subnets itself: a function there gets no public IP address.
     const refreshFunction = new RefreshFunction(scope, 'RefreshFunction', {
       functionName: prefix ? `${prefix}-refresh` : undefined,
@@ -45,7 +46,7 @@ export class LambdaRefreshStrategy implements RefreshComputeStrategy {
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: context.tracingEnabled ? lambda.Tracing.ACTIVE : undefined,
-      environment: { ...databaseEnvironment, ...context.environment },
+      environment: { ...login.environment, ...context.environment },
     });
 
     return {

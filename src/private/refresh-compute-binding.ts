@@ -18,13 +18,21 @@ export interface RefreshComputeContext {
   readonly tracingEnabled: boolean;
   /** The refresh settings as the engine reads them from its environment. */
   readonly environment: Record<string, string>;
-  /** Grants the compute's principal what logging in to the database needs, and returns the login's environment. */
-  readonly bindDatabase: (grantee: iam.IGrantable) => Record<string, string>;
+  /** Grants the compute's principal what logging in to the database needs, and returns how it logs in. */
+  readonly bindDatabase: (grantee: iam.IGrantable) => DatabaseLogin;
   /**
    * Checks the orchestrator's props against what the compute allows. The compute calls it once its own options
    * are checked and before it creates any resource, so rejected props leave nothing behind.
    */
   readonly checkFit: (limits: RefreshComputeLimits) => void;
+}
+
+/** How the refresh compute logs in to the database, as its authentication bound it. */
+export interface DatabaseLogin {
+  /** The engine's database environment variables. */
+  readonly environment: Record<string, string>;
+  /** Whether the engine signs IAM tokens with the RDS signer it loads from beside its bundle, which a task must fetch too. */
+  readonly signsIamTokens: boolean;
 }
 
 /** What a refresh compute allows the refresh settings and alarms. */

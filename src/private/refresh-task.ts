@@ -8,7 +8,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import type { BoundRefreshCompute, RefreshComputeContext, RefreshComputeStrategy } from './refresh-compute-binding';
+import type { BoundRefreshCompute, DatabaseLogin, RefreshComputeContext, RefreshComputeStrategy } from './refresh-compute-binding';
 import { checkDuration, checkInteger } from './validation';
 import type { FargateRefreshComputeOptions } from '../refresh-compute';
 import { RDS_SIGNER_FILE, RefreshEnv, RefreshTaskEnv } from '../shared/contract';
@@ -136,7 +136,7 @@ interface RefreshTaskProps {
   /** The handler's environment: the database and refresh settings, as the function gets them. */
   readonly environment: Record<string, string>;
   /** Grants the task role what the credentials need and returns their environment. */
-  readonly bindCredentials: (grantee: iam.IGrantable) => Record<string, string>;
+  readonly bindCredentials: (grantee: iam.IGrantable) => DatabaseLogin;
 }
 
 /** The refresh as an ECS Fargate task: what the state machine's refresh step starts. */
@@ -188,10 +188,10 @@ function createRefreshTask(scope: Construct, props: RefreshTaskProps): RefreshTa
     runtimePlatform: { cpuArchitecture: settings.cpuArchitecture, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
   });
 
-  const databaseEnvironment = props.bindCredentials(taskRole);
+  const login = props.bindCredentials(taskRole);
   const bundle = new s3assets.Asset(scope, 'RefreshBundle', { path: REFRESH_BUNDLE_PATH });
   // IAM authentication signs its tokens with the signer the bundle loads from beside it; the task fetches it too.
-  const signer = RefreshEnv.IAM_USER in databaseEnvironment ? new s3assets.Asset(scope, 'RdsSigner', { path: RDS_SIGNER_PATH }) : undefined;
+  const signer = login.signsIamTokens ? new s3assets.Asset(scope, 'RdsSigner', { path: RDS_SIGNER_PATH }) : undefined;
   // The objects, not the whole asset bucket.
   taskRole.addToPrincipalPolicy(new iam.PolicyStatement({
     actions: ['s3:GetObject'],
@@ -206,7 +206,7 @@ function createRefreshTask(scope: Construct, props: RefreshTaskProps): RefreshTa
     essential: true,
     logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'refresh' }),
     environment: {
-      ...databaseEnvironment,
+      ...login.environment,
       ...props.environment,
       [RefreshEnv.COMPUTE]: 'fargate',
       [RefreshTaskEnv.BUNDLE_BUCKET]: bundle.s3BucketName,
