@@ -341,8 +341,8 @@ export class OrchestratorDatabase {
   /**
    * An RDS Proxy for PostgreSQL, on port 5432. The refresh compute is allowed to reach it when the proxy
    * has security groups (`DatabaseProxy`), and with IAM authentication may connect through it as the user.
-   * The run lock's transaction stays open for the whole run and each refresh is a transaction of its own, so
-   * a run uses up to `refresh.concurrency` + 1 of the proxy's database connections while it runs.
+   * The run lock's transaction stays open for the whole refresh run and each refresh is a transaction of its own,
+   * so a refresh run uses up to `refresh.concurrency` + 1 of the proxy's database connections while it runs.
    *
    * @param proxy the proxy
    * @param options `authentication` is required: a proxy has no secret of its own

@@ -121,7 +121,7 @@ export interface FreshnessOptions {
   /**
    * The longest time without a successful refresh run before the freshness alarm fires, in whole
    * minutes, up to 7 days; beyond 1 day in whole hours (the limits of CloudWatch alarms). Allow for
-   * the schedule's interval and an execution's length: for a daily run, for example, `Duration.hours(26)`.
+   * the schedule's interval and an execution's length: for a daily schedule, for example, `Duration.hours(26)`.
    *
    * A refresh run counts when it refreshed every view it selected, also when nothing changed. A failed
    * refresh run, an execution or refresh run skipped because another was going, a disabled schedule or an

@@ -125,7 +125,7 @@ export class FargateRefreshStrategy implements RefreshComputeStrategy {
   }
 }
 
-interface RefreshTaskProps {
+interface RefreshTaskOptions {
   readonly settings: FargateSettings;
   readonly vpc: ec2.IVpc;
   readonly vpcSubnets?: ec2.SubnetSelection;
@@ -157,7 +157,7 @@ export interface RefreshTask {
  * The task definition that runs the refresh bundle on Fargate, its two roles, log group, security group and
  * (unless given) cluster. The container runs the bootstrap inline on a stock image, so nothing is built.
  */
-function createRefreshTask(scope: Construct, props: RefreshTaskProps): RefreshTask {
+function createRefreshTask(scope: Construct, props: RefreshTaskOptions): RefreshTask {
   const { settings } = props;
   const prefix = props.resourcePrefix;
   const ecsTasks = new iam.ServicePrincipal('ecs-tasks.amazonaws.com', {

@@ -4,7 +4,7 @@ import { changedTablesEvent } from './changed-tables';
 import { overlapGuard } from './overlap-guard';
 import { BoundPipeline, failIfAnyPipelineFailed, runPipelinesInParallel } from './pipelines';
 
-export interface OrchestrationDefinitionProps {
+export interface OrchestrationDefinitionOptions {
   /** The pipelines with their branches, built with `onlyChangedTables` as below. */
   readonly pipelines: BoundPipeline[];
   /** The refresh state, built by the refresh compute, which reads its event from its input with `onlyChangedTables`. */
@@ -21,12 +21,12 @@ export interface OrchestrationDefinitionProps {
  * The definition uses JSONPath and intrinsic functions only, and every path it reads exists on
  * every route through it, so it runs the same on Step Functions and on local interpreters.
  */
-export function buildOrchestrationDefinition(scope: Construct, props: OrchestrationDefinitionProps): sfn.IChainable {
-  const pipelines = runPipelinesInParallel(scope, props.pipelines);
-  const refresh = props.refresh;
-  const afterPipelines = props.onlyChangedTables ? changedTablesEvent(scope, props.pipelines, refresh) : refresh;
-  const work = pipelines.next(failIfAnyPipelineFailed(scope, props.pipelines, afterPipelines));
-  if (!props.skipOverlappingExecutions) {
+export function buildOrchestrationDefinition(scope: Construct, options: OrchestrationDefinitionOptions): sfn.IChainable {
+  const pipelines = runPipelinesInParallel(scope, options.pipelines);
+  const refresh = options.refresh;
+  const afterPipelines = options.onlyChangedTables ? changedTablesEvent(scope, options.pipelines, refresh) : refresh;
+  const work = pipelines.next(failIfAnyPipelineFailed(scope, options.pipelines, afterPipelines));
+  if (!options.skipOverlappingExecutions) {
     return work;
   }
   return overlapGuard(scope, work);

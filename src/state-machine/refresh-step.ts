@@ -10,8 +10,8 @@ import { RefreshEvent, RefreshTaskEnv } from '../shared/contract';
 export const REFRESH_STATE_NAME = 'Refresh materialized views';
 
 /**
- * Time the refresh task may take to start (placement, image pull) before its run timeout counts; the refresh
- * state's own timeout is the run timeout plus this.
+ * Time the refresh task may take to start (placement, image pull) before its `runTimeout` counts; the refresh
+ * state's own timeout is `runTimeout` plus this.
  */
 export const TASK_START_ALLOWANCE = Duration.minutes(15);
 
