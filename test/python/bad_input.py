@@ -14,6 +14,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from itc_orchestrator import (
     DatabaseAuthentication,
     DatabaseEndpointOptions,
+    DatabaseTls,
     FreshnessOptions,
     ItcOrchestrator,
     OrchestratorDatabase,
@@ -87,6 +88,22 @@ expect_error(
     "-",
     lambda: OrchestratorDatabase.from_endpoint(DatabaseEndpointOptions(host=""), authentication=DatabaseAuthentication.from_secret(secret)),
     r"OrchestratorDatabase.fromEndpoint: `host` must be",
+)
+expect_error(
+    "IAM authentication without full TLS verification (the database's own validation)",
+    "-",
+    lambda: OrchestratorDatabase.from_endpoint(
+        DatabaseEndpointOptions(host="db.internal", resource_id="db-ABCDEFGHIJKL"),
+        authentication=DatabaseAuthentication.from_iam("refresher"),
+        tls=DatabaseTls.REQUIRE,
+    ),
+    r"OrchestratorDatabase.fromEndpoint: `tls` must be DatabaseTls.VERIFY_FULL with DatabaseAuthentication.fromIam: .*got DatabaseTls.REQUIRE",
+)
+expect_error(
+    "a plain string where the password's SecretValue goes",
+    "-",
+    lambda: DatabaseAuthentication.from_password("refresher", "pw"),
+    r"argument password must be aws_cdk.SecretValue",
 )
 expect_error(
     "a function where a Pipeline goes",
