@@ -128,10 +128,10 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
 
   /**
    * A metric the refresh engine publishes, in its namespace (`ItcOrchestrator`) with the dimensions of this
-   * orchestrator's refresh function (`service`, `FunctionName`). The engine publishes, per refresh run:
-   * `ViewsRefreshed`, `ViewsFailed`, `ViewsSkipped`, `RunsSucceeded`, `RunsSkippedByLock`, `RunDuration`
-   * (milliseconds) and `RunErrors`; and per view, with the `View` dimension as well: `ViewRefreshed` and
-   * `ViewRefreshDuration` (milliseconds). Add the `View` dimension through `props.dimensionsMap`.
+   * orchestrator's refresh function (`service`, `FunctionName`). Per refresh run the engine publishes
+   * `ViewsRefreshed`, `ViewsFailed`, `ViewsSkipped`, `RunDuration` (milliseconds), `RunsSucceeded` and
+   * `RunsSkippedByLock`, and per refreshed view `ViewRefreshed` with the `View` dimension as well, which
+   * `props.dimensionsMap` adds (or use `metricViewRefreshed()`).
    *
    * The refresh function publishes them as Embedded Metric Format; the refresh task on ECS
    * (`RefreshCompute.fargate()`) publishes none that CloudWatch extracts, so this throws then.

@@ -24,9 +24,9 @@ const FUNCTION_ARN_PATTERN = /^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:function:[A-
  * A data pipeline: a named Lambda function that the orchestrator runs in parallel with the other
  * pipelines before it refreshes the materialized views.
  *
- * Each pipeline receives the execution input as its event. A pipeline fails by throwing, which fails the execution
- * once every pipeline has finished. Its result
- * is used only with `refresh.onlyChangedTables`, where its `changedTables` field names the tables it wrote.
+ * Each pipeline receives the execution input as its event. A pipeline fails by throwing, which fails the
+ * execution once every pipeline has finished. Its result is used only with `refresh.onlyChangedTables`, where
+ * its `changedTables` field names the tables it wrote.
  *
  * @example
  * declare const demandFunction: lambda.IFunction;

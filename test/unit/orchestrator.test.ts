@@ -625,9 +625,12 @@ describe('alarms', () => {
     expect(failed.period.toMinutes()).toBe(5);
     expect(stack.resolve(failed.dimensions)).toEqual({ service: 'itc-orchestrator-refresh', FunctionName: fn });
 
-    const duration = orchestrator.metric('ViewRefreshDuration', { statistic: 'p90', dimensionsMap: { View: 'reporting.daily_totals' } });
+    const duration = orchestrator.metric('RunDuration', { statistic: 'p90' });
     expect(duration.statistic).toBe('p90');
-    expect(stack.resolve(duration.dimensions)).toEqual({ service: 'itc-orchestrator-refresh', FunctionName: fn, View: 'reporting.daily_totals' });
+    expect(stack.resolve(duration.dimensions)).toEqual({ service: 'itc-orchestrator-refresh', FunctionName: fn });
+
+    const view = orchestrator.metric('ViewRefreshed', { dimensionsMap: { View: 'reporting.daily_totals' } });
+    expect(stack.resolve(view.dimensions)).toEqual({ service: 'itc-orchestrator-refresh', FunctionName: fn, View: 'reporting.daily_totals' });
   });
 
   test('the named refresh metrics are metric() of their names', () => {
