@@ -375,7 +375,7 @@ describe('least privilege', () => {
     ]);
   });
 
-  test('grantStartExecution lets a principal start runs of this state machine only', () => {
+  test('grantStartExecution lets a principal start executions of this state machine only', () => {
     const stack = newStack();
     const orchestrator = new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack));
     const operator = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
@@ -434,7 +434,7 @@ describe('the state machine', () => {
     expect(check.Default).toBe('Restore the execution input');
   });
 
-  test('can let runs overlap, without the listing or its permission', () => {
+  test('can let executions overlap, without the listing or its permission', () => {
     const { template } = orchestratorFixture({ skipOverlappingExecutions: false });
     const definition = stateMachineDefinition(template);
     expect(definition.States[definition.StartAt].Type).toBe('Parallel');
@@ -560,7 +560,7 @@ describe('the state machine', () => {
     });
   });
 
-  test('ends runs that exceed the execution timeout', () => {
+  test('ends executions that exceed the execution timeout', () => {
     const definition = stateMachineDefinition(orchestratorFixture({ executionTimeout: Duration.hours(2) }).template);
     expect(definition.TimeoutSeconds).toBe(7200);
   });

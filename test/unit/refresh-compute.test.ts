@@ -63,7 +63,7 @@ describe('RefreshCompute.fargate()', () => {
     });
   });
 
-  test('gives the task the function\'s environment, plus the compute, the run timeout and the heartbeat interval', () => {
+  test('gives the task the function\'s environment, plus the compute, the refresh run timeout and the heartbeat interval', () => {
     const { template } = fargateFixture({ runTimeout: Duration.hours(2), heartbeatTimeout: Duration.minutes(10) });
     const environment = containerEnvironment(template);
     expect(environment).toMatchObject({
@@ -372,7 +372,7 @@ describe('validation', () => {
     expect(inPublicSubnets(RefreshCompute.fargate({ assignPublicIp: true }))).not.toThrow();
   });
 
-  test('Fargate runs may hold refreshes longer than Lambda allows', () => {
+  test('Fargate refresh runs may hold refreshes longer than Lambda allows', () => {
     expect(synth({ refreshCompute: RefreshCompute.fargate(), refresh: { statementTimeout: Duration.hours(1) } })).not.toThrow();
     expect(synth({ refresh: { statementTimeout: Duration.hours(1) } })).toThrow(/`refresh.statementTimeout` must be shorter than `refreshCompute.timeout`/);
   });

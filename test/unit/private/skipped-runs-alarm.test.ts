@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { orchestratorFixture } from '../orchestrator-fixture';
 
-describe('alarm on runs skipped for the run lock', () => {
+describe('alarm on refresh runs skipped for the run lock', () => {
   const skippedAlarm = { MetricName: 'RunsSkippedByLock' };
 
   test('is off by default', () => {

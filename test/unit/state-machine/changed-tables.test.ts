@@ -110,7 +110,7 @@ describe('the definition with refresh.onlyChangedTables', () => {
     expect(events).toEqual([{ fullRefreshReason: `not every pipeline reported its changed tables: ${reason}; ` }]);
   });
 
-  test('a failing pipeline fails the run with PipelineFailed, and the refresh does not run', async () => {
+  test('a failing pipeline fails the execution with PipelineFailed, and the refresh does not run', async () => {
     const failure = new Error('could not load its source');
     failure.name = 'SourceUnavailable';
     const { events, error } = await run({ Demand: failure, VerifyPlus: { changedTables: ['sales.checks'] } });
