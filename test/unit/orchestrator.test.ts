@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
@@ -207,6 +208,30 @@ describe('the refresh function', () => {
     expect(fn.Properties.Environment.Variables[RefreshEnv.SECRET_ARN]).toBeUndefined();
     const statements = statementsOf(template, roleOf(template, refreshFunctionId(template)));
     expect(statements.flatMap(actionsOf).filter((action) => action.startsWith('secretsmanager:'))).toEqual([]);
+  });
+
+  test.each([
+    [undefined, 'verify-full'],
+    [DatabaseTls.VERIFY_FULL, 'verify-full'],
+    [DatabaseTls.REQUIRE, 'require'],
+    [DatabaseTls.DISABLE, 'disable'],
+  ])('one tls setting for every authentication: %s is the secret\'s ITC_DB_TLS_MODE and the password\'s PGSSLMODE %s', (tls, mode) => {
+    const stack = newStack();
+    const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Secret', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:database-AbCdEf');
+    const withSecret = new ItcOrchestrator(stack, 'WithSecret', minimalProps(stack, {
+      database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.fromSecret(secret), tls }),
+    }));
+    const withPassword = new ItcOrchestrator(stack, 'WithPassword', minimalProps(stack, {
+      database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, {
+        authentication: DatabaseAuthentication.fromPassword('refresher', SecretValue.unsafePlainText('pw')), tls,
+      }),
+    }));
+    const environment = (orchestrator: ItcOrchestrator) => stack.resolve(
+      (orchestrator.refreshFunction!.node.defaultChild as lambda.CfnFunction).environment).variables;
+    expect(environment(withSecret)[RefreshEnv.TLS_MODE]).toBe(mode);
+    expect(environment(withSecret)).not.toHaveProperty('PGSSLMODE');
+    expect(environment(withPassword).PGSSLMODE).toBe(mode);
+    expect(environment(withPassword)).not.toHaveProperty(RefreshEnv.TLS_MODE);
   });
 
   test('is exposed with its connections, so the database can allow it in', () => {
