@@ -38,7 +38,7 @@ export function orchestratorFixture(overrides: Partial<ItcOrchestratorProps> = {
   });
   const orchestrator = new ItcOrchestrator(stack, 'Orchestrator', {
     vpc,
-    database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.secret(secret) }),
+    database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.fromSecret(secret) }),
     pipelines: [
       Pipeline.fromFunction('Demand', demand),
       Pipeline.fromFunctionArn('VerifyPlus', IMPORTED_PIPELINE_ARN),
@@ -59,7 +59,7 @@ export function minimalProps(stack: Stack, overrides: Partial<ItcOrchestratorPro
     `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:database-AbCdEf`);
   return {
     vpc,
-    database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.secret(secret) }),
+    database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.fromSecret(secret) }),
     pipelines: [Pipeline.fromFunctionArn('Demand', `arn:aws:lambda:${REGION}:${ACCOUNT}:function:demand`)],
     ...overrides,
   };

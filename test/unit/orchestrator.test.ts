@@ -1,15 +1,16 @@
-import { Duration, RemovalPolicy, TimeZone } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, SecretValue, TimeZone } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { IMPORTED_PIPELINE_ARN, minimalProps, newStack, orchestratorFixture, stateMachineDefinition, templateResolver } from './orchestrator-fixture';
-import { ConcurrentRefresh, DatabaseAuthentication, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy } from '../../src';
+import { ConcurrentRefresh, DatabaseAuthentication, DatabaseTls, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy, RefreshCompute } from '../../src';
 import { RefreshEnv, RefreshErrors } from '../../src/shared/contract';
 
 // asl-validator ships CommonJS without types.
@@ -107,8 +108,8 @@ describe('the refresh function', () => {
     });
   });
 
-  test('takes its memory size and timeout from the props', () => {
-    const { template } = orchestratorFixture({ refreshMemorySize: 1024, refreshTimeout: Duration.minutes(5) });
+  test('takes its memory size and timeout from RefreshCompute.lambda()', () => {
+    const { template } = orchestratorFixture({ refreshCompute: RefreshCompute.lambda({ memorySize: 1024, timeout: Duration.minutes(5) }) });
     template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 1024, Timeout: 300 });
   });
 
@@ -137,7 +138,7 @@ describe('the refresh function', () => {
     const stack = newStack();
     const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Secret', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:database-AbCdEf');
     const database = OrchestratorDatabase.fromEndpoint({ host: 'db.internal', port: 6432 }, {
-      databaseName: 'warehouse', authentication: DatabaseAuthentication.secret(secret), verifyServerCertificate: false,
+      databaseName: 'warehouse', authentication: DatabaseAuthentication.fromSecret(secret), tls: DatabaseTls.REQUIRE,
     });
     new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { database }));
     const template = Template.fromStack(stack);
@@ -161,8 +162,8 @@ describe('the refresh function', () => {
         concurrency: 8,
         concurrentRefresh: ConcurrentRefresh.NEVER,
         overlapPolicy: OverlapPolicy.SKIP,
-        lockWaitTimeout: Duration.seconds(30),
-        lockTimeout: Duration.seconds(10),
+        runLockWaitTimeout: Duration.seconds(30),
+        viewLockTimeout: Duration.seconds(10),
         statementTimeout: Duration.minutes(10),
         maxAttempts: 5,
       },
@@ -196,7 +197,8 @@ describe('the refresh function', () => {
     const { template } = orchestratorFixture({
       database: OrchestratorDatabase.fromEndpoint({ host: 'localhost', port: 5433 }, {
         databaseName: 'warehouse',
-        authentication: DatabaseAuthentication.plaintextPassword({ username: 'refresher', password: 'secret-pw', sslMode: 'disable' }),
+        authentication: DatabaseAuthentication.fromPassword('refresher', SecretValue.unsafePlainText('secret-pw')),
+        tls: DatabaseTls.DISABLE,
       }),
     });
     const fn = template.toJSON().Resources[refreshFunctionId(template)];
@@ -206,6 +208,30 @@ describe('the refresh function', () => {
     expect(fn.Properties.Environment.Variables[RefreshEnv.SECRET_ARN]).toBeUndefined();
     const statements = statementsOf(template, roleOf(template, refreshFunctionId(template)));
     expect(statements.flatMap(actionsOf).filter((action) => action.startsWith('secretsmanager:'))).toEqual([]);
+  });
+
+  test.each([
+    [undefined, 'verify-full'],
+    [DatabaseTls.VERIFY_FULL, 'verify-full'],
+    [DatabaseTls.REQUIRE, 'require'],
+    [DatabaseTls.DISABLE, 'disable'],
+  ])('one tls setting for every authentication: %s is the secret\'s ITC_DB_TLS_MODE and the password\'s PGSSLMODE %s', (tls, mode) => {
+    const stack = newStack();
+    const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Secret', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:database-AbCdEf');
+    const withSecret = new ItcOrchestrator(stack, 'WithSecret', minimalProps(stack, {
+      database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.fromSecret(secret), tls }),
+    }));
+    const withPassword = new ItcOrchestrator(stack, 'WithPassword', minimalProps(stack, {
+      database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, {
+        authentication: DatabaseAuthentication.fromPassword('refresher', SecretValue.unsafePlainText('pw')), tls,
+      }),
+    }));
+    const environment = (orchestrator: ItcOrchestrator) => stack.resolve(
+      (orchestrator.refreshFunction!.node.defaultChild as lambda.CfnFunction).environment).variables;
+    expect(environment(withSecret)[RefreshEnv.TLS_MODE]).toBe(mode);
+    expect(environment(withSecret)).not.toHaveProperty('PGSSLMODE');
+    expect(environment(withPassword).PGSSLMODE).toBe(mode);
+    expect(environment(withPassword)).not.toHaveProperty(RefreshEnv.TLS_MODE);
   });
 
   test('is exposed with its connections, so the database can allow it in', () => {
@@ -288,7 +314,7 @@ describe('least privilege', () => {
       encryptionKey: key,
     });
     new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, {
-      database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.secret(secret) }),
+      database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.fromSecret(secret) }),
     }));
     const template = Template.fromStack(stack);
     const statements = statementsOf(template, roleOf(template, refreshFunctionId(template)));
@@ -374,7 +400,7 @@ describe('least privilege', () => {
     ]);
   });
 
-  test('grantStartExecution lets a principal start runs of this state machine only', () => {
+  test('grantStartExecution lets a principal start executions of this state machine only', () => {
     const stack = newStack();
     const orchestrator = new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack));
     const operator = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
@@ -400,7 +426,7 @@ describe('the state machine', () => {
 
   test('is valid Amazon States Language with a single pipeline and without the overlap guard', () => {
     const stack = newStack();
-    new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { skipOverlappingRuns: false }));
+    new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { skipOverlappingExecutions: false }));
     const definition = stateMachineDefinition(Template.fromStack(stack));
     expect(aslValidator(definition)).toMatchObject({ isValid: true, errors: [] });
     expect(definition.States['Did every pipeline succeed?'].Choices)
@@ -433,8 +459,8 @@ describe('the state machine', () => {
     expect(check.Default).toBe('Restore the execution input');
   });
 
-  test('can let runs overlap, without the listing or its permission', () => {
-    const { template } = orchestratorFixture({ skipOverlappingRuns: false });
+  test('can let executions overlap, without the listing or its permission', () => {
+    const { template } = orchestratorFixture({ skipOverlappingExecutions: false });
     const definition = stateMachineDefinition(template);
     expect(definition.States[definition.StartAt].Type).toBe('Parallel');
     expect(JSON.stringify(definition)).not.toContain('listExecutions');
@@ -559,7 +585,7 @@ describe('the state machine', () => {
     });
   });
 
-  test('ends runs that exceed the execution timeout', () => {
+  test('ends executions that exceed the execution timeout', () => {
     const definition = stateMachineDefinition(orchestratorFixture({ executionTimeout: Duration.hours(2) }).template);
     expect(definition.TimeoutSeconds).toBe(7200);
   });
@@ -597,21 +623,57 @@ describe('alarms', () => {
     expect(Object.values(alarms).map((alarm) => alarm.Properties.AlarmActions)).toEqual(metrics.map(() => undefined));
   });
 
-  test('metric helpers measure this state machine', () => {
+  test('the alarms watch the state machine\'s own execution metrics', () => {
     const { orchestrator, stack, template } = orchestratorFixture();
     const machine = { Ref: logicalId(template, 'AWS::StepFunctions::StateMachine') };
-    const helpers = {
-      ExecutionsFailed: orchestrator.metricFailed(),
-      ExecutionsTimedOut: orchestrator.metricTimedOut(),
-      ExecutionsAborted: orchestrator.metricAborted(),
-      ExecutionThrottled: orchestrator.metricThrottled(),
-      ExecutionsSucceeded: orchestrator.metricSucceeded({ period: Duration.hours(1) }),
+    const machineMetrics = {
+      ExecutionsFailed: orchestrator.stateMachine.metricFailed(),
+      ExecutionsTimedOut: orchestrator.stateMachine.metricTimedOut(),
+      ExecutionsAborted: orchestrator.stateMachine.metricAborted(),
+      ExecutionThrottled: orchestrator.stateMachine.metricThrottled(),
+      ExecutionsSucceeded: orchestrator.stateMachine.metricSucceeded({ period: Duration.hours(1) }),
     };
-    for (const [metricName, metric] of Object.entries(helpers)) {
+    for (const [metricName, metric] of Object.entries(machineMetrics)) {
       expect(metric.metricName).toBe(metricName);
       expect(stack.resolve(metric.dimensions)).toEqual({ StateMachineArn: machine });
     }
-    expect(helpers.ExecutionsSucceeded.period.toMinutes()).toBe(60);
+    expect(machineMetrics.ExecutionsSucceeded.period.toMinutes()).toBe(60);
+  });
+
+  test('metric() measures any metric of the refresh engine for this refresh function, summed over 5 minutes by default', () => {
+    const { orchestrator, stack, template } = orchestratorFixture();
+    const fn = { Ref: refreshFunctionId(template) };
+    const failed = orchestrator.metric('ViewsFailed');
+    expect(failed.namespace).toBe('ItcOrchestrator');
+    expect(failed.metricName).toBe('ViewsFailed');
+    expect(failed.statistic).toBe('Sum');
+    expect(failed.period.toMinutes()).toBe(5);
+    expect(stack.resolve(failed.dimensions)).toEqual({ service: 'itc-orchestrator-refresh', FunctionName: fn });
+
+    const duration = orchestrator.metric('RunDuration', { statistic: 'p90' });
+    expect(duration.statistic).toBe('p90');
+    expect(stack.resolve(duration.dimensions)).toEqual({ service: 'itc-orchestrator-refresh', FunctionName: fn });
+
+    const view = orchestrator.metric('ViewRefreshed', { dimensionsMap: { View: 'reporting.daily_totals' } });
+    expect(stack.resolve(view.dimensions)).toEqual({ service: 'itc-orchestrator-refresh', FunctionName: fn, View: 'reporting.daily_totals' });
+  });
+
+  test('the named refresh metrics are metric() of their names', () => {
+    const { orchestrator, stack } = orchestratorFixture();
+    const named = {
+      RunsSkippedByLock: orchestrator.metricRefreshRunsSkippedByLock(),
+      ViewsRefreshed: orchestrator.metricViewsRefreshed(),
+      RunsSucceeded: orchestrator.metricRefreshRunsSucceeded(),
+    };
+    for (const [metricName, metric] of Object.entries(named)) {
+      const generic = orchestrator.metric(metricName);
+      expect(metric.metricName).toBe(metricName);
+      expect(stack.resolve(metric.dimensions)).toEqual(stack.resolve(generic.dimensions));
+      expect(metric.statistic).toBe(generic.statistic);
+    }
+    const view = orchestrator.metricViewRefreshed('Reporting.Order');
+    expect(view.metricName).toBe('ViewRefreshed');
+    expect(stack.resolve(view.dimensions)).toEqual({ ...stack.resolve(orchestrator.metric('ViewRefreshed').dimensions), View: 'reporting."order"' });
   });
 });
 

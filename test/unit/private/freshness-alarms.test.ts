@@ -21,7 +21,7 @@ describe('freshness alarms', () => {
     return { ...fixture, refreshId };
   }
 
-  test('a run alarm on RunsSucceeded: hourly sums, every one of maxAge hours below 1, missing data breaching', () => {
+  test('a refresh run alarm on RunsSucceeded: hourly sums, every one of maxAge hours below 1, missing data breaching', () => {
     const { template, refreshId } = build({ maxAge: Duration.hours(26) });
 
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {

@@ -18,11 +18,11 @@ type Definition = { States: Record<string, any> };
  * the refresh stubbed by state name, and the stubbed refresh records the event it receives.
  */
 const withTables = stateMachineDefinition(
-  orchestratorFixture({ refresh: { onlyChangedTables: true }, skipOverlappingRuns: false }).template,
+  orchestratorFixture({ refresh: { onlyChangedTables: true }, skipOverlappingExecutions: false }).template,
 ) as Definition;
-const without = stateMachineDefinition(orchestratorFixture({ skipOverlappingRuns: false }).template) as Definition;
+const without = stateMachineDefinition(orchestratorFixture({ skipOverlappingExecutions: false }).template) as Definition;
 const onFargate = stateMachineDefinition(
-  orchestratorFixture({ refresh: { onlyChangedTables: true }, skipOverlappingRuns: false, refreshCompute: RefreshCompute.fargate() }).template,
+  orchestratorFixture({ refresh: { onlyChangedTables: true }, skipOverlappingExecutions: false, refreshCompute: RefreshCompute.fargate() }).template,
 ) as Definition;
 
 /** The event the refresh function gets: its invocation's payload. */
@@ -110,7 +110,7 @@ describe('the definition with refresh.onlyChangedTables', () => {
     expect(events).toEqual([{ fullRefreshReason: `not every pipeline reported its changed tables: ${reason}; ` }]);
   });
 
-  test('a failing pipeline fails the run with PipelineFailed, and the refresh does not run', async () => {
+  test('a failing pipeline fails the execution with PipelineFailed, and the refresh does not run', async () => {
     const failure = new Error('could not load its source');
     failure.name = 'SourceUnavailable';
     const { events, error } = await run({ Demand: failure, VerifyPlus: { changedTables: ['sales.checks'] } });

@@ -82,7 +82,7 @@ async function run(options: RunOptions) {
 const states = (calls: Array<{ state: string }>) => calls.map((call) => call.state).sort();
 
 describe('the overlap guard', () => {
-  test('of two runs that started together and see each other, exactly the older one goes on', async () => {
+  test('of two executions that started together and see each other, exactly the older one goes on', async () => {
     const running = [listed('b', 1), listed('a', 1)];
     const [a, b] = await Promise.all([run({ self: execution('a'), running }), run({ self: execution('b'), running })]);
     expect(a.output).toEqual(REPORT);
@@ -94,28 +94,28 @@ describe('the overlap guard', () => {
     expect(states(b.calls)).toEqual(['List running executions']);
   });
 
-  test('a run that sees only itself goes on', async () => {
+  test('an execution that sees only itself goes on', async () => {
     const { output, calls } = await run({ self: execution('a'), running: [listed('a', 0)] });
     expect(output).toEqual(REPORT);
     expect(states(calls)).toEqual(['List running executions', 'Refresh materialized views', 'Run pipeline Demand', 'Run pipeline VerifyPlus']);
   });
 
-  test('a run that does not see itself yet goes on when no other run is listed', async () => {
+  test('an execution that does not see itself yet goes on when no other execution is listed', async () => {
     const { output } = await run({ self: execution('a'), running: [] });
     expect(output).toEqual(REPORT);
   });
 
-  test('a run that does not see itself yet is skipped when an earlier run is listed', async () => {
+  test('an execution that does not see itself yet is skipped when an earlier execution is listed', async () => {
     const { output } = await run({ self: execution('b'), running: [listed('a', 1)] });
     expect(output).toMatchObject({ status: 'skipped', runningExecutionArn: execution('a') });
   });
 
-  test('a newer run does not stop an older one', async () => {
+  test('a newer execution does not stop an older one', async () => {
     const { output } = await run({ self: execution('a'), running: [listed('c', -2), listed('b', -1), listed('a', 0)] });
     expect(output).toEqual(REPORT);
   });
 
-  test('an older run that sees only a newer one, not itself yet, goes on while the newer one is skipped', async () => {
+  test('an older execution that sees only a newer one, not itself yet, goes on while the newer one is skipped', async () => {
     const [a, b] = await Promise.all([
       run({ self: execution('a'), running: [listed('b', -1)] }),
       run({ self: execution('b'), running: [listed('b', 0), listed('a', 1)] }),
@@ -136,14 +136,14 @@ describe('the pipelines', () => {
     ]);
   });
 
-  test('a failed pipeline lets the others finish, skips the refresh and fails the run naming it', async () => {
+  test('a failed pipeline lets the others finish, skips the refresh and fails the execution naming it', async () => {
     const { error, calls } = await run({ self: execution('a'), running: [listed('a', 0)], failing: ['VerifyPlus'] });
     expect(states(calls)).toEqual(['List running executions', 'Run pipeline Demand', 'Run pipeline VerifyPlus']);
     expect(error.name).toBe('PipelineFailed');
     expect(error.message).toBe('[VerifyPlus failed with SourceUnavailable: VerifyPlus could not load its source]');
   });
 
-  test('a failed pipeline does not cut the others short: the run ends after the slowest branch', async () => {
+  test('a failed pipeline does not cut the others short: the execution ends after the slowest branch', async () => {
     const { error, finishedBeforeTheRunEnded } = await run({
       self: execution('a'), running: [listed('a', 0)], failing: ['VerifyPlus'], workMs: { Demand: 300 },
     });
