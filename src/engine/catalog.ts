@@ -1,7 +1,7 @@
 import type { ClientBase } from 'pg';
 import { DependencyGraph, NodeKey, passesThrough, ResolvedDependency } from './dependencies';
 import { MATERIALIZED_VIEWS, resolveRelations } from './relation-names';
-import type { ExtraDependency } from '../shared/contract';
+import type { ViewDependency } from '../shared/refresh-policies';
 import { formatRelationName, parseSchemaName } from '../shared/names';
 import { RefreshError } from '../shared/refresh-error';
 
@@ -96,7 +96,7 @@ export async function listViews(client: ClientBase, schemas: readonly unknown[] 
  */
 export async function resolveExtraDependencies(
   client: ClientBase,
-  declared: readonly ExtraDependency[],
+  declared: readonly ViewDependency[],
   origin: string,
 ): Promise<ResolvedDependency[]> {
   if (declared.length === 0) return [];

@@ -168,13 +168,6 @@ export const RefreshMetric = {
   VIEW_REFRESHED: 'ViewRefreshed',
 } as const;
 
-/**
- * A dependency the catalog does not record (a function with a string body, a foreign table, dynamic SQL):
- * when both are selected, `view` is refreshed after every view in `dependsOn`, and skipped if one of them
- * is not refreshed. Names in regclass syntax.
- */
-export type ExtraDependency = ViewDependency;
-
 /** The refresh handler's input. */
 export interface RefreshEvent {
   /** Refresh only these materialized views (regclass syntax). Otherwise the configured set. */
