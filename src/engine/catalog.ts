@@ -1,9 +1,9 @@
 import type { ClientBase } from 'pg';
 import { DependencyGraph, NodeKey, passesThrough, ResolvedDependency } from './dependencies';
 import { MATERIALIZED_VIEWS, resolveRelations } from './relation-names';
-import type { ViewDependency } from '../shared/refresh-policies';
 import { formatRelationName, parseSchemaName } from '../shared/names';
 import { RefreshError } from '../shared/refresh-error';
+import type { ViewDependency } from '../shared/refresh-policies';
 
 /** A materialized view as the catalog describes it. */
 export interface MaterializedView {

@@ -1,6 +1,6 @@
 import { ConcurrentRefresh, OverlapPolicy, RefreshComputeKind, RefreshEnv, RefreshLimits, TlsMode } from '../shared/contract';
-import type { ViewDependency } from '../shared/refresh-policies';
 import { RefreshError } from '../shared/refresh-error';
+import type { ViewDependency } from '../shared/refresh-policies';
 
 /**
  * Default number of refreshes run at once.
