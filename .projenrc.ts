@@ -22,14 +22,24 @@ const refreshBundling: javascript.BundlingOptions & Pick<javascript.AddBundleOpt
   },
 };
 
-/** A jest project: the tests under test/<name>, compiled by ts-jest like the rest of the tests. */
-function jestProject(name: 'unit' | 'engine' | 'package', options: Record<string, unknown> = {}): Record<string, unknown> {
+/**
+ * A jest project: the tests under test/<name>, compiled by ts-jest like the rest of the tests, with its own test
+ * timeout. Each run and each test file gets a temporary folder of its own, removed when it ends (test/setup), so
+ * the tests leave nothing in the machine's temporary folder.
+ */
+function jestProject(name: 'unit' | 'engine' | 'package', testTimeout: number, options: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     displayName: name,
     testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
     testPathIgnorePatterns: ['/node_modules/'],
     clearMocks: true,
     transform: { '^.+\\.[t]sx?$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }] },
+    testEnvironment: '<rootDir>/test/setup/environment.ts',
+    testEnvironmentOptions: { testTimeout },
+    globalSetup: '<rootDir>/test/setup/global-setup.ts',
+    globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+    // jest's own cache would otherwise live in the temporary folder, which the tests leave as they found it.
+    cacheDirectory: '<rootDir>/node_modules/.cache/jest',
     ...options,
   };
 }
@@ -91,6 +101,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'aws-local-stepfunctions',
     'asl-validator',
     'cdk-nag@^2.38.2',
+    // The tests' environment (test/setup/environment.ts) extends jest's own.
+    'jest-environment-node@^30',
+    // Deployable integration apps (test/integ.*.ts): the newest integ-tests-alpha whose aws-cdk-lib peer range
+    // admits cdkVersion, and the integ-runner released with cdkVersion.
+    '@aws-cdk/integ-tests-alpha@2.184.1-alpha.0',
+    '@aws-cdk/integ-runner@2.186.0',
   ],
 
   // The pooler tests run the handler behind a real pgbouncer.
@@ -104,14 +120,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
       // embedded PostgreSQL, started by that project's global setup only when one of its tests runs; the package
       // tests (test/package) pack the library, load the bundle and synthesize the README's examples.
       projects: [
-        jestProject('unit'),
-        jestProject('engine', {
+        jestProject('unit', 30_000),
+        jestProject('engine', 120_000, {
           globalSetup: '<rootDir>/test/engine/support/global-setup.ts',
           globalTeardown: '<rootDir>/test/engine/support/global-teardown.ts',
         }),
-        jestProject('package'),
+        jestProject('package', 300_000),
       ],
-      testTimeout: 120_000,
     },
   },
 });
