@@ -280,6 +280,33 @@ project.addTask('test:runtime', {
   ],
 });
 
+// Deployable integration tests (test/integ.*.ts, @aws-cdk/integ-tests-alpha): each deploys a stack, runs the state
+// machine once and asserts the refresh report, then destroys the stack. Their synthesized snapshots are committed in
+// test/integ.*.ts.snapshot; a change to an app's template fails `npx projen test` until the snapshot is written again.
+// Asset hashes are left out of the comparison (integ-runner's default), so neither the bundle built on another
+// machine nor a change of the engine alone makes a snapshot stale.
+const integRunner = 'integ-runner --language typescript';
+// The CDK CLI would leave its compile cache in the temporary folder.
+const integEnv = { DISABLE_V8_COMPILE_CACHE: '1' };
+const integSnapshotTask = project.addTask('integ:snapshot', {
+  description: 'Check that the integration tests\' committed snapshots match their apps (synthesizes only: no AWS account, no deploy)',
+  env: integEnv,
+  steps: [{ spawn: 'bundle' }, { exec: integRunner, receiveArgs: true }],
+});
+project.addTask('integ:snapshot:update', {
+  description: 'Write the snapshots of the integration tests whose apps changed (synthesizes only: no AWS account, no deploy)',
+  env: integEnv,
+  steps: [{ spawn: 'bundle' }, { exec: `${integRunner} --update-on-failed --dry-run`, receiveArgs: true }],
+});
+project.addTask('integ:deploy', {
+  description: 'Deploy each integration test to the AWS account of the current credentials, run its assertions, destroy it and update its snapshot',
+  env: integEnv,
+  // Options reach integ-runner, e.g. `npx projen integ:deploy --parallel-regions eu-west-1 --profiles sandbox`.
+  steps: [{ spawn: 'bundle' }, { exec: `${integRunner} --force --update-on-failed`, receiveArgs: true }],
+});
+project.testTask.spawn(integSnapshotTask);
+project.gitattributes.addAttributes('/test/*.snapshot/**', 'linguist-generated');
+
 project.addTask('test:python', {
   description: 'Install the built wheel into a fresh virtualenv and synthesize a Python CDK app with it',
   exec: 'bash test/python/smoke-test.sh',
