@@ -48,6 +48,17 @@ export function orchestratorFixture(overrides: Partial<ItcOrchestratorProps> = {
   return { stack, vpc, key, secret, demand, orchestrator, template: Template.fromStack(stack) };
 }
 
+let sharedFixture: OrchestratorFixture | undefined;
+
+/**
+ * The fixture at default props, synthesized once per test file (jest gives each file its own copy of this module),
+ * for tests that only read it. A test that adds to the stack takes its own `orchestratorFixture()`.
+ */
+export function sharedOrchestratorFixture(): OrchestratorFixture {
+  sharedFixture ??= orchestratorFixture();
+  return sharedFixture;
+}
+
 /** The construct's props on a fresh stack with a VPC and a secret, for tests that expect synth to fail. */
 export function minimalProps(stack: Stack, overrides: Partial<ItcOrchestratorProps> = {}): ItcOrchestratorProps {
   const vpc = ec2.Vpc.fromVpcAttributes(stack, `Vpc${stack.node.children.length}`, {

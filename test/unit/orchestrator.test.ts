@@ -9,7 +9,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { IMPORTED_PIPELINE_ARN, minimalProps, newStack, orchestratorFixture, stateMachineDefinition, templateResolver } from './orchestrator-fixture';
+import { IMPORTED_PIPELINE_ARN, minimalProps, newStack, orchestratorFixture, stateMachineDefinition, templateResolver, sharedOrchestratorFixture } from './orchestrator-fixture';
 import { ConcurrentRefresh, DatabaseAuthentication, DatabaseTls, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy, RefreshCompute } from '../../src';
 import { RefreshEnv, RefreshErrors } from '../../src/shared/contract';
 
@@ -58,7 +58,7 @@ function actionsOf(statement: any): string[] {
 
 describe('the refresh function', () => {
   test('runs the bundled handler on Node.js 22 in the VPC private subnets with its own security group', () => {
-    const { template, vpc, stack } = orchestratorFixture();
+    const { template, vpc, stack } = sharedOrchestratorFixture();
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('materialized views'),
       Runtime: 'nodejs22.x',
@@ -71,7 +71,7 @@ describe('the refresh function', () => {
   });
 
   test('ships as a CDK asset in the bootstrap bucket: the construct creates no bucket and no layer', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     template.resourceCountIs('AWS::S3::Bucket', 0);
     template.resourceCountIs('AWS::Lambda::LayerVersion', 0);
     const fn = template.toJSON().Resources[refreshFunctionId(template)];
@@ -100,7 +100,7 @@ describe('the refresh function', () => {
   });
 
   test('has 256 MiB and a 15-minute timeout by default', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('materialized views'),
       MemorySize: 256,
@@ -114,7 +114,7 @@ describe('the refresh function', () => {
   });
 
   test('logs to its own log group, kept one month by default', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     const logGroupId = logicalId(template, 'AWS::Logs::LogGroup', { RetentionInDays: 30, LogGroupName: Match.absent() });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('materialized views'),
@@ -123,7 +123,7 @@ describe('the refresh function', () => {
   });
 
   test('reads the secret named in its environment and verifies the server certificate by default', () => {
-    const { template, stack, secret } = orchestratorFixture();
+    const { template, stack, secret } = sharedOrchestratorFixture();
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: Match.objectLike({
@@ -186,7 +186,7 @@ describe('the refresh function', () => {
   });
 
   test('leaves unset refresh settings to the handler defaults', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     const fn = template.toJSON().Resources[refreshFunctionId(template)];
     const names = Object.keys(fn.Properties.Environment.Variables);
     expect(names).not.toEqual(expect.arrayContaining([RefreshEnv.VIEWS]));
@@ -254,7 +254,7 @@ describe('the refresh function', () => {
 
 describe('least privilege', () => {
   test('the refresh function role writes only to its log group, manages VPC interfaces and reads only the secret', () => {
-    const { template, stack, secret, key } = orchestratorFixture();
+    const { template, stack, secret, key } = sharedOrchestratorFixture();
     const roleId = roleOf(template, refreshFunctionId(template));
     const role = template.toJSON().Resources[roleId];
     expect(role.Properties.ManagedPolicyArns).toBeUndefined();
@@ -335,7 +335,7 @@ describe('least privilege', () => {
   });
 
   test('the state machine role invokes exactly the pipeline and refresh functions and lists only its own executions', () => {
-    const { template, demand, stack } = orchestratorFixture();
+    const { template, demand, stack } = sharedOrchestratorFixture();
     const machineId = logicalId(template, 'AWS::StepFunctions::StateMachine');
     const roleId = template.toJSON().Resources[machineId].Properties.RoleArn['Fn::GetAtt'][0];
     const statements = statementsOf(template, roleId);
@@ -417,7 +417,7 @@ describe('least privilege', () => {
 
 describe('the state machine', () => {
   test('is a standard state machine whose definition is valid Amazon States Language', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineType: 'STANDARD' });
     const result = aslValidator(stateMachineDefinition(template));
     expect(result.errors).toEqual([]);
@@ -434,7 +434,7 @@ describe('the state machine', () => {
   });
 
   test('first lists the running executions of itself', () => {
-    const definition = stateMachineDefinition(orchestratorFixture().template);
+    const definition = stateMachineDefinition(sharedOrchestratorFixture().template);
     const first = definition.States[definition.StartAt];
     expect(first).toMatchObject({
       Type: 'Task',
@@ -444,7 +444,7 @@ describe('the state machine', () => {
   });
 
   test('goes on only as the oldest running execution, comparing start times when it is not listed yet, and only timestamps', () => {
-    const definition = stateMachineDefinition(orchestratorFixture().template);
+    const definition = stateMachineDefinition(sharedOrchestratorFixture().template);
     expect(definition.States['Find the oldest running execution'].Parameters).toEqual({
       'oldest.$': 'States.ArrayGetItem($.executions, States.MathAdd($.count, -1))',
       'self.$': '$$.Execution.Id',
@@ -468,7 +468,7 @@ describe('the state machine', () => {
   });
 
   test('runs one parallel branch per pipeline, each invoking its function with the execution input', () => {
-    const definition = stateMachineDefinition(orchestratorFixture().template);
+    const definition = stateMachineDefinition(sharedOrchestratorFixture().template);
     const restore = definition.States['Restore the execution input'];
     expect(restore).toMatchObject({ Parameters: { 'input.$': '$$.Execution.Input' }, OutputPath: '$.input', Next: 'Run pipelines' });
     const parallel = definition.States['Run pipelines'];
@@ -481,7 +481,7 @@ describe('the state machine', () => {
   });
 
   test('refreshes only after every pipeline succeeded, and outputs the refresh report', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     const definition = stateMachineDefinition(template);
     expect(definition.States['Run pipelines'].Next).toBe('Did every pipeline succeed?');
     const check = definition.States['Did every pipeline succeed?'];
@@ -499,7 +499,7 @@ describe('the state machine', () => {
   });
 
   test('retries Lambda service errors and throttling with backoff on every task', () => {
-    const definition = stateMachineDefinition(orchestratorFixture().template);
+    const definition = stateMachineDefinition(sharedOrchestratorFixture().template);
     const tasks = [
       ...definition.States['Run pipelines'].Branches.map((branch: any) => branch.States[branch.StartAt]),
       definition.States['Refresh materialized views'],
@@ -512,7 +512,7 @@ describe('the state machine', () => {
   });
 
   test('retries transient database errors of the refresh, and never bad input', () => {
-    const refresh = stateMachineDefinition(orchestratorFixture().template).States['Refresh materialized views'];
+    const refresh = stateMachineDefinition(sharedOrchestratorFixture().template).States['Refresh materialized views'];
     expect(refresh.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: [RefreshErrors.TRANSIENT], BackoffRate: 2 }));
     const retried = refresh.Retry.flatMap((retry: any) => retry.ErrorEquals);
     expect(retried).not.toContain(RefreshErrors.INVALID_REQUEST);
@@ -524,7 +524,7 @@ describe('the state machine', () => {
   });
 
   test('catches each pipeline error so every branch finishes, then fails naming the failed pipelines', () => {
-    const definition = stateMachineDefinition(orchestratorFixture().template);
+    const definition = stateMachineDefinition(sharedOrchestratorFixture().template);
     for (const [index, name] of ['Demand', 'VerifyPlus'].entries()) {
       const branch = definition.States['Run pipelines'].Branches[index];
       expect(branch.States[`Run pipeline ${name}`].Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: `Pipeline ${name} failed` }]);
@@ -540,7 +540,7 @@ describe('the state machine', () => {
   });
 
   test('logs all events without execution data to a vended log group by default', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     const logGroupId = logicalId(template, 'AWS::Logs::LogGroup', { LogGroupName: Match.stringLikeRegexp('^/aws/vendedlogs/states/') });
     template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: Match.stringLikeRegexp('^/aws/vendedlogs/states/'), RetentionInDays: 30 });
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
@@ -563,14 +563,14 @@ describe('the state machine', () => {
   });
 
   test('deletes its log groups with the stack unless told to retain them', () => {
-    const destroyed = orchestratorFixture().template.findResources('AWS::Logs::LogGroup');
+    const destroyed = sharedOrchestratorFixture().template.findResources('AWS::Logs::LogGroup');
     expect(Object.values(destroyed).map((resource) => resource.DeletionPolicy)).toEqual(['Delete', 'Delete']);
     const retained = orchestratorFixture({ removalPolicy: RemovalPolicy.RETAIN }).template.findResources('AWS::Logs::LogGroup');
     expect(Object.values(retained).map((resource) => resource.DeletionPolicy)).toEqual(['Retain', 'Retain']);
   });
 
   test('has no X-Ray tracing by default', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', { TracingConfiguration: { Enabled: false } });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('materialized views'), TracingConfig: Match.absent(),
@@ -595,7 +595,7 @@ describe('alarms', () => {
   const metrics = ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionsAborted', 'ExecutionThrottled'];
 
   test.each(metrics)('alarm on %s of this state machine from the first occurrence', (metricName) => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/States',
       MetricName: metricName,
@@ -618,13 +618,13 @@ describe('alarms', () => {
   });
 
   test('notify no one without a topic', () => {
-    const alarms = orchestratorFixture().template.findResources('AWS::CloudWatch::Alarm');
+    const alarms = sharedOrchestratorFixture().template.findResources('AWS::CloudWatch::Alarm');
     expect(Object.values(alarms)).toHaveLength(4);
     expect(Object.values(alarms).map((alarm) => alarm.Properties.AlarmActions)).toEqual(metrics.map(() => undefined));
   });
 
   test('the alarms watch the state machine\'s own execution metrics', () => {
-    const { orchestrator, stack, template } = orchestratorFixture();
+    const { orchestrator, stack, template } = sharedOrchestratorFixture();
     const machine = { Ref: logicalId(template, 'AWS::StepFunctions::StateMachine') };
     const machineMetrics = {
       ExecutionsFailed: orchestrator.stateMachine.metricFailed(),
@@ -679,7 +679,7 @@ describe('alarms', () => {
 
 describe('the schedule', () => {
   test('is absent unless configured', () => {
-    const { template, orchestrator } = orchestratorFixture();
+    const { template, orchestrator } = sharedOrchestratorFixture();
     template.resourceCountIs('AWS::Scheduler::Schedule', 0);
     expect(orchestrator.schedule).toBeUndefined();
   });

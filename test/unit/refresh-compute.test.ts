@@ -5,7 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import { ACCOUNT, REGION, minimalProps, newStack, orchestratorFixture, stateMachineDefinition, templateResolver } from './orchestrator-fixture';
+import { ACCOUNT, REGION, minimalProps, newStack, orchestratorFixture, stateMachineDefinition, templateResolver, sharedOrchestratorFixture } from './orchestrator-fixture';
 import { DatabaseAuthentication, OrchestratorDatabase, RefreshCompute } from '../../src';
 import { ItcOrchestrator } from '../../src/orchestrator';
 import { RDS_SIGNER_PATH, REFRESH_BOOTSTRAP_PATH, REFRESH_BUNDLE_PATH } from '../../src/private/refresh-task';
@@ -15,6 +15,14 @@ const REFRESH_STATE = 'Refresh materialized views';
 
 function fargateFixture(props: Parameters<typeof RefreshCompute.fargate>[0] = {}) {
   return orchestratorFixture({ refreshCompute: RefreshCompute.fargate(props) });
+}
+
+let sharedFargate: ReturnType<typeof fargateFixture> | undefined;
+
+/** The Fargate fixture at default props, synthesized once for the tests that only read it. */
+function sharedFargateFixture() {
+  sharedFargate ??= fargateFixture();
+  return sharedFargate;
 }
 
 function onlyResource(template: Template, type: string): [string, any] {
@@ -34,15 +42,15 @@ describe('RefreshCompute.lambda()', () => {
     const { template } = orchestratorFixture({ refreshCompute: RefreshCompute.lambda({ memorySize: 512, timeout: Duration.minutes(10) }) });
     template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 512, Timeout: 600, Handler: 'index.handler' });
     template.resourceCountIs('AWS::ECS::TaskDefinition', 0);
-    expect(orchestratorFixture().orchestrator.refreshTaskDefinition).toBeUndefined();
+    expect(sharedOrchestratorFixture().orchestrator.refreshTaskDefinition).toBeUndefined();
     // The Demand pipeline's function and the refresh function.
-    orchestratorFixture().template.resourceCountIs('AWS::Lambda::Function', 2);
+    sharedOrchestratorFixture().template.resourceCountIs('AWS::Lambda::Function', 2);
   });
 });
 
 describe('RefreshCompute.fargate()', () => {
   test('replaces the function by a Fargate task definition on a pinned public image, with the bootstrap inline', () => {
-    const { template, orchestrator } = fargateFixture();
+    const { template, orchestrator } = sharedFargateFixture();
     expect(orchestrator.refreshFunction).toBeUndefined();
     expect(orchestrator.refreshTaskDefinition).toBeDefined();
     // Only the Demand pipeline's function is left.
@@ -136,7 +144,7 @@ describe('RefreshCompute.fargate()', () => {
   });
 
   test('without IAM authentication the task gets no RDS signer', () => {
-    const environment = containerEnvironment(fargateFixture().template);
+    const environment = containerEnvironment(sharedFargateFixture().template);
     expect(environment).toHaveProperty(RefreshTaskEnv.BUNDLE_KEY);
     expect(environment).not.toHaveProperty(RefreshTaskEnv.SIGNER_BUCKET);
     expect(environment).not.toHaveProperty(RefreshTaskEnv.SIGNER_KEY);
@@ -189,7 +197,7 @@ describe('RefreshCompute.fargate()', () => {
   });
 
   test('the state machine may run only this task definition in its cluster and pass only the two task roles', () => {
-    const { template } = fargateFixture();
+    const { template } = sharedFargateFixture();
     const [taskDefinitionId] = onlyResource(template, 'AWS::ECS::TaskDefinition');
     const [clusterId] = onlyResource(template, 'AWS::ECS::Cluster');
     const taskRole = Object.keys(template.findResources('AWS::IAM::Role')).find((id) => id.startsWith('OrchestratorRefreshTaskRole'))!;
@@ -215,7 +223,7 @@ describe('RefreshCompute.fargate()', () => {
   });
 
   test('the task role reads the bundle object and the secret, and answers only this state machine', () => {
-    const { template } = fargateFixture();
+    const { template } = sharedFargateFixture();
     const [stateMachineId] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
     const [, policy] = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('OrchestratorRefreshTaskRoleDefaultPolicy'))!;
     const statements = policy.Properties.PolicyDocument.Statement;
@@ -345,7 +353,7 @@ describe('validation', () => {
   test('the skipped-by-lock metric and alarm need the function: with Fargate they fail at synth, naming the prop', () => {
     expect(synth({ refreshCompute: RefreshCompute.fargate(), alarmOnRefreshRunsSkippedByLock: true }))
       .toThrow(/`alarmOnRefreshRunsSkippedByLock` needs the refresh function \(RefreshCompute.lambda\(\)\)/);
-    const { orchestrator } = fargateFixture();
+    const { orchestrator } = sharedFargateFixture();
     expect(() => orchestrator.metricRefreshRunsSkippedByLock()).toThrow(/`metricRefreshRunsSkippedByLock\(\)` needs the refresh function/);
     expect(() => orchestrator.metric('ViewsFailed')).toThrow(/`metric\('ViewsFailed'\)` needs the refresh function \(RefreshCompute.lambda\(\)\): .*no embedded metrics/);
   });

@@ -13,6 +13,18 @@ const aslValidator: (definition: unknown) => { isValid: boolean; errors: unknown
 
 type Definition = { States: Record<string, any> };
 
+// Validating a definition takes the interpreter a few hundred milliseconds; each definition is validated once, and
+// its machine runs every execution of the file (each run is independent).
+const machines = new Map<unknown, Interpreter.StateMachine>();
+function machineFor(definition: unknown): Interpreter.StateMachine {
+  let machine = machines.get(definition);
+  if (!machine) {
+    machine = new StateMachine(definition as any, { validationOptions: { checkArn: false, checkPaths: false } });
+    machines.set(definition, machine);
+  }
+  return machine;
+}
+
 /**
  * `refresh.onlyChangedTables` in the synthesized definition: its control flow runs with the pipelines and
  * the refresh stubbed by state name, and the stubbed refresh records the event it receives.
@@ -48,7 +60,7 @@ async function run(results: Record<'Demand' | 'VerifyPlus', unknown>, definition
     if (result instanceof Error) throw result;
     return { Payload: result } as any;
   };
-  const machine = new StateMachine(definition as any, { validationOptions: { checkArn: false, checkPaths: false } });
+  const machine = machineFor(definition);
   const execution = machine.run({ day: '2026-11-25' }, {
     context: { Task: { Token: 'task-token' } },
     overrides: {

@@ -7,6 +7,18 @@ import { orchestratorFixture, stateMachineDefinition } from '../orchestrator-fix
 const { StateMachine } = createRequire(__filename)('aws-local-stepfunctions') as typeof Interpreter;
 type ExecutionInput = Parameters<Interpreter.StateMachine['run']>[0];
 
+// Validating a definition takes the interpreter a few hundred milliseconds; each definition is validated once, and
+// its machine runs every execution of the file (each run is independent).
+const machines = new Map<unknown, Interpreter.StateMachine>();
+function machineFor(definition: unknown): Interpreter.StateMachine {
+  let machine = machines.get(definition);
+  if (!machine) {
+    machine = new StateMachine(definition as any, { validationOptions: { checkArn: false, checkPaths: false } });
+    machines.set(definition, machine);
+  }
+  return machine;
+}
+
 /**
  * Runs the synthesized definition's control flow with every task replaced by a stub, keyed by
  * state name: the overlap guard, the parallel pipelines and the failure handling.
@@ -57,7 +69,7 @@ async function run(options: RunOptions) {
     }
     return { Payload: { loaded: name } };
   });
-  const machine = new StateMachine(definition as any, { validationOptions: { checkArn: false, checkPaths: false } });
+  const machine = machineFor(definition);
   const started = machine.run(options.input ?? { day: '2026-11-25' }, {
     context: { StateMachine: { Id: MACHINE }, Execution: { Id: options.self } } as any,
     overrides: {
