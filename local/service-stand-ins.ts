@@ -109,8 +109,12 @@ export class ServiceStandIns {
     try {
       await task(parameters.Overrides ?? {});
     } catch (err) {
-      const stopped = { ...described, StopCode: 'EssentialContainerExited', StoppedReason: 'Essential container in task exited',
-        Containers: [{ ExitCode: 1, Reason: (err as Error).message }] };
+      const stopped = {
+        ...described,
+        StopCode: 'EssentialContainerExited',
+        StoppedReason: 'Essential container in task exited',
+        Containers: [{ ExitCode: 1, Reason: (err as Error).message }],
+      };
       throw new TaskError('States.TaskFailed', JSON.stringify(stopped));
     }
     return { ...described, StopCode: 'EssentialContainerExited', Containers: [{ ExitCode: 0 }] };
