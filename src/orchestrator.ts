@@ -27,8 +27,8 @@ import { buildOrchestrationDefinition } from './state-machine/definition';
  * materialized views they feed.
  *
  * Each execution of the state machine first checks that no earlier execution is still going (and ends as
- * skipped if one is), then invokes every pipeline Lambda function with the execution input, and when all
- * succeeded starts a refresh run: the refresh function in the VPC, or the refresh task on ECS Fargate. The
+ * skipped if one is), then runs every pipeline (a Lambda function, a nested workflow, a Glue job or any task) with
+ * the execution input, and when all succeeded starts a refresh run: the refresh function in the VPC, or the refresh task on ECS Fargate. The
  * execution's output is the refresh run's report.
  *
  * @example
