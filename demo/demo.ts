@@ -2,7 +2,7 @@
  * `npx projen demo`: runs the orchestration locally, end to end.
  *
  * 1. starts an embedded PostgreSQL and creates the sample warehouse;
- * 2. synthesizes the example stack (an ItcOrchestrator with the pipelines Demand and VerifyPlus);
+ * 2. synthesizes the example stack (an ItcOrchestrator with a function, a Glue job, a nested workflow and an ECS task);
  * 3. runs the synthesized state machine definition in aws-local-stepfunctions, with the sample
  *    pipelines in place of the pipeline functions and the real refresh bundle in local mode; with
  *    `--compute fargate` the refresh runs as the ECS task: the task definition's entry point in a child process;
@@ -132,15 +132,23 @@ async function main(): Promise<boolean> {
   console.log(`  Not up to date before the run: ${(await staleViews(database)).join(', ')}`);
 
   console.log('\nSynthesizing the example stack ...');
+  const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
   orchestration = LocalOrchestration.create({
     database,
     pipelineWorkMs: 600,
     refreshCompute: compute === 'fargate' ? RefreshCompute.fargate() : undefined,
+    // Four kinds of pipeline: a function, a Glue job, a nested workflow and an ECS task.
+    pipelineKinds: 'mixed',
+    jobs: { Orders: () => pause(400), Dbt: () => pause(300) },
   });
   const { stateMachine, stack } = orchestration;
   console.log(`  ${stack.stackName}: state machine ${stateMachine.name} (${Object.keys(stateMachine.definition.States as object).length} top-level states)`);
   console.log('  Task states run locally:');
-  console.log('    Run pipeline Demand, Run pipeline VerifyPlus -> sample pipelines that insert a batch of rows');
+  console.log('    Run pipeline Demand (a Lambda function) -> the sample pipeline that inserts a batch of demand rows');
+  console.log('    Run pipeline Verify (a nested workflow, startExecution.sync:2) -> its own definition, whose function is the sample');
+  console.log('      pipeline that inserts a batch of verify_plus rows');
+  console.log('    Run pipeline Orders (a Glue job, startJobRun.sync) -> a local stand-in for Glue, whose job run takes 0.4 s');
+  console.log('    Run the data tests (an ECS task, runTask.sync) -> a local stand-in for ECS, whose task takes 0.3 s');
   if (compute === 'fargate') {
     console.log('    Refresh materialized views -> the ECS task: the task definition\'s entry point (the bootstrap) in a child process,');
     console.log(`      which fetches ${relative(process.cwd(), REFRESH_BUNDLE)} from the S3 asset and answers the task token (local stand-ins for S3 and Step Functions)`);

@@ -4,18 +4,31 @@ import { join } from 'node:path';
 import { App, CfnElement, SecretValue, Stack, TimeZone } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { ClientConfig } from 'pg';
 import type { CloudFormationTemplate } from './template';
 import { WAREHOUSE_SCHEMA } from './warehouse';
-import { DatabaseAuthentication, DatabaseTls, ItcOrchestrator, OrchestratorDatabase, Pipeline, RefreshCompute, RefreshOptions } from '../src';
+import { ChangedTables, DatabaseAuthentication, DatabaseTls, ItcOrchestrator, OrchestratorDatabase, Pipeline, RefreshCompute, RefreshOptions } from '../src';
 
 /** The pipelines of the example stack, as `Pipeline` names. */
 export const EXAMPLE_PIPELINES = ['Demand', 'VerifyPlus'] as const;
 export type ExamplePipeline = (typeof EXAMPLE_PIPELINES)[number];
 
 export const EXAMPLE_STACK_NAME = 'ItcOrchestratorExample';
+
+/**
+ * The mixed example's pipelines besides Demand: a Glue job that writes `warehouse.returns`, a nested workflow
+ * that invokes the VerifyPlus function, and an ECS task (data tests) that changes no table.
+ */
+export const MIXED_EXAMPLE = {
+  glueJobName: 'itc-example-orders',
+  glueJobTables: ['warehouse.returns'],
+  ecsTaskFamily: 'itc-example-dbt',
+} as const;
 
 export interface ExampleStackProps {
   /** The database the refresh function connects to (in local mode: credentials in its environment). */
@@ -24,6 +37,12 @@ export interface ExampleStackProps {
   readonly refresh?: RefreshOptions;
   /** @default - the construct's default, a Lambda function */
   readonly refreshCompute?: RefreshCompute;
+  /**
+   * `mixed`: Demand stays a function, and a Glue job (Orders), a nested workflow invoking VerifyPlus (Verify) and an
+   * ECS task (Dbt) join it, added with `addPipeline`.
+   * @default 'functions' - Demand and VerifyPlus, both functions
+   */
+  readonly pipelineKinds?: 'functions' | 'mixed';
 }
 
 /** The synthesized example stack, with the logical ids the local runner maps to local code. */
@@ -36,6 +55,8 @@ export interface ExampleStack {
   /** The refresh task definition; present when the refresh runs as an ECS task. */
   readonly refreshTaskDefinitionLogicalId?: string;
   readonly pipelineFunctionLogicalIds: Record<ExamplePipeline, string>;
+  /** The nested workflow of the mixed example. */
+  readonly nestedStateMachineLogicalId?: string;
   /** The file assets of the cloud assembly, where a deployment uploads them. */
   readonly fileAssets: FileAsset[];
 }
@@ -75,6 +96,7 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
     const demand = pipelineFunction('DemandPipeline', 'itc-example-demand');
     const verifyPlus = pipelineFunction('VerifyPlusPipeline', 'itc-example-verify-plus');
 
+    const mixed = props.pipelineKinds === 'mixed';
     const orchestrator = new ItcOrchestrator(stack, 'Orchestrator', {
       resourcePrefix: 'itc-example',
       vpc,
@@ -84,7 +106,7 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
         authentication: DatabaseAuthentication.fromPassword(String(database.user), SecretValue.unsafePlainText(String(database.password))),
         tls: DatabaseTls.DISABLE,
       }),
-      pipelines: [Pipeline.fromFunction('Demand', demand), Pipeline.fromFunction('VerifyPlus', verifyPlus)],
+      pipelines: [Pipeline.fromFunction('Demand', demand), ...(mixed ? [] : [Pipeline.fromFunction('VerifyPlus', verifyPlus)])],
       refresh: props.refresh ?? { schemas: [WAREHOUSE_SCHEMA] },
       refreshCompute: props.refreshCompute,
       schedule: {
@@ -92,6 +114,29 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
         input: { batch: 'scheduled' },
       },
     });
+
+    let nested: sfn.StateMachine | undefined;
+    if (mixed) {
+      orchestrator.addPipeline(Pipeline.fromGlueJob('Orders', MIXED_EXAMPLE.glueJobName, { changedTables: ChangedTables.of([...MIXED_EXAMPLE.glueJobTables]) }));
+      nested = new sfn.StateMachine(stack, 'VerifyWorkflow', {
+        stateMachineName: 'itc-example-verify',
+        definitionBody: sfn.DefinitionBody.fromChainable(new tasks.LambdaInvoke(stack, 'Verify the batch', {
+          lambdaFunction: verifyPlus,
+          outputPath: '$.Payload',
+        })),
+      });
+      // Its output is the function's result, so the pipeline reads `changedTables` from it, as from a function's.
+      orchestrator.addPipeline(Pipeline.fromStateMachine('Verify', nested));
+      const taskDefinition = new ecs.FargateTaskDefinition(stack, 'DbtTask', { family: MIXED_EXAMPLE.ecsTaskFamily });
+      taskDefinition.addContainer('dbt', { image: ecs.ContainerImage.fromRegistry('ghcr.io/dbt-labs/dbt-postgres:1.9.0') });
+      orchestrator.addPipeline(Pipeline.fromTask('Dbt', new tasks.EcsRunTask(stack, 'Run the data tests', {
+        cluster: new ecs.Cluster(stack, 'Cluster', { vpc }),
+        taskDefinition,
+        launchTarget: new tasks.EcsFargateLaunchTarget(),
+        subnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
+        integrationPattern: sfn.IntegrationPattern.RUN_JOB,
+      }), { changedTables: ChangedTables.of([]) }));
+    }
 
     const logicalId = (construct: { node: { defaultChild?: unknown } }) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
     const template = Template.fromStack(stack).toJSON() as CloudFormationTemplate;
@@ -103,6 +148,7 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
       refreshFunctionLogicalId: orchestrator.refreshFunction && logicalId(orchestrator.refreshFunction),
       refreshTaskDefinitionLogicalId: orchestrator.refreshTaskDefinition && logicalId(orchestrator.refreshTaskDefinition),
       pipelineFunctionLogicalIds: { Demand: logicalId(demand), VerifyPlus: logicalId(verifyPlus) },
+      nestedStateMachineLogicalId: nested && logicalId(nested),
     };
   } finally {
     rmSync(outdir, { recursive: true, force: true });

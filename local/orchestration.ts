@@ -3,8 +3,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClientConfig } from 'pg';
 import { AwsStandIn, LocalEcs, REFRESH_BOOTSTRAP, TaskTokens } from './ecs';
-import { EXAMPLE_PIPELINES, ExamplePipeline, ExampleStack, synthesizeExampleStack } from './example-stack';
+import { EXAMPLE_PIPELINES, ExamplePipeline, ExampleStack, MIXED_EXAMPLE, synthesizeExampleStack } from './example-stack';
 import { BundledFunction, InProcessFunction, LocalFunction, LocalHandler, REFRESH_BUNDLE } from './lambda';
+import { LocalJob, ServiceStandIns } from './service-stand-ins';
 import { LocalExecution, LocalStepFunctions, StartExecutionOptions } from './step-functions';
 import { LOCAL_ACCOUNT, LocalStateMachine, TemplateResolver } from './template';
 import { samplePipelines } from './warehouse';
@@ -31,6 +32,13 @@ export interface LocalOrchestrationOptions {
   readonly retryIntervalMs?: number;
   /** Receives each line the refresh function or task logs. @default - discarded */
   readonly onRefreshLog?: (line: string) => void;
+  /** The example's kinds of pipeline (see `ExampleStackProps`). @default 'functions' */
+  readonly pipelineKinds?: 'functions' | 'mixed';
+  /**
+   * The work of the mixed example's Glue job (Orders) and ECS task (Dbt).
+   * @default - each succeeds at once
+   */
+  readonly jobs?: Partial<Record<'Orders' | 'Dbt', LocalJob>>;
 }
 
 /** The throttling error the Lambda service returns when the function's concurrency is exhausted. */
@@ -52,7 +60,9 @@ export class LocalOrchestration {
     if (options.refreshCompute && !existsSync(REFRESH_BOOTSTRAP)) {
       throw new Error(`${REFRESH_BOOTSTRAP} does not exist: run \`npx projen bundle\` first`);
     }
-    const stack = synthesizeExampleStack({ database: options.database, refresh: options.refresh, refreshCompute: options.refreshCompute });
+    const stack = synthesizeExampleStack({
+      database: options.database, refresh: options.refresh, refreshCompute: options.refreshCompute, pipelineKinds: options.pipelineKinds,
+    });
     return new LocalOrchestration(options, stack);
   }
 
@@ -63,6 +73,8 @@ export class LocalOrchestration {
   public readonly ecs?: LocalEcs;
   /** The stand-in for the S3 and Step Functions APIs the refresh task calls. */
   public readonly standIn?: AwsStandIn;
+  /** The services the mixed example's pipelines run on. */
+  public readonly services?: ServiceStandIns;
   private readonly pipelineArns: Record<ExamplePipeline, string>;
 
   private constructor(options: LocalOrchestrationOptions, public readonly stack: ExampleStack) {
@@ -102,7 +114,19 @@ export class LocalOrchestration {
     }
     this.functions = functions;
 
-    this.runner = new LocalStepFunctions({ stateMachine: this.stateMachine, functions, retryIntervalMs: options.retryIntervalMs, ecs });
+    if (stack.nestedStateMachineLogicalId) {
+      const nested = new LocalStepFunctions({
+        stateMachine: resolver.stateMachine(stack.nestedStateMachineLogicalId), functions, retryIntervalMs: options.retryIntervalMs,
+      });
+      this.services = new ServiceStandIns({
+        glueJobs: { [MIXED_EXAMPLE.glueJobName]: options.jobs?.Orders ?? (() => undefined) },
+        ecsTasks: { [MIXED_EXAMPLE.ecsTaskFamily]: options.jobs?.Dbt ?? (() => undefined) },
+        workflows: { [nested.stateMachineArn]: nested },
+      });
+    }
+    this.runner = new LocalStepFunctions({
+      stateMachine: this.stateMachine, functions, retryIntervalMs: options.retryIntervalMs, ecs, services: this.services,
+    });
   }
 
   /** Runs one execution to its end. */

@@ -4,6 +4,7 @@ import { createRequire } from 'node:module';
 import type * as Interpreter from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
 import type { LocalEcs, TaskTokens } from './ecs';
 import { InvocationOutcome, LocalFunction, newRequestId } from './lambda';
+import { ServiceStandIns, TaskError } from './service-stand-ins';
 import type { LocalStateMachine } from './template';
 
 export type ExecutionStatus = 'RUNNING' | 'SUCCEEDED' | 'FAILED' | 'ABORTED' | 'TIMED_OUT';
@@ -77,20 +78,18 @@ export interface LocalStepFunctionsOptions {
    * @default - such states are not emulated
    */
   readonly ecs?: { readonly tasks: LocalEcs; readonly tokens: TaskTokens };
+  /**
+   * The services pipelines run on: Glue `startJobRun.sync`, ECS `runTask.sync`, `states:startExecution.sync` and
+   * SDK calls.
+   * @default - such states are not emulated
+   */
+  readonly services?: ServiceStandIns;
 }
 
 // The package ships a CommonJS build, but declares its types as an ES module only.
 const { ExecutionAbortedError, ExecutionError, ExecutionTimeoutError, StateMachine } = createRequire(__filename)('aws-local-stepfunctions') as typeof Interpreter;
 type RunOptions = Interpreter.RunOptions;
 type StateMachineDefinition = Interpreter.StateMachineDefinition;
-
-/** A Task error the way Step Functions reports it: `name` is the Error, `message` the Cause. */
-class TaskError extends Error {
-  constructor(error: string, cause: string) {
-    super(cause);
-    this.name = error;
-  }
-}
 
 const LAMBDA_INVOKE = /^arn:[a-z-]+:states:::lambda:invoke$/;
 const LAMBDA_FUNCTION_ARN = /^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:function:[^:]+(:[^:]+)?$/;
@@ -114,6 +113,8 @@ interface TaskState {
  *   the service's result shape (`Payload`, `StatusCode`, ...) and error shape (Error = the
  *   function's error type, Cause = `{errorType, errorMessage, trace}` as JSON);
  * - `arn:aws:states:::aws-sdk:sfn:listExecutions` lists the executions this runner is running;
+ * - Glue `startJobRun.sync`, ECS `runTask.sync`, `states:startExecution.sync` and SDK calls go to the
+ *   `services` stand-ins, which answer as the services do;
  * - `arn:aws:states:::ecs:runTask.waitForTaskToken` starts the task on the local ECS with a task token of its
  *   own for each attempt, and waits for the token's answer, failing with `States.HeartbeatTimeout` when the
  *   state's HeartbeatSeconds pass without a heartbeat (the interpreter has no heartbeats of its own).
@@ -130,10 +131,15 @@ export class LocalStepFunctions {
     this.tasks = collectTaskStates(options.stateMachine.definition);
     const emulated = [LAMBDA_INVOKE, LAMBDA_FUNCTION_ARN, SFN_LIST_EXECUTIONS, ...(options.ecs ? [ECS_RUN_TASK_WAIT] : [])];
     for (const [name, state] of Object.entries(this.tasks)) {
-      if (!emulated.some((pattern) => pattern.test(state.Resource))) {
+      if (!emulated.some((pattern) => pattern.test(state.Resource)) && !options.services?.emulates(state.Resource)) {
         throw new Error(`Task state "${name}" uses ${state.Resource}, which the local runner does not emulate`);
       }
     }
+  }
+
+  /** The ARN of the state machine this runner runs. */
+  public get stateMachineArn(): string {
+    return this.options.stateMachine.arn;
   }
 
   /** The next `times` invocations of the function fail with a service error instead of running. */
@@ -208,13 +214,18 @@ export class LocalStepFunctions {
   private taskHandlers(execution: LocalExecution, pending: Set<Promise<unknown>>): Record<string, TaskHandler> {
     const handlers: Record<string, TaskHandler> = {};
     for (const [stateName, state] of Object.entries(this.tasks)) {
-      const call = SFN_LIST_EXECUTIONS.test(state.Resource)
-        ? (input: unknown) => this.listExecutions(input)
-        : ECS_RUN_TASK_WAIT.test(state.Resource)
-          ? (input: unknown) => this.runTaskAndWait(state, input, execution)
-          : (input: unknown) => this.invokeFunction(state, input);
+      const services = this.options.services;
+      const byService = services?.emulates(state.Resource) && !SFN_LIST_EXECUTIONS.test(state.Resource) ? services : undefined;
+      const call = byService
+        ? (input: unknown) => byService.call(state.Resource, input)
+        : SFN_LIST_EXECUTIONS.test(state.Resource)
+          ? (input: unknown) => this.listExecutions(input)
+          : ECS_RUN_TASK_WAIT.test(state.Resource)
+            ? (input: unknown) => this.runTaskAndWait(state, input, execution)
+            : (input: unknown) => this.invokeFunction(state, input);
       handlers[stateName] = (input) => {
-        const record: InvocationRecord = { state: stateName, target: targetOf(state, input), startedAt: Date.now() };
+        const target = byService ? byService.targetOf(state.Resource, input) : targetOf(state, input);
+        const record: InvocationRecord = { state: stateName, target, startedAt: Date.now() };
         execution.invocations.push(record);
         const promise = call(input).then(
           (output) => {

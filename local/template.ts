@@ -1,3 +1,4 @@
+import { assertValidDefinition } from './asl';
 import type { LocalTaskDefinition } from './ecs';
 import type { FunctionConfiguration } from './lambda-context';
 
@@ -81,12 +82,10 @@ export class TemplateResolver {
     for (const [key, value] of Object.entries(substitutions)) {
       definitionText = definitionText.split(`\${${key}}`).join(String(value));
     }
-    return {
-      logicalId: id,
-      name: this.stateMachineName(id),
-      arn: this.stateMachineArn(id),
-      definition: JSON.parse(definitionText),
-    };
+    const definition = JSON.parse(definitionText);
+    // Every definition the tests and the demo run is one the service would accept.
+    assertValidDefinition(definition, `State machine ${id}`);
+    return { logicalId: id, name: this.stateMachineName(id), arn: this.stateMachineArn(id), definition };
   }
 
   /** A function's name, ARN, timeout, memory and environment, as deployed. */

@@ -1,6 +1,8 @@
 export { ConcurrentRefresh, OverlapPolicy } from './shared/refresh-policies';
 export type { ViewDependency } from './shared/refresh-policies';
 export { Pipeline } from './pipeline';
+export type { GlueJobPipelineOptions, PipelineOptions } from './pipeline';
+export { ChangedTables } from './changed-tables';
 export { DatabaseAuthentication, DatabaseTls, OrchestratorDatabase } from './orchestrator-database';
 export type { DatabaseEndpointOptions, DatabaseOptions } from './orchestrator-database';
 export { ItcOrchestrator } from './orchestrator';

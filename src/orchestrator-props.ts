@@ -96,15 +96,16 @@ export interface RefreshOptions {
   /**
    * Refresh only the views that read the tables the pipelines wrote.
    *
-   * Each pipeline function returns the tables it changed as `changedTables`, e.g.
-   * `{ "changedTables": ["sales.orders"] }`. The refresh run then refreshes the materialized views of the
+   * Each pipeline says which tables it changed, as its `changedTables` option tells: a fixed list
+   * (`ChangedTables.of`), a list in its result (`ChangedTables.fromResult`; a function's default, e.g.
+   * `{ "changedTables": ["sales.orders"] }`), or unknown. The refresh run then refreshes the materialized views of the
    * configured set that read any of those tables, directly or through the dependencies the refresh
    * order follows (plain views, other views of the set, SQL-standard function bodies, `extraDependencies`),
    * in dependency order. When every pipeline returns an empty list, the refresh runs, refreshes
    * nothing and succeeds; its report says `nothing changed`.
    *
-   * A pipeline whose result has no `changedTables` list makes the refresh run refresh the whole configured set,
-   * as without this setting; the report's `selection.reason` names the pipeline.
+   * A pipeline whose changed tables are unknown, or whose result has no list where it says, makes the refresh run
+   * refresh the whole configured set, as without this setting; the report's `selection.reason` names the pipeline.
    *
    * With `RefreshCompute.fargate()` the task gets the same event as JSON in its environment, through the
    * RunTask container overrides, which ECS limits to 8,192 characters (the task token included): keep the
@@ -169,9 +170,12 @@ export interface OrchestratorSchedule {
 /** Properties of an {@link ItcOrchestrator}. */
 export interface ItcOrchestratorProps {
   /**
-   * The pipelines to run in parallel before the refresh. At least one; names must be unique.
+   * The pipelines to run in parallel before the refresh; names must be unique (ignoring case). Add more with
+   * `addPipeline()`. Without any, each execution only refreshes the views: a refresh-only schedule.
+   *
+   * @default - none
    */
-  readonly pipelines: Pipeline[];
+  readonly pipelines?: Pipeline[];
 
   /** The VPC the refresh function or task runs in: one that can reach the database. */
   readonly vpc: ec2.IVpc;

@@ -1,4 +1,4 @@
-import { Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { AspectPriority, Aspects, Names, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
@@ -10,9 +10,11 @@ import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { ItcOrchestratorProps, OrchestratorSchedule } from './orchestrator-props';
+import type { Pipeline, PipelineBinding } from './pipeline';
 import { ExecutionAlarm, createExecutionAlarms } from './private/alarms';
+import { DeferredDefinitionBody } from './private/deferred-definition';
 import { createFreshnessAlarms, reportViewName } from './private/freshness-alarms';
-import { SCHEDULE_NAME_SUFFIX, validateOrchestratorProps, validateRefreshComputeFit } from './private/orchestrator-validation';
+import { SCHEDULE_NAME_SUFFIX, validateOrchestratorProps, validateRefreshComputeFit, validateUniquePipelineName } from './private/orchestrator-validation';
 import type { BoundRefreshCompute } from './private/refresh-compute-binding';
 import { refreshEnvironment } from './private/refresh-environment';
 import { claimResourcePrefix } from './private/resource-names';
@@ -25,8 +27,8 @@ import { buildOrchestrationDefinition } from './state-machine/definition';
  * materialized views they feed.
  *
  * Each execution of the state machine first checks that no earlier execution is still going (and ends as
- * skipped if one is), then invokes every pipeline Lambda function with the execution input, and when all
- * succeeded starts a refresh run: the refresh function in the VPC, or the refresh task on ECS Fargate. The
+ * skipped if one is), then runs every pipeline (a Lambda function, a nested workflow, a Glue job or any task) with
+ * the execution input, and when all succeeded starts a refresh run: the refresh function in the VPC, or the refresh task on ECS Fargate. The
  * execution's output is the refresh run's report.
  *
  * @example
@@ -86,6 +88,9 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
   public readonly alarms: cloudwatch.IAlarm[];
 
   private readonly refreshCompute: BoundRefreshCompute;
+  private readonly pipelines: Pipeline[] = [];
+  private readonly pipelineBindings: PipelineBinding[] = [];
+  private readonly definitionBody: DeferredDefinitionBody;
 
   constructor(scope: Construct, id: string, props: ItcOrchestratorProps) {
     super(scope, id);
@@ -114,11 +119,31 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     this.connections = compute.connections;
     props.database._allowConnectionsFrom(this);
 
+    this.definitionBody = new DeferredDefinitionBody('Runs the pipelines in parallel, then refreshes the materialized views');
     this.stateMachine = this.createStateMachine(props, compute, retention, removalPolicy);
+    for (const pipeline of props.pipelines ?? []) {
+      this.addPipeline(pipeline);
+    }
+    // The definition is built at synth, so that it holds the pipelines added after construction; before other aspects
+    // (cdk-nag, for one) so that they see the statements its states need.
+    Aspects.of(this).add({ visit: (node) => node === this && this.buildDefinition(props, compute) }, { priority: AspectPriority.MUTATING });
     this.alarms = this.createAlarms(props);
     if (props.schedule) {
       this.schedule = this.createSchedule(props.schedule, prefix);
     }
+  }
+
+  /**
+   * Adds a pipeline, which runs in parallel with the others before the refresh. The state machine's definition is
+   * rendered at synth, so a pipeline added any time before then is in it.
+   */
+  public addPipeline(pipeline: Pipeline): void {
+    if (this.definitionBody.isBuilt) {
+      throw new Error(`Pipeline "${pipeline.name}" cannot be added: the state machine's definition was already synthesized`);
+    }
+    validateUniquePipelineName(this.pipelines, pipeline);
+    this.pipelineBindings.push(pipeline._bind(this, { id: `Pipeline${this.pipelines.length}` }));
+    this.pipelines.push(pipeline);
   }
 
   /** Allows the grantee to start executions of the state machine. */
@@ -217,23 +242,11 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       removalPolicy,
     });
 
-    const definitionScope = new Construct(this, 'Definition');
-    const onlyChangedTables = props.refresh?.onlyChangedTables ?? false;
-    const pipelines = props.pipelines.map((pipeline, index) =>
-      pipeline._bind(this, { id: `Pipeline${index}`, definitionScope, readChangedTables: onlyChangedTables }));
     const skipOverlappingExecutions = props.skipOverlappingExecutions ?? true;
-    const definition = buildOrchestrationDefinition(definitionScope, {
-      pipelines,
-      refresh: compute.refreshState(definitionScope, onlyChangedTables),
-      skipOverlappingExecutions,
-      onlyChangedTables,
-    });
-
     const stateMachine = new sfn.StateMachine(this, 'StateMachine', {
       stateMachineName: prefix,
       stateMachineType: sfn.StateMachineType.STANDARD,
-      definitionBody: sfn.DefinitionBody.fromChainable(definition),
-      comment: 'Runs the pipelines in parallel, then refreshes the materialized views',
+      definitionBody: this.definitionBody,
       timeout: props.executionTimeout,
       tracingEnabled: props.tracingEnabled ?? false,
       logs: {
@@ -258,6 +271,21 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       });
     }
     return stateMachine;
+  }
+
+  /** Binds the pipelines and builds the definition; once, at synth. */
+  private buildDefinition(props: ItcOrchestratorProps, compute: BoundRefreshCompute): void {
+    if (this.definitionBody.isBuilt) return;
+    const definitionScope = new Construct(this, 'Definition');
+    const onlyChangedTables = props.refresh?.onlyChangedTables ?? false;
+    const pipelines = this.pipelineBindings.map((binding) => binding.render(definitionScope, onlyChangedTables));
+    const definition = buildOrchestrationDefinition(definitionScope, {
+      pipelines,
+      refresh: compute.refreshState(definitionScope, onlyChangedTables),
+      skipOverlappingExecutions: props.skipOverlappingExecutions ?? true,
+      onlyChangedTables,
+    });
+    this.definitionBody.build(this.stateMachine, definition, props.executionTimeout);
   }
 
   private createAlarms(props: ItcOrchestratorProps): cloudwatch.IAlarm[] {

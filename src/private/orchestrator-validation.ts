@@ -18,7 +18,7 @@ const MAX_PREFIX_LENGTH = 64 - SCHEDULE_NAME_SUFFIX.length;
  * then checks the props that depend on it.
  */
 export function validateOrchestratorProps(props: ItcOrchestratorProps): void {
-  validatePipelines(props.pipelines);
+  validatePipelines(props.pipelines ?? []);
   validateResourcePrefix(props.resourcePrefix);
   validateRefreshOptions(props.refresh ?? {});
   // The state machine's TimeoutSeconds holds whole seconds only.
@@ -32,16 +32,14 @@ export function validateOrchestratorProps(props: ItcOrchestratorProps): void {
 }
 
 function validatePipelines(pipelines: Pipeline[]): void {
-  if (pipelines.length === 0) {
-    throw new Error('`pipelines` must hold at least one pipeline, got none');
-  }
-  const seen = new Set<string>();
-  for (const pipeline of pipelines) {
-    const key = pipeline.name.toLowerCase();
-    if (seen.has(key)) {
-      throw new Error(`\`pipelines\` must have unique names (ignoring case), got "${pipeline.name}" twice`);
-    }
-    seen.add(key);
+  pipelines.forEach((pipeline, index) => validateUniquePipelineName(pipelines.slice(0, index), pipeline));
+}
+
+/** Pipeline names name states, which must be unique; case is ignored so that names stay distinct to a reader. */
+export function validateUniquePipelineName(existing: Pipeline[], pipeline: Pipeline): void {
+  const key = pipeline.name.toLowerCase();
+  if (existing.some((other) => other.name.toLowerCase() === key)) {
+    throw new Error(`\`pipelines\` must have unique names (ignoring case), got "${pipeline.name}" twice`);
   }
 }
 

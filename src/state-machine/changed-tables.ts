@@ -4,8 +4,8 @@ import type { BoundPipeline } from './pipelines';
 import { StateNames } from './state-names';
 
 /*
- * With `refresh.onlyChangedTables`, each pipeline branch reads the `changedTables` list from its
- * function's result, and the states after the pipelines turn those lists into the refresh event.
+ * With `refresh.onlyChangedTables`, each pipeline branch reports the tables its pipeline changed (a fixed list,
+ * a list read from its result, or unknown), and the states after the pipelines turn those lists into the refresh event.
  *
  * A branch ends with { pipeline, failed: false, summary: '', reported, changed, note, changedTables }:
  * `reported` is false when the result had no list (`note` then says why), `changed` is true when the
@@ -13,13 +13,13 @@ import { StateNames } from './state-names';
  * after the pipelines can read them all.
  */
 
-/** The result selector of a pipeline's invocation: its success, and its function's result to inspect. */
-export function pipelineResultWithPayload(name: string): { [key: string]: any } {
-  return { 'pipeline': name, 'failed': false, 'summary': '', 'payload.$': '$.Payload' };
-}
-
-/** The states that read a pipeline's `changedTables` after its function succeeded. */
-export function readChangedTables(scope: Construct, name: string): sfn.IChainable {
+/**
+ * The states that read the changed tables at `path` in a pipeline's result (kept as `payload`) after it succeeded.
+ * `path` is a JSONPath of plain field names, e.g. `$.changedTables`.
+ */
+export function readChangedTables(scope: Construct, name: string, path: string): sfn.IChainable {
+  const listPath = `$.payload${path.slice(1)}`;
+  const field = path.slice(2);
   const outcome = (fields: { [key: string]: any }) => ({ pipeline: name, failed: false, summary: '', ...fields });
   const notReported = (id: string, why: string) => new sfn.Pass(scope, id, {
     // Pipeline names are validated to hold no quote, brace or backslash, so they are safe in the template.
@@ -28,7 +28,7 @@ export function readChangedTables(scope: Construct, name: string): sfn.IChainabl
 
   // States.JsonToString tells a list from any other JSON value, null included: only a list's text starts with `[`.
   const inspect = new sfn.Pass(scope, StateNames.readChangedTables(name), {
-    parameters: { 'listed.$': 'States.JsonToString($.payload.changedTables)', 'changedTables.$': '$.payload.changedTables' },
+    parameters: { 'listed.$': `States.JsonToString(${listPath})`, 'changedTables.$': listPath },
   });
   const isList = new sfn.Choice(scope, StateNames.isChangedTablesList(name))
     .when(sfn.Condition.stringEquals('$.listed', '[]'),
@@ -39,11 +39,11 @@ export function readChangedTables(scope: Construct, name: string): sfn.IChainabl
       new sfn.Pass(scope, StateNames.pipelineChangedTables(name), {
         parameters: outcome({ 'reported': true, 'changed': true, 'note': '', 'changedTables.$': '$.changedTables' }),
       }))
-    .otherwise(notReported(StateNames.pipelineChangedTablesNotAList(name), 'returned a changedTables that is not a list'));
+    .otherwise(notReported(StateNames.pipelineChangedTablesNotAList(name), `returned a ${field} that is not a list`));
 
   return new sfn.Choice(scope, StateNames.didPipelineReportTables(name))
-    .when(sfn.Condition.isPresent('$.payload.changedTables'), inspect.next(isList))
-    .otherwise(notReported(StateNames.pipelineReportedNoTables(name), 'returned no changedTables'));
+    .when(sfn.Condition.isPresent(listPath), inspect.next(isList))
+    .otherwise(notReported(StateNames.pipelineReportedNoTables(name), `returned no ${field}`));
 }
 
 /**

@@ -3,6 +3,7 @@ import { Construct } from 'constructs';
 import { changedTablesEvent } from './changed-tables';
 import { overlapGuard } from './overlap-guard';
 import { BoundPipeline, failIfAnyPipelineFailed, runPipelinesInParallel } from './pipelines';
+import { StateNames } from './state-names';
 
 export interface OrchestrationDefinitionOptions {
   /** The pipelines with their branches, built with `onlyChangedTables` as below. */
@@ -16,16 +17,24 @@ export interface OrchestrationDefinitionOptions {
 }
 
 /**
- * Builds the orchestration: the overlap guard, the pipelines in parallel, then the refresh.
+ * Builds the orchestration: the overlap guard, the pipelines in parallel (if any), then the refresh.
  *
  * The definition uses JSONPath and intrinsic functions only, and every path it reads exists on
  * every route through it, so it runs the same on Step Functions and on local interpreters.
  */
 export function buildOrchestrationDefinition(scope: Construct, options: OrchestrationDefinitionOptions): sfn.IChainable {
-  const pipelines = runPipelinesInParallel(scope, options.pipelines);
   const refresh = options.refresh;
-  const afterPipelines = options.onlyChangedTables ? changedTablesEvent(scope, options.pipelines, refresh) : refresh;
-  const work = pipelines.next(failIfAnyPipelineFailed(scope, options.pipelines, afterPipelines));
+  let work: sfn.IChainable;
+  if (options.pipelines.length === 0) {
+    // A refresh-only orchestrator: no pipeline says what changed, so change selection refreshes every view.
+    work = options.onlyChangedTables
+      ? new sfn.Pass(scope, StateNames.NO_PIPELINES, { parameters: { fullRefreshReason: 'the orchestrator has no pipelines' } }).next(refresh)
+      : refresh;
+  } else {
+    const pipelines = runPipelinesInParallel(scope, options.pipelines);
+    const afterPipelines = options.onlyChangedTables ? changedTablesEvent(scope, options.pipelines, refresh) : refresh;
+    work = pipelines.next(failIfAnyPipelineFailed(scope, options.pipelines, afterPipelines));
+  }
   if (!options.skipOverlappingExecutions) {
     return work;
   }

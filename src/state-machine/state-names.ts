@@ -17,15 +17,22 @@ export const StateNames = {
   ALL_SUCCEEDED: 'Did every pipeline succeed?',
   DESCRIBE_FAILURES: 'Describe the failed pipelines',
   FAIL: 'Pipelines failed',
-  didPipelineReportTables: (name: string) => `Did pipeline ${name} report changed tables?`,
-  readChangedTables: (name: string) => `Read the changed tables of pipeline ${name}`,
-  isChangedTablesList: (name: string) => `Are the changed tables of pipeline ${name} a list?`,
-  pipelineChangedNothing: (name: string) => `Pipeline ${name} changed nothing`,
-  pipelineChangedTables: (name: string) => `Pipeline ${name} changed tables`,
-  pipelineChangedTablesNotAList: (name: string) => `Pipeline ${name} reported changed tables that are not a list`,
-  pipelineReportedNoTables: (name: string) => `Pipeline ${name} reported no changed tables`,
+  // The per-pipeline names add at most 16 characters to a name of at most 64, within the 80 Step Functions allows.
+  // Pipeline names hold no colon, so `<name>: ...` never meets another pipeline's names or the fixed ones.
+  pipelineResult: (name: string) => `${name}: result`,
+  didPipelineReportTables: (name: string) => `${name}: tables?`,
+  readChangedTables: (name: string) => `${name}: read tables`,
+  isChangedTablesList: (name: string) => `${name}: a list?`,
+  pipelineChangedNothing: (name: string) => `${name}: no change`,
+  pipelineChangedTables: (name: string) => `${name}: changed`,
+  pipelineChangedTablesNotAList: (name: string) => `${name}: not a list`,
+  pipelineReportedNoTables: (name: string) => `${name}: no tables`,
   DID_PIPELINES_REPORT_TABLES: 'Did every pipeline report its changed tables?',
   REFRESH_EVERYTHING: 'Refresh every view',
   GATHER_CHANGED_TABLES: 'Gather the changed tables',
   NOTHING_CHANGED: 'Nothing changed',
+  NO_PIPELINES: 'No pipelines: refresh every view',
 } as const;
+
+/** Step Functions rejects a state name longer than this. */
+export const MAX_STATE_NAME_LENGTH = 80;

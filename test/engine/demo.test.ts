@@ -118,6 +118,11 @@ test('runs the synthesized state machine, prints the run report, exits 0 and lea
   expect({ code, output }).toEqual({ code: 0, output: expect.stringContaining('Every view matches its tables') });
   expect(output).toContain('Execution demo-1\n  SUCCEEDED');
   expect(output).toMatch(/^ {4}Run pipeline Demand +\d\d:\d\d:\d\d\.\d{3} +\d\d:\d\d:\d\d\.\d{3} /m);
+  // Four kinds of pipeline: a function, a Glue job, a nested workflow and an ECS task.
+  for (const state of ['Run pipeline Orders', 'Run pipeline Verify', 'Run the data tests']) {
+    expect(output).toMatch(new RegExp(`^ {4}${state} +\\d\\d:\\d\\d:\\d\\d\\.\\d{3} +\\d\\d:\\d\\d:\\d\\d\\.\\d{3} `, 'm'));
+  }
+  expect(output).toContain('Run pipeline Orders (a Glue job, startJobRun.sync)');
   expect(output).toMatch(/^Timeline \(/m);
   expect(output).toMatch(/^Views \(succeeded: 6 refreshed, 0 failed, 0 skipped of 6;/m);
   // The second run, with onlyChangedTables: only the views that read demand.

@@ -13,6 +13,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as ts from 'typescript';
 import { Pipeline } from '../../src';
 
@@ -118,6 +119,8 @@ const FIXTURE_VALUES: Record<string, (stack: Stack, get: (name: string) => any) 
   pipelines: (stack) => ['Demand', 'Supply'].map((name) =>
     Pipeline.fromFunctionArn(name, `arn:${stack.partition}:lambda:${stack.region}:${stack.account}:function:${name.toLowerCase()}-loader`)),
   alerts: (stack) => new sns.Topic(stack, 'Alerts'),
+  loadWorkflow: (stack) => sfn.StateMachine.fromStateMachineArn(stack, 'LoadWorkflow',
+    `arn:${stack.partition}:states:${stack.region}:${stack.account}:stateMachine:load`),
 };
 
 const builtValues = new WeakMap<Stack, Map<string, unknown>>();
@@ -253,11 +256,14 @@ test('the README and docs have their TypeScript snippets', () => {
   expect(snippets.map((snippet) => snippet.title)).toEqual([
     'README.md: Connect to the database #1',
     'README.md: Connect to the database #2',
+    'README.md: Pipelines #1',
+    'README.md: Pipelines #2',
     'README.md: Long refreshes #1',
     'README.md: Alarms and freshness #1',
     'docs/configuration.md: Connecting to the database #1',
     'docs/configuration.md: Connecting to the database #2',
     'docs/migrating-from-terraform.md: An orchestrator in place of the module #1',
+    'docs/pipelines.md: Kinds of pipeline #1',
   ]);
 });
 

@@ -11,9 +11,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from itc_orchestrator import (
+    ChangedTables,
     ConcurrentRefresh,
     DatabaseAuthentication,
     DatabaseEndpointOptions,
@@ -31,6 +33,7 @@ from itc_orchestrator import (
 STACK_NAME = "ItcOrchestratorSmoke"
 CONNECTIONS_STACK_NAME = "ItcOrchestratorSmokeConnections"
 FARGATE_STACK_NAME = "ItcOrchestratorSmokeFargate"
+KINDS_STACK_NAME = "ItcOrchestratorSmokeKinds"
 
 
 class OrchestratorStack(cdk.Stack):
@@ -174,6 +177,32 @@ class ConnectionsStack(cdk.Stack):
         )
 
 
+class PipelineKindsStack(cdk.Stack):
+    """No Lambda pipeline: a Glue job with its fixed tables, and a nested workflow added after construction."""
+
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        vpc = ec2.Vpc(self, "Vpc", max_azs=2, nat_gateways=0)
+        load = sfn.StateMachine(
+            self,
+            "LoadWorkflow",
+            definition_body=sfn.DefinitionBody.from_chainable(sfn.Pass(self, "Load", result=sfn.Result.from_object({"changedTables": []}))),
+        )
+        orchestrator = ItcOrchestrator(
+            self,
+            "Orchestrator",
+            vpc=vpc,
+            database=OrchestratorDatabase.from_endpoint(
+                DatabaseEndpointOptions(host="warehouse.example.internal"),
+                database_name="warehouse",
+                authentication=DatabaseAuthentication.from_password("refresher", cdk.SecretValue.unsafe_plain_text("test-only")),
+            ),
+            refresh=RefreshOptions(only_changed_tables=True),
+            pipelines=[Pipeline.from_glue_job("Orders", "load-orders", changed_tables=ChangedTables.of(["sales.orders"]))],
+        )
+        orchestrator.add_pipeline(Pipeline.from_state_machine("Load", load))
+
+
 app = cdk.App(analytics_reporting=False)
 main = OrchestratorStack(app, STACK_NAME)
 ConnectionsStack(app, CONNECTIONS_STACK_NAME, main.vpc, main.database)
@@ -188,4 +217,5 @@ OrchestratorStack(
         memory_limit_mib=1024,
     ),
 )
+PipelineKindsStack(app, KINDS_STACK_NAME)
 app.synth()

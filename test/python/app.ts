@@ -6,12 +6,14 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { ConcurrentRefresh, DatabaseAuthentication, DatabaseTls, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy, Pipeline, RefreshCompute } from '../../src';
+import { ChangedTables, ConcurrentRefresh, DatabaseAuthentication, DatabaseTls, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy, Pipeline, RefreshCompute } from '../../src';
 
 const STACK_NAME = 'ItcOrchestratorSmoke';
 const CONNECTIONS_STACK_NAME = 'ItcOrchestratorSmokeConnections';
 const FARGATE_STACK_NAME = 'ItcOrchestratorSmokeFargate';
+const KINDS_STACK_NAME = 'ItcOrchestratorSmokeKinds';
 
 class OrchestratorStack extends Stack {
   readonly vpc: ec2.Vpc;
@@ -125,6 +127,27 @@ class ConnectionsStack extends Stack {
   }
 }
 
+/** No Lambda pipeline: a Glue job with its fixed tables, and a nested workflow added after construction. */
+class PipelineKindsStack extends Stack {
+  constructor(scope: Construct, id: string) {
+    super(scope, id);
+    const vpc = new ec2.Vpc(this, 'Vpc', { maxAzs: 2, natGateways: 0 });
+    const load = new sfn.StateMachine(this, 'LoadWorkflow', {
+      definitionBody: sfn.DefinitionBody.fromChainable(new sfn.Pass(this, 'Load', { result: sfn.Result.fromObject({ changedTables: [] }) })),
+    });
+    const orchestrator = new ItcOrchestrator(this, 'Orchestrator', {
+      vpc,
+      database: OrchestratorDatabase.fromEndpoint({ host: 'warehouse.example.internal' }, {
+        databaseName: 'warehouse',
+        authentication: DatabaseAuthentication.fromPassword('refresher', SecretValue.unsafePlainText('test-only')),
+      }),
+      refresh: { onlyChangedTables: true },
+      pipelines: [Pipeline.fromGlueJob('Orders', 'load-orders', { changedTables: ChangedTables.of(['sales.orders']) })],
+    });
+    orchestrator.addPipeline(Pipeline.fromStateMachine('Load', load));
+  }
+}
+
 const app = new App({ analyticsReporting: false });
 const main = new OrchestratorStack(app, STACK_NAME);
 new ConnectionsStack(app, CONNECTIONS_STACK_NAME, main.vpc, main.database);
@@ -135,4 +158,5 @@ new OrchestratorStack(app, FARGATE_STACK_NAME, RefreshCompute.fargate({
   cpu: 512,
   memoryLimitMiB: 1024,
 }));
+new PipelineKindsStack(app, KINDS_STACK_NAME);
 app.synth();

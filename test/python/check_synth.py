@@ -113,6 +113,23 @@ def compare_templates(python: dict, typescript: dict, refresh_function: bool = T
         print(f"     {diff}")
 
 
+def compare_kinds_templates(python: dict, typescript: dict) -> None:
+    """The app without a Lambda pipeline: a Glue job and a nested workflow, identical in both languages."""
+    machines = resources_of_type(python, "AWS::StepFunctions::StateMachine")
+    orchestrators = [m for m in machines.values() if "Run pipelines" in json.dumps(m["Properties"]["DefinitionString"])]
+    if check(len(orchestrators) == 1, f"one orchestrator state machine among {len(machines)}"):
+        states = render_definition(orchestrators[0]["Properties"]["DefinitionString"])["States"]
+        branches = [b["States"][b["StartAt"]]["Resource"] for s in states.values() if s["Type"] == "Parallel" for b in s["Branches"]]
+        check(branches == ["arn:TOKEN:states:::glue:startJobRun.sync", "arn:TOKEN:states:::states:startExecution.sync:2"],
+              f"the Glue job and the nested workflow (added with add_pipeline) are the branches: {branches}")
+    functions = [f for f in resources_of_type(python, "AWS::Lambda::Function")]
+    check(len(functions) == 1, f"the refresh function is the only function: {functions}")
+    diffs = differences(python, typescript)
+    check(not diffs, f"identical templates ({len(diffs)} differences)")
+    for diff in diffs[:20]:
+        print(f"     {diff}")
+
+
 def compare_connection_templates(python: dict, typescript: dict) -> None:
     """The stack with every database factory and authentication: identical, and wired as each asks."""
     diffs = differences(python, typescript)
@@ -241,6 +258,7 @@ def main() -> None:
     parser.add_argument("--stack", required=True)
     parser.add_argument("--connections-stack", required=True, help="the stack with every database factory")
     parser.add_argument("--fargate-stack", required=True, help="the stack with the refresh as an ECS Fargate task")
+    parser.add_argument("--kinds-stack", required=True, help="the stack with a Glue job and a nested workflow, no Lambda pipeline")
     parser.add_argument("--python", required=True, type=Path, help="cdk.out of app.py")
     parser.add_argument("--typescript", required=True, type=Path, help="cdk.out of app.ts")
     args = parser.parse_args()
@@ -255,6 +273,8 @@ def main() -> None:
     python_fargate = load_template(args.python, args.fargate_stack)
     compare_templates(python_fargate, load_template(args.typescript, args.fargate_stack), refresh_function=False)
     check_task_assets(args.python, args.fargate_stack, python_fargate)
+    print(f"stack {args.kinds_stack}")
+    compare_kinds_templates(load_template(args.python, args.kinds_stack), load_template(args.typescript, args.kinds_stack))
     check_published_files()
 
     if failures:

@@ -32,6 +32,7 @@ EXPECTED_SNIPPETS = [
     "docs/configuration.md: Connecting to the database #1",
     "docs/configuration.md: Connecting to the database #2",
     "docs/migrating-from-terraform.md: An orchestrator in place of the module #1",
+    "docs/pipelines.md: Kinds of pipeline #1",
 ]
 
 # The fence info strings a document may use: Python runs here, TypeScript (`ts`) in test/package/readme.test.ts, and
@@ -52,8 +53,10 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 from itc_orchestrator import (
+    ChangedTables,
     ConcurrentRefresh,
     DatabaseAuthentication,
     DatabaseEndpointOptions,

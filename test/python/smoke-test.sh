@@ -66,7 +66,7 @@ step "synthesize the TypeScript twin"
 CDK_OUTDIR=$out/typescript npx ts-node --transpile-only --project test/tsconfig.json $here/app.ts
 
 step "compare the templates, check the bundled handler and the published files"
-"$py" $here/check_synth.py --stack "$stack" --connections-stack "${stack}Connections" --fargate-stack "${stack}Fargate" --python "$out/python" --typescript "$out/typescript"
+"$py" $here/check_synth.py --stack "$stack" --connections-stack "${stack}Connections" --fargate-stack "${stack}Fargate" --kinds-stack "${stack}Kinds" --python "$out/python" --typescript "$out/typescript"
 
 step "run the Python apps and snippets of the README and docs/"
 "$py" $here/readme_apps.py README.md docs/*.md "$out/readme"

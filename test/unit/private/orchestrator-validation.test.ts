@@ -24,8 +24,9 @@ const arn = (name: string) => `arn:aws:lambda:eu-west-1:123456789012:function:${
 const cron = (expression: string) => ({ expression: scheduler.ScheduleExpression.expression(expression, TimeZone.EUROPE_LONDON) });
 
 describe('pipelines', () => {
-  test('at least one is required', () => {
-    expectRejected({ pipelines: [] }, /`pipelines` must hold at least one pipeline, got none/);
+  test('none at all is a refresh-only orchestrator, and synthesizes', () => {
+    expect(synthWith({ pipelines: [] })).not.toThrow();
+    expect(synthWith({ pipelines: undefined })).not.toThrow();
   });
 
   test('names must be unique', () => {

@@ -1,0 +1,39 @@
+/** Step Functions rejects a state name longer than this at deploy; synth does not check it. */
+const MAX_STATE_NAME_LENGTH = 80;
+
+// asl-validator ships CommonJS without types.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const aslValidator: (definition: unknown) => { isValid: boolean; errors: unknown[] } = require('asl-validator');
+
+type StatesContainer = { States?: Record<string, Record<string, unknown>> };
+
+/** Every state name in the definition, those in Parallel branches and Map iterators included. */
+export function allStateNames(definition: StatesContainer): string[] {
+  return Object.entries(definition.States ?? {}).flatMap(([name, state]) => {
+    const nested = [
+      ...((state.Branches as StatesContainer[] | undefined) ?? []),
+      ...[state.Iterator, state.ItemProcessor].filter((child): child is StatesContainer => child !== undefined),
+    ];
+    return [name, ...nested.flatMap(allStateNames)];
+  });
+}
+
+/**
+ * Throws unless the definition is one Step Functions would accept: valid Amazon States Language, and state names
+ * within the service's length limit and unique across the whole definition.
+ */
+export function assertValidDefinition(definition: unknown, what: string): void {
+  const { isValid, errors } = aslValidator(definition);
+  if (!isValid) {
+    throw new Error(`${what} is not valid Amazon States Language: ${JSON.stringify(errors)}`);
+  }
+  const names = allStateNames(definition as StatesContainer);
+  const tooLong = names.filter((name) => name.length > MAX_STATE_NAME_LENGTH);
+  if (tooLong.length > 0) {
+    throw new Error(`${what} has state names longer than ${MAX_STATE_NAME_LENGTH} characters: ${tooLong.map((name) => `"${name}" (${name.length})`).join(', ')}`);
+  }
+  const duplicates = names.filter((name, index) => names.indexOf(name) !== index);
+  if (duplicates.length > 0) {
+    throw new Error(`${what} names more than one state ${duplicates.map((name) => `"${name}"`).join(', ')}`);
+  }
+}
