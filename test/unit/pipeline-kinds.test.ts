@@ -55,7 +55,8 @@ function synth(makePipelines: (stack: Stack) => Pipeline[], overrides: Partial<I
   const orchestrator = new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { pipelines: makePipelines(stack), ...overrides }));
   const template = Template.fromStack(stack);
   const logicalId = stack.getLogicalId(orchestrator.stateMachine.node.defaultChild as CfnElement);
-  const definition = templateResolver(template).stateMachine(logicalId).definition;
+  // Definitions are JSON: the tests read their states by name.
+  const definition: any = templateResolver(template).stateMachine(logicalId).definition;
   return { stack, orchestrator, template, definition };
 }
 
@@ -119,7 +120,7 @@ describe('addPipeline', () => {
     for (const name of ['Orders', 'Customers']) {
       orchestrator.addPipeline(Pipeline.fromGlueJob(name, `load-${name.toLowerCase()}`));
     }
-    const definition = templateResolver(Template.fromStack(stack)).stateMachine().definition;
+    const definition: any = templateResolver(Template.fromStack(stack)).stateMachine().definition;
     expect(definition.States['Run pipelines'].Branches.map((branch: any) => branch.StartAt))
       .toEqual(['Run pipeline Demand', 'Run pipeline Orders', 'Run pipeline Customers']);
     expect(definition.States['Did every pipeline succeed?'].Choices[0].Or).toHaveLength(3);
