@@ -257,9 +257,21 @@ project.package.file.addOverride('jsii.targets.python.classifiers', ['Framework 
 // `npm pack` (and so `npm publish` and jsii-pacmak) bundles the refresh handler first: a package packed from
 // a clean clone after `npx projen compile` alone would otherwise ship without the refresh bundle.
 const refreshBundleFiles = [`${refreshAssetDir}/index.js`, `${refreshAssetDir}/${rdsSignerFile}`];
+// A clone holds no compiled code: packing compiles first when lib/ or the jsii assembly is missing, so that neither
+// `npm pack` nor `package:js` or `package:python` can pack a package without it.
+const notCompiled = 'node -e "const fs = require(\'fs\'); process.exit(fs.existsSync(\'.jsii\') && fs.existsSync(\'lib/index.js\') ? 1 : 0)"';
+const compileTask = project.compileTask;
+for (const name of ['package:js', 'package:python']) {
+  const packageTask = project.tasks.tryFind(name);
+  if (!packageTask) {
+    throw new Error(`The project has no ${name} task to compile before`);
+  }
+  packageTask.prependSpawn(compileTask, { condition: notCompiled });
+}
 project.addTask('prepack', {
-  description: `Bundle the refresh handler before npm packs; fail the pack if ${refreshBundleFiles.join(' or ')} is missing`,
+  description: `Compile if nothing is compiled, bundle the refresh handler before npm packs; fail the pack if ${refreshBundleFiles.join(' or ')} is missing`,
   steps: [
+    { spawn: compileTask.name, condition: notCompiled },
     { spawn: 'bundle' },
     ...refreshBundleFiles.map((file) => ({
       exec: `node -e "if (!require('fs').existsSync('${file}')) { console.error('${file} is missing: run npx projen bundle'); process.exit(1); }"`,

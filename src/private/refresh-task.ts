@@ -9,6 +9,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { BoundRefreshCompute, DatabaseLogin, RefreshComputeContext, RefreshComputeStrategy } from './refresh-compute-binding';
+import { checkRefreshSubnets } from './subnet-checks';
 import { checkDuration, checkInteger } from './validation';
 import type { FargateRefreshComputeOptions } from '../refresh-compute';
 import { RDS_SIGNER_FILE, RefreshEnv, RefreshTaskEnv } from '../shared/contract';
@@ -59,13 +60,8 @@ export class FargateRefreshStrategy implements RefreshComputeStrategy {
   public bind(scope: Construct, context: RefreshComputeContext): BoundRefreshCompute {
     const settings = this.settings();
     // A task with a public IP address reaches the internet from public subnets; without one, it cannot.
-    if (context.vpcSubnets !== undefined && !settings.assignPublicIp && context.vpc.selectSubnets(context.vpcSubnets).hasPublic) {
-      throw new Error(
-        '`vpcSubnets` selects public subnets: the refresh task would get no public IP address there, so it could ' +
-          'reach neither Secrets Manager nor anything else through the internet gateway. Select private subnets ' +
-          '(ec2.SubnetType.PRIVATE_WITH_EGRESS), isolated subnets with the interface endpoints it needs, or set ' +
-          '`assignPublicIp` of RefreshCompute.fargate().',
-      );
+    if (!settings.assignPublicIp) {
+      checkRefreshSubnets(context.vpc, context.vpcSubnets, 'task');
     }
     context.checkFit({
       runLimit: { prop: 'refreshCompute.runTimeout', limit: settings.runTimeout },
