@@ -9,6 +9,7 @@ import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import type { BoundRefreshCompute, DatabaseLogin, RefreshComputeContext, RefreshComputeStrategy } from './refresh-compute-binding';
+import { checkFargateSize, checkHeartbeatCoversStart, leastFargateMemory } from './fargate-checks';
 import { checkRefreshSubnets } from './subnet-checks';
 import { checkDuration, checkInteger } from './validation';
 import type { FargateRefreshComputeOptions } from '../refresh-compute';
@@ -59,6 +60,7 @@ export class FargateRefreshStrategy implements RefreshComputeStrategy {
 
   public bind(scope: Construct, context: RefreshComputeContext): BoundRefreshCompute {
     const settings = this.settings();
+    checkHeartbeatCoversStart(scope, this.options.heartbeatTimeout);
     // A task with a public IP address reaches the internet from public subnets; without one, it cannot.
     if (!settings.assignPublicIp) {
       checkRefreshSubnets(context.vpc, context.vpcSubnets, 'task');
@@ -108,9 +110,11 @@ export class FargateRefreshStrategy implements RefreshComputeStrategy {
     }
     checkDuration('refreshCompute.runTimeout', options.runTimeout, { unit: 'seconds', min: Duration.seconds(1), max: MAX_RUN_TIMEOUT });
     checkDuration('refreshCompute.heartbeatTimeout', options.heartbeatTimeout, { unit: 'seconds', min: Duration.seconds(1), max: MAX_RUN_TIMEOUT });
+    const memoryLimitMiB = options.memoryLimitMiB ?? leastFargateMemory(cpu ?? 256) ?? 512;
+    checkFargateSize(cpu ?? 256, memoryLimitMiB);
     return {
       cpu: cpu ?? 256,
-      memoryLimitMiB: options.memoryLimitMiB ?? 512,
+      memoryLimitMiB,
       cluster: options.cluster,
       runTimeout: options.runTimeout ?? DEFAULT_RUN_TIMEOUT,
       heartbeatTimeout: options.heartbeatTimeout ?? DEFAULT_HEARTBEAT_TIMEOUT,
