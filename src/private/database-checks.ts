@@ -32,6 +32,14 @@ export function checkEndpointHost(factory: string, host: string): void {
         `pass { host: ${JSON.stringify(withPort[1])}, port: ${withPort[2]} }`,
     );
   }
+  const hostName = /^[A-Za-z0-9._-]+$/.test(host);
+  const ipv6 = /^[0-9A-Fa-f:.]+$/.test(host) && host.split(':').length > 2;
+  if (!hostName && !ipv6) {
+    throw new Error(
+      `${factory}: \`host\` must be a host name (letters, digits, ".", "-" and "_") or an IP address, got ${JSON.stringify(host)}: ` +
+        'a user name goes in `authentication`, a port in `port`',
+    );
+  }
 }
 
 /** The resource ID `rds-db:connect` names: an instance's, a cluster's or a proxy's, never its name or ARN. */

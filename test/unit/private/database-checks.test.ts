@@ -91,6 +91,9 @@ describe('fromEndpoint', () => {
     ['https://warehouse.internal', /`host` must be a host name, not a URL/],
     ['warehouse.internal/sales', /`host` must be a host name, not a URL/],
     ['warehouse.internal:6432', /`host` must be a host name without a port, got "warehouse.internal:6432": pass \{ host: "warehouse.internal", port: 6432 \}/],
+    ['warehouse.internal:abc', /`host` must be a host name \(letters, digits, ".", "-" and "_"\) or an IP address, got "warehouse.internal:abc"/],
+    ['refresher@warehouse.internal', /`host` must be a host name .*got "refresher@warehouse.internal": a user name goes in `authentication`, a port in `port`/],
+    ['warehouse internal', /`host` must be a host name .*got "warehouse internal"/],
   ])('host %j fails, saying what to pass instead', (host, message) => {
     expect(endpoint(host)).toThrow(message);
   });
