@@ -1,4 +1,4 @@
-import { Lazy, Stack, Token } from 'aws-cdk-lib';
+import { IResolveContext, Lazy, Stack, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { RefreshOptions } from '../orchestrator-props';
 import { RefreshEnv } from '../shared/contract';
@@ -14,8 +14,8 @@ export function refreshEnvironment(scope: Construct, refresh: RefreshOptions): R
   const toJson = (names: string[] | undefined) => names && Stack.of(scope).toJsonString(names);
   // Environment variables are strings: a number from a token (a lazy value) must resolve to one too.
   const numberString = (value: number | undefined) => value === undefined ? undefined : !Token.isUnresolved(value) ? value.toString()
-    : Lazy.string({
-      produce: (context) => {
+    : Lazy.uncachedString({
+      produce: (context: IResolveContext) => {
         const resolved = context.resolve(value);
         return typeof resolved === 'number' ? resolved.toString() : resolved;
       },
