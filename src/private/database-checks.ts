@@ -50,7 +50,7 @@ export function checkResourceId(factory: string, resourceId: string | undefined)
   if (!/^(db|cluster|prx)-[A-Za-z0-9]+$/.test(resourceId)) {
     throw new Error(
       `${factory}: \`resourceId\` must be the resource ID IAM database authentication names: an instance's DbiResourceId ` +
-        `("db-..."), a cluster's DbClusterResourceId ("cluster-...") or a proxy's ID ("prx-..."), not its name or ARN, ` +
+        '("db-..."), a cluster\'s DbClusterResourceId ("cluster-...") or a proxy\'s ID ("prx-..."), not its name or ARN, ' +
         `got ${JSON.stringify(resourceId)}`,
     );
   }

@@ -14,8 +14,8 @@ import * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as ts from 'typescript';
-import { Pipeline } from '../../src';
 import { NamedTemplate, templateValidationFindings } from './template-validation';
+import { Pipeline } from '../../src';
 
 const ROOT = join(__dirname, '..', '..');
 

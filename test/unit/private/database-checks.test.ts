@@ -7,8 +7,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam_ from 'aws-cdk-lib/aws-iam';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import { newStack } from '../orchestrator-fixture';
 import { DatabaseAuthentication, OrchestratorDatabase } from '../../../src';
+import { newStack } from '../orchestrator-fixture';
 
 function databases(iam: boolean, instanceIam: boolean | undefined = iam || undefined) {
   const stack = newStack();
@@ -70,7 +70,8 @@ describe('IAM authentication against the database the app defines', () => {
     expect(() => OrchestratorDatabase.fromProxy(on.proxy, { authentication: iam() })).not.toThrow();
     const off = databases(false);
     expect(() => OrchestratorDatabase.fromInstance(off.instance)).not.toThrow();
-    expect(() => OrchestratorDatabase.fromProxy(off.proxy, { authentication: DatabaseAuthentication.fromSecret(off.instance.secret!) })).not.toThrow();
+    const secret = DatabaseAuthentication.fromSecret(off.instance.secret!);
+    expect(() => OrchestratorDatabase.fromProxy(off.proxy, { authentication: secret })).not.toThrow();
   });
 
   test('an imported instance is left to run time: its setting may change outside the app', () => {

@@ -1,9 +1,9 @@
 /** The Fargate task's size against Fargate's task size table, and its heartbeat against what a task start takes. */
 import { Duration, Token } from 'aws-cdk-lib';
 import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
-import { minimalProps, newStack } from '../orchestrator-fixture';
 import { ItcOrchestrator, RefreshCompute } from '../../../src';
 import { FargateRefreshComputeOptions } from '../../../src/refresh-compute';
+import { minimalProps, newStack } from '../orchestrator-fixture';
 
 function fargate(options: FargateRefreshComputeOptions) {
   const stack = newStack();

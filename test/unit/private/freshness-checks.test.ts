@@ -1,9 +1,9 @@
 /** Freshness alarms that could never clear: `maxAge` against the schedule, per-view alarms against the selection. */
 import { CfnParameter, Duration, TimeZone } from 'aws-cdk-lib';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import { minimalProps, newStack } from '../orchestrator-fixture';
 import { FreshnessOptions, ItcOrchestrator, RefreshOptions } from '../../../src';
 import { longestScheduleGap } from '../../../src/private/freshness-checks';
+import { minimalProps, newStack } from '../orchestrator-fixture';
 
 function orchestrate(freshness: FreshnessOptions, expression?: scheduler.ScheduleExpression, refresh?: RefreshOptions) {
   return () => {

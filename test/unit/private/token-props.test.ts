@@ -4,8 +4,8 @@
  */
 import { CfnParameter, Duration, Fn, Lazy } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { minimalProps, newStack } from '../orchestrator-fixture';
 import { ItcOrchestrator, ItcOrchestratorProps } from '../../../src';
+import { minimalProps, newStack } from '../orchestrator-fixture';
 
 function orchestrate(props: (stack: ReturnType<typeof newStack>) => Partial<ItcOrchestratorProps>) {
   const stack = newStack();
