@@ -283,7 +283,8 @@ for (const name of ['package:js', 'package:python']) {
 project.addTask('prepack', {
   description: `Compile if nothing is compiled, bundle the refresh handler before npm packs; fail the pack if ${refreshBundleFiles.join(' or ')} is missing`,
   steps: [
-    { spawn: compileTask.name, condition: notCompiled },
+    // To stderr: `npm pack --json` prints its result on stdout, which the compiler's output would corrupt.
+    { exec: `projen ${compileTask.name} 1>&2`, condition: notCompiled },
     { spawn: 'bundle' },
     ...refreshBundleFiles.map((file) => ({
       exec: `node -e "if (!require('fs').existsSync('${file}')) { console.error('${file} is missing: run npx projen bundle'); process.exit(1); }"`,
