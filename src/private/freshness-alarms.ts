@@ -40,7 +40,7 @@ export function validateFreshness(freshness: FreshnessOptions): void {
       );
     }
   }
-  checkNameList('freshness.views', freshness.views);
+  checkNameList('freshness.views', freshness.views, 'each view gets an alarm of its own, created at synth');
   freshness.views?.forEach((view) => reportViewName(view, 'freshness.views'));
 }
 

@@ -5,6 +5,7 @@ import { Construct } from 'constructs';
 import type { BoundRefreshCompute, RefreshComputeContext, RefreshComputeStrategy } from './refresh-compute-binding';
 import { RefreshFunction } from './refresh-function';
 import { createRefreshRole } from './refresh-role';
+import { checkRefreshSubnets } from './subnet-checks';
 import { checkDuration, checkInteger } from './validation';
 import type { LambdaRefreshComputeOptions } from '../refresh-compute';
 import { RefreshMetric } from '../shared/contract';
@@ -23,6 +24,9 @@ export class LambdaRefreshStrategy implements RefreshComputeStrategy {
     checkDuration('refreshCompute.timeout', timeout, { unit: 'seconds', min: Duration.seconds(1), max: MAX_LAMBDA_TIMEOUT });
     context.checkFit({ runLimit: { prop: 'refreshCompute.timeout', limit: timeout }, runLimitReason: 'or the function times out first' });
 
+    // Before aws-lambda's own check, whose advice (`allowPublicSubnet`) the orchestrator does not offer.
+    checkRefreshSubnets(context.vpc, context.vpcSubnets, 'function');
+
     const prefix = context.resourcePrefix;
     const logGroup = new logs.LogGroup(scope, 'RefreshLogGroup', {
       logGroupName: prefix ? `/aws/lambda/${prefix}-refresh` : undefined,
@@ -32,7 +36,6 @@ export class LambdaRefreshStrategy implements RefreshComputeStrategy {
     const role = createRefreshRole(scope, 'RefreshFunctionRole', logGroup);
     // The function's bundle holds the RDS signer, whichever way it logs in.
     const login = context.bindDatabase(role);
-    // aws-lambda refuses public subnets itself: a function there gets no public IP address.
     const refreshFunction = new RefreshFunction(scope, 'RefreshFunction', {
       functionName: prefix ? `${prefix}-refresh` : undefined,
       description: 'Refreshes the PostgreSQL materialized views after the pipelines ran',

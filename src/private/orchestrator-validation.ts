@@ -2,6 +2,7 @@ import { Duration, Token } from 'aws-cdk-lib';
 import type { ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions } from '../orchestrator-props';
 import type { Pipeline } from '../pipeline';
 import { validateFreshness } from './freshness-alarms';
+import { checkFreshnessAgainstSchedule, checkFreshnessAgainstSelection } from './freshness-checks';
 import type { RefreshComputeLimits } from './refresh-compute-binding';
 import { scheduleExpressionProblem } from './schedule-expression';
 import { checkDuration, checkInteger, checkNameList, checkNames, checkShorterThan, checkViewDependencies } from './validation';
@@ -28,6 +29,8 @@ export function validateOrchestratorProps(props: ItcOrchestratorProps): void {
   }
   if (props.freshness) {
     validateFreshness(props.freshness);
+    checkFreshnessAgainstSchedule(props.freshness, props.schedule);
+    checkFreshnessAgainstSelection(props.freshness, props.refresh ?? {});
   }
 }
 

@@ -1,4 +1,4 @@
-import { Stack } from 'aws-cdk-lib';
+import { IResolveContext, Lazy, Stack, Token } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import type { RefreshOptions } from '../orchestrator-props';
 import { RefreshEnv } from '../shared/contract';
@@ -12,15 +12,23 @@ export function refreshEnvironment(scope: Construct, refresh: RefreshOptions): R
     }
   };
   const toJson = (names: string[] | undefined) => names && Stack.of(scope).toJsonString(names);
+  // Environment variables are strings: a number from a token (a lazy value) must resolve to one too.
+  const numberString = (value: number | undefined) => value === undefined ? undefined : !Token.isUnresolved(value) ? value.toString()
+    : Lazy.uncachedString({
+      produce: (context: IResolveContext) => {
+        const resolved = context.resolve(value);
+        return typeof resolved === 'number' ? resolved.toString() : resolved;
+      },
+    });
   set(RefreshEnv.VIEWS, toJson(refresh.views));
   set(RefreshEnv.SCHEMAS, toJson(refresh.schemas));
-  set(RefreshEnv.CONCURRENCY, refresh.concurrency?.toString());
+  set(RefreshEnv.CONCURRENCY, numberString(refresh.concurrency));
   set(RefreshEnv.CONCURRENT_REFRESH, refresh.concurrentRefresh);
   set(RefreshEnv.OVERLAP_POLICY, refresh.overlapPolicy);
-  set(RefreshEnv.LOCK_WAIT_MS, refresh.runLockWaitTimeout?.toMilliseconds().toString());
-  set(RefreshEnv.LOCK_TIMEOUT_MS, refresh.viewLockTimeout?.toMilliseconds().toString());
-  set(RefreshEnv.STATEMENT_TIMEOUT_MS, refresh.statementTimeout?.toMilliseconds().toString());
-  set(RefreshEnv.MAX_ATTEMPTS, refresh.maxAttempts?.toString());
+  set(RefreshEnv.LOCK_WAIT_MS, numberString(refresh.runLockWaitTimeout?.toMilliseconds()));
+  set(RefreshEnv.LOCK_TIMEOUT_MS, numberString(refresh.viewLockTimeout?.toMilliseconds()));
+  set(RefreshEnv.STATEMENT_TIMEOUT_MS, numberString(refresh.statementTimeout?.toMilliseconds()));
+  set(RefreshEnv.MAX_ATTEMPTS, numberString(refresh.maxAttempts));
   set(RefreshEnv.EXTRA_DEPENDENCIES, refresh.extraDependencies && Stack.of(scope).toJsonString(
     refresh.extraDependencies.map((dependency) => ({ view: dependency.view, dependsOn: dependency.dependsOn })),
   ));

@@ -8,7 +8,9 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import { checkFargateSize, checkHeartbeatCoversStart, leastFargateMemory } from './fargate-checks';
 import type { BoundRefreshCompute, DatabaseLogin, RefreshComputeContext, RefreshComputeStrategy } from './refresh-compute-binding';
+import { checkRefreshSubnets } from './subnet-checks';
 import { checkDuration, checkInteger } from './validation';
 import type { FargateRefreshComputeOptions } from '../refresh-compute';
 import { RDS_SIGNER_FILE, RefreshEnv, RefreshTaskEnv } from '../shared/contract';
@@ -58,14 +60,10 @@ export class FargateRefreshStrategy implements RefreshComputeStrategy {
 
   public bind(scope: Construct, context: RefreshComputeContext): BoundRefreshCompute {
     const settings = this.settings();
+    checkHeartbeatCoversStart(scope, this.options.heartbeatTimeout);
     // A task with a public IP address reaches the internet from public subnets; without one, it cannot.
-    if (context.vpcSubnets !== undefined && !settings.assignPublicIp && context.vpc.selectSubnets(context.vpcSubnets).hasPublic) {
-      throw new Error(
-        '`vpcSubnets` selects public subnets: the refresh task would get no public IP address there, so it could ' +
-          'reach neither Secrets Manager nor anything else through the internet gateway. Select private subnets ' +
-          '(ec2.SubnetType.PRIVATE_WITH_EGRESS), isolated subnets with the interface endpoints it needs, or set ' +
-          '`assignPublicIp` of RefreshCompute.fargate().',
-      );
+    if (!settings.assignPublicIp) {
+      checkRefreshSubnets(context.vpc, context.vpcSubnets, 'task');
     }
     context.checkFit({
       runLimit: { prop: 'refreshCompute.runTimeout', limit: settings.runTimeout },
@@ -112,9 +110,11 @@ export class FargateRefreshStrategy implements RefreshComputeStrategy {
     }
     checkDuration('refreshCompute.runTimeout', options.runTimeout, { unit: 'seconds', min: Duration.seconds(1), max: MAX_RUN_TIMEOUT });
     checkDuration('refreshCompute.heartbeatTimeout', options.heartbeatTimeout, { unit: 'seconds', min: Duration.seconds(1), max: MAX_RUN_TIMEOUT });
+    const memoryLimitMiB = options.memoryLimitMiB ?? leastFargateMemory(cpu ?? 256) ?? 512;
+    checkFargateSize(cpu ?? 256, memoryLimitMiB);
     return {
       cpu: cpu ?? 256,
-      memoryLimitMiB: options.memoryLimitMiB ?? 512,
+      memoryLimitMiB,
       cluster: options.cluster,
       runTimeout: options.runTimeout ?? DEFAULT_RUN_TIMEOUT,
       heartbeatTimeout: options.heartbeatTimeout ?? DEFAULT_HEARTBEAT_TIMEOUT,

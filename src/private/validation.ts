@@ -117,11 +117,28 @@ export function checkNames(prop: string, names: string[] | undefined, parse: (na
   }
 }
 
+const LIST_TOKEN_REASON = 'the refresh engine reads the names as one JSON list, which CloudFormation cannot build from a list ' +
+  'value without breaking names that hold quotes';
+
+/**
+ * A list from a list token (a `CommaDelimitedList` parameter's `valueAsList`, `Fn.split`) stands in the array as one
+ * encoded entry that is no name; it is refused, saying why, rather than reported as a malformed name.
+ */
+export function checkNoListToken(prop: string, names: string[], why: string): void {
+  if (Token.isUnresolved(names)) {
+    throw new Error(
+      `\`${prop}\` cannot come from a list token (a CommaDelimitedList parameter, Fn.split, ...): ${why}. ` +
+        'List the names as strings; each may be a string token of its own (e.g. Fn.select(0, list))',
+    );
+  }
+}
+
 /** A list that, when given, names at least one entry, none blank and none twice. Token entries are skipped. */
-export function checkNameList(prop: string, names: string[] | undefined): void {
+export function checkNameList(prop: string, names: string[] | undefined, why = LIST_TOKEN_REASON): void {
   if (names === undefined) {
     return;
   }
+  checkNoListToken(prop, names, why);
   if (names.length === 0) {
     throw new Error(`\`${prop}\` must name at least one entry when set, got an empty list`);
   }

@@ -1,7 +1,8 @@
 /**
- * The npm package as `npm pack` makes it from a clean clone: the refresh handler's bundle is part of it even when
- * nothing has bundled it yet, because synthesizing a stack needs `assets/engine/refresh.lambda/index.js`; and once
- * compiled, packed and unpacked, every require its code makes resolves where it is installed.
+ * The npm package as `npm pack` makes it from a clean clone with no earlier step: the compiled code and the refresh
+ * handler's bundle are part of it even when nothing has compiled or bundled yet, because synthesizing a stack needs
+ * both; `npx projen package:js` packs from a clean clone too; and once packed and unpacked, every require its code
+ * makes resolves where it is installed.
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -14,27 +15,34 @@ const BUNDLE = 'assets/engine/refresh.lambda/index.js';
 /** The RDS signer beside the bundle, which IAM authentication loads. */
 const SIGNER = 'assets/engine/refresh.lambda/rds-signer.js';
 
-let clone: string;
-
-beforeAll(() => {
-  // A clean clone: the files git tracks (or would track), nothing built, and the installed dependencies.
-  clone = mkdtempSync(join(tmpdir(), 'itc-pack-'));
+/** A clean clone: the files git tracks (or would track), nothing built, and the installed dependencies. */
+function cleanClone(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'itc-pack-'));
   const tracked = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
   for (const file of tracked) {
     if (!existsSync(join(ROOT, file))) continue;
-    mkdirSync(dirname(join(clone, file)), { recursive: true });
-    copyFileSync(join(ROOT, file), join(clone, file));
+    mkdirSync(dirname(join(dir, file)), { recursive: true });
+    copyFileSync(join(ROOT, file), join(dir, file));
   }
-  symlinkSync(join(ROOT, 'node_modules'), join(clone, 'node_modules'), 'dir');
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return dir;
+}
+
+let clone: string;
+
+beforeAll(() => {
+  clone = cleanClone();
 });
 
 afterAll(() => {
   rmSync(clone, { recursive: true, force: true });
 });
 
-test('npm pack in a clean clone bundles the refresh handler and its RDS signer into the package', () => {
+test('npm pack in a clean clone compiles, and bundles the refresh handler and its RDS signer into the package', () => {
   expect(existsSync(join(clone, BUNDLE))).toBe(false);
   expect(existsSync(join(clone, SIGNER))).toBe(false);
+  expect(existsSync(join(clone, 'lib'))).toBe(false);
+  expect(existsSync(join(clone, '.jsii'))).toBe(false);
 
   const packed = JSON.parse(
     execFileSync('npm', ['pack', '--dry-run', '--json'], { cwd: clone, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
@@ -46,6 +54,21 @@ test('npm pack in a clean clone bundles the refresh handler and its RDS signer i
   const signer = packed[0].files.find((file) => file.path === SIGNER);
   expect(signer).toBeDefined();
   expect(signer!.size).toBeGreaterThan(10_000);
+  const paths = packed[0].files.map((file) => file.path);
+  expect(paths).toEqual(expect.arrayContaining(['.jsii', 'lib/index.js', 'lib/index.d.ts', 'lib/orchestrator.js']));
+});
+
+test('npx projen package:js in a clean clone compiles, bundles and packs the package into dist/js', () => {
+  const other = cleanClone();
+  try {
+    execFileSync('npx', ['projen', 'package:js'], { cwd: other, stdio: ['ignore', 'pipe', 'pipe'] });
+    const tarballs = readdirSync(join(other, 'dist', 'js')).filter((file) => file.endsWith('.tgz'));
+    expect(tarballs).toHaveLength(1);
+    const listed = execFileSync('tar', ['-tzf', join(other, 'dist', 'js', tarballs[0])], { encoding: 'utf8' }).split('\n');
+    expect(listed).toEqual(expect.arrayContaining(['package/.jsii', 'package/lib/index.js', `package/${BUNDLE}`, `package/${SIGNER}`]));
+  } finally {
+    rmSync(other, { recursive: true, force: true });
+  }
 });
 
 /** Every file under `dir`, by its path relative to it. */
@@ -60,7 +83,7 @@ describe('the packed tarball, compiled and packed from a clean clone', () => {
   let manifest: PackageManifest;
 
   beforeAll(() => {
-    execFileSync('npx', ['jsii', '--silence-warnings=reserved-word'], { cwd: clone, stdio: ['ignore', 'pipe', 'pipe'] });
+    // No compile step: the pack compiles (the first test packed this clone already).
     const packed = JSON.parse(
       execFileSync('npm', ['pack', '--json', '--pack-destination', clone], { cwd: clone, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }),
     ) as Array<{ filename: string }>;

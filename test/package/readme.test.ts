@@ -15,6 +15,7 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as ts from 'typescript';
+import { NamedTemplate, templateValidationFindings } from './template-validation';
 import { Pipeline } from '../../src';
 
 const ROOT = join(__dirname, '..', '..');
@@ -95,6 +96,7 @@ const FIXTURE_VALUES: Record<string, (stack: Stack, get: (name: string) => any) 
     engine: rds.DatabaseInstanceEngine.postgres({ version: rds.PostgresEngineVersion.VER_16 }),
     vpc: get('vpc'),
     credentials: rds.Credentials.fromGeneratedSecret('itc'),
+    storageEncrypted: true,
   }),
   cluster: (stack, get) => new rds.DatabaseCluster(stack, 'Cluster', {
     engine: rds.DatabaseClusterEngine.auroraPostgres({ version: rds.AuroraPostgresEngineVersion.VER_16_4 }),
@@ -240,6 +242,12 @@ function expectSynthesizedCleanly({ manifest, messages }: ReturnType<typeof synt
 
 const { apps, snippets } = readmeBlocks();
 
+/** Every template the examples synthesized, for the newest aws-cdk-lib's template validation at the end. */
+const synthesizedTemplates: NamedTemplate[] = [];
+function keepTemplates(title: string, synthesized: ReturnType<typeof synthesize>): void {
+  synthesized.templates.forEach((template, index) => synthesizedTemplates.push({ title: `${title} (template ${index + 1})`, template }));
+}
+
 test('the README and docs have their TypeScript apps', () => {
   expect(DOCUMENTS).toEqual(expect.arrayContaining(['README.md', 'docs/configuration.md']));
   expect(apps.map((app) => app.title)).toEqual(['README.md: Quick start #1', 'docs/configuration.md: A complete app #1']);
@@ -247,6 +255,7 @@ test('the README and docs have their TypeScript apps', () => {
 
 test.each(apps.map((app) => [app.title, app] as const))('the README app in "%s" synthesizes without AWS credentials', (_title, app) => {
   const synthesized = synthesize(app.code);
+  keepTemplates(app.title, synthesized);
 
   expectSynthesizedCleanly(synthesized);
   expect(synthesized.types).toEqual(expect.arrayContaining(['AWS::StepFunctions::StateMachine', 'AWS::Lambda::Function', 'AWS::RDS::DBInstance', 'AWS::Scheduler::Schedule']));
@@ -269,12 +278,37 @@ test('the README and docs have their TypeScript snippets', () => {
 
 test.each(snippets.map((snippet) => [snippet.title, snippet] as const))('the README snippet in "%s" synthesizes in the fixture stack', (_title, snippet) => {
   const synthesized = synthesize(inFixture(snippet));
+  keepTemplates(snippet.title, synthesized);
 
   expectSynthesizedCleanly(synthesized);
   expect(synthesized.templates).toHaveLength(1);
   if (/\bnew ItcOrchestrator\(/.test(snippet.code)) {
     expect(synthesized.types).toContain('AWS::StepFunctions::StateMachine');
   }
+});
+
+// A new `cdk init` app sets `@aws-cdk/core:validateAgainstDefaultRules`, which makes each finding a synth error; an
+// older app on a recent aws-cdk-lib prints it as a warning. Either way an example must have none.
+test('every template the README and docs examples synthesize passes the newest aws-cdk-lib\'s template validation', () => {
+  expect(synthesizedTemplates.length).toBe(apps.length + snippets.length);
+  expect(synthesizedTemplates.some(({ template }) => JSON.stringify(template).includes('AWS::ECS::TaskDefinition'))).toBe(true);
+
+  expect(templateValidationFindings(synthesizedTemplates)).toEqual([]);
+});
+
+test('the template validation names a `${...}` outside Fn::Sub in a property, with the example it comes from', () => {
+  const template = {
+    Resources: {
+      Task: {
+        Type: 'AWS::ECS::TaskDefinition',
+        Properties: { ContainerDefinitions: [{ Name: 'refresh', Image: 'node:22', EntryPoint: ['node', '-e', 'console.log(`${process.version}`)'] }] },
+      },
+    },
+  };
+
+  expect(templateValidationFindings([{ title: 'docs/example.md: Example #1', template }])).toEqual([
+    expect.stringMatching(/^docs\/example\.md: Example #1: E1029 Task .*\$\{process\.version\}/),
+  ]);
 });
 
 test('every TypeScript example of the README and docs type-checks against the current API', () => {

@@ -84,6 +84,7 @@ instance = rds.DatabaseInstance(
     engine=rds.DatabaseInstanceEngine.postgres(version=rds.PostgresEngineVersion.VER_16),
     vpc=vpc,
     credentials=rds.Credentials.from_generated_secret("itc"),
+    storage_encrypted=True,
 )"""),
     "cluster": (["vpc"], """\
 cluster = rds.DatabaseCluster(

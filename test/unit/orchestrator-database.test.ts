@@ -174,7 +174,9 @@ describe('OrchestratorDatabase.fromProxy', () => {
   });
 
   test('with the instance\'s secret: the proxy endpoint goes to the handler, where it wins over the secret\'s host', () => {
-    const { stack, vpc, instance, proxy } = setup();
+    const { stack, vpc, instance } = setup();
+    // A proxy that takes the passwords of its secrets: one with `iamAuth: true` takes IAM tokens only.
+    const proxy = instance.addProxy('PasswordProxy', { vpc, secrets: [instance.secret!] });
     const authentication = DatabaseAuthentication.fromSecret(instance.secret!);
     const orchestrator = orchestrate(stack, vpc, OrchestratorDatabase.fromProxy(proxy, { authentication }));
     const { environment, actions } = refreshSide(stack, orchestrator);

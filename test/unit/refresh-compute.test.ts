@@ -369,13 +369,13 @@ describe('validation', () => {
     expect(synth({ refreshCompute: RefreshCompute.fargate(), refresh: { onlyChangedTables: true } })).not.toThrow();
   });
 
-  test('public subnets are refused (for the function by aws-lambda) unless the Fargate task gets a public IP address there', () => {
+  test('public subnets are refused unless the Fargate task gets a public IP address there', () => {
     const inPublicSubnets = (refreshCompute?: RefreshCompute) => () => {
       const stack = newStack();
       const vpc = new ec2.Vpc(stack, 'OwnVpc', { maxAzs: 2 });
       new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC }, refreshCompute }));
     };
-    expect(inPublicSubnets()).toThrow(/Lambda Functions in a public subnet can NOT access the internet/);
+    expect(inPublicSubnets()).toThrow(/`vpcSubnets` selects public subnets: a Lambda function there gets no public IP address/);
     expect(inPublicSubnets(RefreshCompute.fargate())).toThrow(/`vpcSubnets` selects public subnets/);
     expect(inPublicSubnets(RefreshCompute.fargate({ assignPublicIp: true }))).not.toThrow();
   });

@@ -158,16 +158,37 @@ describe('timeouts from tokens', () => {
   });
 });
 
-test('public subnets fail synth with the reason: aws-lambda\'s own check for the function, the construct\'s for the task, with what to choose instead', () => {
+test('public subnets fail synth with the reason for the function and for the task, with what to choose instead', () => {
   const stack = newStack();
   const vpc = new ec2.Vpc(stack, 'PublicVpc', { maxAzs: 2 });
   expect(() => orchestrate(stack, { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } })).toThrow(
-    /Lambda Functions in a public subnet can NOT access the internet/,
+    /`vpcSubnets` selects public subnets: a Lambda function there gets no public IP address.*Select private subnets with `vpcSubnets: \{ subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS \}`/,
   );
   expect(() => orchestrate(stack, { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC }, refreshCompute: RefreshCompute.fargate() }, 'Task')).toThrow(
     /`vpcSubnets` selects public subnets: the refresh task would get no public IP address there.*Select private subnets/,
   );
   expect(() => orchestrate(stack, { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } }, 'Private')).not.toThrow();
+});
+
+test('a VPC with only public subnets fails synth naming `vpc` and `vpcSubnets`, never with advice the construct does not offer', () => {
+  const stack = newStack();
+  const vpc = new ec2.Vpc(stack, 'OnlyPublic', { maxAzs: 2, subnetConfiguration: [{ name: 'Public', subnetType: ec2.SubnetType.PUBLIC }] });
+  const refused = (refreshCompute: RefreshCompute | undefined, id: string) => {
+    try {
+      orchestrate(stack, { vpc, refreshCompute }, id);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return 'synthesized';
+  };
+
+  const forFunction = refused(undefined, 'Function');
+  expect(forFunction).toMatch(/^`vpc` has only public subnets, which the refresh function gets when `vpcSubnets` is not set: a Lambda function there gets no public IP address/);
+  expect(forFunction).not.toMatch(/allowPublicSubnet/);
+  expect(refused(RefreshCompute.fargate(), 'Task')).toMatch(
+    /^`vpc` has only public subnets, which the refresh task gets when `vpcSubnets` is not set: .*or set `assignPublicIp` of RefreshCompute.fargate\(\)/,
+  );
+  expect(refused(RefreshCompute.fargate({ assignPublicIp: true }), 'TaskWithPublicIp')).toBe('synthesized');
 });
 
 test('refreshFunction is the concrete function, to add layers or environment variables to', () => {
