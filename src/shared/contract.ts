@@ -58,6 +58,11 @@ export const RefreshEnv = {
   EXTRA_DEPENDENCIES: 'ITC_REFRESH_EXTRA_DEPENDENCIES',
   /** A {@link RefreshComputeKind} value: what runs the handler, which decides the advice of an out-of-time report. */
   COMPUTE: 'ITC_REFRESH_COMPUTE',
+  /**
+   * The refresh task's task definition family, set on ECS Fargate only: the engine's metrics carry it as the
+   * {@link RefreshMetric.TASK_FAMILY_DIMENSION} dimension, as they carry the function's name on Lambda.
+   */
+  TASK_FAMILY: 'ITC_REFRESH_TASK_FAMILY',
 } as const;
 
 /** What runs the refresh handler: a Lambda function, or an ECS Fargate task started by the state machine. */
@@ -149,7 +154,10 @@ export const RefreshErrors = {
 
 /**
  * The refresh handler's metrics that the construct alarms on and offers as `metric*()` helpers. They are
- * published in the {@link RefreshMetric.NAMESPACE} namespace with the service and the function's name as dimensions.
+ * published in the {@link RefreshMetric.NAMESPACE} namespace with the service and, per compute, the function's name
+ * or the task definition family as dimensions. The handler writes them as Embedded Metric Format lines on both
+ * computes: on Lambda CloudWatch extracts them; on ECS Fargate the construct's metric filters on the task's log
+ * group read the same lines.
  */
 export const RefreshMetric = {
   NAMESPACE: 'ItcOrchestrator',
@@ -158,6 +166,10 @@ export const RefreshMetric = {
   RUNS_SKIPPED_BY_LOCK: 'RunsSkippedByLock',
   /** The dimension naming the refresh function, so each orchestrator's runs have their own series. */
   FUNCTION_DIMENSION: 'FunctionName',
+  /** The dimension naming the refresh task's task definition family: the function's name of ECS Fargate. */
+  TASK_FAMILY_DIMENSION: 'TaskDefinitionFamily',
+  /** The dimension naming the service (`SERVICE`), on every metric. */
+  SERVICE_DIMENSION: 'service',
   /** The dimension naming a view, as the report writes it. */
   VIEW_DIMENSION: 'View',
   /** Views refreshed by a run (count); per function when the function's name is known. */
@@ -166,7 +178,27 @@ export const RefreshMetric = {
   RUN_SUCCEEDED: 'RunsSucceeded',
   /** 1 for each successful refresh of a view, with the view's and the function's dimensions. */
   VIEW_REFRESHED: 'ViewRefreshed',
+  /** Views of a run that failed (count). */
+  VIEWS_FAILED: 'ViewsFailed',
+  /** Views of a run that were skipped (count). */
+  VIEWS_SKIPPED: 'ViewsSkipped',
+  /** How long a run took, in milliseconds. */
+  RUN_DURATION: 'RunDuration',
 } as const;
+
+/**
+ * The metrics the handler publishes once per run (with the service and compute dimensions), and the one per
+ * refreshed view (with the `View` dimension as well): those `ItcOrchestrator.metric()` offers on both computes.
+ */
+export const RUN_METRICS: ReadonlyArray<{ readonly name: string; readonly unit: 'Count' | 'Milliseconds'; readonly perView?: boolean }> = [
+  { name: RefreshMetric.VIEWS_REFRESHED, unit: 'Count' },
+  { name: RefreshMetric.VIEWS_FAILED, unit: 'Count' },
+  { name: RefreshMetric.VIEWS_SKIPPED, unit: 'Count' },
+  { name: RefreshMetric.RUN_DURATION, unit: 'Milliseconds' },
+  { name: RefreshMetric.RUN_SUCCEEDED, unit: 'Count' },
+  { name: RefreshMetric.RUNS_SKIPPED_BY_LOCK, unit: 'Count' },
+  { name: RefreshMetric.VIEW_REFRESHED, unit: 'Count', perView: true },
+];
 
 /** The refresh handler's input. */
 export interface RefreshEvent {
