@@ -9,7 +9,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { ClientConfig } from 'pg';
 import type { CloudFormationTemplate } from './template';
 import { WAREHOUSE_SCHEMA } from './warehouse';
-import { DatabaseAuthentication, DatabaseTls, ItcOrchestrator, OrchestratorDatabase, Pipeline, RefreshCompute, RefreshOptions } from '../src';
+import { DatabaseAuthentication, DatabaseTls, ItcOrchestrator, ItcOrchestratorProps, OrchestratorDatabase, Pipeline, RefreshCompute, RefreshOptions } from '../src';
 
 /** The pipelines of the example stack, as `Pipeline` names. */
 export const EXAMPLE_PIPELINES = ['Demand', 'VerifyPlus'] as const;
@@ -24,6 +24,8 @@ export interface ExampleStackProps {
   readonly refresh?: RefreshOptions;
   /** @default - the construct's default, a Lambda function */
   readonly refreshCompute?: RefreshCompute;
+  /** Alarms on the refresh engine's metrics. @default - none */
+  readonly alarms?: Pick<ItcOrchestratorProps, 'freshness' | 'alarmOnRefreshRunsSkippedByLock'>;
 }
 
 /** The synthesized example stack, with the logical ids the local runner maps to local code. */
@@ -87,6 +89,7 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
       pipelines: [Pipeline.fromFunction('Demand', demand), Pipeline.fromFunction('VerifyPlus', verifyPlus)],
       refresh: props.refresh ?? { schemas: [WAREHOUSE_SCHEMA] },
       refreshCompute: props.refreshCompute,
+      ...props.alarms,
       schedule: {
         expression: scheduler.ScheduleExpression.cron({ hour: '5', minute: '30', timeZone: TimeZone.EUROPE_LONDON }),
         input: { batch: 'scheduled' },

@@ -8,7 +8,7 @@ import { BundledFunction, InProcessFunction, LocalFunction, LocalHandler, REFRES
 import { LocalExecution, LocalStepFunctions, StartExecutionOptions } from './step-functions';
 import { LOCAL_ACCOUNT, LocalStateMachine, TemplateResolver } from './template';
 import { samplePipelines } from './warehouse';
-import type { RefreshCompute, RefreshOptions } from '../src';
+import type { ItcOrchestratorProps, RefreshCompute, RefreshOptions } from '../src';
 
 /** Where the AWS Lambda base image keeps the AWS SDK; here the repository's node_modules stand in for it. */
 const IMAGE_SDK_DIRECTORY = '/var/runtime/node_modules';
@@ -29,6 +29,8 @@ export interface LocalOrchestrationOptions {
   readonly refreshCompute?: RefreshCompute;
   /** Replaces every Retry interval of the definition. @default - the definition's intervals */
   readonly retryIntervalMs?: number;
+  /** Alarms on the refresh engine's metrics, in the synthesized stack. @default - none */
+  readonly alarms?: Pick<ItcOrchestratorProps, 'freshness' | 'alarmOnRefreshRunsSkippedByLock'>;
   /** Receives each line the refresh function or task logs. @default - discarded */
   readonly onRefreshLog?: (line: string) => void;
 }
@@ -52,7 +54,7 @@ export class LocalOrchestration {
     if (options.refreshCompute && !existsSync(REFRESH_BOOTSTRAP)) {
       throw new Error(`${REFRESH_BOOTSTRAP} does not exist: run \`npx projen bundle\` first`);
     }
-    const stack = synthesizeExampleStack({ database: options.database, refresh: options.refresh, refreshCompute: options.refreshCompute });
+    const stack = synthesizeExampleStack({ database: options.database, refresh: options.refresh, refreshCompute: options.refreshCompute, alarms: options.alarms });
     return new LocalOrchestration(options, stack);
   }
 

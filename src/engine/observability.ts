@@ -38,6 +38,11 @@ function computeDimension(): Record<string, string> {
   return taskFamily ? { [RefreshMetric.TASK_FAMILY_DIMENSION]: taskFamily } : {};
 }
 
+/** Adds the dimensions to the metrics' one dimension set (`addDimensions` would add a set of their own). */
+function addEachDimension(target: Metrics, dimensions: Record<string, string>): void {
+  for (const [name, value] of Object.entries(dimensions)) target.addDimension(name, value);
+}
+
 /**
  * Emits the duration of one view's refresh (all attempts), with the view as dimension, and for a refreshed
  * view a count of 1 per function (or task family), on which a freshness alarm per view rests.
@@ -50,7 +55,7 @@ export function recordViewDuration(view: ViewReport): void {
   single.addMetric(MetricNames.VIEW_DURATION, MetricUnit.Milliseconds, view.durationMs);
   if (view.status === 'refreshed') {
     const refreshed = metrics.singleMetric();
-    refreshed.addDimensions(computeDimension());
+    addEachDimension(refreshed, computeDimension());
     refreshed.addDimension(RefreshMetric.VIEW_DIMENSION, view.view);
     refreshed.addMetric(MetricNames.VIEW_REFRESHED, MetricUnit.Count, 1);
   }
@@ -62,13 +67,13 @@ export function recordViewDuration(view: ViewReport): void {
  */
 export function recordRun(report: RefreshReport): void {
   const compute = computeDimension();
-  metrics.addDimensions(compute);
+  addEachDimension(metrics, compute);
   metrics.addMetric(MetricNames.REFRESHED, MetricUnit.Count, report.totals.refreshed);
   metrics.addMetric(MetricNames.FAILED, MetricUnit.Count, report.totals.failed);
   metrics.addMetric(MetricNames.SKIPPED, MetricUnit.Count, report.totals.skipped);
   // Per function, so that each orchestrator's skipped runs can raise its own alarm.
   const skipped = metrics.singleMetric();
-  skipped.addDimensions(compute);
+  addEachDimension(skipped, compute);
   skipped.addMetric(MetricNames.RUN_SKIPPED, MetricUnit.Count, report.status === 'skipped' ? 1 : 0);
   metrics.addMetric(MetricNames.RUN_DURATION, MetricUnit.Milliseconds, report.durationMs);
   // Only a run that did all its work counts: a freshness alarm treats the absence of this metric as stale.
