@@ -104,7 +104,8 @@ export function metricFilters(template: CloudFormationTemplate): MetricFilterDef
         namespace: transformation.MetricNamespace,
         name: transformation.MetricName,
         value: transformation.MetricValue,
-        dimensions: Object.fromEntries((transformation.Dimensions ?? []).map((dimension: { Key: string; Value: string }) => [dimension.Key, dimension.Value])),
+        dimensions: Object.fromEntries((transformation.Dimensions ?? [])
+          .map((dimension: { Key: string; Value: string }) => [dimension.Key, dimension.Value])),
       }));
     });
 }
@@ -159,7 +160,7 @@ export function embeddedMetricDatapoints(lines: readonly string[]): Datapoint[] 
 }
 
 /** The sum of the datapoints of one metric with exactly these dimensions; undefined when there are none. */
-export function sumOf(datapoints: readonly Datapoint[], metric: { namespace: string; name: string; dimensions: Record<string, string> }): number | undefined {
+export function sumOf(datapoints: readonly Datapoint[], metric: Omit<Datapoint, 'value'>): number | undefined {
   const matching = datapoints.filter((datapoint) => datapoint.namespace === metric.namespace && datapoint.name === metric.name
     && JSON.stringify(Object.entries(datapoint.dimensions).sort()) === JSON.stringify(Object.entries(metric.dimensions).sort()));
   return matching.length === 0 ? undefined : matching.reduce((sum, datapoint) => sum + datapoint.value, 0);

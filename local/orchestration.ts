@@ -54,7 +54,8 @@ export class LocalOrchestration {
     if (options.refreshCompute && !existsSync(REFRESH_BOOTSTRAP)) {
       throw new Error(`${REFRESH_BOOTSTRAP} does not exist: run \`npx projen bundle\` first`);
     }
-    const stack = synthesizeExampleStack({ database: options.database, refresh: options.refresh, refreshCompute: options.refreshCompute, alarms: options.alarms });
+    const { database, refresh, refreshCompute, alarms } = options;
+    const stack = synthesizeExampleStack({ database, refresh, refreshCompute, alarms });
     return new LocalOrchestration(options, stack);
   }
 

@@ -256,6 +256,11 @@ export interface ViewReport {
   readonly attempts: number;
   /** Why the view failed or was skipped. Never contains credentials. */
   readonly reason?: string;
+  /**
+   * The views of this run it waited for (its dependencies among the selected views), as the report names them;
+   * absent when it waited for none. A timeline of the run draws its dependency chains from them.
+   */
+  readonly dependsOn?: string[];
 }
 
 export interface RefreshTotals {

@@ -76,7 +76,10 @@ function breaching(alarm: WatchedAlarm, sum: number): boolean {
 function comparable(datapoints: readonly Datapoint[]) {
   return datapoints
     .filter((datapoint) => datapoint.name !== RefreshMetric.RUN_DURATION)
-    .map(({ dimensions: { [RefreshMetric.FUNCTION_DIMENSION]: _fn, [RefreshMetric.TASK_FAMILY_DIMENSION]: _family, ...dimensions }, ...rest }) => ({ ...rest, dimensions }))
+    .map(({ dimensions, ...rest }) => {
+      const { [RefreshMetric.FUNCTION_DIMENSION]: _fn, [RefreshMetric.TASK_FAMILY_DIMENSION]: _family, ...shared } = dimensions;
+      return { ...rest, dimensions: shared };
+    })
     .map((datapoint) => JSON.stringify(datapoint))
     .sort();
 }
