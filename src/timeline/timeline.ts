@@ -240,6 +240,11 @@ export function renderTimelineSvg(report: RefreshReport): string {
   y += stripHeight + 12;
 
   const grid = ticks.map((tick) => `<line x1="${x(tick)}" x2="${x(tick)}" y1="${rowsTop}" y2="${y - 10}" stroke="#e5e5e5"/>`).join('');
+  // Before the first refresh the run connects, takes its run lock and plans.
+  const firstStart = Math.min(...steps.slice(1).map((step) => step.atMs), timeline.totalMs);
+  const preparing = firstStart > 0 ? `<rect class="preparing" x="${x(0)}" y="${rowsTop}" width="${round(firstStart * scale)}" height="${y - 10 - rowsTop}" `
+    + `fill="#f4f4f4"><title>${escape(`Connecting, taking the run lock and planning (${report.planningMs} ms of planning): ${seconds(firstStart)}`)}</title></rect>`
+    + (firstStart * scale > 120 ? text(x(0) + 6, rowsTop + 14, 'connect, lock, plan', 'note') : '') : '';
   const height = y + 10;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
@@ -247,7 +252,7 @@ export function renderTimelineSvg(report: RefreshReport): string {
       + `data-total-ms="${timeline.totalMs}" data-chart-left="${CHART_LEFT}" data-ms-scale="${scale}" font-family="sans-serif" font-size="12">`,
     '<style>.title{font-size:14px;font-weight:bold}.note,.tick{fill:#555}.chain-label{font-weight:bold}.view-label.critical{fill:#b35900;font-weight:bold}</style>',
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
-    `<g class="grid" data-axis-top="${axisTop}">${grid}</g>`,
+    `<g class="grid" data-axis-top="${axisTop}">${preparing}${grid}</g>`,
     ...parts,
     '</svg>',
     '',
