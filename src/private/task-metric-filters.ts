@@ -1,7 +1,22 @@
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { RefreshMetric, RUN_METRICS } from '../shared/contract';
+import { RefreshMetric } from '../shared/contract';
+
+/**
+ * The metrics the handler publishes once per run (with the service and compute dimensions), and the one per
+ * refreshed view (with the `View` dimension as well): those `ItcOrchestrator.metric()` offers on both computes, each
+ * published on Fargate by a metric filter.
+ */
+export const RUN_METRICS: ReadonlyArray<{ readonly name: string; readonly unit: 'Count' | 'Milliseconds'; readonly perView?: boolean }> = [
+  { name: RefreshMetric.VIEWS_REFRESHED, unit: 'Count' },
+  { name: RefreshMetric.VIEWS_FAILED, unit: 'Count' },
+  { name: RefreshMetric.VIEWS_SKIPPED, unit: 'Count' },
+  { name: RefreshMetric.RUN_DURATION, unit: 'Milliseconds' },
+  { name: RefreshMetric.RUN_SUCCEEDED, unit: 'Count' },
+  { name: RefreshMetric.RUNS_SKIPPED_BY_LOCK, unit: 'Count' },
+  { name: RefreshMetric.VIEW_REFRESHED, unit: 'Count', perView: true },
+];
 
 /** The dimensions of the refresh engine's metrics from the refresh task of this task definition family. */
 export function taskMetricDimensions(family: string): Record<string, string> {

@@ -186,20 +186,6 @@ export const RefreshMetric = {
   RUN_DURATION: 'RunDuration',
 } as const;
 
-/**
- * The metrics the handler publishes once per run (with the service and compute dimensions), and the one per
- * refreshed view (with the `View` dimension as well): those `ItcOrchestrator.metric()` offers on both computes.
- */
-export const RUN_METRICS: ReadonlyArray<{ readonly name: string; readonly unit: 'Count' | 'Milliseconds'; readonly perView?: boolean }> = [
-  { name: RefreshMetric.VIEWS_REFRESHED, unit: 'Count' },
-  { name: RefreshMetric.VIEWS_FAILED, unit: 'Count' },
-  { name: RefreshMetric.VIEWS_SKIPPED, unit: 'Count' },
-  { name: RefreshMetric.RUN_DURATION, unit: 'Milliseconds' },
-  { name: RefreshMetric.RUN_SUCCEEDED, unit: 'Count' },
-  { name: RefreshMetric.RUNS_SKIPPED_BY_LOCK, unit: 'Count' },
-  { name: RefreshMetric.VIEW_REFRESHED, unit: 'Count', perView: true },
-];
-
 /** The refresh handler's input. */
 export interface RefreshEvent {
   /** Refresh only these materialized views (regclass syntax). Otherwise the configured set. */

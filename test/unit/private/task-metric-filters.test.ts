@@ -1,7 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { RefreshCompute } from '../../../src';
-import { RefreshEnv, RefreshMetric, RUN_METRICS } from '../../../src/shared/contract';
+import { RUN_METRICS } from '../../../src/private/task-metric-filters';
+import { RefreshEnv, RefreshMetric } from '../../../src/shared/contract';
 import { orchestratorFixture } from '../orchestrator-fixture';
 
 const FRESHNESS = { maxAge: Duration.hours(26), views: ['reporting.daily_totals', 'Reporting.Order'] };
