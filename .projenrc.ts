@@ -101,6 +101,8 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'aws-local-stepfunctions',
     'asl-validator',
     'cdk-nag@^2.38.2',
+    // The timeline tests read the SVG they render as XML.
+    'fast-xml-parser@^5.12.1',
     // The tests' environment (test/setup/environment.ts) extends jest's own.
     'jest-environment-node@^30',
     // Deployable integration apps (test/integ.*.ts): the newest integ-tests-alpha whose aws-cdk-lib peer range
@@ -222,13 +224,17 @@ const constructSide = ['./src/*.ts', './src/private/**', './src/state-machine/**
 project.eslint?.addRules({
   'import/no-restricted-paths': ['error', {
     zones: [
-      { target: './src/engine/**', from: [...constructSide, './src/task-bootstrap/**'], message: 'The engine runs from its bundle: it may import only src/engine and src/shared.' },
+      { target: './src/engine/**', from: [...constructSide, './src/task-bootstrap/**', './src/timeline/**'], message: 'The engine runs from its bundle: it may import only src/engine and src/shared.' },
       { target: './src/task-bootstrap/**', from: [...constructSide, './src/engine/**'], message: 'The task bootstrap runs from its bundle: it may import only src/task-bootstrap and src/shared.' },
-      { target: './src/shared/**', from: [...constructSide, './src/engine/**', './src/task-bootstrap/**'], message: 'src/shared is imported by both sides: it may import only src/shared.' },
-      { target: constructSide, from: ['./src/engine/**', './src/task-bootstrap/**'], message: 'The construct ships without the run-time code: import what both sides need from src/shared.' },
+      { target: './src/shared/**', from: [...constructSide, './src/engine/**', './src/task-bootstrap/**', './src/timeline/**'], message: 'src/shared is imported by both sides: it may import only src/shared.' },
+      { target: constructSide, from: ['./src/engine/**', './src/task-bootstrap/**', './src/timeline/**'], message: 'The construct ships without the run-time code: import what both sides need from src/shared.' },
+      { target: './src/timeline/**', from: [...constructSide, './src/engine/**', './src/task-bootstrap/**'], message: 'The run timeline is a tool beside the construct: it may import only src/timeline and src/shared.' },
     ],
   }],
 });
+// `itc-orchestrator-timeline < output.json > run.svg`: the timeline of a refresh run, from its report.
+project.addBins({ 'itc-orchestrator-timeline': 'lib/timeline/cli.js' });
+project.gitignore.exclude('/demo/.out/');
 project.gitignore.exclude('/bench/.work/', '/cdk.out/', '/test/python/.venv/', '/test/python/cdk.out/');
 
 const tsNode = (dir: string) => `ts-node --transpile-only --project ${dir}/tsconfig.json`;

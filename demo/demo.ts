@@ -6,15 +6,16 @@
  * 3. runs the synthesized state machine definition in aws-local-stepfunctions, with the sample
  *    pipelines in place of the pipeline functions and the real refresh bundle in local mode; with
  *    `--compute fargate` the refresh runs as the ECS task: the task definition's entry point in a child process;
- * 4. prints the run: states, timeline, views; checks every view matches its tables;
+ * 4. prints the run: states, timeline, views; checks every view matches its tables; writes the refresh run's
+ *    timeline as SVG (`--timeline <file>`, by default demo/.out/refresh-timeline.svg);
  * 5. runs again with `refresh.onlyChangedTables` (the refresh as a Lambda function): Demand loads a batch and
  *    reports `warehouse.demand`, VerifyPlus has nothing new; only the views downstream of demand are refreshed.
  *
  * Everything it starts lives under one temporary directory, removed on exit, also on Ctrl-C.
  */
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve as resolvePath } from 'node:path';
 import { REFRESH_BUNDLE } from '../local/lambda';
 import { LocalOrchestration } from '../local/orchestration';
 import { PostgresServer, startPostgres } from '../local/postgres';
@@ -22,9 +23,12 @@ import { formatRunReport } from '../local/report';
 import { createWarehouse, readViews, samplePipelines, staleViews, WAREHOUSE_VIEWS } from '../local/warehouse';
 import { RefreshCompute } from '../src';
 import type { RefreshReport } from '../src/shared/contract';
+import { renderTimelineSvg } from '../src/timeline/timeline';
 
 const INTERRUPTED_EXIT_CODE = 130;
 const CLEANUP_TIMEOUT_MS = 10_000;
+/** Where the demo writes the first run's timeline unless `--timeline` names another file. */
+const DEFAULT_TIMELINE = join(__dirname, '.out', 'refresh-timeline.svg');
 
 let workDir: string | undefined;
 let serverStarting: Promise<PostgresServer> | undefined;
@@ -96,26 +100,35 @@ function removeWorkDir(): void {
 
 type Compute = 'lambda' | 'fargate';
 
-/** The demo's options: `--compute lambda` (the default) or `--compute fargate`. */
-export function readOptions(argv: readonly string[]): { compute: Compute } {
+/**
+ * The demo's options: `--compute lambda` (the default) or `--compute fargate`, and `--timeline <file>`, where the
+ * refresh run's timeline goes.
+ */
+export function readOptions(argv: readonly string[]): { compute: Compute; timeline: string } {
   const args = argv.filter((arg) => arg !== '--');
   let compute: string = 'lambda';
+  let timeline = DEFAULT_TIMELINE;
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].split(/=(.*)/s, 2);
-    if (flag !== '--compute') {
-      throw new Error(`Unknown option ${JSON.stringify(args[i])}: the demo takes --compute lambda or --compute fargate`);
+    if (flag === '--compute') {
+      compute = inline ?? args[++i] ?? '';
+    } else if (flag === '--timeline') {
+      const file = inline ?? args[++i] ?? '';
+      if (file === '') throw new Error('--timeline needs a file name, e.g. --timeline run.svg');
+      timeline = resolvePath(file);
+    } else {
+      throw new Error(`Unknown option ${JSON.stringify(args[i])}: the demo takes --compute lambda or --compute fargate, and --timeline <file>`);
     }
-    compute = inline ?? args[++i] ?? '';
   }
   if (compute !== 'lambda' && compute !== 'fargate') {
     throw new Error(`--compute must be lambda or fargate, got ${JSON.stringify(compute)}`);
   }
-  return { compute };
+  return { compute, timeline };
 }
 
 async function main(): Promise<boolean> {
   const began = Date.now();
-  const { compute } = readOptions(process.argv.slice(2));
+  const { compute, timeline } = readOptions(process.argv.slice(2));
   await handleSignals();
   createWorkDir();
   if (!existsSync(REFRESH_BUNDLE)) {
@@ -161,6 +174,7 @@ async function main(): Promise<boolean> {
   const execution = await orchestration.run({ batch: 'demo-1' }, { name: 'demo-1' });
   if (interrupted) return false;
   console.log(formatRunReport(execution, stateMachine.definition));
+  if (execution.status === 'SUCCEEDED') writeTimeline(execution.output as RefreshReport, timeline);
 
   const stale = await staleViews(database);
   console.log('');
@@ -173,6 +187,13 @@ async function main(): Promise<boolean> {
   if (!await runChangedTablesOnly(database)) return false;
   console.log(`\nDone in ${((Date.now() - began) / 1000).toFixed(1)} s.`);
   return true;
+}
+
+/** Writes the refresh run's timeline, as `itc-orchestrator-timeline` does from an execution's output. */
+function writeTimeline(report: RefreshReport, file: string): void {
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, renderTimelineSvg(report));
+  console.log(`\nThe refresh run's timeline (views by dependency chain, critical path outlined): ${relative(process.cwd(), file)}`);
 }
 
 /**

@@ -12,7 +12,7 @@ import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import type { ClientConfig } from 'pg';
 import type { CloudFormationTemplate } from './template';
 import { WAREHOUSE_SCHEMA } from './warehouse';
-import { ChangedTables, DatabaseAuthentication, DatabaseTls, ItcOrchestrator, OrchestratorDatabase, Pipeline, RefreshCompute, RefreshOptions } from '../src';
+import { ChangedTables, DatabaseAuthentication, DatabaseTls, ItcOrchestrator, ItcOrchestratorProps, OrchestratorDatabase, Pipeline, RefreshCompute, RefreshOptions } from '../src';
 
 /** The pipelines of the example stack, as `Pipeline` names. */
 export const EXAMPLE_PIPELINES = ['Demand', 'VerifyPlus'] as const;
@@ -43,6 +43,8 @@ export interface ExampleStackProps {
    * @default 'functions' - Demand and VerifyPlus, both functions
    */
   readonly pipelineKinds?: 'functions' | 'mixed';
+  /** Alarms on the refresh engine's metrics. @default - none */
+  readonly alarms?: Pick<ItcOrchestratorProps, 'freshness' | 'alarmOnRefreshRunsSkippedByLock'>;
 }
 
 /** The synthesized example stack, with the logical ids the local runner maps to local code. */
@@ -109,6 +111,7 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
       pipelines: [Pipeline.fromFunction('Demand', demand), ...(mixed ? [] : [Pipeline.fromFunction('VerifyPlus', verifyPlus)])],
       refresh: props.refresh ?? { schemas: [WAREHOUSE_SCHEMA] },
       refreshCompute: props.refreshCompute,
+      ...props.alarms,
       schedule: {
         expression: scheduler.ScheduleExpression.cron({ hour: '5', minute: '30', timeZone: TimeZone.EUROPE_LONDON }),
         input: { batch: 'scheduled' },

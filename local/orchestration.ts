@@ -9,7 +9,7 @@ import { LocalJob, ServiceStandIns } from './service-stand-ins';
 import { LocalExecution, LocalStepFunctions, StartExecutionOptions } from './step-functions';
 import { LOCAL_ACCOUNT, LocalStateMachine, TemplateResolver } from './template';
 import { samplePipelines } from './warehouse';
-import type { RefreshCompute, RefreshOptions } from '../src';
+import type { ItcOrchestratorProps, RefreshCompute, RefreshOptions } from '../src';
 
 /** Where the AWS Lambda base image keeps the AWS SDK; here the repository's node_modules stand in for it. */
 const IMAGE_SDK_DIRECTORY = '/var/runtime/node_modules';
@@ -30,6 +30,8 @@ export interface LocalOrchestrationOptions {
   readonly refreshCompute?: RefreshCompute;
   /** Replaces every Retry interval of the definition. @default - the definition's intervals */
   readonly retryIntervalMs?: number;
+  /** Alarms on the refresh engine's metrics, in the synthesized stack. @default - none */
+  readonly alarms?: Pick<ItcOrchestratorProps, 'freshness' | 'alarmOnRefreshRunsSkippedByLock'>;
   /** Receives each line the refresh function or task logs. @default - discarded */
   readonly onRefreshLog?: (line: string) => void;
   /** The example's kinds of pipeline (see `ExampleStackProps`). @default 'functions' */
@@ -60,9 +62,8 @@ export class LocalOrchestration {
     if (options.refreshCompute && !existsSync(REFRESH_BOOTSTRAP)) {
       throw new Error(`${REFRESH_BOOTSTRAP} does not exist: run \`npx projen bundle\` first`);
     }
-    const stack = synthesizeExampleStack({
-      database: options.database, refresh: options.refresh, refreshCompute: options.refreshCompute, pipelineKinds: options.pipelineKinds,
-    });
+    const { database, refresh, refreshCompute, pipelineKinds, alarms } = options;
+    const stack = synthesizeExampleStack({ database, refresh, refreshCompute, pipelineKinds, alarms });
     return new LocalOrchestration(options, stack);
   }
 

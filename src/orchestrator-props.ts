@@ -269,7 +269,7 @@ export interface ItcOrchestratorProps {
    * Whether to raise an alarm when a refresh run ends as skipped because another refresh run of the same views
    * held their run lock, so its views were not refreshed (the `RunsSkippedByLock` metric). It notifies
    * `alarmTopic`. Executions skipped by the state machine's own overlap check (`skipOverlappingExecutions`) do
-   * not count. Needs the refresh function: not available with `RefreshCompute.fargate()`.
+   * not count. Works with both refresh computes.
    *
    * @default false
    */
@@ -277,8 +277,8 @@ export interface ItcOrchestratorProps {
 
   /**
    * Alarms that fire when no refresh run has refreshed the views within a maximum age, and optionally per
-   * view. They notify `alarmTopic` like the other alarms. They rest on the metrics the refresh function
-   * emits, so they need it: not available with `RefreshCompute.fargate()`.
+   * view. They notify `alarmTopic` like the other alarms. They rest on the metrics the refresh engine
+   * publishes, with both refresh computes (on ECS Fargate through metric filters on the task's log group).
    *
    * @default - no freshness alarms
    */

@@ -153,82 +153,69 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
 
   /**
    * A metric the refresh engine publishes, in its namespace (`ItcOrchestrator`) with the dimensions of this
-   * orchestrator's refresh function (`service`, `FunctionName`). Per refresh run the engine publishes
+   * orchestrator's refresh compute: `service` and `FunctionName` (the refresh function's name), or `service` and
+   * `TaskDefinitionFamily` with `RefreshCompute.fargate()`. Per refresh run the engine publishes
    * `ViewsRefreshed`, `ViewsFailed`, `ViewsSkipped`, `RunDuration` (milliseconds), `RunsSucceeded` and
    * `RunsSkippedByLock`, and per refreshed view `ViewRefreshed` with the `View` dimension as well, which
    * `props.dimensionsMap` adds (or use `metricViewRefreshed()`).
    *
-   * The refresh function publishes them as Embedded Metric Format; the refresh task on ECS
-   * (`RefreshCompute.fargate()`) publishes none that CloudWatch extracts, so this throws then.
+   * The refresh function publishes them as Embedded Metric Format; the refresh task on ECS writes the same lines to
+   * its log group, where one metric filter per metric named above publishes them.
    *
    * @param metricName the metric's name, e.g. `ViewsFailed`
    * @default - the sum over 5 minutes
    */
   public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    const dimensions = this.refreshMetricDimensions(`\`metric('${metricName}')\``);
     return new cloudwatch.Metric({
       namespace: RefreshMetric.NAMESPACE,
       metricName,
       statistic: cloudwatch.Stats.SUM,
       ...props,
-      dimensionsMap: { ...dimensions, ...props?.dimensionsMap },
+      dimensionsMap: { ...this.refreshCompute.metricDimensions, ...props?.dimensionsMap },
     });
   }
 
   /**
    * The number of refresh runs that ended as skipped because another refresh run of the same views held their
-   * run lock, so their views were not refreshed. Not available with `RefreshCompute.fargate()`.
+   * run lock, so their views were not refreshed.
    *
    * @default - the sum over 5 minutes
    */
   public metricRefreshRunsSkippedByLock(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    this.refreshMetricDimensions('`metricRefreshRunsSkippedByLock()`');
     return this.metric(RefreshMetric.RUNS_SKIPPED_BY_LOCK, props);
   }
 
   /**
-   * The number of materialized views the refresh runs refreshed. Not available with `RefreshCompute.fargate()`.
+   * The number of materialized views the refresh runs refreshed.
    *
    * @default - the sum over 5 minutes
    */
   public metricViewsRefreshed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    this.refreshMetricDimensions('`metricViewsRefreshed()`');
     return this.metric(RefreshMetric.VIEWS_REFRESHED, props);
   }
 
   /**
    * The number of refresh runs that refreshed every view they selected, including refresh runs in which nothing
-   * changed. The `freshness` alarm watches it. Not available with `RefreshCompute.fargate()`.
+   * changed. The `freshness` alarm watches it.
    *
    * @default - the sum over 5 minutes
    */
   public metricRefreshRunsSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    this.refreshMetricDimensions('`metricRefreshRunsSucceeded()`');
     return this.metric(RefreshMetric.RUN_SUCCEEDED, props);
   }
 
   /**
-   * The number of successful refreshes of one materialized view. Not available with `RefreshCompute.fargate()`.
+   * The number of successful refreshes of one materialized view.
    *
    * @param view the view, schema-qualified, e.g. `reporting.daily_totals`; read as in SQL and named as the
    * refresh report names it (`format('%I.%I')`), so `Reporting.Order` is `reporting."order"`
    * @default - the sum over 5 minutes
    */
   public metricViewRefreshed(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    this.refreshMetricDimensions('`metricViewRefreshed()`');
     return this.metric(RefreshMetric.VIEW_REFRESHED, {
       ...props,
       dimensionsMap: { [RefreshMetric.VIEW_DIMENSION]: reportViewName(view, 'view'), ...props?.dimensionsMap },
     });
-  }
-
-  /** The dimensions of the refresh engine's metrics, or an error naming `what` needs them. */
-  private refreshMetricDimensions(what: string): Record<string, string> {
-    const { metricDimensions, noMetricsReason } = this.refreshCompute;
-    if (!metricDimensions) {
-      throw new Error(`${what} needs the refresh function (RefreshCompute.lambda()): ${noMetricsReason}`);
-    }
-    return metricDimensions;
   }
 
   private createStateMachine(props: ItcOrchestratorProps, compute: BoundRefreshCompute, retention: logs.RetentionDays,

@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { RefreshMetric, RefreshReport, ReportLimits, ViewReport } from '../shared/contract';
+import { RefreshEnv, RefreshMetric, RefreshReport, ReportLimits, ViewReport } from '../shared/contract';
 
 export const SERVICE_NAME = RefreshMetric.SERVICE;
 /** CloudWatch namespace of the metrics, unless POWERTOOLS_METRICS_NAMESPACE names another. */
@@ -20,21 +20,32 @@ export const MetricNames = {
   REFRESHED: RefreshMetric.VIEWS_REFRESHED,
   RUN_SUCCEEDED: RefreshMetric.RUN_SUCCEEDED,
   VIEW_REFRESHED: RefreshMetric.VIEW_REFRESHED,
-  FAILED: 'ViewsFailed',
-  SKIPPED: 'ViewsSkipped',
+  FAILED: RefreshMetric.VIEWS_FAILED,
+  SKIPPED: RefreshMetric.VIEWS_SKIPPED,
   RUN_SKIPPED: RefreshMetric.RUNS_SKIPPED_BY_LOCK,
-  RUN_DURATION: 'RunDuration',
+  RUN_DURATION: RefreshMetric.RUN_DURATION,
   RUN_ERRORS: 'RunErrors',
 } as const;
 
-/** The refresh function's name, when running as one: the dimension that keeps each orchestrator's metrics apart. */
-function refreshFunctionName(): string | undefined {
-  return process.env.AWS_LAMBDA_FUNCTION_NAME || undefined;
+/**
+ * The dimension that keeps each orchestrator's metrics apart: the refresh function's name on Lambda, the task
+ * definition family on ECS Fargate; none when neither is known (e.g. a local run).
+ */
+function computeDimension(): Record<string, string> {
+  const functionName = process.env.AWS_LAMBDA_FUNCTION_NAME;
+  if (functionName) return { [RefreshMetric.FUNCTION_DIMENSION]: functionName };
+  const taskFamily = process.env[RefreshEnv.TASK_FAMILY];
+  return taskFamily ? { [RefreshMetric.TASK_FAMILY_DIMENSION]: taskFamily } : {};
+}
+
+/** Adds the dimensions to the metrics' one dimension set (`addDimensions` would add a set of their own). */
+function addEachDimension(target: Metrics, dimensions: Record<string, string>): void {
+  for (const [name, value] of Object.entries(dimensions)) target.addDimension(name, value);
 }
 
 /**
  * Emits the duration of one view's refresh (all attempts), with the view as dimension, and for a refreshed
- * view a count of 1 per function, on which a freshness alarm per view rests.
+ * view a count of 1 per function (or task family), on which a freshness alarm per view rests.
  */
 export function recordViewDuration(view: ViewReport): void {
   if (view.status === 'skipped') return;
@@ -44,26 +55,25 @@ export function recordViewDuration(view: ViewReport): void {
   single.addMetric(MetricNames.VIEW_DURATION, MetricUnit.Milliseconds, view.durationMs);
   if (view.status === 'refreshed') {
     const refreshed = metrics.singleMetric();
-    const fn = refreshFunctionName();
-    if (fn) refreshed.addDimension(RefreshMetric.FUNCTION_DIMENSION, fn);
+    addEachDimension(refreshed, computeDimension());
     refreshed.addDimension(RefreshMetric.VIEW_DIMENSION, view.view);
     refreshed.addMetric(MetricNames.VIEW_REFRESHED, MetricUnit.Count, 1);
   }
 }
 
 /**
- * Adds the run's counts; they are published with {@link metrics}' stored metrics, per function when the
- * function's name is known.
+ * Adds the run's counts; they are published with {@link metrics}' stored metrics, per function (or task family)
+ * when it is known.
  */
 export function recordRun(report: RefreshReport): void {
-  const fn = refreshFunctionName();
-  if (fn) metrics.addDimensions({ [RefreshMetric.FUNCTION_DIMENSION]: fn });
+  const compute = computeDimension();
+  addEachDimension(metrics, compute);
   metrics.addMetric(MetricNames.REFRESHED, MetricUnit.Count, report.totals.refreshed);
   metrics.addMetric(MetricNames.FAILED, MetricUnit.Count, report.totals.failed);
   metrics.addMetric(MetricNames.SKIPPED, MetricUnit.Count, report.totals.skipped);
   // Per function, so that each orchestrator's skipped runs can raise its own alarm.
   const skipped = metrics.singleMetric();
-  if (fn) skipped.addDimension(RefreshMetric.FUNCTION_DIMENSION, fn);
+  addEachDimension(skipped, compute);
   skipped.addMetric(MetricNames.RUN_SKIPPED, MetricUnit.Count, report.status === 'skipped' ? 1 : 0);
   metrics.addMetric(MetricNames.RUN_DURATION, MetricUnit.Milliseconds, report.durationMs);
   // Only a run that did all its work counts: a freshness alarm treats the absence of this metric as stale.

@@ -18,6 +18,19 @@ export interface RunResult {
   readonly selection: RunSelection;
   /** Why the run lock was lost, if it was. */
   readonly lockLost?: string;
+  /** Per view, the selected views it waited for: the plan's `dependsOn`. */
+  readonly dependencies?: ReadonlyMap<string, readonly string[]>;
+}
+
+/** Each planned view's dependencies among the selected views, for the report. */
+export function planDependencies(plan: readonly PlannedRefresh[]): ReadonlyMap<string, readonly string[]> {
+  return new Map(plan.map((step) => [step.view.qualifiedName, step.dependsOn]));
+}
+
+/** The view as the report lists it: with the views it waited for, when there are any. */
+function reportView(outcome: ViewOutcome, dependencies: RunResult['dependencies']): ViewReport {
+  const dependsOn = dependencies?.get(outcome.view);
+  return dependsOn && dependsOn.length > 0 ? { ...toViewReport(outcome), dependsOn: [...dependsOn] } : toViewReport(outcome);
 }
 
 /** A view the run did not start, with why. */
@@ -29,7 +42,7 @@ export function skippedView(step: PlannedRefresh, reason: string): ViewOutcome {
 export function finishRun(run: RunResult, config: RefreshConfig): RefreshReport {
   const { startedAt, lock, views, lockLost } = run;
   const count = (status: ViewReport['status']) => views.filter((view) => view.status === status).length;
-  const listed = reportedViews(views.map(toViewReport));
+  const listed = reportedViews(views.map((view) => reportView(view, run.dependencies)));
   const report: RefreshReport = {
     status: lock === 'not-acquired' ? 'skipped' : 'succeeded',
     lock,

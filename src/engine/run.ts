@@ -9,7 +9,7 @@ import { logger, logInParts, recordViewDuration } from './observability';
 import { toViewReport } from './outcome';
 import { abandon } from './pg-internals';
 import { RefreshPool } from './refresh-pool';
-import { finishRun, skippedView } from './report';
+import { finishRun, planDependencies, skippedView } from './report';
 import { RunLock, runLockKey } from './run-lock';
 import { planSelection } from './run-plan';
 import { executePlan } from './scheduler';
@@ -72,7 +72,8 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
     logger.info('Run lock', { lock: outcome, overlapPolicy: config.overlapPolicy });
     if (outcome === 'not-acquired') {
       const reason = `another refresh run of the same views holds their run lock (overlap policy ${config.overlapPolicy})`;
-      return finishRun({ startedAt, lock: outcome, planningMs, views: plan.map((step) => skippedView(step, reason)), selection }, config);
+      const skipped = plan.map((step) => skippedView(step, reason));
+      return finishRun({ startedAt, lock: outcome, planningMs, views: skipped, selection, dependencies: planDependencies(plan) }, config);
     }
 
     // While this run waited, the other one may have populated views, which changes CONCURRENTLY eligibility.
@@ -111,7 +112,8 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
     });
     // A lock session that stops answering cannot confirm the lock was held throughout: the lock counts as lost.
     const lost = await guard.bound('releasing the run lock', Math.max(0, timeLeft()), () => lock.release());
-    return finishRun({ startedAt, lock: outcome, planningMs, views, selection, lockLost: guard.silence ?? lost }, config);
+    const dependencies = planDependencies(current);
+    return finishRun({ startedAt, lock: outcome, planningMs, views, selection, lockLost: guard.silence ?? lost, dependencies }, config);
   } catch (error) {
     throw asRefreshError(error, settings);
   } finally {

@@ -56,7 +56,10 @@ export class LambdaRefreshStrategy implements RefreshComputeStrategy {
       connections: refreshFunction.connections,
       grantPrincipal: refreshFunction.grantPrincipal,
       refreshFunction,
-      metricDimensions: { service: RefreshMetric.SERVICE, [RefreshMetric.FUNCTION_DIMENSION]: refreshFunction.functionName },
+      metricDimensions: {
+        [RefreshMetric.SERVICE_DIMENSION]: RefreshMetric.SERVICE,
+        [RefreshMetric.FUNCTION_DIMENSION]: refreshFunction.functionName,
+      },
       refreshState: (stateScope, eventFromState) => lambdaRefreshState(stateScope, refreshFunction, eventFromState),
       // The refresh state's LambdaInvoke grants the invocation.
       grantRun: () => undefined,

@@ -63,24 +63,12 @@ function validateResourcePrefix(prefix: string | undefined): void {
   }
 }
 
-/**
- * Checks the props that depend on the refresh compute: the refresh timeouts must end before the refresh run does,
- * and the alarms on the refresh engine's metrics need a compute whose metrics CloudWatch receives.
- */
+/** Checks the props that depend on the refresh compute: the refresh timeouts must end before the refresh run does. */
 export function validateRefreshComputeFit(props: ItcOrchestratorProps, limits: RefreshComputeLimits): void {
-  const { runLimit, runLimitReason, noMetricsReason } = limits;
+  const { runLimit, runLimitReason } = limits;
   const refresh = props.refresh ?? {};
   checkShorterThan('refresh.runLockWaitTimeout', refresh.runLockWaitTimeout, runLimit.prop, runLimit.limit, runLimitReason);
   checkShorterThan('refresh.statementTimeout', refresh.statementTimeout, runLimit.prop, runLimit.limit, runLimitReason);
-  if (noMetricsReason === undefined) {
-    return;
-  }
-  const needMetrics: Array<[string, unknown]> = [['alarmOnRefreshRunsSkippedByLock', props.alarmOnRefreshRunsSkippedByLock], ['freshness', props.freshness]];
-  for (const [name, value] of needMetrics) {
-    if (value) {
-      throw new Error(`\`${name}\` needs the refresh function (RefreshCompute.lambda()): ${noMetricsReason}`);
-    }
-  }
 }
 
 function validateRefreshOptions(refresh: RefreshOptions): void {

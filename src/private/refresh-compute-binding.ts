@@ -41,8 +41,6 @@ export interface RefreshComputeLimits {
   readonly runLimit: { readonly prop: string; readonly limit: Duration };
   /** What ends the refresh run first when a timeout bounded by `runLimit` is too long. */
   readonly runLimitReason: string;
-  /** Why CloudWatch receives none of the refresh engine's metrics from this compute; undefined when it does. */
-  readonly noMetricsReason?: string;
 }
 
 /** A refresh compute created in the orchestrator: what the rest of the construct needs of it. */
@@ -53,12 +51,8 @@ export interface BoundRefreshCompute {
   readonly refreshFunction?: lambda.Function;
   /** The task definition, when the refresh runs as an ECS task. */
   readonly taskDefinition?: ecs.FargateTaskDefinition;
-  /**
-   * The dimensions of the refresh engine's metrics as CloudWatch receives them from this compute; undefined when
-   * CloudWatch receives none, for the reason in `noMetricsReason`.
-   */
-  readonly metricDimensions?: Record<string, string>;
-  readonly noMetricsReason?: string;
+  /** The dimensions of the refresh engine's metrics as CloudWatch receives them from this compute. */
+  readonly metricDimensions: Record<string, string>;
   /** The state that runs a refresh run: the event in, the refresh report out. */
   refreshState(scope: Construct, eventFromState: boolean): sfn.IChainable;
   /** Gives the state machine what running this compute takes beyond what the refresh state grants. */

@@ -11,6 +11,7 @@ import { Construct } from 'constructs';
 import { checkFargateSize, checkHeartbeatCoversStart, leastFargateMemory } from './fargate-checks';
 import type { BoundRefreshCompute, DatabaseLogin, RefreshComputeContext, RefreshComputeStrategy } from './refresh-compute-binding';
 import { checkRefreshSubnets } from './subnet-checks';
+import { createTaskMetricFilters, taskMetricDimensions } from './task-metric-filters';
 import { checkDuration, checkInteger } from './validation';
 import type { FargateRefreshComputeOptions } from '../refresh-compute';
 import { RDS_SIGNER_FILE, RefreshEnv, RefreshTaskEnv } from '../shared/contract';
@@ -21,8 +22,6 @@ export const DEFAULT_HEARTBEAT_TIMEOUT = Duration.minutes(5);
 /** A Standard state machine execution lasts at most a year. */
 const MAX_RUN_TIMEOUT = Duration.days(365);
 const FARGATE_CPU = [256, 512, 1024, 2048, 4096, 8192, 16384];
-/** CloudWatch extracts embedded metrics from Lambda's log stream only. */
-const NO_TASK_METRICS = 'the refresh task on ECS writes its logs through the awslogs driver, from which CloudWatch extracts no embedded metrics';
 
 /**
  * The AWS Lambda Node.js 22 base image: Node.js 22 and the AWS SDK for JavaScript v3 in
@@ -68,7 +67,6 @@ export class FargateRefreshStrategy implements RefreshComputeStrategy {
     context.checkFit({
       runLimit: { prop: 'refreshCompute.runTimeout', limit: settings.runTimeout },
       runLimitReason: 'or the refresh run times out first',
-      noMetricsReason: NO_TASK_METRICS,
     });
     const task = createRefreshTask(scope, {
       settings,
@@ -85,7 +83,7 @@ export class FargateRefreshStrategy implements RefreshComputeStrategy {
       connections: new ec2.Connections({ securityGroups: task.securityGroups }),
       grantPrincipal: task.taskRole,
       taskDefinition: task.taskDefinition,
-      noMetricsReason: NO_TASK_METRICS,
+      metricDimensions: taskMetricDimensions(task.taskDefinition.family),
       refreshState: (stateScope, eventFromState) => taskRefreshState(stateScope, task, eventFromState),
       grantRun: (stateMachine: sfn.StateMachine) => {
         grantRunRefreshTask(stateMachine.role, task);
@@ -209,6 +207,7 @@ function createRefreshTask(scope: Construct, props: RefreshTaskOptions): Refresh
       ...login.environment,
       ...props.environment,
       [RefreshEnv.COMPUTE]: 'fargate',
+      [RefreshEnv.TASK_FAMILY]: taskDefinition.family,
       [RefreshTaskEnv.BUNDLE_BUCKET]: bundle.s3BucketName,
       [RefreshTaskEnv.BUNDLE_KEY]: bundle.s3ObjectKey,
       ...(signer ? { [RefreshTaskEnv.SIGNER_BUCKET]: signer.s3BucketName, [RefreshTaskEnv.SIGNER_KEY]: signer.s3ObjectKey } : {}),
@@ -231,6 +230,8 @@ function createRefreshTask(scope: Construct, props: RefreshTaskOptions): Refresh
     clusterName: prefix ? `${prefix}-refresh` : undefined,
     containerInsightsV2: ecs.ContainerInsights.ENABLED,
   });
+
+  createTaskMetricFilters(scope, logGroup, taskDefinition.family);
 
   const subnetIds = props.vpc.selectSubnets(props.vpcSubnets).subnetIds;
   return { cluster, taskDefinition, container, taskRole, executionRole, securityGroups, subnetIds, logGroup, settings };

@@ -58,6 +58,11 @@ export const RefreshEnv = {
   EXTRA_DEPENDENCIES: 'ITC_REFRESH_EXTRA_DEPENDENCIES',
   /** A {@link RefreshComputeKind} value: what runs the handler, which decides the advice of an out-of-time report. */
   COMPUTE: 'ITC_REFRESH_COMPUTE',
+  /**
+   * The refresh task's task definition family, set on ECS Fargate only: the engine's metrics carry it as the
+   * {@link RefreshMetric.TASK_FAMILY_DIMENSION} dimension, as they carry the function's name on Lambda.
+   */
+  TASK_FAMILY: 'ITC_REFRESH_TASK_FAMILY',
 } as const;
 
 /** What runs the refresh handler: a Lambda function, or an ECS Fargate task started by the state machine. */
@@ -149,7 +154,10 @@ export const RefreshErrors = {
 
 /**
  * The refresh handler's metrics that the construct alarms on and offers as `metric*()` helpers. They are
- * published in the {@link RefreshMetric.NAMESPACE} namespace with the service and the function's name as dimensions.
+ * published in the {@link RefreshMetric.NAMESPACE} namespace with the service and, per compute, the function's name
+ * or the task definition family as dimensions. The handler writes them as Embedded Metric Format lines on both
+ * computes: on Lambda CloudWatch extracts them; on ECS Fargate the construct's metric filters on the task's log
+ * group read the same lines.
  */
 export const RefreshMetric = {
   NAMESPACE: 'ItcOrchestrator',
@@ -158,6 +166,10 @@ export const RefreshMetric = {
   RUNS_SKIPPED_BY_LOCK: 'RunsSkippedByLock',
   /** The dimension naming the refresh function, so each orchestrator's runs have their own series. */
   FUNCTION_DIMENSION: 'FunctionName',
+  /** The dimension naming the refresh task's task definition family: the function's name of ECS Fargate. */
+  TASK_FAMILY_DIMENSION: 'TaskDefinitionFamily',
+  /** The dimension naming the service (`SERVICE`), on every metric. */
+  SERVICE_DIMENSION: 'service',
   /** The dimension naming a view, as the report writes it. */
   VIEW_DIMENSION: 'View',
   /** Views refreshed by a run (count); per function when the function's name is known. */
@@ -166,6 +178,12 @@ export const RefreshMetric = {
   RUN_SUCCEEDED: 'RunsSucceeded',
   /** 1 for each successful refresh of a view, with the view's and the function's dimensions. */
   VIEW_REFRESHED: 'ViewRefreshed',
+  /** Views of a run that failed (count). */
+  VIEWS_FAILED: 'ViewsFailed',
+  /** Views of a run that were skipped (count). */
+  VIEWS_SKIPPED: 'ViewsSkipped',
+  /** How long a run took, in milliseconds. */
+  RUN_DURATION: 'RunDuration',
 } as const;
 
 /** The refresh handler's input. */
@@ -224,6 +242,11 @@ export interface ViewReport {
   readonly attempts: number;
   /** Why the view failed or was skipped. Never contains credentials. */
   readonly reason?: string;
+  /**
+   * The views of this run it waited for (its dependencies among the selected views), as the report names them;
+   * absent when it waited for none. A timeline of the run draws its dependency chains from them.
+   */
+  readonly dependsOn?: string[];
 }
 
 export interface RefreshTotals {

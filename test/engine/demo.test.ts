@@ -3,9 +3,9 @@
  * 130 after Ctrl-C, and either way leaves no PostgreSQL process and no temporary directory behind.
  */
 import { ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
 const INTERRUPTED_EXIT_CODE = 130;
@@ -110,7 +110,8 @@ async function leftovers(): Promise<{ processes: number[]; files: string[] }> {
 }
 
 test('runs the synthesized state machine, prints the run report, exits 0 and leaves nothing behind', async () => {
-  demo = startDemo();
+  const timeline = join(tempRoot, 'timeline', 'run.svg');
+  demo = startDemo(ROOT, ['--', '--timeline', timeline]);
 
   const code = await demo.exited;
 
@@ -130,6 +131,11 @@ test('runs the synthesized state machine, prints the run report, exits 0 and lea
   expect(output).toMatch(/^Views \(succeeded: 5 refreshed, 0 failed, 0 skipped of 5;/m);
   expect(output).toContain('not refreshed, as nothing they read changed: warehouse.verification_by_region');
   expect(output).toContain('Every view matches its tables again, after refreshing only part of the warehouse.');
+  // The first run's timeline: where it is, and a bar for each of the six views.
+  expect(output).toContain(`The refresh run's timeline (views by dependency chain, critical path outlined): ${relative(ROOT, timeline)}`);
+  const bars = readFileSync(timeline, 'utf8').match(/<rect class="bar [^"]*" data-view="[^"]+"/g) ?? [];
+  expect(bars).toHaveLength(6);
+  rmSync(join(tempRoot, 'timeline'), { recursive: true });
   expect(await leftovers()).toEqual({ processes: [], files: [] });
 });
 

@@ -80,7 +80,8 @@ function filesUnder(dir: string): string[] {
 
 describe('the packed tarball, compiled and packed from a clean clone', () => {
   let files: Map<string, string>;
-  let manifest: PackageManifest;
+  let manifest: PackageManifest & { bin?: Record<string, string> };
+  let root: string;
 
   beforeAll(() => {
     // No compile step: the pack compiles (the first test packed this clone already).
@@ -90,7 +91,7 @@ describe('the packed tarball, compiled and packed from a clean clone', () => {
     const unpacked = join(clone, 'unpacked');
     mkdirSync(unpacked);
     execFileSync('tar', ['-xzf', join(clone, packed[0].filename), '-C', unpacked]);
-    const root = join(unpacked, 'package');
+    root = join(unpacked, 'package');
     files = new Map(filesUnder(root).map((file) => [file, file.endsWith('.js') ? readFileSync(join(root, file), 'utf8') : '']));
     manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as PackageManifest;
   });
@@ -105,6 +106,17 @@ describe('the packed tarball, compiled and packed from a clean clone', () => {
     expect(Object.keys(manifest.peerDependencies ?? {})).toEqual(expect.arrayContaining(['aws-cdk-lib', 'constructs']));
     expect([...files.keys()].filter((file) => file.startsWith('lib/') && file.endsWith('.js')).length).toBeGreaterThan(10);
     expect(unresolvedRequires(files, manifest)).toEqual([]);
+  });
+
+  test('ships the run timeline as the itc-orchestrator-timeline command, which draws a report read from standard input', () => {
+    expect(manifest.bin).toEqual({ 'itc-orchestrator-timeline': 'lib/timeline/cli.js' });
+    expect(files.get('lib/timeline/cli.js')).toMatch(/^#!\/usr\/bin\/env node\n/);
+    const view = { view: 'sales.daily', status: 'refreshed', concurrently: true, startedAt: '2026-03-01T05:30:00.100Z', durationMs: 700, attempts: 1 };
+    const totals = { selected: 1, refreshed: 1, failed: 0, skipped: 0 };
+    const run = { status: 'succeeded', lock: 'acquired', concurrency: 2, startedAt: '2026-03-01T05:30:00.000Z', durationMs: 900, planningMs: 10 };
+    const report = { ...run, views: [view], viewsOmitted: 0, totals, selection: { basis: 'configured' } };
+    const svg = execFileSync(process.execPath, [join(root, 'lib', 'timeline', 'cli.js')], { input: JSON.stringify({ output: JSON.stringify(report) }), encoding: 'utf8' });
+    expect(svg).toMatch(/^<\?xml[^]*<rect class="bar refreshed critical" data-view="sales.daily" data-status="refreshed" data-start-ms="100" data-duration-ms="700"/);
   });
 });
 

@@ -350,21 +350,6 @@ describe('validation', () => {
       .toThrow(/`refreshCompute.heartbeatTimeout` cannot come from a token/);
   });
 
-  test('the skipped-by-lock metric and alarm need the function: with Fargate they fail at synth, naming the prop', () => {
-    expect(synth({ refreshCompute: RefreshCompute.fargate(), alarmOnRefreshRunsSkippedByLock: true }))
-      .toThrow(/`alarmOnRefreshRunsSkippedByLock` needs the refresh function \(RefreshCompute.lambda\(\)\)/);
-    const { orchestrator } = sharedFargateFixture();
-    expect(() => orchestrator.metricRefreshRunsSkippedByLock()).toThrow(/`metricRefreshRunsSkippedByLock\(\)` needs the refresh function/);
-    expect(() => orchestrator.metric('ViewsFailed')).toThrow(/`metric\('ViewsFailed'\)` needs the refresh function \(RefreshCompute.lambda\(\)\): .*no embedded metrics/);
-  });
-
-  test('freshness needs the function: with Fargate it fails at synth, naming the prop and why', () => {
-    expect(synth({ refreshCompute: RefreshCompute.fargate(), freshness: { maxAge: Duration.hours(26) } }))
-      .toThrow(/`freshness` needs the refresh function \(RefreshCompute.lambda\(\)\): .*no embedded metrics/);
-    expect(synth({ refreshCompute: RefreshCompute.fargate(), alarmOnRefreshRunsSkippedByLock: true }))
-      .toThrow(/`alarmOnRefreshRunsSkippedByLock` needs the refresh function \(RefreshCompute.lambda\(\)\): .*no embedded metrics/);
-  });
-
   test('onlyChangedTables works with Fargate too', () => {
     expect(synth({ refreshCompute: RefreshCompute.fargate(), refresh: { onlyChangedTables: true } })).not.toThrow();
   });
