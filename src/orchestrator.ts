@@ -9,9 +9,12 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import type { OrchestratorAlarms } from './orchestrator-alarms';
 import type { ItcOrchestratorProps, OrchestratorSchedule } from './orchestrator-props';
-import { ExecutionAlarm, createExecutionAlarms } from './private/alarms';
-import { createFreshnessAlarms, reportViewName } from './private/freshness-alarms';
+import { createOrchestratorAlarms, noAlarms } from './private/alarms';
+import { createDashboard } from './private/dashboard';
+import { LogGroupEncryption } from './private/encryption';
+import { reportViewName } from './private/freshness-alarms';
 import { SCHEDULE_NAME_SUFFIX, validateOrchestratorProps, validateRefreshComputeFit } from './private/orchestrator-validation';
 import type { BoundRefreshCompute } from './private/refresh-compute-binding';
 import { refreshEnvironment } from './private/refresh-environment';
@@ -80,10 +83,17 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
   public readonly schedule?: scheduler.ISchedule;
 
   /**
-   * Alarms on executions failed, timed out, aborted and throttled, on refresh runs skipped for the run lock if
-   * enabled, and the `freshness` alarms.
+   * The alarms, each under its name: on executions failed, timed out, aborted and throttled, on refresh runs
+   * skipped for the run lock if enabled, and the `freshness` alarms. None with `createAlarms: false`.
    */
-  public readonly alarms: cloudwatch.IAlarm[];
+  public readonly alarms: OrchestratorAlarms;
+
+  /**
+   * The CloudWatch dashboard, with `dashboard: true`.
+   *
+   * @default - none
+   */
+  public readonly dashboard?: cloudwatch.Dashboard;
 
   private readonly refreshCompute: BoundRefreshCompute;
 
@@ -95,6 +105,13 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     const prefix = props.resourcePrefix;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const logEncryption = new LogGroupEncryption(this, props.encryptionKey);
+    const newLogGroup = (id: string, logGroupName: string | undefined, prop: string) => new logs.LogGroup(this, id, {
+      logGroupName,
+      retention,
+      removalPolicy,
+      encryptionKey: logGroupName === undefined ? undefined : logEncryption.keyFor(logGroupName, prop),
+    });
 
     const compute = (props.refreshCompute ?? RefreshCompute.lambda())._bind(this, {
       vpc: props.vpc,
@@ -104,6 +121,12 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       retention,
       removalPolicy,
       tracingEnabled: props.tracingEnabled ?? false,
+      role: props.refreshRole,
+      logGroup: props.refreshLogGroup,
+      encryptionKey: props.encryptionKey,
+      // Named after the prefix; with a key also without one, as the key policy names the log groups it serves.
+      newLogGroup: (id, directory) => newLogGroup(id, prefix || props.encryptionKey
+        ? `${directory}/${prefix ?? this.uniqueLogName()}-refresh` : undefined, 'refreshLogGroup'),
       environment: { ...refreshEnvironment(this, props.refresh ?? {}), POWERTOOLS_METRICS_NAMESPACE: RefreshMetric.NAMESPACE },
       bindDatabase: (grantee) => props.database._bind(grantee),
       checkFit: (limits) => validateRefreshComputeFit(props, limits),
@@ -114,11 +137,35 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     this.connections = compute.connections;
     props.database._allowConnectionsFrom(this);
 
-    this.stateMachine = this.createStateMachine(props, compute, retention, removalPolicy);
-    this.alarms = this.createAlarms(props);
+    // Step Functions writes logs through CloudWatch Logs resource policies, which require this name form.
+    const stateMachineLogGroup = props.stateMachineLogGroup
+      ?? newLogGroup('StateMachineLogGroup', `/aws/vendedlogs/states/${prefix ?? this.uniqueLogName()}`, 'stateMachineLogGroup');
+    this.stateMachine = this.createStateMachine(props, compute, stateMachineLogGroup);
+    logEncryption.allowLogs();
+    this.alarms = props.createAlarms ?? true ? this.createAlarms(props) : noAlarms();
     if (props.schedule) {
       this.schedule = this.createSchedule(props.schedule, prefix);
     }
+    if (props.dashboard) {
+      this.dashboard = createDashboard(this, {
+        dashboardName: prefix,
+        stateMachine: this.stateMachine,
+        engineMetrics: compute.metricDimensions ? {
+          metric: (metricName, metricProps) => this.metric(metricName, metricProps),
+          viewsRefreshed: (metricProps) => this.metricViewsRefreshed(metricProps),
+          refreshRunsSucceeded: (metricProps) => this.metricRefreshRunsSucceeded(metricProps),
+          refreshRunsSkippedByLock: (metricProps) => this.metricRefreshRunsSkippedByLock(metricProps),
+        } : undefined,
+        refreshLogGroup: compute.logGroup,
+        freshnessMaxAge: props.freshness?.maxAge,
+        alarms: this.alarms.all,
+      });
+    }
+  }
+
+  /** A log group name unique to this orchestrator; the stack's name keeps apart two deployments of one app in one account and region. */
+  private uniqueLogName(): string {
+    return `${Stack.of(this).stackName}-${Names.uniqueResourceName(this, { maxLength: 256 })}`;
   }
 
   /** Allows the grantee to start executions of the state machine. */
@@ -206,16 +253,8 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     return metricDimensions;
   }
 
-  private createStateMachine(props: ItcOrchestratorProps, compute: BoundRefreshCompute, retention: logs.RetentionDays,
-    removalPolicy: RemovalPolicy): sfn.StateMachine {
+  private createStateMachine(props: ItcOrchestratorProps, compute: BoundRefreshCompute, logGroup: logs.ILogGroup): sfn.StateMachine {
     const prefix = props.resourcePrefix;
-    // Step Functions writes logs through CloudWatch Logs resource policies, which require this name form.
-    const logGroup = new logs.LogGroup(this, 'StateMachineLogGroup', {
-      // Without a prefix, the stack's name keeps apart two deployments of one app in one account and region.
-      logGroupName: `/aws/vendedlogs/states/${prefix ?? `${Stack.of(this).stackName}-${Names.uniqueResourceName(this, { maxLength: 256 })}`}`,
-      retention,
-      removalPolicy,
-    });
 
     const definitionScope = new Construct(this, 'Definition');
     const onlyChangedTables = props.refresh?.onlyChangedTables ?? false;
@@ -236,6 +275,8 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       comment: 'Runs the pipelines in parallel, then refreshes the materialized views',
       timeout: props.executionTimeout,
       tracingEnabled: props.tracingEnabled ?? false,
+      role: props.stateMachineRole,
+      encryptionConfiguration: props.encryptionKey && new sfn.CustomerManagedEncryptionConfiguration(props.encryptionKey),
       logs: {
         destination: logGroup,
         level: props.stateMachineLogLevel ?? sfn.LogLevel.ALL,
@@ -260,30 +301,23 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     return stateMachine;
   }
 
-  private createAlarms(props: ItcOrchestratorProps): cloudwatch.IAlarm[] {
+  private createAlarms(props: ItcOrchestratorProps): OrchestratorAlarms {
     const machine = this.stateMachine;
-    const alarms: ExecutionAlarm[] = [
-      { id: 'ExecutionsFailedAlarm', nameSuffix: 'executions-failed', metric: machine.metricFailed(), description: 'An execution failed' },
-      { id: 'ExecutionsTimedOutAlarm', nameSuffix: 'executions-timed-out', metric: machine.metricTimedOut(), description: 'An execution timed out' },
-      { id: 'ExecutionsAbortedAlarm', nameSuffix: 'executions-aborted', metric: machine.metricAborted(), description: 'An execution was aborted' },
-      { id: 'ExecutionsThrottledAlarm', nameSuffix: 'executions-throttled', metric: machine.metricThrottled(), description: 'Step Functions throttled an execution' },
-    ];
-    if (props.alarmOnRefreshRunsSkippedByLock) {
-      alarms.push({
-        id: 'RunsSkippedByLockAlarm',
-        nameSuffix: 'runs-skipped-by-lock',
-        metric: this.metricRefreshRunsSkippedByLock(),
-        description: 'A refresh run was skipped because another refresh run of the same views held their run lock; its views were not refreshed',
-      });
-    }
-    const freshness = props.freshness ? createFreshnessAlarms(this, {
+    return createOrchestratorAlarms(this, {
+      metrics: {
+        failed: machine.metricFailed(),
+        timedOut: machine.metricTimedOut(),
+        aborted: machine.metricAborted(),
+        throttled: machine.metricThrottled(),
+        refreshRunsSkippedByLock: () => this.metricRefreshRunsSkippedByLock(),
+        refreshRunsSucceeded: () => this.metricRefreshRunsSucceeded(),
+        viewRefreshed: (view) => this.metricViewRefreshed(view),
+      },
+      alarmOnRefreshRunsSkippedByLock: props.alarmOnRefreshRunsSkippedByLock ?? false,
       freshness: props.freshness,
-      runsSucceeded: this.metricRefreshRunsSucceeded(),
-      viewRefreshed: (view) => this.metricViewRefreshed(view),
       resourcePrefix: props.resourcePrefix,
-      alarmTopic: props.alarmTopic,
-    }) : [];
-    return [...createExecutionAlarms(this, { resourcePrefix: props.resourcePrefix, alarmTopic: props.alarmTopic, alarms }), ...freshness];
+      alarmActions: props.alarmActions,
+    });
   }
 
   private createSchedule(schedule: OrchestratorSchedule, prefix: string | undefined): scheduler.ISchedule {
@@ -301,7 +335,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       enabled: schedule.enabled ?? true,
       target: new schedulerTargets.StepFunctionsStartExecution(this.stateMachine, {
         role,
-        input: scheduler.ScheduleTargetInput.fromObject(schedule.input ?? {}),
+        input: schedule.input ?? scheduler.ScheduleTargetInput.fromObject({}),
       }),
     });
   }

@@ -1,10 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { BoundRefreshCompute, RefreshComputeContext, RefreshComputeStrategy } from './refresh-compute-binding';
 import { RefreshFunction } from './refresh-function';
-import { createRefreshRole } from './refresh-role';
+import { addRefreshFunctionStatements, createRefreshRole } from './refresh-role';
 import { checkDuration, checkInteger } from './validation';
 import type { LambdaRefreshComputeOptions } from '../refresh-compute';
 import { RefreshMetric } from '../shared/contract';
@@ -24,12 +23,10 @@ export class LambdaRefreshStrategy implements RefreshComputeStrategy {
     context.checkFit({ runLimit: { prop: 'refreshCompute.timeout', limit: timeout }, runLimitReason: 'or the function times out first' });
 
     const prefix = context.resourcePrefix;
-    const logGroup = new logs.LogGroup(scope, 'RefreshLogGroup', {
-      logGroupName: prefix ? `/aws/lambda/${prefix}-refresh` : undefined,
-      retention: context.retention,
-      removalPolicy: context.removalPolicy,
-    });
-    const role = createRefreshRole(scope, 'RefreshFunctionRole', logGroup);
+    const logGroup = context.logGroup ?? context.newLogGroup('RefreshLogGroup', '/aws/lambda');
+    const role = context.role
+      ? addRefreshFunctionStatements(context.role, logGroup)
+      : createRefreshRole(scope, 'RefreshFunctionRole', logGroup);
     // The function's bundle holds the RDS signer, whichever way it logs in.
     const login = context.bindDatabase(role);
     // aws-lambda refuses public subnets itself: a function there gets no public IP address.
@@ -46,6 +43,8 @@ export class LambdaRefreshStrategy implements RefreshComputeStrategy {
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: context.tracingEnabled ? lambda.Tracing.ACTIVE : undefined,
+      // Lambda decrypts the environment through a grant it creates when the function is deployed.
+      environmentEncryption: context.encryptionKey,
       environment: { ...login.environment, ...context.environment },
     });
 
@@ -53,6 +52,7 @@ export class LambdaRefreshStrategy implements RefreshComputeStrategy {
       connections: refreshFunction.connections,
       grantPrincipal: refreshFunction.grantPrincipal,
       refreshFunction,
+      logGroup,
       metricDimensions: { service: RefreshMetric.SERVICE, [RefreshMetric.FUNCTION_DIMENSION]: refreshFunction.functionName },
       refreshState: (stateScope, eventFromState) => lambdaRefreshState(stateScope, refreshFunction, eventFromState),
       // The refresh state's LambdaInvoke grants the invocation.

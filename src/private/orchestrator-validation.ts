@@ -29,6 +29,13 @@ export function validateOrchestratorProps(props: ItcOrchestratorProps): void {
   if (props.freshness) {
     validateFreshness(props.freshness);
   }
+  if (props.createAlarms === false) {
+    for (const [name, value] of [['freshness', props.freshness], ['alarmOnRefreshRunsSkippedByLock', props.alarmOnRefreshRunsSkippedByLock]] as const) {
+      if (value) {
+        throw new Error(`\`${name}\` asks for alarms, which \`createAlarms: false\` turns off: remove one of the two`);
+      }
+    }
+  }
 }
 
 function validatePipelines(pipelines: Pipeline[]): void {
