@@ -287,6 +287,9 @@ export interface ItcOrchestratorProps {
    * the refresh function's environment variables. The key policy gets the statement CloudWatch Logs needs for
    * exactly these log groups; the roles get what they need in their own policies.
    *
+   * Without `resourcePrefix`, the state machine and the refresh log group then get generated names, as the key's
+   * grants name them.
+   *
    * A key imported from elsewhere (`Key.fromKeyArn`) has a key policy this app cannot change: then pass the log
    * groups as well (`stateMachineLogGroup`, and `refreshLogGroup`), encrypted as their owner chooses.
    *

@@ -163,6 +163,12 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     }
   }
 
+  /** A state machine name unique to this orchestrator, within the 80 characters Step Functions allows. */
+  private uniqueStateMachineName(): string {
+    const name = this.uniqueLogName();
+    return name.length <= 80 ? name : Names.uniqueResourceName(this, { maxLength: 80 });
+  }
+
   /** A log group name unique to this orchestrator; the stack's name keeps apart two deployments of one app in one account and region. */
   private uniqueLogName(): string {
     return `${Stack.of(this).stackName}-${Names.uniqueResourceName(this, { maxLength: 256 })}`;
@@ -269,7 +275,8 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     });
 
     const stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      stateMachineName: prefix,
+      // The key grant's encryption context names the state machine, so with a key it needs a name known at synth.
+      stateMachineName: prefix ?? (props.encryptionKey ? this.uniqueStateMachineName() : undefined),
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: sfn.DefinitionBody.fromChainable(definition),
       comment: 'Runs the pipelines in parallel, then refreshes the materialized views',

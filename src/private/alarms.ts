@@ -33,7 +33,9 @@ export function createExecutionAlarms(scope: Construct, options: ExecutionAlarms
       comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
     });
-    alarm.addAlarmAction(...options.alarmActions ?? []);
+    if (options.alarmActions?.length) {
+      alarm.addAlarmAction(...options.alarmActions);
+    }
     return alarm;
   });
 }

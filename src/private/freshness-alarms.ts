@@ -112,7 +112,9 @@ export function createFreshnessAlarms(scope: Construct, options: FreshnessAlarms
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
-    created.addAlarmAction(...options.alarmActions ?? []);
+    if (options.alarmActions?.length) {
+      created.addAlarmAction(...options.alarmActions);
+    }
     return created;
   };
 

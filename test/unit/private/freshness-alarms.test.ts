@@ -1,4 +1,5 @@
 import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { ItcOrchestrator, ItcOrchestratorProps } from '../../../src';
@@ -100,7 +101,7 @@ describe('freshness alarms', () => {
     const stack = new Stack(new App(), 'Stack');
     const topic = new sns.Topic(stack, 'AlarmTopic');
     new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, {
-      alarmTopic: topic,
+      alarmActions: [new cloudwatchActions.SnsAction(topic)],
       resourcePrefix: 'itc-prod',
       freshness: { maxAge: Duration.hours(26), views: ['reporting.daily_totals'] },
     }));
