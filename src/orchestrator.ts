@@ -106,7 +106,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     const logEncryption = new LogGroupEncryption(this, props.encryptionKey);
-    const newLogGroup = (id: string, logGroupName: string | undefined, prop: string) => new logs.LogGroup(this, id, {
+    const newLogGroup = (constructId: string, logGroupName: string | undefined, prop: string) => new logs.LogGroup(this, constructId, {
       logGroupName,
       retention,
       removalPolicy,
@@ -125,7 +125,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       logGroup: props.refreshLogGroup,
       encryptionKey: props.encryptionKey,
       // Named after the prefix; with a key also without one, as the key policy names the log groups it serves.
-      newLogGroup: (id, directory) => newLogGroup(id, prefix || props.encryptionKey
+      newLogGroup: (constructId, directory) => newLogGroup(constructId, prefix || props.encryptionKey
         ? `${directory}/${prefix ?? this.uniqueLogName()}-refresh` : undefined, 'refreshLogGroup'),
       environment: { ...refreshEnvironment(this, props.refresh ?? {}), POWERTOOLS_METRICS_NAMESPACE: RefreshMetric.NAMESPACE },
       bindDatabase: (grantee) => props.database._bind(grantee),

@@ -3,7 +3,7 @@
 import { App, ArnFormat, Duration, SecretValue, Stack } from 'aws-cdk-lib';
 import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
-import * as iam from 'aws-cdk-lib/aws-iam';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
@@ -71,9 +71,9 @@ class OrchestratorStack extends Stack {
       dashboard: true,
       // A customer-managed key, the roles and the state machine's log group of the platform team.
       encryptionKey: new kms.Key(this, 'Key', { enableKeyRotation: true }),
-      stateMachineRole: new iam.Role(this, 'StateMachineRole', { assumedBy: new iam.ServicePrincipal('states.amazonaws.com') }),
-      refreshRole: new iam.Role(this, 'RefreshRole', {
-        assumedBy: new iam.ServicePrincipal(refreshCompute ? 'ecs-tasks.amazonaws.com' : 'lambda.amazonaws.com'),
+      stateMachineRole: new Role(this, 'StateMachineRole', { assumedBy: new ServicePrincipal('states.amazonaws.com') }),
+      refreshRole: new Role(this, 'RefreshRole', {
+        assumedBy: new ServicePrincipal(refreshCompute ? 'ecs-tasks.amazonaws.com' : 'lambda.amazonaws.com'),
       }),
       stateMachineLogGroup: new logs.LogGroup(this, 'StateMachineLogs', { logGroupName: `/aws/vendedlogs/states/${id}` }),
       refreshCompute,

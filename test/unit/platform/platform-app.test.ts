@@ -34,7 +34,9 @@ describe('the platform team\'s app', () => {
 
   test('the given log groups are where the state machine and the function write', () => {
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
-      LoggingConfiguration: Match.objectLike({ Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: ref(platform.stateMachineLogGroup.logGroupArn) } }] }),
+      LoggingConfiguration: Match.objectLike({
+        Destinations: [{ CloudWatchLogsLogGroup: { LogGroupArn: ref(platform.stateMachineLogGroup.logGroupArn) } }],
+      }),
     });
     template.hasResourceProperties('AWS::Lambda::Function', { LoggingConfig: Match.objectLike({ LogGroup: ref(platform.refreshLogGroup.logGroupName) }) });
   });

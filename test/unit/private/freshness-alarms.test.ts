@@ -1,6 +1,6 @@
 import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { ItcOrchestrator, ItcOrchestratorProps } from '../../../src';
 import { minimalProps, orchestratorFixture, sharedOrchestratorFixture } from '../orchestrator-fixture';
