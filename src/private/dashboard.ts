@@ -87,7 +87,7 @@ export function createDashboard(scope: Construct, options: DashboardOptions): cl
         ],
       }),
       new cloudwatch.GraphWidget({
-        title: 'Hours since the last successful refresh run',
+        title: 'Hours since a refresh run succeeded',
         width: FULL / 3,
         left: [new cloudwatch.MathExpression({
           // Every period gets a point (FILL 0); the last success's time is carried forward (FILL REPEAT).
@@ -117,6 +117,7 @@ export function createDashboard(scope: Construct, options: DashboardOptions): cl
     ...options.alarms.length > 0 ? [new cloudwatch.AlarmStatusWidget({
       title: 'Alarms',
       width: FULL / 2,
+      height: 6,
       alarms: options.alarms,
     })] : [],
   );

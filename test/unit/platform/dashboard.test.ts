@@ -27,7 +27,7 @@ describe('the dashboard', () => {
     const list = widgets(() => ({ dashboard: true, resourcePrefix: 'sales', freshness: { maxAge: Duration.hours(26) } }));
     expect(titles(list)).toEqual([
       'Executions', 'Refresh runs', 'Refresh run duration', 'Views per refresh run',
-      'Hours since the last successful refresh run', 'Slowest views', 'Alarms',
+      'Hours since a refresh run succeeded', 'Slowest views', 'Alarms',
     ]);
     const byTitle = Object.fromEntries(list.map((widget) => [widget.properties.title, widget.properties]));
     // Each metric is [namespace, name, dimension, value, ..., options].
@@ -35,7 +35,7 @@ describe('the dashboard', () => {
     expect(metricNames('Executions')).toEqual(['ExecutionsSucceeded', 'ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionsAborted']);
     expect(metricNames('Refresh runs')).toEqual(['RunsSucceeded', 'RunsSkippedByLock']);
     expect(metricNames('Views per refresh run')).toEqual(['ViewsRefreshed', 'ViewsFailed', 'ViewsSkipped']);
-    const freshness = byTitle['Hours since the last successful refresh run'];
+    const freshness = byTitle['Hours since a refresh run succeeded'];
     expect(JSON.stringify(freshness.metrics)).toContain('EPOCH');
     expect(freshness.annotations.horizontal).toEqual([expect.objectContaining({ value: 26 })]);
     expect(byTitle['Slowest views'].query).toContain("filter message = 'View refreshed'");
