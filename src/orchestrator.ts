@@ -295,8 +295,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     if (skipOverlappingExecutions) {
       // A separate policy: the state machine's own policy cannot name the state machine without
       // a circular dependency, and the permission is needed only once executions run.
-      new iam.Policy(this, 'ListOwnExecutions', {
-        roles: [stateMachine.role],
+      const listOwnExecutions = new iam.Policy(this, 'ListOwnExecutions', {
         statements: [
           new iam.PolicyStatement({
             actions: ['states:ListExecutions'],
@@ -304,6 +303,8 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
           }),
         ],
       });
+      // Through the role, which leaves a role imported as immutable (`stateMachineRole`) unchanged.
+      stateMachine.role.attachInlinePolicy(listOwnExecutions);
     }
     return stateMachine;
   }

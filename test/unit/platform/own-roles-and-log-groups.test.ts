@@ -60,6 +60,17 @@ describe('roles passed in', () => {
   });
 });
 
+test('an immutable state machine role is used as it is, and no policy is attached to it', () => {
+  const stack = newStack();
+  const role = iam.Role.fromRoleArn(stack, 'CentralMachine', 'arn:aws:iam::123456789012:role/central-machine', { mutable: false });
+  new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { stateMachineRole: role }));
+  const template = Template.fromStack(stack);
+  template.hasResourceProperties('AWS::StepFunctions::StateMachine', { RoleArn: 'arn:aws:iam::123456789012:role/central-machine' });
+  const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+  expect(policies).not.toContain('central-machine');
+  expect(policies).not.toContain('states:ListExecutions');
+});
+
 describe('log groups passed in', () => {
   test('are used, and the orchestrator creates none', () => {
     const stack = newStack();
