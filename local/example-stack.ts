@@ -114,7 +114,7 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
       ...props.alarms,
       schedule: {
         expression: scheduler.ScheduleExpression.cron({ hour: '5', minute: '30', timeZone: TimeZone.EUROPE_LONDON }),
-        input: { batch: 'scheduled' },
+        input: scheduler.ScheduleTargetInput.fromObject({ batch: 'scheduled' }),
       },
     });
 

@@ -6,6 +6,7 @@ export { ChangedTables } from './changed-tables';
 export { DatabaseAuthentication, DatabaseTls, OrchestratorDatabase } from './orchestrator-database';
 export type { DatabaseEndpointOptions, DatabaseOptions } from './orchestrator-database';
 export { ItcOrchestrator } from './orchestrator';
+export type { OrchestratorAlarms } from './orchestrator-alarms';
 export type { FreshnessOptions, ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions } from './orchestrator-props';
 export { RefreshCompute } from './refresh-compute';
 export type { FargateRefreshComputeOptions, LambdaRefreshComputeOptions } from './refresh-compute';

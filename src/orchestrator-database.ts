@@ -250,6 +250,16 @@ export interface DatabaseOptions {
    * @default DatabaseTls.VERIFY_FULL
    */
   readonly tls?: DatabaseTls;
+
+  /**
+   * Whether the orchestrator adds an ingress rule to the database's security groups that lets the refresh compute
+   * reach the database's port. Turn it off when those groups are managed elsewhere; then allow TCP on the
+   * database's port from the refresh compute's security groups (`ItcOrchestrator.connections`, or the
+   * `securityGroups` you give the orchestrator) yourself.
+   *
+   * @default true
+   */
+  readonly addIngressRule?: boolean;
 }
 
 /** Where a database outside this app is, for {@link OrchestratorDatabase.fromEndpoint}. */
@@ -419,8 +429,10 @@ export class OrchestratorDatabase {
   }
 
   private readonly authentication: BoundAuthentication;
+  private readonly addIngressRule: boolean;
 
   private constructor(private readonly definition: DatabaseDefinition, options: DatabaseOptions) {
+    this.addIngressRule = options.addIngressRule ?? true;
     const { factory } = definition;
     const databaseName = options.databaseName;
     checkNotBlank(`${factory}: \`databaseName\``, databaseName);
@@ -460,7 +472,7 @@ export class OrchestratorDatabase {
    */
   public _allowConnectionsFrom(compute: ec2.IConnectable): void {
     const database = this.definition.connections;
-    if (!database?.defaultPort) {
+    if (!database?.defaultPort || !this.addIngressRule) {
       return;
     }
     // Only the ingress rule: the compute's own groups allow all outbound traffic or are the user's to manage,

@@ -1,8 +1,10 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import type { OrchestratorDatabase } from './orchestrator-database';
 import { Pipeline } from './pipeline';
@@ -160,11 +162,13 @@ export interface OrchestratorSchedule {
   readonly enabled?: boolean;
 
   /**
-   * The input of scheduled executions, which every pipeline receives.
+   * The input of scheduled executions, which every pipeline receives. Context attributes of the schedule can be
+   * part of it, for example the time the execution was scheduled for:
+   * `ScheduleTargetInput.fromObject({ scheduledTime: ContextAttribute.scheduledTime })`.
    *
    * @default - an empty object
    */
-  readonly input?: { [key: string]: any };
+  readonly input?: scheduler.ScheduleTargetInput;
 }
 
 /** Properties of an {@link ItcOrchestrator}. */
@@ -258,17 +262,83 @@ export interface ItcOrchestratorProps {
   readonly schedule?: OrchestratorSchedule;
 
   /**
-   * An SNS topic that the alarms notify when executions fail, time out, are aborted or are throttled,
-   * and when views are not fresh (see `freshness`).
+   * What every alarm does when it goes into alarm: executions failed, timed out, aborted or throttled, refresh
+   * runs skipped by the run lock, and views not fresh (see `freshness`). For an SNS topic:
+   * `[new SnsAction(topic)]` (`aws-cdk-lib/aws-cloudwatch-actions`).
    *
    * @default - the alarms notify no one
    */
-  readonly alarmTopic?: sns.ITopic;
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
+
+  /**
+   * Whether the orchestrator creates alarms at all. Without them, `freshness` and
+   * `alarmOnRefreshRunsSkippedByLock` cannot be set; watch the metrics (`metric*()`) with alarms of your own.
+   *
+   * @default true
+   */
+  readonly createAlarms?: boolean;
+
+  /**
+   * Whether to create a CloudWatch dashboard of the executions, the refresh runs, the slowest views, the freshness
+   * and the alarms' states, named after `resourcePrefix` when there is one.
+   *
+   * @default false
+   */
+  readonly dashboard?: boolean;
+
+  /**
+   * A KMS key that encrypts the state machine's execution history, every log group the orchestrator creates and
+   * the refresh function's environment variables. The key policy gets the statement CloudWatch Logs needs for
+   * exactly these log groups; the roles get what they need in their own policies.
+   *
+   * Without `resourcePrefix`, the state machine and the refresh log group then get generated names, as the key's
+   * grants name them.
+   *
+   * A key imported from elsewhere (`Key.fromKeyArn`) has a key policy this app cannot change: then pass the log
+   * groups as well (`stateMachineLogGroup`, and `refreshLogGroup`), encrypted as their owner chooses.
+   *
+   * @default - AWS owned keys
+   */
+  readonly encryptionKey?: kms.IKey;
+
+  /**
+   * The role of the state machine. The orchestrator adds the statements it needs to the role's policy; a role
+   * imported as immutable must already allow them (see docs/security.md).
+   *
+   * @default - a new role
+   */
+  readonly stateMachineRole?: iam.IRole;
+
+  /**
+   * The role the refresh runs with: the refresh function's execution role, or the refresh task's task role with
+   * `RefreshCompute.fargate()`. The orchestrator adds the statements it needs to the role's policy; a role imported
+   * as immutable must already allow them (see docs/security.md).
+   *
+   * @default - a new role
+   */
+  readonly refreshRole?: iam.IRole;
+
+  /**
+   * The log group of the state machine, best named under `/aws/vendedlogs/states/`, which keeps the CloudWatch
+   * Logs resource policy that Step Functions writes through small. `logRetention`,
+   * `removalPolicy` and `encryptionKey` do not apply to it.
+   *
+   * @default - a new log group
+   */
+  readonly stateMachineLogGroup?: logs.ILogGroup;
+
+  /**
+   * The log group of the refresh function or task. `logRetention`, `removalPolicy` and `encryptionKey` do not
+   * apply to it.
+   *
+   * @default - a new log group
+   */
+  readonly refreshLogGroup?: logs.ILogGroup;
 
   /**
    * Whether to raise an alarm when a refresh run ends as skipped because another refresh run of the same views
-   * held their run lock, so its views were not refreshed (the `RunsSkippedByLock` metric). It notifies
-   * `alarmTopic`. Executions skipped by the state machine's own overlap check (`skipOverlappingExecutions`) do
+   * held their run lock, so its views were not refreshed (the `RunsSkippedByLock` metric). It takes
+   * `alarmActions`. Executions skipped by the state machine's own overlap check (`skipOverlappingExecutions`) do
    * not count. Works with both refresh computes.
    *
    * @default false
@@ -277,7 +347,7 @@ export interface ItcOrchestratorProps {
 
   /**
    * Alarms that fire when no refresh run has refreshed the views within a maximum age, and optionally per
-   * view. They notify `alarmTopic` like the other alarms. They rest on the metrics the refresh engine
+   * view. They take `alarmActions` like the other alarms. They rest on the metrics the refresh engine
    * publishes, with both refresh computes (on ECS Fargate through metric filters on the task's log group).
    *
    * @default - no freshness alarms

@@ -9,11 +9,14 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as schedulerTargets from 'aws-cdk-lib/aws-scheduler-targets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
+import type { OrchestratorAlarms } from './orchestrator-alarms';
 import type { ItcOrchestratorProps, OrchestratorSchedule } from './orchestrator-props';
 import type { Pipeline, PipelineBinding } from './pipeline';
-import { ExecutionAlarm, createExecutionAlarms } from './private/alarms';
+import { createOrchestratorAlarms, noAlarms } from './private/alarms';
+import { createDashboard } from './private/dashboard';
 import { DeferredDefinitionBody } from './private/deferred-definition';
-import { createFreshnessAlarms, reportViewName } from './private/freshness-alarms';
+import { LogGroupEncryption } from './private/encryption';
+import { reportViewName } from './private/freshness-alarms';
 import { SCHEDULE_NAME_SUFFIX, validateOrchestratorProps, validateRefreshComputeFit, validateUniquePipelineName } from './private/orchestrator-validation';
 import type { BoundRefreshCompute } from './private/refresh-compute-binding';
 import { refreshEnvironment } from './private/refresh-environment';
@@ -82,10 +85,17 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
   public readonly schedule?: scheduler.ISchedule;
 
   /**
-   * Alarms on executions failed, timed out, aborted and throttled, on refresh runs skipped for the run lock if
-   * enabled, and the `freshness` alarms.
+   * The alarms, each under its name: on executions failed, timed out, aborted and throttled, on refresh runs
+   * skipped for the run lock if enabled, and the `freshness` alarms. None with `createAlarms: false`.
    */
-  public readonly alarms: cloudwatch.IAlarm[];
+  public readonly alarms: OrchestratorAlarms;
+
+  /**
+   * The CloudWatch dashboard, with `dashboard: true`.
+   *
+   * @default - none
+   */
+  public readonly dashboard?: cloudwatch.Dashboard;
 
   private readonly refreshCompute: BoundRefreshCompute;
   private readonly pipelines: Pipeline[] = [];
@@ -100,6 +110,13 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     const prefix = props.resourcePrefix;
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    const logEncryption = new LogGroupEncryption(this, props.encryptionKey);
+    const newLogGroup = (constructId: string, logGroupName: string | undefined, prop: string) => new logs.LogGroup(this, constructId, {
+      logGroupName,
+      retention,
+      removalPolicy,
+      encryptionKey: logGroupName === undefined ? undefined : logEncryption.keyFor(logGroupName, prop),
+    });
 
     const compute = (props.refreshCompute ?? RefreshCompute.lambda())._bind(this, {
       vpc: props.vpc,
@@ -109,6 +126,12 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       retention,
       removalPolicy,
       tracingEnabled: props.tracingEnabled ?? false,
+      role: props.refreshRole,
+      logGroup: props.refreshLogGroup,
+      encryptionKey: props.encryptionKey,
+      // Named after the prefix; with a key also without one, as the key policy names the log groups it serves.
+      newLogGroup: (constructId, directory) => newLogGroup(constructId, prefix || props.encryptionKey
+        ? `${directory}/${prefix ?? this.uniqueLogName()}-refresh` : undefined, 'refreshLogGroup'),
       environment: { ...refreshEnvironment(this, props.refresh ?? {}), POWERTOOLS_METRICS_NAMESPACE: RefreshMetric.NAMESPACE },
       bindDatabase: (grantee) => props.database._bind(grantee),
       checkFit: (limits) => validateRefreshComputeFit(props, limits),
@@ -120,17 +143,47 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     props.database._allowConnectionsFrom(this);
 
     this.definitionBody = new DeferredDefinitionBody('Runs the pipelines in parallel, then refreshes the materialized views');
-    this.stateMachine = this.createStateMachine(props, compute, retention, removalPolicy);
+    // Step Functions writes logs through CloudWatch Logs resource policies, which require this name form.
+    const stateMachineLogGroup = props.stateMachineLogGroup
+      ?? newLogGroup('StateMachineLogGroup', `/aws/vendedlogs/states/${prefix ?? this.uniqueLogName()}`, 'stateMachineLogGroup');
+    this.stateMachine = this.createStateMachine(props, compute, stateMachineLogGroup);
+    logEncryption.allowLogs();
     for (const pipeline of props.pipelines ?? []) {
       this.addPipeline(pipeline);
     }
     // The definition is built at synth, so that it holds the pipelines added after construction; before other aspects
     // (cdk-nag, for one) so that they see the statements its states need.
     Aspects.of(this).add({ visit: (node) => node === this && this.buildDefinition(props, compute) }, { priority: AspectPriority.MUTATING });
-    this.alarms = this.createAlarms(props);
+    this.alarms = props.createAlarms ?? true ? this.createAlarms(props) : noAlarms();
     if (props.schedule) {
       this.schedule = this.createSchedule(props.schedule, prefix);
     }
+    if (props.dashboard) {
+      this.dashboard = createDashboard(this, {
+        dashboardName: prefix,
+        stateMachine: this.stateMachine,
+        engineMetrics: compute.metricDimensions ? {
+          metric: (metricName, metricProps) => this.metric(metricName, metricProps),
+          viewsRefreshed: (metricProps) => this.metricViewsRefreshed(metricProps),
+          refreshRunsSucceeded: (metricProps) => this.metricRefreshRunsSucceeded(metricProps),
+          refreshRunsSkippedByLock: (metricProps) => this.metricRefreshRunsSkippedByLock(metricProps),
+        } : undefined,
+        refreshLogGroup: compute.logGroup,
+        freshnessMaxAge: props.freshness?.maxAge,
+        alarms: this.alarms.all,
+      });
+    }
+  }
+
+  /** A state machine name unique to this orchestrator, within the 80 characters Step Functions allows. */
+  private uniqueStateMachineName(): string {
+    const name = this.uniqueLogName();
+    return name.length <= 80 ? name : Names.uniqueResourceName(this, { maxLength: 80 });
+  }
+
+  /** A log group name unique to this orchestrator; the stack's name keeps apart two deployments of one app in one account and region. */
+  private uniqueLogName(): string {
+    return `${Stack.of(this).stackName}-${Names.uniqueResourceName(this, { maxLength: 256 })}`;
   }
 
   /**
@@ -218,24 +271,19 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     });
   }
 
-  private createStateMachine(props: ItcOrchestratorProps, compute: BoundRefreshCompute, retention: logs.RetentionDays,
-    removalPolicy: RemovalPolicy): sfn.StateMachine {
+  private createStateMachine(props: ItcOrchestratorProps, compute: BoundRefreshCompute, logGroup: logs.ILogGroup): sfn.StateMachine {
     const prefix = props.resourcePrefix;
-    // Step Functions writes logs through CloudWatch Logs resource policies, which require this name form.
-    const logGroup = new logs.LogGroup(this, 'StateMachineLogGroup', {
-      // Without a prefix, the stack's name keeps apart two deployments of one app in one account and region.
-      logGroupName: `/aws/vendedlogs/states/${prefix ?? `${Stack.of(this).stackName}-${Names.uniqueResourceName(this, { maxLength: 256 })}`}`,
-      retention,
-      removalPolicy,
-    });
 
     const skipOverlappingExecutions = props.skipOverlappingExecutions ?? true;
     const stateMachine = new sfn.StateMachine(this, 'StateMachine', {
-      stateMachineName: prefix,
+      // The key grant's encryption context names the state machine, so with a key it needs a name known at synth.
+      stateMachineName: prefix ?? (props.encryptionKey ? this.uniqueStateMachineName() : undefined),
       stateMachineType: sfn.StateMachineType.STANDARD,
       definitionBody: this.definitionBody,
       timeout: props.executionTimeout,
       tracingEnabled: props.tracingEnabled ?? false,
+      role: props.stateMachineRole,
+      encryptionConfiguration: props.encryptionKey && new sfn.CustomerManagedEncryptionConfiguration(props.encryptionKey),
       logs: {
         destination: logGroup,
         level: props.stateMachineLogLevel ?? sfn.LogLevel.ALL,
@@ -247,8 +295,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     if (skipOverlappingExecutions) {
       // A separate policy: the state machine's own policy cannot name the state machine without
       // a circular dependency, and the permission is needed only once executions run.
-      new iam.Policy(this, 'ListOwnExecutions', {
-        roles: [stateMachine.role],
+      const listOwnExecutions = new iam.Policy(this, 'ListOwnExecutions', {
         statements: [
           new iam.PolicyStatement({
             actions: ['states:ListExecutions'],
@@ -256,6 +303,8 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
           }),
         ],
       });
+      // Through the role, which leaves a role imported as immutable (`stateMachineRole`) unchanged.
+      stateMachine.role.attachInlinePolicy(listOwnExecutions);
     }
     return stateMachine;
   }
@@ -275,30 +324,23 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     this.definitionBody.build(this.stateMachine, definition, props.executionTimeout);
   }
 
-  private createAlarms(props: ItcOrchestratorProps): cloudwatch.IAlarm[] {
+  private createAlarms(props: ItcOrchestratorProps): OrchestratorAlarms {
     const machine = this.stateMachine;
-    const alarms: ExecutionAlarm[] = [
-      { id: 'ExecutionsFailedAlarm', nameSuffix: 'executions-failed', metric: machine.metricFailed(), description: 'An execution failed' },
-      { id: 'ExecutionsTimedOutAlarm', nameSuffix: 'executions-timed-out', metric: machine.metricTimedOut(), description: 'An execution timed out' },
-      { id: 'ExecutionsAbortedAlarm', nameSuffix: 'executions-aborted', metric: machine.metricAborted(), description: 'An execution was aborted' },
-      { id: 'ExecutionsThrottledAlarm', nameSuffix: 'executions-throttled', metric: machine.metricThrottled(), description: 'Step Functions throttled an execution' },
-    ];
-    if (props.alarmOnRefreshRunsSkippedByLock) {
-      alarms.push({
-        id: 'RunsSkippedByLockAlarm',
-        nameSuffix: 'runs-skipped-by-lock',
-        metric: this.metricRefreshRunsSkippedByLock(),
-        description: 'A refresh run was skipped because another refresh run of the same views held their run lock; its views were not refreshed',
-      });
-    }
-    const freshness = props.freshness ? createFreshnessAlarms(this, {
+    return createOrchestratorAlarms(this, {
+      metrics: {
+        failed: machine.metricFailed(),
+        timedOut: machine.metricTimedOut(),
+        aborted: machine.metricAborted(),
+        throttled: machine.metricThrottled(),
+        refreshRunsSkippedByLock: () => this.metricRefreshRunsSkippedByLock(),
+        refreshRunsSucceeded: () => this.metricRefreshRunsSucceeded(),
+        viewRefreshed: (view) => this.metricViewRefreshed(view),
+      },
+      alarmOnRefreshRunsSkippedByLock: props.alarmOnRefreshRunsSkippedByLock ?? false,
       freshness: props.freshness,
-      runsSucceeded: this.metricRefreshRunsSucceeded(),
-      viewRefreshed: (view) => this.metricViewRefreshed(view),
       resourcePrefix: props.resourcePrefix,
-      alarmTopic: props.alarmTopic,
-    }) : [];
-    return [...createExecutionAlarms(this, { resourcePrefix: props.resourcePrefix, alarmTopic: props.alarmTopic, alarms }), ...freshness];
+      alarmActions: props.alarmActions,
+    });
   }
 
   private createSchedule(schedule: OrchestratorSchedule, prefix: string | undefined): scheduler.ISchedule {
@@ -316,7 +358,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       enabled: schedule.enabled ?? true,
       target: new schedulerTargets.StepFunctionsStartExecution(this.stateMachine, {
         role,
-        input: scheduler.ScheduleTargetInput.fromObject(schedule.input ?? {}),
+        input: schedule.input ?? scheduler.ScheduleTargetInput.fromObject({}),
       }),
     });
   }

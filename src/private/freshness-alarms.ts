@@ -1,7 +1,5 @@
 import { Duration, Token } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
-import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { checkDuration, checkNameList } from './validation';
 import type { FreshnessOptions } from '../orchestrator-props';
@@ -77,18 +75,31 @@ export interface FreshnessAlarmsOptions {
   /** Successful refreshes of one view (count). */
   readonly viewRefreshed: (view: string) => cloudwatch.Metric;
   readonly resourcePrefix?: string;
-  readonly alarmTopic?: sns.ITopic;
+  readonly alarmActions?: cloudwatch.IAlarmAction[];
+}
+
+/** The freshness alarms: on all views, and per listed view by its report name. */
+export interface FreshnessAlarms {
+  readonly viewsStale: cloudwatch.Alarm;
+  readonly viewStale: Record<string, cloudwatch.Alarm>;
+}
+
+/**
+ * The construct ID of a view's freshness alarm, from the view's report name, so that adding, removing or reordering
+ * other views leaves its logical ID (and the alarm name it holds) where it is. `/` separates construct paths.
+ */
+export function viewFreshnessAlarmId(reportName: string): string {
+  return `ViewFreshnessAlarm ${reportName.replace(/\//g, '%2F')}`;
 }
 
 /**
  * The freshness alarms: one on successful refresh runs, one per listed view on its successful refreshes. Missing
  * data is breaching, so a disabled schedule or executions that never get to the refresh raise them too.
  */
-export function createFreshnessAlarms(scope: Construct, options: FreshnessAlarmsOptions): cloudwatch.IAlarm[] {
+export function createFreshnessAlarms(scope: Construct, options: FreshnessAlarmsOptions): FreshnessAlarms {
   const { freshness, resourcePrefix } = options;
   const { period, evaluationPeriods } = freshnessWindow(freshness.maxAge);
   const maxAge = freshness.maxAge.toHumanString();
-  const alarmAction = options.alarmTopic ? new cloudwatchActions.SnsAction(options.alarmTopic) : undefined;
 
   const alarm = (id: string, nameSuffix: string, metric: cloudwatch.Metric, description: string) => {
     const created = new cloudwatch.Alarm(scope, id, {
@@ -101,19 +112,25 @@ export function createFreshnessAlarms(scope: Construct, options: FreshnessAlarms
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       treatMissingData: cloudwatch.TreatMissingData.BREACHING,
     });
-    if (alarmAction) {
-      created.addAlarmAction(alarmAction);
+    if (options.alarmActions?.length) {
+      created.addAlarmAction(...options.alarmActions);
     }
     return created;
   };
 
-  return [
-    alarm('FreshnessAlarm', 'views-stale', options.runsSucceeded,
-      `No refresh run refreshed the materialized views successfully within ${maxAge}`),
-    ...(freshness.views ?? []).map((input, index) => {
-      const view = reportViewName(input, 'freshness.views');
-      return alarm(`ViewFreshnessAlarm${index}`, `view-stale-${view}`, options.viewRefreshed(view),
-        `Materialized view ${view} was not refreshed within ${maxAge}`);
-    }),
-  ];
+  const viewsStale = alarm('FreshnessAlarm', 'views-stale', options.runsSucceeded,
+    `No refresh run refreshed the materialized views successfully within ${maxAge}`);
+  const viewStale: Record<string, cloudwatch.Alarm> = {};
+  let tokenViews = 0;
+  for (const input of freshness.views ?? []) {
+    const view = reportViewName(input, 'freshness.views');
+    if (viewStale[view]) {
+      throw new Error(`\`freshness.views\` must not name ${view} twice, got ${JSON.stringify(freshness.views)}`);
+    }
+    // A token has no name at synth: numbered among the token views only, which keeps the named ones in place.
+    const id = Token.isUnresolved(view) ? `ViewFreshnessAlarmToken${tokenViews++}` : viewFreshnessAlarmId(view);
+    viewStale[view] = alarm(id, `view-stale-${view}`, options.viewRefreshed(view),
+      `Materialized view ${view} was not refreshed within ${maxAge}`);
+  }
+  return { viewsStale, viewStale };
 }

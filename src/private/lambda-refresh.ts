@@ -1,10 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import type { BoundRefreshCompute, RefreshComputeContext, RefreshComputeStrategy } from './refresh-compute-binding';
 import { RefreshFunction } from './refresh-function';
-import { createRefreshRole } from './refresh-role';
+import { addRefreshFunctionStatements, createRefreshRole } from './refresh-role';
 import { checkRefreshSubnets } from './subnet-checks';
 import { checkDuration, checkInteger } from './validation';
 import type { LambdaRefreshComputeOptions } from '../refresh-compute';
@@ -28,12 +27,10 @@ export class LambdaRefreshStrategy implements RefreshComputeStrategy {
     checkRefreshSubnets(context.vpc, context.vpcSubnets, 'function');
 
     const prefix = context.resourcePrefix;
-    const logGroup = new logs.LogGroup(scope, 'RefreshLogGroup', {
-      logGroupName: prefix ? `/aws/lambda/${prefix}-refresh` : undefined,
-      retention: context.retention,
-      removalPolicy: context.removalPolicy,
-    });
-    const role = createRefreshRole(scope, 'RefreshFunctionRole', logGroup);
+    const logGroup = context.logGroup ?? context.newLogGroup('RefreshLogGroup', '/aws/lambda');
+    const role = context.role
+      ? addRefreshFunctionStatements(context.role, logGroup)
+      : createRefreshRole(scope, 'RefreshFunctionRole', logGroup);
     // The function's bundle holds the RDS signer, whichever way it logs in.
     const login = context.bindDatabase(role);
     const refreshFunction = new RefreshFunction(scope, 'RefreshFunction', {
@@ -49,6 +46,8 @@ export class LambdaRefreshStrategy implements RefreshComputeStrategy {
       logGroup,
       loggingFormat: lambda.LoggingFormat.JSON,
       tracing: context.tracingEnabled ? lambda.Tracing.ACTIVE : undefined,
+      // Lambda decrypts the environment through a grant it creates when the function is deployed.
+      environmentEncryption: context.encryptionKey,
       environment: { ...login.environment, ...context.environment },
     });
 
@@ -56,6 +55,7 @@ export class LambdaRefreshStrategy implements RefreshComputeStrategy {
       connections: refreshFunction.connections,
       grantPrincipal: refreshFunction.grantPrincipal,
       refreshFunction,
+      logGroup,
       metricDimensions: {
         [RefreshMetric.SERVICE_DIMENSION]: RefreshMetric.SERVICE,
         [RefreshMetric.FUNCTION_DIMENSION]: refreshFunction.functionName,

@@ -32,6 +32,13 @@ export function validateOrchestratorProps(props: ItcOrchestratorProps): void {
     checkFreshnessAgainstSchedule(props.freshness, props.schedule);
     checkFreshnessAgainstSelection(props.freshness, props.refresh ?? {});
   }
+  if (props.createAlarms === false) {
+    for (const [name, value] of [['freshness', props.freshness], ['alarmOnRefreshRunsSkippedByLock', props.alarmOnRefreshRunsSkippedByLock]] as const) {
+      if (value) {
+        throw new Error(`\`${name}\` asks for alarms, which \`createAlarms: false\` turns off: remove one of the two`);
+      }
+    }
+  }
 }
 
 function validatePipelines(pipelines: Pipeline[]): void {

@@ -2,6 +2,7 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -16,6 +17,17 @@ export interface RefreshComputeContext {
   readonly retention: logs.RetentionDays;
   readonly removalPolicy: RemovalPolicy;
   readonly tracingEnabled: boolean;
+  /** The role the refresh runs with (`refreshRole`); undefined: the compute creates its own. */
+  readonly role?: iam.IRole;
+  /** The log group of the refresh (`refreshLogGroup`); undefined: the compute creates one with {@link newLogGroup}. */
+  readonly logGroup?: logs.ILogGroup;
+  /** The customer-managed key (`encryptionKey`), for what the compute encrypts beyond its log group. */
+  readonly encryptionKey?: kms.IKey;
+  /**
+   * Creates the refresh's log group under `directory` (`/aws/lambda`), with the orchestrator's retention,
+   * removal policy, name and key.
+   */
+  readonly newLogGroup: (id: string, directory: string) => logs.LogGroup;
   /** The refresh settings as the engine reads them from its environment. */
   readonly environment: Record<string, string>;
   /** Grants the compute's principal what logging in to the database needs, and returns how it logs in. */
@@ -51,6 +63,8 @@ export interface BoundRefreshCompute {
   readonly refreshFunction?: lambda.Function;
   /** The task definition, when the refresh runs as an ECS task. */
   readonly taskDefinition?: ecs.FargateTaskDefinition;
+  /** The log group the refresh engine writes to. */
+  readonly logGroup: logs.ILogGroup;
   /** The dimensions of the refresh engine's metrics as CloudWatch receives them from this compute. */
   readonly metricDimensions: Record<string, string>;
   /** The state that runs a refresh run: the event in, the refresh report out. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
+import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -74,8 +74,8 @@ export class FargateRefreshStrategy implements RefreshComputeStrategy {
       vpcSubnets: context.vpcSubnets,
       securityGroups: context.securityGroups,
       resourcePrefix: context.resourcePrefix,
-      retention: context.retention,
-      removalPolicy: context.removalPolicy,
+      taskRole: context.role,
+      logGroup: context.logGroup ?? context.newLogGroup('RefreshTaskLogGroup', '/ecs'),
       environment: context.environment,
       bindCredentials: context.bindDatabase,
     });
@@ -83,6 +83,7 @@ export class FargateRefreshStrategy implements RefreshComputeStrategy {
       connections: new ec2.Connections({ securityGroups: task.securityGroups }),
       grantPrincipal: task.taskRole,
       taskDefinition: task.taskDefinition,
+      logGroup: task.logGroup,
       metricDimensions: taskMetricDimensions(task.taskDefinition.family),
       refreshState: (stateScope, eventFromState) => taskRefreshState(stateScope, task, eventFromState),
       grantRun: (stateMachine: sfn.StateMachine) => {
@@ -129,8 +130,9 @@ interface RefreshTaskOptions {
   readonly vpcSubnets?: ec2.SubnetSelection;
   readonly securityGroups?: ec2.ISecurityGroup[];
   readonly resourcePrefix?: string;
-  readonly retention: logs.RetentionDays;
-  readonly removalPolicy: RemovalPolicy;
+  /** The task role passed in (`refreshRole`); undefined: a new one. */
+  readonly taskRole?: iam.IRole;
+  readonly logGroup: logs.ILogGroup;
   /** The handler's environment: the database and refresh settings, as the function gets them. */
   readonly environment: Record<string, string>;
   /** Grants the task role what the credentials need and returns their environment. */
@@ -142,12 +144,12 @@ export interface RefreshTask {
   readonly cluster: ecs.ICluster;
   readonly taskDefinition: ecs.FargateTaskDefinition;
   readonly container: ecs.ContainerDefinition;
-  readonly taskRole: iam.Role;
+  readonly taskRole: iam.IRole;
   readonly executionRole: iam.Role;
   readonly securityGroups: ec2.ISecurityGroup[];
   /** The subnets the task runs in. */
   readonly subnetIds: string[];
-  readonly logGroup: logs.LogGroup;
+  readonly logGroup: logs.ILogGroup;
   readonly settings: FargateSettings;
 }
 
@@ -161,18 +163,14 @@ function createRefreshTask(scope: Construct, props: RefreshTaskOptions): Refresh
   const ecsTasks = new iam.ServicePrincipal('ecs-tasks.amazonaws.com', {
     conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(scope).account } },
   });
-  const logGroup = new logs.LogGroup(scope, 'RefreshTaskLogGroup', {
-    logGroupName: prefix ? `/ecs/${prefix}-refresh` : undefined,
-    retention: props.retention,
-    removalPolicy: props.removalPolicy,
-  });
+  const logGroup = props.logGroup;
   // ECS pulls the image and writes the container's output with this role; a public image needs no pull permission.
   const executionRole = new iam.Role(scope, 'RefreshTaskExecutionRole', {
     assumedBy: ecsTasks,
     description: 'Starts the refresh task of the ITC orchestrator: pulls its image and writes its log group',
   });
   // The refresh itself: reads the bundle and the credentials, answers the state machine.
-  const taskRole = new iam.Role(scope, 'RefreshTaskRole', {
+  const taskRole = props.taskRole ?? new iam.Role(scope, 'RefreshTaskRole', {
     assumedBy: ecsTasks,
     description: 'Refreshes materialized views for the ITC orchestrator as an ECS task',
   });

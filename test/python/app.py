@@ -6,8 +6,12 @@ TypeScript twin: keep the two apps the same construct for construct.
 """
 
 import aws_cdk as cdk
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_sns as sns
@@ -90,8 +94,19 @@ class OrchestratorStack(cdk.Stack):
             ),
             schedule=OrchestratorSchedule(
                 expression=scheduler.ScheduleExpression.cron(minute="15", hour="*"),
+                input=scheduler.ScheduleTargetInput.from_object({"scheduledTime": scheduler.ContextAttribute.scheduled_time}),
             ),
-            alarm_topic=sns.Topic(self, "Alarms"),
+            alarm_actions=[cloudwatch_actions.SnsAction(sns.Topic(self, "Alarms"))],
+            dashboard=True,
+            # A customer-managed key, the roles and the state machine's log group of the platform team.
+            encryption_key=kms.Key(self, "Key", enable_key_rotation=True),
+            state_machine_role=iam.Role(self, "StateMachineRole", assumed_by=iam.ServicePrincipal("states.amazonaws.com")),
+            refresh_role=iam.Role(
+                self,
+                "RefreshRole",
+                assumed_by=iam.ServicePrincipal("ecs-tasks.amazonaws.com" if refresh_compute else "lambda.amazonaws.com"),
+            ),
+            state_machine_log_group=logs.LogGroup(self, "StateMachineLogs", log_group_name=f"/aws/vendedlogs/states/{construct_id}"),
             refresh_compute=refresh_compute,
             # The refresh task publishes no embedded metrics: Lambda only.
             freshness=None if refresh_compute else FreshnessOptions(max_age=cdk.Duration.hours(26), views=["analytics.daily_totals"]),
@@ -143,7 +158,14 @@ class ConnectionsStack(cdk.Stack):
             vpc=vpc,
             database=OrchestratorDatabase.from_instance(instance, database_name="warehouse", authentication=iam),
         )
-        ItcOrchestrator(self, "ClusterSecret", pipelines=pipelines, vpc=vpc, database=OrchestratorDatabase.from_cluster(cluster))
+        # The cluster's security group is left to its owner.
+        ItcOrchestrator(
+            self,
+            "ClusterSecret",
+            pipelines=pipelines,
+            vpc=vpc,
+            database=OrchestratorDatabase.from_cluster(cluster, add_ingress_rule=False),
+        )
         ItcOrchestrator(
             self, "ProxyIam", pipelines=pipelines, vpc=vpc, database=OrchestratorDatabase.from_proxy(proxy, authentication=iam)
         )

@@ -1,8 +1,12 @@
 // The TypeScript twin of app.py: the same app, construct for construct, built from the sources.
 // The Python smoke test (smoke-test.sh) synthesizes both and compares the templates.
 import { App, ArnFormat, Duration, SecretValue, Stack } from 'aws-cdk-lib';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
+import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
@@ -63,8 +67,17 @@ class OrchestratorStack extends Stack {
       },
       schedule: {
         expression: scheduler.ScheduleExpression.cron({ minute: '15', hour: '*' }),
+        input: scheduler.ScheduleTargetInput.fromObject({ scheduledTime: scheduler.ContextAttribute.scheduledTime }),
       },
-      alarmTopic: new sns.Topic(this, 'Alarms'),
+      alarmActions: [new cloudwatchActions.SnsAction(new sns.Topic(this, 'Alarms'))],
+      dashboard: true,
+      // A customer-managed key, the roles and the state machine's log group of the platform team.
+      encryptionKey: new kms.Key(this, 'Key', { enableKeyRotation: true }),
+      stateMachineRole: new Role(this, 'StateMachineRole', { assumedBy: new ServicePrincipal('states.amazonaws.com') }),
+      refreshRole: new Role(this, 'RefreshRole', {
+        assumedBy: new ServicePrincipal(refreshCompute ? 'ecs-tasks.amazonaws.com' : 'lambda.amazonaws.com'),
+      }),
+      stateMachineLogGroup: new logs.LogGroup(this, 'StateMachineLogs', { logGroupName: `/aws/vendedlogs/states/${id}` }),
       refreshCompute,
       // The refresh task publishes no embedded metrics: Lambda only.
       freshness: refreshCompute ? undefined : { maxAge: Duration.hours(26), views: ['analytics.daily_totals'] },
@@ -105,7 +118,8 @@ class ConnectionsStack extends Stack {
     new ItcOrchestrator(this, 'InstanceIam', {
       pipelines, vpc, database: OrchestratorDatabase.fromInstance(instance, { databaseName: 'warehouse', authentication: iam }),
     });
-    new ItcOrchestrator(this, 'ClusterSecret', { pipelines, vpc, database: OrchestratorDatabase.fromCluster(cluster) });
+    // The cluster's security group is left to its owner.
+    new ItcOrchestrator(this, 'ClusterSecret', { pipelines, vpc, database: OrchestratorDatabase.fromCluster(cluster, { addIngressRule: false }) });
     new ItcOrchestrator(this, 'ProxyIam', { pipelines, vpc, database: OrchestratorDatabase.fromProxy(proxy, { authentication: iam }) });
     new ItcOrchestrator(this, 'EndpointIam', {
       pipelines,

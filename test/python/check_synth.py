@@ -159,7 +159,10 @@ def compare_connection_templates(python: dict, typescript: dict) -> None:
           f"only the orchestrator with the cluster's secret reads a secret: {secret_readers}")
     rules = [r for r in resources_of_type(python, "AWS::EC2::SecurityGroupIngress").values()
              if r["Properties"].get("Description") == "Refresh compute to the database"]
-    check(len(rules) == 4, f"an ingress rule from each of the 4 refresh functions to its database: {len(rules)}")
+    # ClusterSecret passes add_ingress_rule=False: its cluster's security group is left to its owner.
+    check(len(rules) == 3, f"an ingress rule from each of the 3 refresh functions that open their database: {len(rules)}")
+    from_cluster_secret = [r for r in rules if "ClusterSecret" in json.dumps(r["Properties"].get("SourceSecurityGroupId"))]
+    check(not from_cluster_secret, f"add_ingress_rule=False adds no rule from ClusterSecret: {len(from_cluster_secret)}")
     password_logins = [f["Properties"]["Environment"]["Variables"] for f in resources_of_type(python, "AWS::Lambda::Function").values()
                        if "PGPASSWORD" in f["Properties"].get("Environment", {}).get("Variables", {})]
     check([(env["PGUSER"], env["PGPASSWORD"], env["PGSSLMODE"]) for env in password_logins] == [("refresher", "test-only", "require")],

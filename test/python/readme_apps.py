@@ -43,9 +43,11 @@ KNOWN_FENCES = {"ts", "ts fixture=app", "python", "bash", "sql", "text", "json",
 IMPORTS = """\
 from aws_cdk import App, Aws, CfnOutput, Duration, RemovalPolicy, Size, Stack, TimeZone
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds

@@ -1,5 +1,6 @@
 import { Aspects, Duration, Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
@@ -55,7 +56,7 @@ test('enabling tracing clears the tracing finding; X-Ray writes have no resource
 test('a schedule, an alarm topic and a name prefix add no findings', () => {
   expect(findings((stack) => ({
     schedule: { expression: scheduler.ScheduleExpression.rate(Duration.hours(1)) },
-    alarmTopic: sns.Topic.fromTopicArn(stack, 'Alerts', 'arn:aws:sns:eu-west-1:123456789012:alerts'),
+    alarmActions: [new cloudwatchActions.SnsAction(sns.Topic.fromTopicArn(stack, 'Alerts', 'arn:aws:sns:eu-west-1:123456789012:alerts'))],
     resourcePrefix: 'sales-prod-orchestrator',
   }))).toEqual(DEFAULT_FINDINGS);
 });

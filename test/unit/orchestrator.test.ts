@@ -1,5 +1,6 @@
 import { Duration, RemovalPolicy, SecretValue, TimeZone } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
@@ -611,7 +612,7 @@ describe('alarms', () => {
   test('notify the alarm topic when one is given', () => {
     const stack = newStack();
     const topic = new sns.Topic(stack, 'Alerts');
-    new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { alarmTopic: topic }));
+    new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { alarmActions: [new cloudwatchActions.SnsAction(topic)] }));
     const alarms = Template.fromStack(stack).findResources('AWS::CloudWatch::Alarm');
     expect(Object.values(alarms).map((alarm) => alarm.Properties.AlarmActions))
       .toEqual(metrics.map(() => [stack.resolve(topic.topicArn)]));
@@ -688,7 +689,7 @@ describe('the schedule', () => {
     const { template } = orchestratorFixture({
       schedule: {
         expression: scheduler.ScheduleExpression.cron({ hour: '5', minute: '30', timeZone: TimeZone.EUROPE_LONDON }),
-        input: { source: 'schedule' },
+        input: scheduler.ScheduleTargetInput.fromObject({ source: 'schedule' }),
       },
     });
     template.hasResourceProperties('AWS::Scheduler::Schedule', {

@@ -1,5 +1,6 @@
 import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as cloudwatchActions from 'aws-cdk-lib/aws-cloudwatch-actions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { ItcOrchestrator, ItcOrchestratorProps } from '../../../src';
 import { minimalProps, orchestratorFixture, sharedOrchestratorFixture } from '../orchestrator-fixture';
@@ -100,7 +101,7 @@ describe('freshness alarms', () => {
     const stack = new Stack(new App(), 'Stack');
     const topic = new sns.Topic(stack, 'AlarmTopic');
     new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, {
-      alarmTopic: topic,
+      alarmActions: [new cloudwatchActions.SnsAction(topic)],
       resourcePrefix: 'itc-prod',
       freshness: { maxAge: Duration.hours(26), views: ['reporting.daily_totals'] },
     }));

@@ -24,7 +24,7 @@ describe('alarm on refresh runs skipped for the run lock', () => {
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
       TreatMissingData: 'notBreaching',
     });
-    expect(orchestrator.alarms).toHaveLength(5);
+    expect(orchestrator.alarms.all).toHaveLength(5);
   });
 
   test('is named after the resource prefix like the other alarms', () => {
