@@ -22,14 +22,24 @@ const refreshBundling: javascript.BundlingOptions & Pick<javascript.AddBundleOpt
   },
 };
 
-/** A jest project: the tests under test/<name>, compiled by ts-jest like the rest of the tests. */
-function jestProject(name: 'unit' | 'engine' | 'package', options: Record<string, unknown> = {}): Record<string, unknown> {
+/**
+ * A jest project: the tests under test/<name>, compiled by ts-jest like the rest of the tests, with its own test
+ * timeout. Each run and each test file gets a temporary folder of its own, removed when it ends (test/setup), so
+ * the tests leave nothing in the machine's temporary folder.
+ */
+function jestProject(name: 'unit' | 'engine' | 'package', testTimeout: number, options: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     displayName: name,
     testMatch: [`<rootDir>/test/${name}/**/*.test.ts`],
     testPathIgnorePatterns: ['/node_modules/'],
     clearMocks: true,
     transform: { '^.+\\.[t]sx?$': ['ts-jest', { tsconfig: 'test/tsconfig.json' }] },
+    testEnvironment: '<rootDir>/test/setup/environment.ts',
+    testEnvironmentOptions: { testTimeout },
+    globalSetup: '<rootDir>/test/setup/global-setup.ts',
+    globalTeardown: '<rootDir>/test/setup/global-teardown.ts',
+    // jest's own cache would otherwise live in the temporary folder, which the tests leave as they found it.
+    cacheDirectory: '<rootDir>/node_modules/.cache/jest',
     ...options,
   };
 }
@@ -91,6 +101,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'aws-local-stepfunctions',
     'asl-validator',
     'cdk-nag@^2.38.2',
+    // The tests' environment (test/setup/environment.ts) extends jest's own.
+    'jest-environment-node@^30',
+    // Deployable integration apps (test/integ.*.ts): the newest integ-tests-alpha whose aws-cdk-lib peer range
+    // admits cdkVersion, and the integ-runner released with cdkVersion.
+    '@aws-cdk/integ-tests-alpha@2.184.1-alpha.0',
+    '@aws-cdk/integ-runner@2.186.0',
   ],
 
   // The pooler tests run the handler behind a real pgbouncer.
@@ -104,14 +120,13 @@ const project = new awscdk.AwsCdkConstructLibrary({
       // embedded PostgreSQL, started by that project's global setup only when one of its tests runs; the package
       // tests (test/package) pack the library, load the bundle and synthesize the README's examples.
       projects: [
-        jestProject('unit'),
-        jestProject('engine', {
+        jestProject('unit', 30_000),
+        jestProject('engine', 120_000, {
           globalSetup: '<rootDir>/test/engine/support/global-setup.ts',
           globalTeardown: '<rootDir>/test/engine/support/global-teardown.ts',
         }),
-        jestProject('package'),
+        jestProject('package', 300_000),
       ],
-      testTimeout: 120_000,
     },
   },
 });
@@ -264,6 +279,33 @@ project.addTask('test:runtime', {
     { exec: `${runtimeNode} node_modules/jest/bin/jest.js --ci --selectProjects engine --passWithNoTests --coverage=false`, receiveArgs: true },
   ],
 });
+
+// Deployable integration tests (test/integ.*.ts, @aws-cdk/integ-tests-alpha): each deploys a stack, runs the state
+// machine once and asserts the refresh report, then destroys the stack. Their synthesized snapshots are committed in
+// test/integ.*.ts.snapshot; a change to an app's template fails `npx projen test` until the snapshot is written again.
+// Asset hashes are left out of the comparison (integ-runner's default), so neither the bundle built on another
+// machine nor a change of the engine alone makes a snapshot stale.
+const integRunner = 'integ-runner --language typescript';
+// The CDK CLI would leave its compile cache in the temporary folder.
+const integEnv = { DISABLE_V8_COMPILE_CACHE: '1' };
+const integSnapshotTask = project.addTask('integ:snapshot', {
+  description: 'Check that the integration tests\' committed snapshots match their apps (synthesizes only: no AWS account, no deploy)',
+  env: integEnv,
+  steps: [{ spawn: 'bundle' }, { exec: integRunner, receiveArgs: true }],
+});
+project.addTask('integ:snapshot:update', {
+  description: 'Write the snapshots of the integration tests whose apps changed (synthesizes only: no AWS account, no deploy)',
+  env: integEnv,
+  steps: [{ spawn: 'bundle' }, { exec: `${integRunner} --update-on-failed --dry-run`, receiveArgs: true }],
+});
+project.addTask('integ:deploy', {
+  description: 'Deploy each integration test to the AWS account of the current credentials, run its assertions, destroy it and update its snapshot',
+  env: integEnv,
+  // Options reach integ-runner, e.g. `npx projen integ:deploy --parallel-regions eu-west-1 --profiles sandbox`.
+  steps: [{ spawn: 'bundle' }, { exec: `${integRunner} --force --update-on-failed`, receiveArgs: true }],
+});
+project.testTask.spawn(integSnapshotTask);
+project.gitattributes.addAttributes('/test/*.snapshot/**', 'linguist-generated');
 
 project.addTask('test:python', {
   description: 'Install the built wheel into a fresh virtualenv and synthesize a Python CDK app with it',

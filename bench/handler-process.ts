@@ -61,14 +61,13 @@ export function successfulReports(result: HandlerProcessResult, what: string): R
 
 /**
  * The process environment: the bench's own minus anything that could steer the handler (database,
- * AWS, Powertools, refresh settings), plus Powertools' names and how to reach the database. The
+ * AWS, Powertools, refresh settings), plus Powertools' metrics namespace and how to reach the database. The
  * Lambda runtime's own variables are added by the process runner.
  */
 function handlerEnvironment(options: HandlerProcessOptions): Record<string, string | undefined> {
   const steering = /^(PG|ITC_|AWS_|POWERTOOLS_|NODE_OPTIONS$|TS_NODE_)/;
   const inherited = Object.fromEntries(Object.entries(process.env).filter(([name]) => !steering.test(name)));
   const powertools = {
-    POWERTOOLS_SERVICE_NAME: 'itc-orchestrator-bench',
     POWERTOOLS_METRICS_NAMESPACE: 'ItcOrchestratorBench',
   };
   if (options.secret) {

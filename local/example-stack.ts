@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, CfnElement, Stack, TimeZone } from 'aws-cdk-lib';
+import { App, CfnElement, SecretValue, Stack, TimeZone } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -9,7 +9,7 @@ import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import type { ClientConfig } from 'pg';
 import type { CloudFormationTemplate } from './template';
 import { WAREHOUSE_SCHEMA } from './warehouse';
-import { DatabaseAuthentication, ItcOrchestrator, OrchestratorDatabase, Pipeline, RefreshCompute, RefreshOptions } from '../src';
+import { DatabaseAuthentication, DatabaseTls, ItcOrchestrator, OrchestratorDatabase, Pipeline, RefreshCompute, RefreshOptions } from '../src';
 
 /** The pipelines of the example stack, as `Pipeline` names. */
 export const EXAMPLE_PIPELINES = ['Demand', 'VerifyPlus'] as const;
@@ -81,7 +81,8 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
       vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_ISOLATED },
       database: OrchestratorDatabase.fromEndpoint({ host: String(database.host), port: Number(database.port) }, {
         databaseName: database.database,
-        authentication: DatabaseAuthentication.plaintextPassword({ username: String(database.user), password: String(database.password), sslMode: 'disable' }),
+        authentication: DatabaseAuthentication.fromPassword(String(database.user), SecretValue.unsafePlainText(String(database.password))),
+        tls: DatabaseTls.DISABLE,
       }),
       pipelines: [Pipeline.fromFunction('Demand', demand), Pipeline.fromFunction('VerifyPlus', verifyPlus)],
       refresh: props.refresh ?? { schemas: [WAREHOUSE_SCHEMA] },

@@ -1,9 +1,9 @@
 export { ConcurrentRefresh, OverlapPolicy } from './shared/refresh-policies';
 export type { ViewDependency } from './shared/refresh-policies';
 export { Pipeline } from './pipeline';
-export { DatabaseAuthentication, OrchestratorDatabase } from './orchestrator-database';
-export type { DatabaseEndpointProps, DatabaseOptions, PlaintextPasswordProps } from './orchestrator-database';
+export { DatabaseAuthentication, DatabaseTls, OrchestratorDatabase } from './orchestrator-database';
+export type { DatabaseEndpointOptions, DatabaseOptions } from './orchestrator-database';
 export { ItcOrchestrator } from './orchestrator';
 export type { FreshnessOptions, ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions } from './orchestrator-props';
 export { RefreshCompute } from './refresh-compute';
-export type { FargateRefreshComputeProps, LambdaRefreshComputeProps } from './refresh-compute';
+export type { FargateRefreshComputeOptions, LambdaRefreshComputeOptions } from './refresh-compute';

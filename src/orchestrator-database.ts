@@ -1,44 +1,75 @@
-import { Aws, Stack, Token, Tokenization } from 'aws-cdk-lib';
+import { Aws, SecretValue, Stack, Token, Tokenization } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { DatabaseLogin } from './private/refresh-compute-binding';
 import { checkInteger, checkNotBlank } from './private/validation';
 import { RefreshEnv, TlsMode } from './shared/contract';
 
 /** The port PostgreSQL, and RDS Proxy for PostgreSQL, listen on unless configured otherwise. */
 const POSTGRES_PORT = 5432;
-/** The `sslmode` values libpq understands. */
-const LIBPQ_SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 
-/** Properties of {@link DatabaseAuthentication.plaintextPassword}. */
-export interface PlaintextPasswordProps {
-  /** The database user (`PGUSER`). */
-  readonly username: string;
-
+/** How the refresh compute secures its connection to the database. */
+export enum DatabaseTls {
   /**
-   * The user's password (`PGPASSWORD`). It is stored in plain text in the function's
-   * configuration and in the CloudFormation template.
+   * TLS, with the server certificate verified and its host name checked. With a secret or IAM authentication the
+   * certificate must chain to an Amazon RDS certificate authority, an Amazon Trust Services root (RDS Proxy) or
+   * another root Node.js trusts; with a password, to a root Node.js trusts (`NODE_EXTRA_CA_CERTS` adds one).
    */
-  readonly password: string;
+  VERIFY_FULL = 'verify-full',
+  /** TLS without certificate verification: encrypted, but open to a server that impersonates the database. */
+  REQUIRE = 'require',
+  /** No TLS: for local test servers only. */
+  DISABLE = 'disable',
+}
 
-  /**
-   * The libpq `sslmode` (`PGSSLMODE`): `disable`, `allow`, `prefer`, `require`, `verify-ca` or `verify-full`.
-   *
-   * @default - not set: libpq's default, `prefer`
-   */
-  readonly sslMode?: string;
+/** The engine's name for each setting: `ITC_DB_TLS_MODE` with a secret or IAM, `PGSSLMODE` with a password. */
+const TLS_MODES: Record<DatabaseTls, TlsMode> = {
+  [DatabaseTls.VERIFY_FULL]: 'verify-full',
+  [DatabaseTls.REQUIRE]: 'require',
+  [DatabaseTls.DISABLE]: 'disable',
+};
+
+function tlsName(tls: DatabaseTls): string {
+  const member = Object.entries(DatabaseTls).find(([, value]) => value === tls)?.[0];
+  return member ? `DatabaseTls.${member}` : JSON.stringify(tls);
+}
+
+/** Where the database is and how the refresh compute may connect to it, as an authentication binds to it. */
+interface DatabaseAccess {
+  /** The factory that described the database, for errors. */
+  readonly factory: string;
+  readonly host: string;
+  readonly port: string;
+  readonly databaseName?: string;
+  readonly tls: DatabaseTls;
+  /** Grants `rds-db:connect` as the user, on the database itself; undefined when the database cannot name itself. */
+  readonly grantConnect?: (grantee: iam.IGrantable, username: string) => void;
+  /** Why `grantConnect` is missing, for the error. */
+  readonly noGrantConnect?: string;
+}
+
+/** An authentication bound to a database: how the refresh compute logs in, and what it must be granted. */
+interface BoundAuthentication extends DatabaseLogin {
+  grant(grantee: iam.IGrantable): void;
+}
+
+/** One way of logging in, behind `DatabaseAuthentication`. */
+interface AuthenticationStrategy {
+  bind(database: DatabaseAccess): BoundAuthentication;
 }
 
 /**
- * How the refresh compute logs in to the database.
+ * How the refresh compute logs in to the database. Only the factories create one; the class cannot be
+ * subclassed.
  *
  * @example
  * declare const secret: secretsmanager.ISecret;
- * const withSecret = DatabaseAuthentication.secret(secret);
- * const withIam = DatabaseAuthentication.iam('refresher');
+ * const withSecret = DatabaseAuthentication.fromSecret(secret);
+ * const withIam = DatabaseAuthentication.fromIam('refresher');
  */
-export abstract class DatabaseAuthentication {
+export class DatabaseAuthentication {
   /**
    * Log in with the user name and password of a Secrets Manager secret in the JSON shape RDS uses
    * (`username`, `password` and optionally `host`, `port`, `dbname`).
@@ -47,14 +78,15 @@ export abstract class DatabaseAuthentication {
    * The database's own host, port and name win over the secret's fields, so an RDS Proxy endpoint works
    * with the instance's secret.
    */
-  public static secret(secret: secretsmanager.ISecret): DatabaseAuthentication {
-    return new SecretAuthentication(secret);
+  public static fromSecret(secret: secretsmanager.ISecret): DatabaseAuthentication {
+    return new DatabaseAuthentication(new SecretAuthentication(secret));
   }
 
   /**
    * Log in as a database user with IAM database authentication: no password exists. The refresh compute
    * signs a token valid for 15 minutes for each new connection, and sends it only over TLS with the server
-   * certificate verified. It may connect as exactly this user (`rds-db:connect`).
+   * certificate verified (`DatabaseTls.VERIFY_FULL`, the only `tls` it accepts). It may connect as exactly
+   * this user (`rds-db:connect`).
    *
    * The user needs the `rds_iam` role (`GRANT rds_iam TO refresher`), and the database or proxy needs IAM
    * authentication enabled.
@@ -62,117 +94,117 @@ export abstract class DatabaseAuthentication {
    * @param username the database user
    * @see https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.IAMDBAuth.html
    */
-  public static iam(username: string): DatabaseAuthentication {
-    checkNotBlank('DatabaseAuthentication.iam: `username`', username);
-    return new IamAuthentication(username);
+  public static fromIam(username: string): DatabaseAuthentication {
+    checkNotBlank('DatabaseAuthentication.fromIam: `username`', username);
+    return new DatabaseAuthentication(new IamAuthentication(username));
   }
 
   /**
-   * For test stacks only: put the user name and password in the refresh compute's environment as the libpq
-   * variables `PGUSER` and `PGPASSWORD`, with `PGHOST`, `PGPORT`, `PGDATABASE` (and `PGSSLMODE`) from the
-   * database. No secret is read.
+   * Log in with a user name and password that the refresh compute gets in its environment, as the libpq
+   * variables `PGUSER` and `PGPASSWORD` (with `PGHOST`, `PGPORT`, `PGDATABASE` and `PGSSLMODE` from the
+   * database). No secret is read.
    *
-   * The password is visible to anyone who can read the function's configuration or the template.
-   * Use {@link DatabaseAuthentication.secret} or {@link DatabaseAuthentication.iam} for any database that
-   * holds real data.
+   * The password is resolved into the function's or task's configuration and the CloudFormation template, where
+   * anyone who can read them sees it: meant for test stacks. Use {@link DatabaseAuthentication.fromSecret} or
+   * {@link DatabaseAuthentication.fromIam} for any database that holds real data.
+   *
+   * @param username the database user
+   * @param password the user's password, e.g. `SecretValue.unsafePlainText('...')` or a CloudFormation parameter
    */
-  public static plaintextPassword(props: PlaintextPasswordProps): DatabaseAuthentication {
-    return new PlaintextPasswordAuthentication(props);
+  public static fromPassword(username: string, password: SecretValue): DatabaseAuthentication {
+    checkNotBlank('DatabaseAuthentication.fromPassword: `username`', username);
+    return new DatabaseAuthentication(new PasswordAuthentication(username, password));
   }
 
-  /** @internal */
-  public abstract readonly _kind: 'secret' | 'iam' | 'plaintext';
+  private constructor(private readonly strategy: AuthenticationStrategy) {}
 
   /**
-   * Grants the grantee what it needs to log in and returns the compute's database environment variables.
+   * Checks the authentication against the database, and returns the refresh compute's database environment and
+   * what its principal must be granted.
    *
    * @internal
    */
-  public abstract _bind(grantee: iam.IGrantable, database: DatabaseAccess): Record<string, string>;
-}
-
-/** Where the database is and how the refresh compute may connect to it as a user, as the authentication sees it. */
-interface DatabaseAccess {
-  readonly host: string;
-  readonly port: string;
-  readonly databaseName?: string;
-  readonly verifyServerCertificate?: boolean;
-  /** Grants `rds-db:connect` as the user, on the database itself. */
-  readonly grantConnect: (grantee: iam.IGrantable, username: string) => void;
-}
-
-class SecretAuthentication extends DatabaseAuthentication {
-  public readonly _kind = 'secret';
-
-  constructor(private readonly secret: secretsmanager.ISecret) {
-    super();
+  public _bind(database: DatabaseAccess): BoundAuthentication {
+    return this.strategy.bind(database);
   }
+}
 
-  public _bind(grantee: iam.IGrantable, database: DatabaseAccess): Record<string, string> {
-    this.secret.grantRead(grantee);
-    // grantRead puts the decrypt permission in the key policy when it can change it, and adds
-    // nothing for an imported key; this identity statement covers both, through Secrets Manager only.
-    if (this.secret.encryptionKey) {
-      grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
-        actions: ['kms:Decrypt'],
-        resources: [this.secret.encryptionKey.keyArn],
-        conditions: {
-          StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(this.secret).region}.amazonaws.com` },
-        },
-      }));
-    }
-    const tlsMode: TlsMode = database.verifyServerCertificate === false ? 'require' : 'verify-full';
+class SecretAuthentication implements AuthenticationStrategy {
+  constructor(private readonly secret: secretsmanager.ISecret) {}
+
+  public bind(database: DatabaseAccess): BoundAuthentication {
+    const secret = this.secret;
     return {
-      [RefreshEnv.SECRET_ARN]: this.secret.secretArn,
-      [RefreshEnv.DB_HOST]: database.host,
-      [RefreshEnv.DB_PORT]: database.port,
-      ...optional(RefreshEnv.DB_NAME, database.databaseName),
-      [RefreshEnv.TLS_MODE]: tlsMode,
+      environment: {
+        [RefreshEnv.SECRET_ARN]: secret.secretArn,
+        [RefreshEnv.DB_HOST]: database.host,
+        [RefreshEnv.DB_PORT]: database.port,
+        ...optional(RefreshEnv.DB_NAME, database.databaseName),
+        [RefreshEnv.TLS_MODE]: TLS_MODES[database.tls],
+      },
+      signsIamTokens: false,
+      grant: (grantee) => {
+        secret.grantRead(grantee);
+        // grantRead puts the decrypt permission in the key policy when it can change it, and adds
+        // nothing for an imported key; this identity statement covers both, through Secrets Manager only.
+        if (secret.encryptionKey) {
+          grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({
+            actions: ['kms:Decrypt'],
+            resources: [secret.encryptionKey.keyArn],
+            conditions: {
+              StringEquals: { 'kms:ViaService': `secretsmanager.${Stack.of(secret).region}.amazonaws.com` },
+            },
+          }));
+        }
+      },
     };
   }
 }
 
-class IamAuthentication extends DatabaseAuthentication {
-  public readonly _kind = 'iam';
+class IamAuthentication implements AuthenticationStrategy {
+  constructor(private readonly username: string) {}
 
-  constructor(private readonly username: string) {
-    super();
-  }
-
-  public _bind(grantee: iam.IGrantable, database: DatabaseAccess): Record<string, string> {
-    database.grantConnect(grantee, this.username);
-    return {
-      [RefreshEnv.IAM_USER]: this.username,
-      [RefreshEnv.DB_HOST]: database.host,
-      [RefreshEnv.DB_PORT]: database.port,
-      ...optional(RefreshEnv.DB_NAME, database.databaseName),
-      [RefreshEnv.TLS_MODE]: 'verify-full',
-    };
-  }
-}
-
-class PlaintextPasswordAuthentication extends DatabaseAuthentication {
-  public readonly _kind = 'plaintext';
-
-  constructor(private readonly props: PlaintextPasswordProps) {
-    super();
-    checkNotBlank('DatabaseAuthentication.plaintextPassword: `username`', props.username);
-    const sslMode = props.sslMode;
-    if (sslMode !== undefined && !Token.isUnresolved(sslMode) && !LIBPQ_SSL_MODES.includes(sslMode)) {
+  public bind(database: DatabaseAccess): BoundAuthentication {
+    const { factory, grantConnect } = database;
+    if (database.tls !== DatabaseTls.VERIFY_FULL) {
       throw new Error(
-        `DatabaseAuthentication.plaintextPassword: \`sslMode\` must be one of ${LIBPQ_SSL_MODES.join(', ')}, got "${sslMode}"`,
+        `${factory}: \`tls\` must be DatabaseTls.VERIFY_FULL with DatabaseAuthentication.fromIam: ` +
+          `IAM tokens are sent only to a verified server, got ${tlsName(database.tls)}`,
       );
     }
-  }
-
-  public _bind(_grantee: iam.IGrantable, database: DatabaseAccess): Record<string, string> {
+    if (!grantConnect) {
+      throw new Error(`${factory}: ${database.noGrantConnect}`);
+    }
     return {
-      PGHOST: database.host,
-      PGPORT: database.port,
-      ...optional('PGDATABASE', database.databaseName),
-      PGUSER: this.props.username,
-      PGPASSWORD: this.props.password,
-      ...optional('PGSSLMODE', this.props.sslMode),
+      environment: {
+        [RefreshEnv.IAM_USER]: this.username,
+        [RefreshEnv.DB_HOST]: database.host,
+        [RefreshEnv.DB_PORT]: database.port,
+        ...optional(RefreshEnv.DB_NAME, database.databaseName),
+        [RefreshEnv.TLS_MODE]: TLS_MODES[database.tls],
+      },
+      signsIamTokens: true,
+      grant: (grantee) => grantConnect(grantee, this.username),
+    };
+  }
+}
+
+class PasswordAuthentication implements AuthenticationStrategy {
+  constructor(private readonly username: string, private readonly password: SecretValue) {}
+
+  public bind(database: DatabaseAccess): BoundAuthentication {
+    return {
+      // The engine reads the libpq variables when neither a secret nor an IAM user is set.
+      environment: {
+        PGHOST: database.host,
+        PGPORT: database.port,
+        ...optional('PGDATABASE', database.databaseName),
+        PGUSER: this.username,
+        PGPASSWORD: this.password.unsafeUnwrap(),
+        PGSSLMODE: TLS_MODES[database.tls],
+      },
+      signsIamTokens: false,
+      grant: () => undefined,
     };
   }
 }
@@ -194,19 +226,18 @@ export interface DatabaseOptions {
   readonly authentication?: DatabaseAuthentication;
 
   /**
-   * Whether the refresh compute verifies the database's TLS certificate (`verify-full`): against the
-   * Amazon RDS certificate authorities and the Amazon Trust Services roots of RDS Proxy, with the host
-   * name checked. The connection is always encrypted with a secret or IAM authentication; turn
-   * verification off only for servers whose certificate no such authority signed. IAM authentication
-   * always verifies.
+   * How the refresh compute secures its connection, with every authentication. Lower it to
+   * `DatabaseTls.REQUIRE` only for a server whose certificate no trusted authority signed, and to
+   * `DatabaseTls.DISABLE` only for a local test server. `DatabaseAuthentication.fromIam` accepts only
+   * `DatabaseTls.VERIFY_FULL`.
    *
-   * @default true
+   * @default DatabaseTls.VERIFY_FULL
    */
-  readonly verifyServerCertificate?: boolean;
+  readonly tls?: DatabaseTls;
 }
 
 /** Where a database outside this app is, for {@link OrchestratorDatabase.fromEndpoint}. */
-export interface DatabaseEndpointProps {
+export interface DatabaseEndpointOptions {
   /** The host name the refresh compute connects to, and that IAM tokens are signed for. */
   readonly host: string;
 
@@ -231,7 +262,7 @@ export interface DatabaseEndpointProps {
    * `DbiResourceId` (`db-...`), the cluster's `DbClusterResourceId` (`cluster-...`) or the proxy's ID
    * (`prx-...`). The RDS console shows it on the database's Configuration tab; the AWS CLI prints it with
    * `aws rds describe-db-instances --query 'DBInstances[].DbiResourceId'`. Required with
-   * {@link DatabaseAuthentication.iam}.
+   * {@link DatabaseAuthentication.fromIam}.
    *
    * @default - none: IAM authentication is not possible
    */
@@ -310,8 +341,8 @@ export class OrchestratorDatabase {
   /**
    * An RDS Proxy for PostgreSQL, on port 5432. The refresh compute is allowed to reach it when the proxy
    * has security groups (`DatabaseProxy`), and with IAM authentication may connect through it as the user.
-   * The run lock's transaction stays open for the whole run and each refresh is a transaction of its own, so
-   * a run uses up to `refresh.concurrency` + 1 of the proxy's database connections while it runs.
+   * The run lock's transaction stays open for the whole refresh run and each refresh is a transaction of its own,
+   * so a refresh run uses up to `refresh.concurrency` + 1 of the proxy's database connections while it runs.
    *
    * @param proxy the proxy
    * @param options `authentication` is required: a proxy has no secret of its own
@@ -337,7 +368,7 @@ export class OrchestratorDatabase {
    * @param endpoint the host, port, security groups to open and, for IAM authentication, resource ID
    * @param options `authentication` is required
    */
-  public static fromEndpoint(endpoint: DatabaseEndpointProps, options: DatabaseOptions = {}): OrchestratorDatabase {
+  public static fromEndpoint(endpoint: DatabaseEndpointOptions, options: DatabaseOptions = {}): OrchestratorDatabase {
     const factory = 'OrchestratorDatabase.fromEndpoint';
     const host = endpoint.host as string | undefined;
     if (host === undefined || (!Token.isUnresolved(host) && host.trim() === '')) {
@@ -360,60 +391,41 @@ export class OrchestratorDatabase {
           resources: [`arn:${Aws.PARTITION}:rds-db:${Aws.REGION}:${Aws.ACCOUNT_ID}:dbuser:${resourceId}/${username}`],
         }));
       },
-      noGrantConnect: '`resourceId` is required with DatabaseAuthentication.iam: `rds-db:connect` names it',
+      noGrantConnect: '`resourceId` is required with DatabaseAuthentication.fromIam: `rds-db:connect` names it',
     }, options);
   }
 
-  private readonly authentication: DatabaseAuthentication;
+  private readonly authentication: BoundAuthentication;
 
-  private constructor(private readonly definition: DatabaseDefinition, private readonly options: DatabaseOptions) {
+  private constructor(private readonly definition: DatabaseDefinition, options: DatabaseOptions) {
     const { factory } = definition;
     const databaseName = options.databaseName;
     checkNotBlank(`${factory}: \`databaseName\``, databaseName);
     const authentication = options.authentication
-      ?? (definition.defaultSecret && DatabaseAuthentication.secret(definition.defaultSecret));
+      ?? (definition.defaultSecret && DatabaseAuthentication.fromSecret(definition.defaultSecret));
     if (!authentication) {
       throw new Error(
         `${factory}: \`authentication\` is required: the database has no generated secret; ` +
-          'use DatabaseAuthentication.secret(secret) or DatabaseAuthentication.iam(username)',
+          'use DatabaseAuthentication.fromSecret(secret) or DatabaseAuthentication.fromIam(username)',
       );
     }
-    if (authentication._kind === 'iam') {
-      if (options.verifyServerCertificate === false) {
-        throw new Error(
-          `${factory}: \`verifyServerCertificate\` cannot be false with DatabaseAuthentication.iam: ` +
-            'IAM tokens are sent only to a verified server',
-        );
-      }
-      if (!definition.grantConnect) {
-        throw new Error(`${factory}: ${definition.noGrantConnect}`);
-      }
-    }
-    if (authentication._kind === 'plaintext' && options.verifyServerCertificate !== undefined) {
-      throw new Error(
-        `${factory}: \`verifyServerCertificate\` applies to DatabaseAuthentication.secret and .iam; ` +
-          `with DatabaseAuthentication.plaintextPassword set \`sslMode\` instead, got ${options.verifyServerCertificate}`,
-      );
-    }
-    this.authentication = authentication;
+    const { host, port, grantConnect, noGrantConnect } = definition;
+    this.authentication = authentication._bind({
+      factory, host, port, databaseName, tls: options.tls ?? DatabaseTls.VERIFY_FULL, grantConnect, noGrantConnect,
+    });
   }
 
   /**
-   * Grants the refresh compute's principal what it needs to log in, and returns its database environment.
-   * Every refresh compute (the Lambda function, a container task) binds through this and
+   * Grants the refresh compute's principal what it needs to log in, and returns how it logs in.
+   * Every refresh compute (the Lambda function, the ECS task) binds through this and
    * {@link _allowConnectionsFrom}.
    *
    * @internal
    */
-  public _bind(grantee: iam.IGrantable): Record<string, string> {
-    const { host, port, grantConnect } = this.definition;
-    return this.authentication._bind(grantee, {
-      host,
-      port,
-      databaseName: this.options.databaseName,
-      verifyServerCertificate: this.options.verifyServerCertificate,
-      grantConnect: (principal, username) => grantConnect!(principal, username),
-    });
+  public _bind(grantee: iam.IGrantable): DatabaseLogin {
+    const { environment, signsIamTokens } = this.authentication;
+    this.authentication.grant(grantee);
+    return { environment, signsIamTokens };
   }
 
   /**

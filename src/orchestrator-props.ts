@@ -9,8 +9,7 @@ import { Pipeline } from './pipeline';
 import { RefreshCompute } from './refresh-compute';
 import { ConcurrentRefresh, OverlapPolicy, ViewDependency } from './shared/refresh-policies';
 
-
-/** Settings of the materialized view refresh, passed to the refresh function. */
+/** Settings of the materialized view refresh, which every refresh run follows. */
 export interface RefreshOptions {
   /**
    * Refresh these materialized views, schema-qualified where needed (`reporting.daily_totals`).
@@ -30,7 +29,7 @@ export interface RefreshOptions {
 
   /**
    * How many views may be refreshed at once (1 to 64). Views wait for the views they depend on.
-   * Each refresh holds one database connection, and one more holds the run's lock.
+   * Each refresh holds one database connection, and one more holds the refresh run's run lock.
    *
    * @default 4
    */
@@ -44,32 +43,37 @@ export interface RefreshOptions {
   readonly concurrentRefresh?: ConcurrentRefresh;
 
   /**
-   * What a refresh does when another refresh of the same views (same database and selection) is going.
+   * What a refresh run does when another refresh run of the same views (same database and selection) holds
+   * their run lock.
    *
    * @default OverlapPolicy.WAIT
    */
   readonly overlapPolicy?: OverlapPolicy;
 
   /**
-   * How long to wait for another refresh's lock under `OverlapPolicy.WAIT`; a run that gets the lock
-   * within this time refreshes, one that does not ends as skipped. Must be shorter than `refreshTimeout`.
+   * How long a refresh run waits for the run lock of its views under `OverlapPolicy.WAIT`, once, before it
+   * refreshes anything: a refresh run that gets the lock within this time refreshes, one that does not ends as
+   * skipped. Must be shorter than the refresh compute's `timeout` or `runTimeout`. Not to be confused with
+   * `viewLockTimeout`, which bounds each view's REFRESH.
    *
    * @default Duration.minutes(5)
    */
-  readonly lockWaitTimeout?: Duration;
+  readonly runLockWaitTimeout?: Duration;
 
   /**
-   * PostgreSQL `lock_timeout` for each view refresh: how long a refresh waits for the locks on its
-   * view before the attempt fails and is retried.
+   * PostgreSQL `lock_timeout` for each view's REFRESH: how long one refresh waits for the locks on its
+   * view (held by readers or writers of the view) before the attempt fails and is retried. Not to be
+   * confused with `runLockWaitTimeout`, the wait for the whole refresh run's lock.
    *
    * @default Duration.minutes(1)
    */
-  readonly lockTimeout?: Duration;
+  readonly viewLockTimeout?: Duration;
 
   /**
-   * PostgreSQL `statement_timeout` for each view refresh. Must be shorter than `refreshTimeout`.
+   * PostgreSQL `statement_timeout` for each view's REFRESH. Must be shorter than the refresh compute's
+   * `timeout` or `runTimeout`.
    *
-   * @default - bounded only by the invocation's remaining time
+   * @default - bounded only by the refresh run's remaining time
    */
   readonly statementTimeout?: Duration;
 
@@ -82,7 +86,7 @@ export interface RefreshOptions {
 
   /**
    * Dependencies to follow besides those the catalog records. A view is refreshed after the views it is
-   * declared to depend on when both are in the run, and is skipped when one of them is not refreshed.
+   * declared to depend on when both are in the refresh run, and is skipped when one of them is not refreshed.
    * Every name must be a materialized view when the refresh runs.
    *
    * @default - only the dependencies the catalog records
@@ -93,19 +97,19 @@ export interface RefreshOptions {
    * Refresh only the views that read the tables the pipelines wrote.
    *
    * Each pipeline function returns the tables it changed as `changedTables`, e.g.
-   * `{ "changedTables": ["sales.orders"] }`. The run then refreshes the materialized views of the
+   * `{ "changedTables": ["sales.orders"] }`. The refresh run then refreshes the materialized views of the
    * configured set that read any of those tables, directly or through the dependencies the refresh
    * order follows (plain views, other views of the set, SQL-standard function bodies, `extraDependencies`),
    * in dependency order. When every pipeline returns an empty list, the refresh runs, refreshes
    * nothing and succeeds; its report says `nothing changed`.
    *
-   * A pipeline whose result has no `changedTables` list makes the run refresh the whole configured set,
+   * A pipeline whose result has no `changedTables` list makes the refresh run refresh the whole configured set,
    * as without this setting; the report's `selection.reason` names the pipeline.
    *
    * With `RefreshCompute.fargate()` the task gets the same event as JSON in its environment, through the
    * RunTask container overrides, which ECS limits to 8,192 characters (the task token included): keep the
-   * changed tables of one run within about 7,000 characters of JSON, or the task cannot start and the run
-   * fails without refreshing.
+   * changed tables of one execution within about 7,000 characters of JSON, or the task cannot start and the
+   * execution fails without refreshing.
    *
    * @default false
    */
@@ -117,11 +121,11 @@ export interface FreshnessOptions {
   /**
    * The longest time without a successful refresh run before the freshness alarm fires, in whole
    * minutes, up to 7 days; beyond 1 day in whole hours (the limits of CloudWatch alarms). Allow for
-   * the schedule's interval and a run's length: for a daily run, for example, `Duration.hours(26)`.
+   * the schedule's interval and an execution's length: for a daily schedule, for example, `Duration.hours(26)`.
    *
-   * A run counts when it refreshed every view it selected, also when nothing changed. A failed run, a
-   * run skipped because another was going, a disabled schedule or a run that never starts all leave
-   * the alarm to fire.
+   * A refresh run counts when it refreshed every view it selected, also when nothing changed. A failed
+   * refresh run, an execution or refresh run skipped because another was going, a disabled schedule or an
+   * execution that never reaches the refresh all leave the alarm to fire.
    */
   readonly maxAge: Duration;
 
@@ -139,10 +143,10 @@ export interface FreshnessOptions {
   readonly views?: string[];
 }
 
-/** When the orchestration runs on its own. */
+/** When the state machine starts executions on its own. */
 export interface OrchestratorSchedule {
   /**
-   * When to run: a cron or rate expression and its time zone, for example
+   * When to start an execution: a cron or rate expression and its time zone, for example
    * `ScheduleExpression.cron({ hour: '5', minute: '30', timeZone: TimeZone.EUROPE_LONDON })`.
    */
   readonly expression: scheduler.ScheduleExpression;
@@ -155,7 +159,7 @@ export interface OrchestratorSchedule {
   readonly enabled?: boolean;
 
   /**
-   * The execution input of scheduled runs, which every pipeline receives.
+   * The input of scheduled executions, which every pipeline receives.
    *
    * @default - an empty object
    */
@@ -169,30 +173,30 @@ export interface ItcOrchestratorProps {
    */
   readonly pipelines: Pipeline[];
 
-  /** The VPC the refresh function runs in: one that can reach the database. */
+  /** The VPC the refresh function or task runs in: one that can reach the database. */
   readonly vpc: ec2.IVpc;
 
   /**
-   * Where in the VPC the refresh function runs. With a secret, the subnets need a route to Secrets
+   * Where in the VPC the refresh function or task runs. With a secret, the subnets need a route to Secrets
    * Manager (a NAT gateway or an interface endpoint); IAM authentication signs its tokens in the
    * function and needs no route to AWS.
-   * Public subnets are refused: a Lambda function there gets no public IP address, so the internet
-   * gateway would not take it to Secrets Manager. Choose private subnets, or isolated subnets with a
-   * Secrets Manager interface endpoint.
+   * Public subnets are refused (by aws-lambda for the function), unless the Fargate task gets a public IP
+   * address there (`assignPublicIp`): without one, the internet gateway would not take it to Secrets Manager.
+   * Choose private subnets, or isolated subnets with a Secrets Manager interface endpoint.
    *
    * @default - the VPC's private subnets
    */
   readonly vpcSubnets?: ec2.SubnetSelection;
 
   /**
-   * Security groups of the refresh function.
+   * Security groups of the refresh function or task.
    *
    * @default - a new security group that allows all outbound traffic
    */
   readonly securityGroups?: ec2.ISecurityGroup[];
 
   /**
-   * The database whose materialized views are refreshed: where it is, how the refresh function logs in,
+   * The database whose materialized views are refreshed: where it is, how the refresh compute logs in,
    * and the network path to it, which the orchestrator opens: `OrchestratorDatabase.fromInstance`,
    * `fromCluster`, `fromProxy` or `fromEndpoint`.
    */
@@ -201,33 +205,17 @@ export interface ItcOrchestratorProps {
   /**
    * Which views to refresh and how.
    *
-   * @default - every materialized view, with the refresh function's defaults
+   * @default - every materialized view, with the refresh engine's defaults
    */
   readonly refresh?: RefreshOptions;
 
   /**
-   * What runs the refresh: a Lambda function, at most 15 minutes per run, or an ECS Fargate task
-   * for longer runs (see "Long refreshes" in the README).
+   * What runs the refresh: a Lambda function, at most 15 minutes per refresh run, or an ECS Fargate task
+   * for longer refresh runs (see "Long refreshes" in the README).
    *
    * @default RefreshCompute.lambda()
    */
   readonly refreshCompute?: RefreshCompute;
-
-  /**
-   * Memory of the refresh function, in MiB (128 to 10240). The same as `memorySize` of
-   * `RefreshCompute.lambda()`, and not allowed together with `refreshCompute`.
-   *
-   * @default 256
-   */
-  readonly refreshMemorySize?: number;
-
-  /**
-   * Timeout of the refresh function (1 second to 15 minutes). The same as `timeout` of
-   * `RefreshCompute.lambda()`, and not allowed together with `refreshCompute`.
-   *
-   * @default Duration.minutes(15)
-   */
-  readonly refreshTimeout?: Duration;
 
   /**
    * Retention of the log groups of the refresh function or task and of the state machine.
@@ -252,14 +240,14 @@ export interface ItcOrchestratorProps {
   readonly logExecutionData?: boolean;
 
   /**
-   * Whether the state machine and the refresh function send traces to AWS X-Ray.
+   * Whether the state machine and the refresh function send traces to AWS X-Ray (the ECS task sends none).
    *
    * @default false
    */
   readonly tracingEnabled?: boolean;
 
   /**
-   * Run the orchestration on an EventBridge Scheduler schedule.
+   * Start executions on an EventBridge Scheduler schedule.
    *
    * @default - no schedule: start executions yourself
    */
@@ -274,17 +262,17 @@ export interface ItcOrchestratorProps {
   readonly alarmTopic?: sns.ITopic;
 
   /**
-   * Whether to raise an alarm when a refresh run ends as skipped because another run of the same views held
-   * their run lock, so its views were not refreshed (the `RunsSkippedByLock` metric). It notifies `alarmTopic`.
-   * Runs skipped by the state machine's own overlap check (`skipOverlappingRuns`) do not count. Needs the
-   * refresh function: not available with `RefreshCompute.fargate()`.
+   * Whether to raise an alarm when a refresh run ends as skipped because another refresh run of the same views
+   * held their run lock, so its views were not refreshed (the `RunsSkippedByLock` metric). It notifies
+   * `alarmTopic`. Executions skipped by the state machine's own overlap check (`skipOverlappingExecutions`) do
+   * not count. Needs the refresh function: not available with `RefreshCompute.fargate()`.
    *
    * @default false
    */
-  readonly alarmOnRunsSkippedByLock?: boolean;
+  readonly alarmOnRefreshRunsSkippedByLock?: boolean;
 
   /**
-   * Alarms that fire when no run has refreshed the views within a maximum age, and optionally per
+   * Alarms that fire when no refresh run has refreshed the views within a maximum age, and optionally per
    * view. They notify `alarmTopic` like the other alarms. They rest on the metrics the refresh function
    * emits, so they need it: not available with `RefreshCompute.fargate()`.
    *
@@ -304,18 +292,18 @@ export interface ItcOrchestratorProps {
   readonly resourcePrefix?: string;
 
   /**
-   * Whether a run ends at once as skipped while an earlier run of the state machine is still going.
-   * When false, runs may overlap, and the refresh function's `overlapPolicy` decides at the database.
+   * Whether an execution ends at once as skipped while an earlier execution of the state machine is still
+   * going. When false, executions may overlap, and `refresh.overlapPolicy` decides at the database.
    *
    * @default true
    */
-  readonly skipOverlappingRuns?: boolean;
+  readonly skipOverlappingExecutions?: boolean;
 
   /**
-   * The maximum duration of a run, in whole seconds. A longer run ends as timed out and raises the
-   * timed-out alarm.
+   * The maximum duration of an execution, in whole seconds. A longer execution ends as timed out and raises
+   * the timed-out alarm.
    *
-   * @default - no limit: each task is bounded by its function's timeout and retries
+   * @default - no limit: each state is bounded by its function's or task's timeout and retries
    */
   readonly executionTimeout?: Duration;
 

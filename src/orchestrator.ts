@@ -12,25 +12,22 @@ import { Construct } from 'constructs';
 import type { ItcOrchestratorProps, OrchestratorSchedule } from './orchestrator-props';
 import { ExecutionAlarm, createExecutionAlarms } from './private/alarms';
 import { createFreshnessAlarms, reportViewName } from './private/freshness-alarms';
-import { SCHEDULE_NAME_SUFFIX, validateOrchestratorProps } from './private/orchestrator-validation';
-import { checkPipelineEnvironment } from './private/pipeline-environment';
-import { LambdaSettings, refreshComputeSettings } from './private/refresh-compute-settings';
+import { SCHEDULE_NAME_SUFFIX, validateOrchestratorProps, validateRefreshComputeFit } from './private/orchestrator-validation';
+import type { BoundRefreshCompute } from './private/refresh-compute-binding';
 import { refreshEnvironment } from './private/refresh-environment';
-import { RefreshFunction } from './private/refresh-function';
-import { createRefreshRole } from './private/refresh-role';
-import { createRefreshTask, grantRunRefreshTask, RefreshTask } from './private/refresh-task';
 import { claimResourcePrefix } from './private/resource-names';
+import { RefreshCompute } from './refresh-compute';
 import { RefreshMetric } from './shared/contract';
 import { buildOrchestrationDefinition } from './state-machine/definition';
-import { RefreshTarget } from './state-machine/refresh-step';
 
 /**
  * Runs data pipelines in parallel on AWS Step Functions, then refreshes the PostgreSQL
  * materialized views they feed.
  *
- * A run first checks that no earlier run is still going (and ends as skipped if one is), then
- * invokes every pipeline Lambda function with the execution input, and when all succeeded invokes
- * the refresh function in the VPC. The run's output is the refresh report.
+ * Each execution of the state machine first checks that no earlier execution is still going (and ends as
+ * skipped if one is), then invokes every pipeline Lambda function with the execution input, and when all
+ * succeeded starts a refresh run: the refresh function in the VPC, or the refresh task on ECS Fargate. The
+ * execution's output is the refresh run's report.
  *
  * @example
  * declare const vpc: ec2.IVpc;
@@ -52,7 +49,10 @@ import { RefreshTarget } from './state-machine/refresh-step';
  * });
  */
 export class ItcOrchestrator extends Construct implements ec2.IConnectable {
-  /** The state machine that runs the pipelines and the refresh. */
+  /**
+   * The state machine that runs the pipelines and the refresh. Its own `metric*()` methods measure its
+   * executions (`metricFailed()`, `metricSucceeded()`, ...).
+   */
   public readonly stateMachine: sfn.StateMachine;
 
   /**
@@ -76,11 +76,16 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
    */
   public readonly connections: ec2.Connections;
 
-  /** The schedule that starts runs, if one was configured. */
+  /** The schedule that starts executions, if one was configured. */
   public readonly schedule?: scheduler.ISchedule;
 
-  /** Alarms on executions failed, timed out, aborted and throttled, on runs skipped for the run lock if enabled, and the `freshness` alarms. */
+  /**
+   * Alarms on executions failed, timed out, aborted and throttled, on refresh runs skipped for the run lock if
+   * enabled, and the `freshness` alarms.
+   */
   public readonly alarms: cloudwatch.IAlarm[];
+
+  private readonly refreshCompute: BoundRefreshCompute;
 
   constructor(scope: Construct, id: string, props: ItcOrchestratorProps) {
     super(scope, id);
@@ -91,163 +96,117 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     const removalPolicy = props.removalPolicy ?? RemovalPolicy.DESTROY;
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
 
-    const compute = refreshComputeSettings(props);
-    let refresh: RefreshTarget;
-    if (compute.kind === 'fargate') {
-      const task = createRefreshTask(this, {
-        settings: compute,
-        vpc: props.vpc,
-        vpcSubnets: props.vpcSubnets,
-        securityGroups: props.securityGroups,
-        resourcePrefix: prefix,
-        retention,
-        removalPolicy,
-        environment: { ...refreshEnvironment(this, props.refresh ?? {}), POWERTOOLS_SERVICE_NAME: 'itc-orchestrator', POWERTOOLS_METRICS_NAMESPACE: RefreshMetric.NAMESPACE },
-        bindCredentials: (grantee) => props.database._bind(grantee),
-      });
-      this.refreshTaskDefinition = task.taskDefinition;
-      this.connections = new ec2.Connections({ securityGroups: task.securityGroups });
-      refresh = { task };
-    } else {
-      const refreshLogGroup = new logs.LogGroup(this, 'RefreshLogGroup', {
-        logGroupName: prefix ? `/aws/lambda/${prefix}-refresh` : undefined,
-        retention,
-        removalPolicy,
-      });
-      const refreshFunction = this.createRefreshFunction(props, compute, refreshLogGroup);
-      this.refreshFunction = refreshFunction;
-      this.connections = refreshFunction.connections;
-      refresh = { fn: refreshFunction };
-    }
+    const compute = (props.refreshCompute ?? RefreshCompute.lambda())._bind(this, {
+      vpc: props.vpc,
+      vpcSubnets: props.vpcSubnets,
+      securityGroups: props.securityGroups,
+      resourcePrefix: prefix,
+      retention,
+      removalPolicy,
+      tracingEnabled: props.tracingEnabled ?? false,
+      environment: { ...refreshEnvironment(this, props.refresh ?? {}), POWERTOOLS_METRICS_NAMESPACE: RefreshMetric.NAMESPACE },
+      bindDatabase: (grantee) => props.database._bind(grantee),
+      checkFit: (limits) => validateRefreshComputeFit(props, limits),
+    });
+    this.refreshCompute = compute;
+    this.refreshFunction = compute.refreshFunction;
+    this.refreshTaskDefinition = compute.taskDefinition;
+    this.connections = compute.connections;
     props.database._allowConnectionsFrom(this);
 
-    this.stateMachine = this.createStateMachine(props, refresh, retention, removalPolicy);
+    this.stateMachine = this.createStateMachine(props, compute, retention, removalPolicy);
     this.alarms = this.createAlarms(props);
     if (props.schedule) {
       this.schedule = this.createSchedule(props.schedule, prefix);
     }
   }
 
-  /** Allows the grantee to start runs of the orchestration. */
+  /** Allows the grantee to start executions of the state machine. */
   public grantStartExecution(grantee: iam.IGrantable): iam.Grant {
     return this.stateMachine.grantStartExecution(grantee);
   }
 
-  /** The number of runs that failed. */
-  public metricFailed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.stateMachine.metricFailed(props);
-  }
-
-  /** The number of runs that timed out. */
-  public metricTimedOut(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.stateMachine.metricTimedOut(props);
-  }
-
-  /** The number of runs that were aborted. */
-  public metricAborted(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.stateMachine.metricAborted(props);
-  }
-
-  /** The number of runs that Step Functions throttled. */
-  public metricThrottled(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.stateMachine.metricThrottled(props);
-  }
-
   /**
-   * The number of refresh runs that ended as skipped because another run of the same views held their run
-   * lock, so their views were not refreshed. Published by the refresh function (Embedded Metric Format);
-   * not available when the refresh runs as an ECS task (`RefreshCompute.fargate()`).
+   * A metric the refresh engine publishes, in its namespace (`ItcOrchestrator`) with the dimensions of this
+   * orchestrator's refresh function (`service`, `FunctionName`). Per refresh run the engine publishes
+   * `ViewsRefreshed`, `ViewsFailed`, `ViewsSkipped`, `RunDuration` (milliseconds), `RunsSucceeded` and
+   * `RunsSkippedByLock`, and per refreshed view `ViewRefreshed` with the `View` dimension as well, which
+   * `props.dimensionsMap` adds (or use `metricViewRefreshed()`).
    *
+   * The refresh function publishes them as Embedded Metric Format; the refresh task on ECS
+   * (`RefreshCompute.fargate()`) publishes none that CloudWatch extracts, so this throws then.
+   *
+   * @param metricName the metric's name, e.g. `ViewsFailed`
    * @default - the sum over 5 minutes
    */
-  public metricRunsSkippedByLock(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    if (!this.refreshFunction) {
-      throw new Error('`metricRunsSkippedByLock()` needs the refresh function (RefreshCompute.lambda()): '
-        + 'the refresh task on ECS writes its logs through the awslogs driver, from which CloudWatch extracts no embedded metrics');
-    }
-    return new cloudwatch.Metric({
-      namespace: RefreshMetric.NAMESPACE,
-      metricName: RefreshMetric.RUNS_SKIPPED_BY_LOCK,
-      dimensionsMap: { service: RefreshMetric.SERVICE, [RefreshMetric.FUNCTION_DIMENSION]: this.refreshFunction.functionName },
-      statistic: cloudwatch.Stats.SUM,
-      ...props,
-    });
-  }
-
-  /** The number of runs that succeeded, including runs skipped because an earlier run was going. */
-  public metricSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.stateMachine.metricSucceeded(props);
-  }
-
-  /** The number of materialized views the refresh function refreshed (sum over the period). */
-  public metricViewsRefreshed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.refreshMetric(RefreshMetric.VIEWS_REFRESHED, {}, props);
-  }
-
-  /**
-   * The number of refresh runs that refreshed every view they selected, including runs in which nothing
-   * changed (sum over the period). The `freshness` alarm watches it.
-   */
-  public metricRefreshRunsSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.refreshMetric(RefreshMetric.RUN_SUCCEEDED, {}, props);
-  }
-
-  /**
-   * The number of successful refreshes of one materialized view (sum over the period).
-   *
-   * @param view the view, schema-qualified, e.g. `reporting.daily_totals`; read as in SQL and named as the
-   * refresh report names it (`format('%I.%I')`), so `Reporting.Order` is `reporting."order"`
-   */
-  public metricViewRefreshed(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    return this.refreshMetric(RefreshMetric.VIEW_REFRESHED, { [RefreshMetric.VIEW_DIMENSION]: reportViewName(view, 'view') }, props);
-  }
-
-  private refreshMetric(metricName: string, dimensions: Record<string, string>, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
-    if (!this.refreshFunction) {
-      throw new Error(`The ${metricName} metric needs the refresh function (RefreshCompute.lambda()): `
-        + 'the refresh task publishes no metrics per function');
-    }
+  public metric(metricName: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    const dimensions = this.refreshMetricDimensions(`\`metric('${metricName}')\``);
     return new cloudwatch.Metric({
       namespace: RefreshMetric.NAMESPACE,
       metricName,
       statistic: cloudwatch.Stats.SUM,
       ...props,
-      dimensionsMap: {
-        service: RefreshMetric.SERVICE,
-        [RefreshMetric.FUNCTION_DIMENSION]: this.refreshFunction.functionName,
-        ...dimensions,
-        ...props?.dimensionsMap,
-      },
+      dimensionsMap: { ...dimensions, ...props?.dimensionsMap },
     });
   }
 
-  private createRefreshFunction(props: ItcOrchestratorProps, compute: LambdaSettings, logGroup: logs.LogGroup): lambda.Function {
-    const role = createRefreshRole(this, 'RefreshFunctionRole', logGroup);
-    const databaseEnvironment = props.database._bind(role);
+  /**
+   * The number of refresh runs that ended as skipped because another refresh run of the same views held their
+   * run lock, so their views were not refreshed. Not available with `RefreshCompute.fargate()`.
+   *
+   * @default - the sum over 5 minutes
+   */
+  public metricRefreshRunsSkippedByLock(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    this.refreshMetricDimensions('`metricRefreshRunsSkippedByLock()`');
+    return this.metric(RefreshMetric.RUNS_SKIPPED_BY_LOCK, props);
+  }
 
-    return new RefreshFunction(this, 'RefreshFunction', {
-      functionName: props.resourcePrefix ? `${props.resourcePrefix}-refresh` : undefined,
-      description: 'Refreshes the PostgreSQL materialized views after the pipelines ran',
-      role,
-      vpc: props.vpc,
-      vpcSubnets: props.vpcSubnets,
-      securityGroups: props.securityGroups,
-      memorySize: compute.memorySize,
-      timeout: compute.timeout,
-      architecture: lambda.Architecture.ARM_64,
-      logGroup,
-      loggingFormat: lambda.LoggingFormat.JSON,
-      tracing: props.tracingEnabled ? lambda.Tracing.ACTIVE : undefined,
-      environment: {
-        ...databaseEnvironment,
-        ...refreshEnvironment(this, props.refresh ?? {}),
-        POWERTOOLS_SERVICE_NAME: 'itc-orchestrator',
-        POWERTOOLS_METRICS_NAMESPACE: RefreshMetric.NAMESPACE,
-      },
+  /**
+   * The number of materialized views the refresh runs refreshed. Not available with `RefreshCompute.fargate()`.
+   *
+   * @default - the sum over 5 minutes
+   */
+  public metricViewsRefreshed(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    this.refreshMetricDimensions('`metricViewsRefreshed()`');
+    return this.metric(RefreshMetric.VIEWS_REFRESHED, props);
+  }
+
+  /**
+   * The number of refresh runs that refreshed every view they selected, including refresh runs in which nothing
+   * changed. The `freshness` alarm watches it. Not available with `RefreshCompute.fargate()`.
+   *
+   * @default - the sum over 5 minutes
+   */
+  public metricRefreshRunsSucceeded(props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    this.refreshMetricDimensions('`metricRefreshRunsSucceeded()`');
+    return this.metric(RefreshMetric.RUN_SUCCEEDED, props);
+  }
+
+  /**
+   * The number of successful refreshes of one materialized view. Not available with `RefreshCompute.fargate()`.
+   *
+   * @param view the view, schema-qualified, e.g. `reporting.daily_totals`; read as in SQL and named as the
+   * refresh report names it (`format('%I.%I')`), so `Reporting.Order` is `reporting."order"`
+   * @default - the sum over 5 minutes
+   */
+  public metricViewRefreshed(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    this.refreshMetricDimensions('`metricViewRefreshed()`');
+    return this.metric(RefreshMetric.VIEW_REFRESHED, {
+      ...props,
+      dimensionsMap: { [RefreshMetric.VIEW_DIMENSION]: reportViewName(view, 'view'), ...props?.dimensionsMap },
     });
   }
 
-  private createStateMachine(props: ItcOrchestratorProps, refresh: RefreshTarget, retention: logs.RetentionDays,
+  /** The dimensions of the refresh engine's metrics, or an error naming `what` needs them. */
+  private refreshMetricDimensions(what: string): Record<string, string> {
+    const { metricDimensions, noMetricsReason } = this.refreshCompute;
+    if (!metricDimensions) {
+      throw new Error(`${what} needs the refresh function (RefreshCompute.lambda()): ${noMetricsReason}`);
+    }
+    return metricDimensions;
+  }
+
+  private createStateMachine(props: ItcOrchestratorProps, compute: BoundRefreshCompute, retention: logs.RetentionDays,
     removalPolicy: RemovalPolicy): sfn.StateMachine {
     const prefix = props.resourcePrefix;
     // Step Functions writes logs through CloudWatch Logs resource policies, which require this name form.
@@ -259,17 +218,15 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     });
 
     const definitionScope = new Construct(this, 'Definition');
-    const pipelines = props.pipelines.map((pipeline, index) => {
-      const fn = pipeline._bind(this, `Pipeline${index}`);
-      checkPipelineEnvironment(this, pipeline.name, fn);
-      return { name: pipeline.name, fn };
-    });
-    const skipOverlappingRuns = props.skipOverlappingRuns ?? true;
+    const onlyChangedTables = props.refresh?.onlyChangedTables ?? false;
+    const pipelines = props.pipelines.map((pipeline, index) =>
+      pipeline._bind(this, { id: `Pipeline${index}`, definitionScope, readChangedTables: onlyChangedTables }));
+    const skipOverlappingExecutions = props.skipOverlappingExecutions ?? true;
     const definition = buildOrchestrationDefinition(definitionScope, {
       pipelines,
-      refresh,
-      skipOverlappingRuns,
-      onlyChangedTables: props.refresh?.onlyChangedTables ?? false,
+      refresh: compute.refreshState(definitionScope, onlyChangedTables),
+      skipOverlappingExecutions,
+      onlyChangedTables,
     });
 
     const stateMachine = new sfn.StateMachine(this, 'StateMachine', {
@@ -286,10 +243,8 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       },
     });
 
-    if ('task' in refresh) {
-      this.grantRefreshTask(stateMachine, refresh.task);
-    }
-    if (skipOverlappingRuns) {
+    compute.grantRun(stateMachine);
+    if (skipOverlappingExecutions) {
       // A separate policy: the state machine's own policy cannot name the state machine without
       // a circular dependency, and the permission is needed only once executions run.
       new iam.Policy(this, 'ListOwnExecutions', {
@@ -305,25 +260,20 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     return stateMachine;
   }
 
-  /** The state machine starts the task; the task answers it, and nothing else may. */
-  private grantRefreshTask(stateMachine: sfn.StateMachine, task: RefreshTask): void {
-    grantRunRefreshTask(stateMachine.role, task);
-    stateMachine.grantTaskResponse(task.taskRole);
-  }
-
   private createAlarms(props: ItcOrchestratorProps): cloudwatch.IAlarm[] {
+    const machine = this.stateMachine;
     const alarms: ExecutionAlarm[] = [
-      { id: 'ExecutionsFailedAlarm', nameSuffix: 'executions-failed', metric: this.metricFailed(), description: 'A run failed' },
-      { id: 'ExecutionsTimedOutAlarm', nameSuffix: 'executions-timed-out', metric: this.metricTimedOut(), description: 'A run timed out' },
-      { id: 'ExecutionsAbortedAlarm', nameSuffix: 'executions-aborted', metric: this.metricAborted(), description: 'A run was aborted' },
-      { id: 'ExecutionsThrottledAlarm', nameSuffix: 'executions-throttled', metric: this.metricThrottled(), description: 'Step Functions throttled a run' },
+      { id: 'ExecutionsFailedAlarm', nameSuffix: 'executions-failed', metric: machine.metricFailed(), description: 'An execution failed' },
+      { id: 'ExecutionsTimedOutAlarm', nameSuffix: 'executions-timed-out', metric: machine.metricTimedOut(), description: 'An execution timed out' },
+      { id: 'ExecutionsAbortedAlarm', nameSuffix: 'executions-aborted', metric: machine.metricAborted(), description: 'An execution was aborted' },
+      { id: 'ExecutionsThrottledAlarm', nameSuffix: 'executions-throttled', metric: machine.metricThrottled(), description: 'Step Functions throttled an execution' },
     ];
-    if (props.alarmOnRunsSkippedByLock) {
+    if (props.alarmOnRefreshRunsSkippedByLock) {
       alarms.push({
         id: 'RunsSkippedByLockAlarm',
         nameSuffix: 'runs-skipped-by-lock',
-        metric: this.metricRunsSkippedByLock(),
-        description: 'A refresh run was skipped because another run of the same views held their run lock; its views were not refreshed',
+        metric: this.metricRefreshRunsSkippedByLock(),
+        description: 'A refresh run was skipped because another refresh run of the same views held their run lock; its views were not refreshed',
       });
     }
     const freshness = props.freshness ? createFreshnessAlarms(this, {
@@ -342,11 +292,11 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       assumedBy: new iam.ServicePrincipal('scheduler.amazonaws.com', {
         conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
       }),
-      description: 'Starts runs of the ITC orchestrator on its schedule',
+      description: 'Starts executions of the ITC orchestrator on its schedule',
     });
     return new scheduler.Schedule(this, 'Schedule', {
       scheduleName: prefix ? `${prefix}${SCHEDULE_NAME_SUFFIX}` : undefined,
-      description: 'Starts a run of the ITC orchestrator',
+      description: 'Starts an execution of the ITC orchestrator',
       schedule: schedule.expression,
       enabled: schedule.enabled ?? true,
       target: new schedulerTargets.StepFunctionsStartExecution(this.stateMachine, {

@@ -1,6 +1,18 @@
 import { Token } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { Construct } from 'constructs';
+import { checkPipelineEnvironment } from './private/pipeline-environment';
+import { BoundPipeline, pipelineBranch } from './state-machine/pipelines';
+
+/** What the orchestrator gives a pipeline to bind with. */
+interface PipelineBindContext {
+  /** The construct id under which a function given by ARN is imported. */
+  readonly id: string;
+  /** Where the pipeline's states are created. */
+  readonly definitionScope: Construct;
+  /** Whether the branch reads the `changedTables` its function returns. */
+  readonly readChangedTables: boolean;
+}
 
 /** Pipeline names appear in state names and in failure causes, so they stay short and plain. */
 const PIPELINE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9 _.+-]*$/;
@@ -12,8 +24,9 @@ const FUNCTION_ARN_PATTERN = /^arn:[a-z-]+:lambda:[a-z0-9-]+:\d{12}:function:[A-
  * A data pipeline: a named Lambda function that the orchestrator runs in parallel with the other
  * pipelines before it refreshes the materialized views.
  *
- * Each pipeline receives the execution input as its event. A pipeline fails by throwing. Its result
- * is used only with `refresh.onlyChangedTables`, where its `changedTables` field names the tables it wrote.
+ * Each pipeline receives the execution input as its event. A pipeline fails by throwing, which fails the
+ * execution once every pipeline has finished. Its result is used only with `refresh.onlyChangedTables`, where
+ * its `changedTables` field names the tables it wrote.
  *
  * @example
  * declare const demandFunction: lambda.IFunction;
@@ -62,12 +75,15 @@ export class Pipeline {
   }
 
   /**
-   * The function to invoke, imported under `scope` when the pipeline was given by ARN.
+   * The pipeline's branch of the state machine, which invokes its function: imported under `scope` when the
+   * pipeline was given by ARN, and checked against the orchestrator's stack.
    *
    * @internal
    */
-  public _bind(scope: Construct, id: string): lambda.IFunction {
-    return this.resolveFunction(scope, id);
+  public _bind(scope: Construct, context: PipelineBindContext): BoundPipeline {
+    const fn = this.resolveFunction(scope, context.id);
+    checkPipelineEnvironment(scope, this.name, fn);
+    return { name: this.name, branch: pipelineBranch(context.definitionScope, this.name, fn, context.readChangedTables) };
   }
 }
 

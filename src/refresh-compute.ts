@@ -1,8 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
+import { Construct } from 'constructs';
+import { LambdaRefreshStrategy } from './private/lambda-refresh';
+import type { BoundRefreshCompute, RefreshComputeContext, RefreshComputeStrategy } from './private/refresh-compute-binding';
+import { FargateRefreshStrategy } from './private/refresh-task';
 
-/** Settings of the refresh as a Lambda function. */
-export interface LambdaRefreshComputeProps {
+/** Options of {@link RefreshCompute.lambda}. */
+export interface LambdaRefreshComputeOptions {
   /**
    * Memory of the refresh function, in MiB (128 to 10240).
    *
@@ -11,7 +15,7 @@ export interface LambdaRefreshComputeProps {
   readonly memorySize?: number;
 
   /**
-   * Timeout of the refresh function (1 second to 15 minutes): all the views of a run must be
+   * Timeout of the refresh function (1 second to 15 minutes): all the views of a refresh run must be
    * refreshed within it.
    *
    * @default Duration.minutes(15)
@@ -19,8 +23,8 @@ export interface LambdaRefreshComputeProps {
   readonly timeout?: Duration;
 }
 
-/** Settings of the refresh as an ECS Fargate task. */
-export interface FargateRefreshComputeProps {
+/** Options of {@link RefreshCompute.fargate}. */
+export interface FargateRefreshComputeOptions {
   /**
    * CPU units of the task: 256, 512, 1024, 2048, 4096, 8192 or 16384 (1024 is one vCPU). The
    * refresh itself runs in PostgreSQL; the task only waits for it.
@@ -45,15 +49,15 @@ export interface FargateRefreshComputeProps {
   readonly cluster?: ecs.ICluster;
 
   /**
-   * How long one run may refresh, in whole seconds, counted from the task's start. Refreshes still
-   * running then are stopped, and the run fails naming them; views not started are reported as such.
+   * How long one refresh run may take, in whole seconds, counted from the task's start. Refreshes still
+   * running then are stopped, and the refresh run fails naming them; views not started are reported as such.
    *
    * @default Duration.hours(4)
    */
   readonly runTimeout?: Duration;
 
   /**
-   * How long the state machine waits for a heartbeat of the task before it fails the run with
+   * How long the state machine waits for a heartbeat of the task before it fails the execution with
    * `States.HeartbeatTimeout`, in whole seconds. The task sends one at start and then five per
    * heartbeat timeout, so a task that died is found within this time. The first heartbeat comes
    * once the task has started, so this must also cover starting it (pulling the image).
@@ -88,9 +92,11 @@ export interface FargateRefreshComputeProps {
 }
 
 /**
- * What runs the refresh: a Lambda function (the default), or an ECS Fargate task for runs longer
+ * What runs the refresh: a Lambda function (the default), or an ECS Fargate task for refresh runs longer
  * than Lambda's 15 minutes. Both run the same refresh code with the same settings, report and
  * error names, so the state machine's retries, catches and alarms apply to both.
+ *
+ * Only the factories create a `RefreshCompute`; the class cannot be subclassed.
  *
  * @example
  * declare const vpc: ec2.IVpc;
@@ -105,27 +111,28 @@ export interface FargateRefreshComputeProps {
  * });
  */
 export class RefreshCompute {
-  /** The refresh runs in a Lambda function, at most 15 minutes per run. */
-  public static lambda(props: LambdaRefreshComputeProps = {}): RefreshCompute {
-    return new RefreshCompute(props, undefined);
+  /** The refresh runs in a Lambda function, at most 15 minutes per refresh run. */
+  public static lambda(options: LambdaRefreshComputeOptions = {}): RefreshCompute {
+    return new RefreshCompute(new LambdaRefreshStrategy(options));
   }
 
   /**
    * The refresh runs as an ECS Fargate task that the state machine starts and waits for, as long
    * as `runTimeout` allows. No Docker is needed to synthesize or deploy it.
    */
-  public static fargate(props: FargateRefreshComputeProps = {}): RefreshCompute {
-    return new RefreshCompute(undefined, props);
+  public static fargate(options: FargateRefreshComputeOptions = {}): RefreshCompute {
+    return new RefreshCompute(new FargateRefreshStrategy(options));
   }
 
-  /** @internal */
-  public readonly _lambda?: LambdaRefreshComputeProps;
+  private constructor(private readonly strategy: RefreshComputeStrategy) {}
 
-  /** @internal */
-  public readonly _fargate?: FargateRefreshComputeProps;
-
-  private constructor(lambdaProps: LambdaRefreshComputeProps | undefined, fargateProps: FargateRefreshComputeProps | undefined) {
-    this._lambda = lambdaProps;
-    this._fargate = fargateProps;
+  /**
+   * Checks the options, creates the function or the task definition under `scope`, and returns what the
+   * orchestrator needs of it.
+   *
+   * @internal
+   */
+  public _bind(scope: Construct, context: RefreshComputeContext): BoundRefreshCompute {
+    return this.strategy.bind(scope, context);
   }
 }

@@ -2,9 +2,9 @@ import type { ClientBase } from 'pg';
 import { DependencyGraph, NodeKey, passesThrough, ResolvedDependency } from './dependencies';
 import { listProblems } from './errors';
 import { MATERIALIZED_VIEWS, resolveRelations } from './relation-names';
-import type { ExtraDependency } from '../shared/contract';
 import { formatRelationName, parseSchemaName } from '../shared/names';
 import { RefreshError } from '../shared/refresh-error';
+import type { ViewDependency } from '../shared/refresh-policies';
 
 /** A materialized view as the catalog describes it. */
 export interface MaterializedView {
@@ -97,7 +97,7 @@ export async function listViews(client: ClientBase, schemas: readonly unknown[] 
  */
 export async function resolveExtraDependencies(
   client: ClientBase,
-  declared: readonly ExtraDependency[],
+  declared: readonly ViewDependency[],
   origin: string,
 ): Promise<ResolvedDependency[]> {
   if (declared.length === 0) return [];

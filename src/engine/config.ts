@@ -1,6 +1,7 @@
 import { quoteValue } from './errors';
-import { ConcurrentRefresh, ExtraDependency, OverlapPolicy, RefreshComputeKind, RefreshEnv, RefreshLimits, TlsMode } from '../shared/contract';
+import { ConcurrentRefresh, OverlapPolicy, RefreshComputeKind, RefreshEnv, RefreshLimits, TlsMode } from '../shared/contract';
 import { RefreshError } from '../shared/refresh-error';
+import type { ViewDependency } from '../shared/refresh-policies';
 
 /**
  * Default number of refreshes run at once.
@@ -33,7 +34,7 @@ export interface RefreshConfig {
   readonly maxAttempts: number;
   readonly tlsMode: TlsMode;
   /** Dependencies the catalog does not record, declared in the configuration. */
-  readonly extraDependencies: ExtraDependency[];
+  readonly extraDependencies: ViewDependency[];
   /** What runs the handler; a Lambda function unless configured. */
   readonly compute: RefreshComputeKind;
 }
@@ -58,7 +59,7 @@ export function readConfig(env: Env): RefreshConfig {
   };
 }
 
-function extraDependencies(env: Env): ExtraDependency[] {
+function extraDependencies(env: Env): ViewDependency[] {
   const setting = jsonSetting(env, RefreshEnv.EXTRA_DEPENDENCIES, `expected ${EXTRA_DEPENDENCIES_SHAPE}`);
   return setting ? parseExtraDependencies(setting.value, `environment variable ${RefreshEnv.EXTRA_DEPENDENCIES}`) : [];
 }
@@ -80,7 +81,7 @@ const EXTRA_DEPENDENCIES_SHAPE = 'an array of {"view": "schema.view", "dependsOn
  * Checks the shape of declared dependencies (names are resolved against the catalog later).
  * @param origin where they came from, for messages, e.g. `event.extraDependencies`
  */
-export function parseExtraDependencies(value: unknown, origin: string): ExtraDependency[] {
+export function parseExtraDependencies(value: unknown, origin: string): ViewDependency[] {
   if (!Array.isArray(value)) {
     throw new RefreshError('INVALID_REQUEST', `Invalid ${origin} ${quoteValue(value)}: expected ${EXTRA_DEPENDENCIES_SHAPE}`);
   }

@@ -72,7 +72,7 @@ export function reportViewName(input: string, prop: string): string {
 
 export interface FreshnessAlarmsOptions {
   readonly freshness: FreshnessOptions;
-  /** Successful runs (count). */
+  /** Successful refresh runs (count). */
   readonly runsSucceeded: cloudwatch.Metric;
   /** Successful refreshes of one view (count). */
   readonly viewRefreshed: (view: string) => cloudwatch.Metric;
@@ -81,8 +81,8 @@ export interface FreshnessAlarmsOptions {
 }
 
 /**
- * The freshness alarms: one on successful runs, one per listed view on its successful refreshes. Missing
- * data is breaching, so a disabled schedule or runs that never get to refresh raise them too.
+ * The freshness alarms: one on successful refresh runs, one per listed view on its successful refreshes. Missing
+ * data is breaching, so a disabled schedule or executions that never get to the refresh raise them too.
  */
 export function createFreshnessAlarms(scope: Construct, options: FreshnessAlarmsOptions): cloudwatch.IAlarm[] {
   const { freshness, resourcePrefix } = options;
@@ -109,7 +109,7 @@ export function createFreshnessAlarms(scope: Construct, options: FreshnessAlarms
 
   return [
     alarm('FreshnessAlarm', 'views-stale', options.runsSucceeded,
-      `No run refreshed the materialized views successfully within ${maxAge}`),
+      `No refresh run refreshed the materialized views successfully within ${maxAge}`),
     ...(freshness.views ?? []).map((input, index) => {
       const view = reportViewName(input, 'freshness.views');
       return alarm(`ViewFreshnessAlarm${index}`, `view-stale-${view}`, options.viewRefreshed(view),

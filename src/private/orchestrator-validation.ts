@@ -2,7 +2,7 @@ import { Duration, Token } from 'aws-cdk-lib';
 import type { ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions } from '../orchestrator-props';
 import type { Pipeline } from '../pipeline';
 import { validateFreshness } from './freshness-alarms';
-import { validateRefreshCompute } from './refresh-compute-settings';
+import type { RefreshComputeLimits } from './refresh-compute-binding';
 import { scheduleExpressionProblem } from './schedule-expression';
 import { checkDuration, checkInteger, checkNameList, checkNames, checkShorterThan, checkViewDependencies } from './validation';
 import { RefreshLimits } from '../shared/contract';
@@ -12,13 +12,15 @@ import { parseRelationName, parseSchemaName } from '../shared/names';
 export const SCHEDULE_NAME_SUFFIX = '-schedule';
 const MAX_PREFIX_LENGTH = 64 - SCHEDULE_NAME_SUFFIX.length;
 
-/** Checks everything about the props that is known at synth, before any resource is created. */
+/**
+ * Checks everything about the props that is known at synth and independent of the refresh compute, before any
+ * resource is created. The refresh compute checks its own options as it binds; {@link validateRefreshComputeFit}
+ * then checks the props that depend on it.
+ */
 export function validateOrchestratorProps(props: ItcOrchestratorProps): void {
   validatePipelines(props.pipelines);
   validateResourcePrefix(props.resourcePrefix);
-  const runLimit = validateRefreshCompute(props);
-  validateSubnets(props);
-  validateRefreshOptions(props.refresh ?? {}, runLimit);
+  validateRefreshOptions(props.refresh ?? {});
   // The state machine's TimeoutSeconds holds whole seconds only.
   checkDuration('executionTimeout', props.executionTimeout, { unit: 'seconds', min: Duration.seconds(1) });
   if (props.schedule) {
@@ -60,21 +62,27 @@ function validateResourcePrefix(prefix: string | undefined): void {
   }
 }
 
-function validateSubnets(props: ItcOrchestratorProps): void {
-  // A Fargate task with a public IP address reaches the internet from public subnets.
-  if (props.vpcSubnets === undefined || props.refreshCompute?._fargate?.assignPublicIp) {
+/**
+ * Checks the props that depend on the refresh compute: the refresh timeouts must end before the refresh run does,
+ * and the alarms on the refresh engine's metrics need a compute whose metrics CloudWatch receives.
+ */
+export function validateRefreshComputeFit(props: ItcOrchestratorProps, limits: RefreshComputeLimits): void {
+  const { runLimit, runLimitReason, noMetricsReason } = limits;
+  const refresh = props.refresh ?? {};
+  checkShorterThan('refresh.runLockWaitTimeout', refresh.runLockWaitTimeout, runLimit.prop, runLimit.limit, runLimitReason);
+  checkShorterThan('refresh.statementTimeout', refresh.statementTimeout, runLimit.prop, runLimit.limit, runLimitReason);
+  if (noMetricsReason === undefined) {
     return;
   }
-  if (props.vpc.selectSubnets(props.vpcSubnets).hasPublic) {
-    throw new Error(
-      '`vpcSubnets` selects public subnets: the refresh function would get no public IP address there, so it could ' +
-        'reach neither Secrets Manager nor anything else through the internet gateway. Select private subnets ' +
-        '(ec2.SubnetType.PRIVATE_WITH_EGRESS), or isolated subnets with a Secrets Manager interface endpoint.',
-    );
+  const needMetrics: Array<[string, unknown]> = [['alarmOnRefreshRunsSkippedByLock', props.alarmOnRefreshRunsSkippedByLock], ['freshness', props.freshness]];
+  for (const [name, value] of needMetrics) {
+    if (value) {
+      throw new Error(`\`${name}\` needs the refresh function (RefreshCompute.lambda()): ${noMetricsReason}`);
+    }
   }
 }
 
-function validateRefreshOptions(refresh: RefreshOptions, runLimit: { limitProp: string; limit: Duration }): void {
+function validateRefreshOptions(refresh: RefreshOptions): void {
   checkNameList('refresh.views', refresh.views);
   checkNameList('refresh.schemas', refresh.schemas);
   checkViewDependencies('refresh.extraDependencies', refresh.extraDependencies);
@@ -82,12 +90,9 @@ function validateRefreshOptions(refresh: RefreshOptions, runLimit: { limitProp: 
   checkNames('refresh.schemas', refresh.schemas, parseSchemaName);
   checkInteger('refresh.concurrency', refresh.concurrency, 1, RefreshLimits.MAX_CONCURRENCY);
   checkInteger('refresh.maxAttempts', refresh.maxAttempts, 1, RefreshLimits.MAX_ATTEMPTS);
-  checkDuration('refresh.lockTimeout', refresh.lockTimeout, { unit: 'milliseconds', min: Duration.millis(1) });
-  checkDuration('refresh.lockWaitTimeout', refresh.lockWaitTimeout, { unit: 'milliseconds', min: Duration.millis(0) });
+  checkDuration('refresh.viewLockTimeout', refresh.viewLockTimeout, { unit: 'milliseconds', min: Duration.millis(1) });
+  checkDuration('refresh.runLockWaitTimeout', refresh.runLockWaitTimeout, { unit: 'milliseconds', min: Duration.millis(0) });
   checkDuration('refresh.statementTimeout', refresh.statementTimeout, { unit: 'milliseconds', min: Duration.millis(1) });
-  const why = runLimit.limitProp.endsWith('runTimeout') ? 'or the run times out first' : 'or the function times out first';
-  checkShorterThan('refresh.lockWaitTimeout', refresh.lockWaitTimeout, runLimit.limitProp, runLimit.limit, why);
-  checkShorterThan('refresh.statementTimeout', refresh.statementTimeout, runLimit.limitProp, runLimit.limit, why);
 }
 
 function validateSchedule(schedule: OrchestratorSchedule): void {

@@ -38,7 +38,7 @@ export function checkPipelineEnvironment(orchestrator: Construct, pipelineName: 
     Annotations.of(orchestrator).addWarningV2(
       'itc-orchestrator:pipeline-in-another-region',
       `Pipeline "${pipelineName}" runs a function in the region ${region}, not this stack's region ${stack.region}: ` +
-        'Step Functions invokes it across regions, which adds latency and cross-region data transfer, and a run then ' +
+        'Step Functions invokes it across regions, which adds latency and cross-region data transfer, and an execution then ' +
         'depends on both regions. Deploy the orchestrator in the function\'s region if that is not intended.',
     );
   }

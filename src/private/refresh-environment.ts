@@ -3,7 +3,7 @@ import { Construct } from 'constructs';
 import type { RefreshOptions } from '../orchestrator-props';
 import { RefreshEnv } from '../shared/contract';
 
-/** The refresh settings as the refresh function reads them; unset settings keep the function's defaults. */
+/** The refresh settings as the refresh engine reads them; unset settings keep the engine's defaults. */
 export function refreshEnvironment(scope: Construct, refresh: RefreshOptions): Record<string, string> {
   const environment: Record<string, string> = {};
   const set = (name: string, value: string | undefined) => {
@@ -17,8 +17,8 @@ export function refreshEnvironment(scope: Construct, refresh: RefreshOptions): R
   set(RefreshEnv.CONCURRENCY, refresh.concurrency?.toString());
   set(RefreshEnv.CONCURRENT_REFRESH, refresh.concurrentRefresh);
   set(RefreshEnv.OVERLAP_POLICY, refresh.overlapPolicy);
-  set(RefreshEnv.LOCK_WAIT_MS, refresh.lockWaitTimeout?.toMilliseconds().toString());
-  set(RefreshEnv.LOCK_TIMEOUT_MS, refresh.lockTimeout?.toMilliseconds().toString());
+  set(RefreshEnv.LOCK_WAIT_MS, refresh.runLockWaitTimeout?.toMilliseconds().toString());
+  set(RefreshEnv.LOCK_TIMEOUT_MS, refresh.viewLockTimeout?.toMilliseconds().toString());
   set(RefreshEnv.STATEMENT_TIMEOUT_MS, refresh.statementTimeout?.toMilliseconds().toString());
   set(RefreshEnv.MAX_ATTEMPTS, refresh.maxAttempts?.toString());
   set(RefreshEnv.EXTRA_DEPENDENCIES, refresh.extraDependencies && Stack.of(scope).toJsonString(

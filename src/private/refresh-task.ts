@@ -1,14 +1,35 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
+import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { DEFAULT_IMAGE_NODE_PATH, DEFAULT_REFRESH_IMAGE, FargateSettings } from './refresh-compute-settings';
+import type { BoundRefreshCompute, DatabaseLogin, RefreshComputeContext, RefreshComputeStrategy } from './refresh-compute-binding';
+import { checkDuration, checkInteger } from './validation';
+import type { FargateRefreshComputeOptions } from '../refresh-compute';
 import { RDS_SIGNER_FILE, RefreshEnv, RefreshTaskEnv } from '../shared/contract';
+import { taskRefreshState } from '../state-machine/refresh-step';
+
+export const DEFAULT_RUN_TIMEOUT = Duration.hours(4);
+export const DEFAULT_HEARTBEAT_TIMEOUT = Duration.minutes(5);
+/** A Standard state machine execution lasts at most a year. */
+const MAX_RUN_TIMEOUT = Duration.days(365);
+const FARGATE_CPU = [256, 512, 1024, 2048, 4096, 8192, 16384];
+/** CloudWatch extracts embedded metrics from Lambda's log stream only. */
+const NO_TASK_METRICS = 'the refresh task on ECS writes its logs through the awslogs driver, from which CloudWatch extracts no embedded metrics';
+
+/**
+ * The AWS Lambda Node.js 22 base image: Node.js 22 and the AWS SDK for JavaScript v3 in
+ * `/var/runtime/node_modules`. A fixed tag, so every deployment runs the same image; it is a multi-arch
+ * index, so both CPU architectures find their variant.
+ */
+export const DEFAULT_REFRESH_IMAGE = 'public.ecr.aws/lambda/nodejs:22.2025.08.04.11';
+/** Where the default image keeps the AWS SDK, which the bootstrap and the refresh bundle load. */
+export const DEFAULT_IMAGE_NODE_PATH = '/var/runtime/node_modules';
 
 /** The refresh bundle, the same file the refresh function runs. */
 export const REFRESH_BUNDLE_PATH = join(__dirname, '..', '..', 'assets', 'engine', 'refresh.lambda', 'index.js');
@@ -18,7 +39,93 @@ export const RDS_SIGNER_PATH = join(__dirname, '..', '..', 'assets', 'engine', '
 export const REFRESH_BOOTSTRAP_PATH = join(__dirname, '..', '..', 'assets', 'task-bootstrap', 'bootstrap', 'index.js');
 export const REFRESH_CONTAINER_NAME = 'refresh';
 
-export interface RefreshTaskProps {
+/** The task's options with every default applied. */
+export interface FargateSettings {
+  readonly cpu: number;
+  readonly memoryLimitMiB: number;
+  readonly cluster?: ecs.ICluster;
+  readonly runTimeout: Duration;
+  readonly heartbeatTimeout: Duration;
+  readonly assignPublicIp: boolean;
+  /** Undefined: the default image. */
+  readonly image?: ecs.ContainerImage;
+  readonly cpuArchitecture: ecs.CpuArchitecture;
+}
+
+/** The refresh as an ECS Fargate task, which the refresh state starts and waits for through a task token. */
+export class FargateRefreshStrategy implements RefreshComputeStrategy {
+  constructor(private readonly options: FargateRefreshComputeOptions) {}
+
+  public bind(scope: Construct, context: RefreshComputeContext): BoundRefreshCompute {
+    const settings = this.settings();
+    // A task with a public IP address reaches the internet from public subnets; without one, it cannot.
+    if (context.vpcSubnets !== undefined && !settings.assignPublicIp && context.vpc.selectSubnets(context.vpcSubnets).hasPublic) {
+      throw new Error(
+        '`vpcSubnets` selects public subnets: the refresh task would get no public IP address there, so it could ' +
+          'reach neither Secrets Manager nor anything else through the internet gateway. Select private subnets ' +
+          '(ec2.SubnetType.PRIVATE_WITH_EGRESS), isolated subnets with the interface endpoints it needs, or set ' +
+          '`assignPublicIp` of RefreshCompute.fargate().',
+      );
+    }
+    context.checkFit({
+      runLimit: { prop: 'refreshCompute.runTimeout', limit: settings.runTimeout },
+      runLimitReason: 'or the refresh run times out first',
+      noMetricsReason: NO_TASK_METRICS,
+    });
+    const task = createRefreshTask(scope, {
+      settings,
+      vpc: context.vpc,
+      vpcSubnets: context.vpcSubnets,
+      securityGroups: context.securityGroups,
+      resourcePrefix: context.resourcePrefix,
+      retention: context.retention,
+      removalPolicy: context.removalPolicy,
+      environment: context.environment,
+      bindCredentials: context.bindDatabase,
+    });
+    return {
+      connections: new ec2.Connections({ securityGroups: task.securityGroups }),
+      grantPrincipal: task.taskRole,
+      taskDefinition: task.taskDefinition,
+      noMetricsReason: NO_TASK_METRICS,
+      refreshState: (stateScope, eventFromState) => taskRefreshState(stateScope, task, eventFromState),
+      grantRun: (stateMachine: sfn.StateMachine) => {
+        grantRunRefreshTask(stateMachine.role, task);
+        // The task answers the state machine; nothing else may.
+        stateMachine.grantTaskResponse(task.taskRole);
+      },
+    };
+  }
+
+  /** The options checked, with every default applied. */
+  private settings(): FargateSettings {
+    const options = this.options;
+    const { cpu } = options;
+    if (cpu !== undefined && !Token.isUnresolved(cpu) && !FARGATE_CPU.includes(cpu)) {
+      throw new Error(`\`refreshCompute.cpu\` must be one of ${FARGATE_CPU.join(', ')} CPU units, got ${cpu}`);
+    }
+    checkInteger('refreshCompute.memoryLimitMiB', options.memoryLimitMiB, 512, 122880, 'MiB');
+    for (const [name, value] of [['refreshCompute.runTimeout', options.runTimeout], ['refreshCompute.heartbeatTimeout', options.heartbeatTimeout]] as const) {
+      if (value?.isUnresolved()) {
+        throw new Error(`\`${name}\` cannot come from a token: the task's deadline, its state's timeout and the heartbeat interval are computed from it at synth`);
+      }
+    }
+    checkDuration('refreshCompute.runTimeout', options.runTimeout, { unit: 'seconds', min: Duration.seconds(1), max: MAX_RUN_TIMEOUT });
+    checkDuration('refreshCompute.heartbeatTimeout', options.heartbeatTimeout, { unit: 'seconds', min: Duration.seconds(1), max: MAX_RUN_TIMEOUT });
+    return {
+      cpu: cpu ?? 256,
+      memoryLimitMiB: options.memoryLimitMiB ?? 512,
+      cluster: options.cluster,
+      runTimeout: options.runTimeout ?? DEFAULT_RUN_TIMEOUT,
+      heartbeatTimeout: options.heartbeatTimeout ?? DEFAULT_HEARTBEAT_TIMEOUT,
+      assignPublicIp: options.assignPublicIp ?? false,
+      image: options.image,
+      cpuArchitecture: options.cpuArchitecture ?? ecs.CpuArchitecture.ARM64,
+    };
+  }
+}
+
+interface RefreshTaskOptions {
   readonly settings: FargateSettings;
   readonly vpc: ec2.IVpc;
   readonly vpcSubnets?: ec2.SubnetSelection;
@@ -29,7 +136,7 @@ export interface RefreshTaskProps {
   /** The handler's environment: the database and refresh settings, as the function gets them. */
   readonly environment: Record<string, string>;
   /** Grants the task role what the credentials need and returns their environment. */
-  readonly bindCredentials: (grantee: iam.IGrantable) => Record<string, string>;
+  readonly bindCredentials: (grantee: iam.IGrantable) => DatabaseLogin;
 }
 
 /** The refresh as an ECS Fargate task: what the state machine's refresh step starts. */
@@ -50,7 +157,7 @@ export interface RefreshTask {
  * The task definition that runs the refresh bundle on Fargate, its two roles, log group, security group and
  * (unless given) cluster. The container runs the bootstrap inline on a stock image, so nothing is built.
  */
-export function createRefreshTask(scope: Construct, props: RefreshTaskProps): RefreshTask {
+function createRefreshTask(scope: Construct, props: RefreshTaskOptions): RefreshTask {
   const { settings } = props;
   const prefix = props.resourcePrefix;
   const ecsTasks = new iam.ServicePrincipal('ecs-tasks.amazonaws.com', {
@@ -81,10 +188,10 @@ export function createRefreshTask(scope: Construct, props: RefreshTaskProps): Re
     runtimePlatform: { cpuArchitecture: settings.cpuArchitecture, operatingSystemFamily: ecs.OperatingSystemFamily.LINUX },
   });
 
-  const databaseEnvironment = props.bindCredentials(taskRole);
+  const login = props.bindCredentials(taskRole);
   const bundle = new s3assets.Asset(scope, 'RefreshBundle', { path: REFRESH_BUNDLE_PATH });
   // IAM authentication signs its tokens with the signer the bundle loads from beside it; the task fetches it too.
-  const signer = RefreshEnv.IAM_USER in databaseEnvironment ? new s3assets.Asset(scope, 'RdsSigner', { path: RDS_SIGNER_PATH }) : undefined;
+  const signer = login.signsIamTokens ? new s3assets.Asset(scope, 'RdsSigner', { path: RDS_SIGNER_PATH }) : undefined;
   // The objects, not the whole asset bucket.
   taskRole.addToPrincipalPolicy(new iam.PolicyStatement({
     actions: ['s3:GetObject'],
@@ -99,7 +206,7 @@ export function createRefreshTask(scope: Construct, props: RefreshTaskProps): Re
     essential: true,
     logging: ecs.LogDrivers.awsLogs({ logGroup, streamPrefix: 'refresh' }),
     environment: {
-      ...databaseEnvironment,
+      ...login.environment,
       ...props.environment,
       [RefreshEnv.COMPUTE]: 'fargate',
       [RefreshTaskEnv.BUNDLE_BUCKET]: bundle.s3BucketName,
@@ -133,7 +240,7 @@ export function createRefreshTask(scope: Construct, props: RefreshTaskProps): Re
  * Lets the state machine start exactly this task definition revision in its cluster and hand it exactly its two
  * roles. Its answers come back through the task token, so the state machine needs no ECS events or DescribeTasks.
  */
-export function grantRunRefreshTask(role: iam.IRole, task: RefreshTask): void {
+function grantRunRefreshTask(role: iam.IRole, task: RefreshTask): void {
   role.addToPrincipalPolicy(new iam.PolicyStatement({
     actions: ['ecs:RunTask'],
     resources: [task.taskDefinition.taskDefinitionArn],

@@ -1,6 +1,7 @@
 /**
  * Checks EventBridge Scheduler expressions at synth time, so a typo fails `cdk synth` instead of
- * the deployment.
+ * the deployment. `ScheduleExpression.rate()`, `.cron()` and `.at()` build valid forms, but
+ * `ScheduleExpression.expression()` takes any text, and the cron builder passes its fields through unchecked.
  *
  * @see https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html
  */
@@ -46,12 +47,22 @@ export function scheduleExpressionProblem(expression: string): string | undefine
 }
 
 function rateProblem(body: string): string | undefined {
-  const match = /^(\d+) (minute|minutes|hour|hours|day|days)$/.exec(body.trim());
+  const match = /^(\d+) (minute|minutes|hour|hours|day|days)$/.exec(body);
   if (!match) {
     return 'a rate must be "<positive whole number> <minute(s)|hour(s)|day(s)>"';
   }
-  if (Number(match[1]) < 1) {
+  const value = Number(match[1]);
+  if (value < 1) {
     return 'a rate must be at least 1';
+  }
+  // EventBridge Scheduler takes the singular unit for 1 and the plural for any other value.
+  const unit = match[2];
+  const singular = !unit.endsWith('s');
+  if (value === 1 && !singular) {
+    return `a rate of 1 takes the singular unit: "1 ${unit.slice(0, -1)}", not "1 ${unit}"`;
+  }
+  if (value !== 1 && singular) {
+    return `a rate of ${value} takes the plural unit: "${value} ${unit}s", not "${value} ${unit}"`;
   }
   return undefined;
 }

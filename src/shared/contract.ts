@@ -46,15 +46,15 @@ export const RefreshEnv = {
   CONCURRENT_REFRESH: 'ITC_REFRESH_CONCURRENTLY',
   /** An {@link OverlapPolicy} value. */
   OVERLAP_POLICY: 'ITC_REFRESH_OVERLAP_POLICY',
-  /** How long to wait for another run's lock under {@link OverlapPolicy.WAIT}, in milliseconds. */
+  /** `runLockWaitTimeout`: how long a refresh run waits for its run lock under {@link OverlapPolicy.WAIT}, in milliseconds. */
   LOCK_WAIT_MS: 'ITC_REFRESH_LOCK_WAIT_MS',
-  /** `lock_timeout` for each refresh, in milliseconds. */
+  /** `viewLockTimeout`: PostgreSQL's `lock_timeout` for each view's REFRESH, in milliseconds. */
   LOCK_TIMEOUT_MS: 'ITC_REFRESH_LOCK_TIMEOUT_MS',
   /** `statement_timeout` for each refresh, in milliseconds. */
   STATEMENT_TIMEOUT_MS: 'ITC_REFRESH_STATEMENT_TIMEOUT_MS',
   /** Attempts per view for transient errors (1 = no retry). */
   MAX_ATTEMPTS: 'ITC_REFRESH_MAX_ATTEMPTS',
-  /** JSON array of {@link ExtraDependency}: dependencies the catalog does not record. */
+  /** JSON array of {@link ViewDependency}: dependencies the catalog does not record. */
   EXTRA_DEPENDENCIES: 'ITC_REFRESH_EXTRA_DEPENDENCIES',
   /** A {@link RefreshComputeKind} value: what runs the handler, which decides the advice of an out-of-time report. */
   COMPUTE: 'ITC_REFRESH_COMPUTE',
@@ -190,19 +190,12 @@ export const RefreshMetric = {
   VIEW_REFRESHED: 'ViewRefreshed',
 } as const;
 
-/**
- * A dependency the catalog does not record (a function with a string body, a foreign table, dynamic SQL):
- * when both are selected, `view` is refreshed after every view in `dependsOn`, and skipped if one of them
- * is not refreshed. Names in regclass syntax.
- */
-export type ExtraDependency = ViewDependency;
-
 /** The refresh handler's input. */
 export interface RefreshEvent {
   /** Refresh only these materialized views (regclass syntax). Otherwise the configured set. */
   readonly views?: string[];
   /** Dependencies to follow besides the catalog's, added to the configured ones. */
-  readonly extraDependencies?: ExtraDependency[];
+  readonly extraDependencies?: ViewDependency[];
   /**
    * Relations that changed (regclass syntax): tables, partitioned tables, foreign tables or plain views.
    * Refreshes the materialized views of the configured set that read any of them, directly or through the

@@ -17,13 +17,13 @@ export enum ConcurrentRefresh {
 }
 
 /**
- * What a refresh run does when another run of the same views (the same database and selection) is going.
- * Runs of other views are never held up; a view two runs share is refreshed by one at a time.
+ * What a refresh run does when another refresh run of the same views (the same database and selection) is
+ * going. Refresh runs of other views are never held up; a view two refresh runs share is refreshed by one at a time.
  */
 export enum OverlapPolicy {
   /**
-   * Wait for the other run to finish, then refresh. A run still waiting when the lock wait timeout
-   * (`lockWaitTimeout`) elapses ends as skipped.
+   * Wait for the other refresh run to finish, then refresh. A refresh run still waiting when
+   * `runLockWaitTimeout` elapses ends as skipped.
    */
   WAIT = 'wait',
   /** End at once as skipped. */
@@ -38,6 +38,6 @@ export interface ViewDependency {
   /** The materialized view that reads the others, schema-qualified where needed (`reporting.summary`). */
   readonly view: string;
 
-  /** The materialized views it reads; when selected in the same run, they are refreshed first. */
+  /** The materialized views it reads; when selected in the same refresh run, they are refreshed first. */
   readonly dependsOn: string[];
 }

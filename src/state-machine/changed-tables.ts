@@ -14,13 +14,12 @@ import { StateNames } from './state-names';
  */
 
 /** The result selector of a pipeline's invocation: its success, and its function's result to inspect. */
-export function pipelineResultWithPayload(pipeline: BoundPipeline): { [key: string]: any } {
-  return { 'pipeline': pipeline.name, 'failed': false, 'summary': '', 'payload.$': '$.Payload' };
+export function pipelineResultWithPayload(name: string): { [key: string]: any } {
+  return { 'pipeline': name, 'failed': false, 'summary': '', 'payload.$': '$.Payload' };
 }
 
 /** The states that read a pipeline's `changedTables` after its function succeeded. */
-export function readChangedTables(scope: Construct, pipeline: BoundPipeline): sfn.IChainable {
-  const name = pipeline.name;
+export function readChangedTables(scope: Construct, name: string): sfn.IChainable {
   const outcome = (fields: { [key: string]: any }) => ({ pipeline: name, failed: false, summary: '', ...fields });
   const notReported = (id: string, why: string) => new sfn.Pass(scope, id, {
     // Pipeline names are validated to hold no quote, brace or backslash, so they are safe in the template.

@@ -3,14 +3,14 @@ import { Construct } from 'constructs';
 import { changedTablesEvent } from './changed-tables';
 import { overlapGuard } from './overlap-guard';
 import { BoundPipeline, failIfAnyPipelineFailed, runPipelinesInParallel } from './pipelines';
-import { buildRefreshStep, RefreshTarget } from './refresh-step';
 
-export interface OrchestrationDefinitionProps {
+export interface OrchestrationDefinitionOptions {
+  /** The pipelines with their branches, built with `onlyChangedTables` as below. */
   readonly pipelines: BoundPipeline[];
-  /** What runs the refresh. */
-  readonly refresh: RefreshTarget;
-  /** Whether a run ends early as skipped while an earlier run of the state machine is still going. */
-  readonly skipOverlappingRuns: boolean;
+  /** The refresh state, built by the refresh compute, which reads its event from its input with `onlyChangedTables`. */
+  readonly refresh: sfn.IChainable;
+  /** Whether an execution ends early as skipped while an earlier execution of the state machine is still going. */
+  readonly skipOverlappingExecutions: boolean;
   /** Whether the refresh selects views by the tables the pipelines report as changed. */
   readonly onlyChangedTables: boolean;
 }
@@ -21,12 +21,12 @@ export interface OrchestrationDefinitionProps {
  * The definition uses JSONPath and intrinsic functions only, and every path it reads exists on
  * every route through it, so it runs the same on Step Functions and on local interpreters.
  */
-export function buildOrchestrationDefinition(scope: Construct, props: OrchestrationDefinitionProps): sfn.IChainable {
-  const pipelines = runPipelinesInParallel(scope, props.pipelines, props.onlyChangedTables);
-  const refresh = buildRefreshStep(scope, props.refresh, props.onlyChangedTables);
-  const afterPipelines = props.onlyChangedTables ? changedTablesEvent(scope, props.pipelines, refresh) : refresh;
-  const work = pipelines.next(failIfAnyPipelineFailed(scope, props.pipelines, afterPipelines));
-  if (!props.skipOverlappingRuns) {
+export function buildOrchestrationDefinition(scope: Construct, options: OrchestrationDefinitionOptions): sfn.IChainable {
+  const pipelines = runPipelinesInParallel(scope, options.pipelines);
+  const refresh = options.refresh;
+  const afterPipelines = options.onlyChangedTables ? changedTablesEvent(scope, options.pipelines, refresh) : refresh;
+  const work = pipelines.next(failIfAnyPipelineFailed(scope, options.pipelines, afterPipelines));
+  if (!options.skipOverlappingExecutions) {
     return work;
   }
   return overlapGuard(scope, work);

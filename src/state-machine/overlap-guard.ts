@@ -5,17 +5,16 @@ import { OVERLAP_CHECK_RETRY } from './retry-policies';
 import { SKIPPED_RUN_REASON, StateNames } from './state-names';
 
 /**
- * Lets a run go on only if no earlier run is still going.
+ * Lets an execution go on only if no earlier execution is still going.
  *
  * ListExecutions returns the running executions newest first, so the last one is the oldest.
- * A run goes on when that is itself: when two runs start together both see the same list, so
- * exactly one of them goes on. The listing is eventually consistent, so a run may not see itself
- * yet; it then compares start times, and is skipped only if the oldest run it sees started no
- * later than itself, or if that run's listed start date is not a timestamp. (Were it skipped
- * whenever it sees another run, an older run that sees only a newer one would be skipped while the
- * newer one is skipped for it, and nothing would run.) The
- * refresh handler's database lock is the second line of defence for a run that does not see an
- * older one yet and goes on beside it.
+ * An execution goes on when that is itself: when two executions start together both see the same list,
+ * so exactly one of them goes on. The listing is eventually consistent, so an execution may not see
+ * itself yet; it then compares start times, and is skipped only if the oldest execution it sees started
+ * no later than itself, or if that execution's listed start date is not a timestamp. (Were it skipped
+ * whenever it sees another execution, an older execution that sees only a newer one would be skipped
+ * while the newer one is skipped for it, and nothing would run.) The refresh run's lock in the database
+ * is the second line of defence for an execution that does not see an older one yet and goes on beside it.
  */
 export function overlapGuard(scope: Construct, work: sfn.IChainable): sfn.IChainable {
   const listRunning = new sfn.CustomState(scope, StateNames.LIST_RUNNING, {
@@ -45,7 +44,7 @@ export function overlapGuard(scope: Construct, work: sfn.IChainable): sfn.IChain
   });
 
   const skip = new sfn.Pass(scope, StateNames.SKIP, {
-    comment: 'Ends the run without running the pipelines.',
+    comment: 'Ends the execution without running the pipelines.',
     parameters: {
       'status': 'skipped',
       'reason': SKIPPED_RUN_REASON,
@@ -66,10 +65,10 @@ export function overlapGuard(scope: Construct, work: sfn.IChainable): sfn.IChain
         findOldest.next(
           new sfn.Choice(scope, StateNames.IS_OLDEST)
             .when(sfn.Condition.stringEqualsJsonPath('$.oldest.ExecutionArn', '$.self'), restoreInput)
-            // A start date in a format the comparison cannot read would fail the run with States.Runtime:
-            // the other run then counts as the older one, and this run is skipped.
+            // A start date in a format the comparison cannot read would fail the execution with States.Runtime:
+            // the other execution then counts as the older one, and this execution is skipped.
             .when(sfn.Condition.not(sfn.Condition.isTimestamp('$.oldest.StartDate')), skip)
-            // Of two runs started in the same millisecond, the one listed last goes on.
+            // Of two executions started in the same millisecond, the one listed last goes on.
             .when(sfn.Condition.timestampLessThanEqualsJsonPath('$.oldest.StartDate', '$.selfStartTime'), skip)
             .otherwise(restoreInput),
         ))

@@ -10,31 +10,25 @@ import { RefreshEvent, RefreshTaskEnv } from '../shared/contract';
 export const REFRESH_STATE_NAME = 'Refresh materialized views';
 
 /**
- * Time the refresh task may take to start (placement, image pull) before its run timeout counts; the refresh
- * state's own timeout is the run timeout plus this.
+ * Time the refresh task may take to start (placement, image pull) before its `runTimeout` counts; the refresh
+ * state's own timeout is `runTimeout` plus this.
  */
 export const TASK_START_ALLOWANCE = Duration.minutes(15);
 
-/** What runs the refresh: the function, or the ECS task. */
-export type RefreshTarget = { readonly fn: lambda.IFunction } | { readonly task: RefreshTask };
-
-/**
- * The refresh step of the state machine: the states that run after every pipeline succeeded and
- * whose output is the {@link RefreshReport}.
- *
- * Today it is one invocation of the refresh function or one run of the refresh task, which plans and
- * refreshes all views itself. The rest of the state machine depends only on this step's contract (one
- * chain in, the report out, the handler's error names), so another strategy, such as a Map state that
- * refreshes each view in its own invocation, can replace it without changing the state machine around it.
+/*
+ * The refresh step of the state machine: the state that runs after every pipeline succeeded and whose output is
+ * the {@link RefreshReport}. Each refresh compute builds its own: one invocation of the refresh function or one
+ * run of the refresh task, which plans and refreshes all views itself. The rest of the state machine depends only
+ * on this step's contract (one chain in, the report out, the engine's error names), so another strategy, such as
+ * a Map state that refreshes each view in its own invocation, can replace it without changing the state machine
+ * around it.
  */
-export function buildRefreshStep(scope: Construct, target: RefreshTarget, eventFromState = false): sfn.IChainable {
-  if ('task' in target) {
-    return buildTaskRefreshStep(scope, target.task, eventFromState);
-  }
+
+/** Invokes the refresh function; with `eventFromState`, the states before it built the event (the changed tables). */
+export function lambdaRefreshState(scope: Construct, fn: lambda.IFunction, eventFromState = false): sfn.IChainable {
   const event: RefreshEvent = {};
   const refresh = new tasks.LambdaInvoke(scope, REFRESH_STATE_NAME, {
-    lambdaFunction: target.fn,
-    // With `eventFromState`, the states before it built the event (the changed tables).
+    lambdaFunction: fn,
     payload: eventFromState ? sfn.TaskInput.fromJsonPathAt('$') : sfn.TaskInput.fromObject(event),
     retryOnServiceExceptions: false,
     outputPath: '$.Payload',
@@ -56,7 +50,7 @@ export function buildRefreshStep(scope: Construct, target: RefreshTarget, eventF
  * A custom state rather than `EcsRunTask`, so the call names this task definition revision exactly and the
  * state machine's role gets only `ecs:RunTask` on it (see `grantRunRefreshTask`).
  */
-function buildTaskRefreshStep(scope: Construct, task: RefreshTask, eventFromState: boolean): sfn.IChainable {
+export function taskRefreshState(scope: Construct, task: RefreshTask, eventFromState = false): sfn.IChainable {
   const { settings } = task;
   const environment: Array<{ [key: string]: string }> = [{ 'Name': RefreshTaskEnv.TASK_TOKEN, 'Value.$': '$$.Task.Token' }];
   if (eventFromState) environment.push({ 'Name': RefreshTaskEnv.EVENT, 'Value.$': 'States.JsonToString($)' });

@@ -1,13 +1,5 @@
-/** The error a run fails with when one or more pipelines failed; the cause names them. */
+/** The error an execution fails with when one or more pipelines failed; the cause names them. */
 export const PIPELINE_FAILED_ERROR = 'PipelineFailed';
-
-/** The output of a run that ended early because an earlier run was still going. */
-export interface SkippedRunOutput {
-  readonly status: 'skipped';
-  readonly reason: string;
-  /** The earlier execution that is still running. */
-  readonly runningExecutionArn: string;
-}
 
 export const SKIPPED_RUN_REASON = 'An earlier execution of this state machine is still running';
 

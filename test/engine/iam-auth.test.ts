@@ -176,7 +176,7 @@ describe('IAM database authentication', () => {
         vpc,
         database: OrchestratorDatabase.fromEndpoint({ host: '127.0.0.1', port: taskProxy.port, resourceId: 'db-LOCALIAMFARGATE' }, {
           databaseName: String(db.database),
-          authentication: DatabaseAuthentication.iam(user),
+          authentication: DatabaseAuthentication.fromIam(user),
         }),
         pipelines: [Pipeline.fromFunctionArn('Demand', `arn:aws:lambda:${LOCAL_ACCOUNT.region}:${LOCAL_ACCOUNT.accountId}:function:demand`)],
         refresh: { views: ['whoami'] },

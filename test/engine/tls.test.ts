@@ -63,7 +63,7 @@ describe('TLS certificate verification', () => {
   });
 
   test.each([
-    ['ITC_DB_TLS_MODE=require (verifyServerCertificate: false), with a secret', () => ({ [RefreshEnv.SECRET_ARN]: arn, [RefreshEnv.TLS_MODE]: 'require' })],
+    ['ITC_DB_TLS_MODE=require (tls: DatabaseTls.REQUIRE), with a secret', () => ({ [RefreshEnv.SECRET_ARN]: arn, [RefreshEnv.TLS_MODE]: 'require' })],
     ['PGSSLMODE=require, in local mode', () => localMode('require')],
   ])('%s encrypts without verifying: it connects over TLS and refreshes', async (_case, env) => {
     const rows = await addRow();

@@ -16,7 +16,8 @@ from constructs import Construct
 from itc_orchestrator import (
     ConcurrentRefresh,
     DatabaseAuthentication,
-    DatabaseEndpointProps,
+    DatabaseEndpointOptions,
+    DatabaseTls,
     FreshnessOptions,
     ItcOrchestrator,
     OrchestratorDatabase,
@@ -80,6 +81,8 @@ class OrchestratorStack(cdk.Stack):
                 concurrent_refresh=ConcurrentRefresh.AUTO,
                 overlap_policy=OverlapPolicy.SKIP,
                 statement_timeout=cdk.Duration.minutes(10),
+                run_lock_wait_timeout=cdk.Duration.minutes(2),
+                view_lock_timeout=cdk.Duration.seconds(30),
                 only_changed_tables=True,
             ),
             schedule=OrchestratorSchedule(
@@ -94,7 +97,8 @@ class OrchestratorStack(cdk.Stack):
 
 class ConnectionsStack(cdk.Stack):
     """Every factory and authentication: the instance of the other stack with IAM (a cross-stack reference
-    without a dependency cycle), a cluster with its secret, a proxy with IAM, an endpoint with IAM."""
+    without a dependency cycle), a cluster with its secret, a proxy with IAM, an endpoint with IAM, and an
+    endpoint with a password and TLS without verification."""
 
     def __init__(self, scope: Construct, construct_id: str, vpc: ec2.IVpc, instance: rds.IDatabaseInstance) -> None:
         super().__init__(scope, construct_id)
@@ -127,7 +131,7 @@ class ConnectionsStack(cdk.Stack):
             iam_auth=True,
         )
         external_group = ec2.SecurityGroup(self, "ExternalDatabaseGroup", vpc=vpc)
-        iam = DatabaseAuthentication.iam("refresher")
+        iam = DatabaseAuthentication.from_iam("refresher")
 
         ItcOrchestrator(
             self,
@@ -146,7 +150,7 @@ class ConnectionsStack(cdk.Stack):
             pipelines=pipelines,
             vpc=vpc,
             database=OrchestratorDatabase.from_endpoint(
-                DatabaseEndpointProps(
+                DatabaseEndpointOptions(
                     host="warehouse.example.internal",
                     port=6432,
                     security_groups=[external_group],
@@ -154,6 +158,18 @@ class ConnectionsStack(cdk.Stack):
                 ),
                 database_name="warehouse",
                 authentication=iam,
+            ),
+        )
+        ItcOrchestrator(
+            self,
+            "EndpointPassword",
+            pipelines=pipelines,
+            vpc=vpc,
+            database=OrchestratorDatabase.from_endpoint(
+                DatabaseEndpointOptions(host="warehouse.example.internal"),
+                database_name="warehouse",
+                authentication=DatabaseAuthentication.from_password("refresher", cdk.SecretValue.unsafe_plain_text("test-only")),
+                tls=DatabaseTls.REQUIRE,
             ),
         )
 

@@ -1,13 +1,13 @@
 // The TypeScript twin of app.py: the same app, construct for construct, built from the sources.
 // The Python smoke test (smoke-test.sh) synthesizes both and compares the templates.
-import { App, ArnFormat, Duration, Stack } from 'aws-cdk-lib';
+import { App, ArnFormat, Duration, SecretValue, Stack } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
-import { ConcurrentRefresh, DatabaseAuthentication, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy, Pipeline, RefreshCompute } from '../../src';
+import { ConcurrentRefresh, DatabaseAuthentication, DatabaseTls, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy, Pipeline, RefreshCompute } from '../../src';
 
 const STACK_NAME = 'ItcOrchestratorSmoke';
 const CONNECTIONS_STACK_NAME = 'ItcOrchestratorSmokeConnections';
@@ -55,6 +55,8 @@ class OrchestratorStack extends Stack {
         concurrentRefresh: ConcurrentRefresh.AUTO,
         overlapPolicy: OverlapPolicy.SKIP,
         statementTimeout: Duration.minutes(10),
+        runLockWaitTimeout: Duration.minutes(2),
+        viewLockTimeout: Duration.seconds(30),
         onlyChangedTables: true,
       },
       schedule: {
@@ -70,7 +72,8 @@ class OrchestratorStack extends Stack {
 
 /**
  * Every factory and authentication: the instance of the other stack with IAM (a cross-stack reference
- * without a dependency cycle), a cluster with its secret, a proxy with IAM, an endpoint with IAM.
+ * without a dependency cycle), a cluster with its secret, a proxy with IAM, an endpoint with IAM, and an
+ * endpoint with a password and TLS without verification.
  */
 class ConnectionsStack extends Stack {
   constructor(scope: Construct, id: string, vpc: ec2.IVpc, instance: rds.IDatabaseInstance) {
@@ -95,7 +98,7 @@ class ConnectionsStack extends Stack {
       iamAuth: true,
     });
     const externalGroup = new ec2.SecurityGroup(this, 'ExternalDatabaseGroup', { vpc });
-    const iam = DatabaseAuthentication.iam('refresher');
+    const iam = DatabaseAuthentication.fromIam('refresher');
 
     new ItcOrchestrator(this, 'InstanceIam', {
       pipelines, vpc, database: OrchestratorDatabase.fromInstance(instance, { databaseName: 'warehouse', authentication: iam }),
@@ -109,6 +112,15 @@ class ConnectionsStack extends Stack {
         { host: 'warehouse.example.internal', port: 6432, securityGroups: [externalGroup], resourceId: 'db-ABCDEFGHIJKLMNOP' },
         { databaseName: 'warehouse', authentication: iam },
       ),
+    });
+    new ItcOrchestrator(this, 'EndpointPassword', {
+      pipelines,
+      vpc,
+      database: OrchestratorDatabase.fromEndpoint({ host: 'warehouse.example.internal' }, {
+        databaseName: 'warehouse',
+        authentication: DatabaseAuthentication.fromPassword('refresher', SecretValue.unsafePlainText('test-only')),
+        tls: DatabaseTls.REQUIRE,
+      }),
     });
   }
 }

@@ -13,7 +13,8 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 
 from itc_orchestrator import (
     DatabaseAuthentication,
-    DatabaseEndpointProps,
+    DatabaseEndpointOptions,
+    DatabaseTls,
     FreshnessOptions,
     ItcOrchestrator,
     OrchestratorDatabase,
@@ -32,7 +33,7 @@ loader = lambda_.Function(
     code=lambda_.Code.from_inline("exports.handler = async () => ({});"),
 )
 pipelines = [Pipeline.from_function("Demand", loader)]
-database = OrchestratorDatabase.from_endpoint(DatabaseEndpointProps(host="db.internal"), authentication=DatabaseAuthentication.secret(secret))
+database = OrchestratorDatabase.from_endpoint(DatabaseEndpointOptions(host="db.internal"), authentication=DatabaseAuthentication.from_secret(secret))
 
 failures: list[str] = []
 
@@ -79,14 +80,30 @@ expect_error(
 expect_error(
     "IAM authentication with an empty user name (the factory's own validation)",
     "-",
-    lambda: DatabaseAuthentication.iam(""),
-    r"DatabaseAuthentication.iam: `username` must not be empty",
+    lambda: DatabaseAuthentication.from_iam(""),
+    r"DatabaseAuthentication.fromIam: `username` must not be empty",
 )
 expect_error(
     "an endpoint without a host (the factory's own validation)",
     "-",
-    lambda: OrchestratorDatabase.from_endpoint(DatabaseEndpointProps(host=""), authentication=DatabaseAuthentication.secret(secret)),
+    lambda: OrchestratorDatabase.from_endpoint(DatabaseEndpointOptions(host=""), authentication=DatabaseAuthentication.from_secret(secret)),
     r"OrchestratorDatabase.fromEndpoint: `host` must be",
+)
+expect_error(
+    "IAM authentication without full TLS verification (the database's own validation)",
+    "-",
+    lambda: OrchestratorDatabase.from_endpoint(
+        DatabaseEndpointOptions(host="db.internal", resource_id="db-ABCDEFGHIJKL"),
+        authentication=DatabaseAuthentication.from_iam("refresher"),
+        tls=DatabaseTls.REQUIRE,
+    ),
+    r"OrchestratorDatabase.fromEndpoint: `tls` must be DatabaseTls.VERIFY_FULL with DatabaseAuthentication.fromIam: .*got DatabaseTls.REQUIRE",
+)
+expect_error(
+    "a plain string where the password's SecretValue goes",
+    "-",
+    lambda: DatabaseAuthentication.from_password("refresher", "pw"),
+    r"argument password must be aws_cdk.SecretValue",
 )
 expect_error(
     "a function where a Pipeline goes",

@@ -143,6 +143,10 @@ def compare_connection_templates(python: dict, typescript: dict) -> None:
     rules = [r for r in resources_of_type(python, "AWS::EC2::SecurityGroupIngress").values()
              if r["Properties"].get("Description") == "Refresh compute to the database"]
     check(len(rules) == 4, f"an ingress rule from each of the 4 refresh functions to its database: {len(rules)}")
+    password_logins = [f["Properties"]["Environment"]["Variables"] for f in resources_of_type(python, "AWS::Lambda::Function").values()
+                       if "PGPASSWORD" in f["Properties"].get("Environment", {}).get("Variables", {})]
+    check([(env["PGUSER"], env["PGPASSWORD"], env["PGSSLMODE"]) for env in password_logins] == [("refresher", "test-only", "require")],
+          f"the password orchestrator logs in with its SecretValue and DatabaseTls.REQUIRE as PGSSLMODE: {password_logins}")
 
 
 def wheel_tarball() -> Path:

@@ -56,7 +56,7 @@ from constructs import Construct
 from itc_orchestrator import (
     ConcurrentRefresh,
     DatabaseAuthentication,
-    DatabaseEndpointProps,
+    DatabaseEndpointOptions,
     FreshnessOptions,
     ItcOrchestrator,
     OrchestratorDatabase,

@@ -63,7 +63,7 @@ test('IAM database authentication and an opened network path add no findings', (
   const iamEndpoint = () => ({
     database: OrchestratorDatabase.fromEndpoint(
       { host: 'warehouse.internal', resourceId: 'db-ABCDEFGHIJKLMNOP' },
-      { authentication: DatabaseAuthentication.iam('refresher') },
+      { authentication: DatabaseAuthentication.fromIam('refresher') },
     ),
   });
   const iamProxy = (stack: Stack) => ({
@@ -74,13 +74,13 @@ test('IAM database authentication and an opened network path add no findings', (
         endpoint: 'warehouse.proxy-abc.eu-west-1.rds.amazonaws.com',
         securityGroups: [],
       }),
-      { authentication: DatabaseAuthentication.iam('refresher') },
+      { authentication: DatabaseAuthentication.fromIam('refresher') },
     ),
   });
   const openedEndpoint = (stack: Stack) => ({
     database: OrchestratorDatabase.fromEndpoint(
       { host: 'warehouse.internal', resourceId: 'db-ABCDEFGHIJKLMNOP', securityGroups: [ec2.SecurityGroup.fromSecurityGroupId(stack, 'Db', 'sg-0123456789abcdef0')] },
-      { authentication: DatabaseAuthentication.iam('refresher') },
+      { authentication: DatabaseAuthentication.fromIam('refresher') },
     ),
   });
   expect(findings(iamEndpoint)).toEqual(DEFAULT_FINDINGS);

@@ -93,7 +93,7 @@ describe('OrchestratorDatabase.fromInstance', () => {
   test('with IAM authentication: rds-db:connect as exactly that user on the instance, and no Secrets Manager permission', () => {
     const { stack, vpc, instance } = setup();
     const orchestrator = orchestrate(stack, vpc, OrchestratorDatabase.fromInstance(instance, {
-      databaseName: 'warehouse', authentication: DatabaseAuthentication.iam('refresher'),
+      databaseName: 'warehouse', authentication: DatabaseAuthentication.fromIam('refresher'),
     }));
     const { environment, statements, actions } = refreshSide(stack, orchestrator);
 
@@ -132,7 +132,7 @@ describe('OrchestratorDatabase.fromCluster', () => {
 
   test('with IAM authentication: rds-db:connect as the user on the cluster\'s resource ID', () => {
     const { stack, vpc, cluster } = setup();
-    const orchestrator = orchestrate(stack, vpc, OrchestratorDatabase.fromCluster(cluster, { authentication: DatabaseAuthentication.iam('refresher') }));
+    const orchestrator = orchestrate(stack, vpc, OrchestratorDatabase.fromCluster(cluster, { authentication: DatabaseAuthentication.fromIam('refresher') }));
     const { statements, actions, environment } = refreshSide(stack, orchestrator);
 
     expect(environment[RefreshEnv.IAM_USER]).toBe('refresher');
@@ -150,7 +150,7 @@ describe('OrchestratorDatabase.fromCluster', () => {
 describe('OrchestratorDatabase.fromProxy', () => {
   test('with IAM authentication: connects to the proxy endpoint on 5432, may connect through the proxy as the user, and opens the proxy\'s port', () => {
     const { stack, vpc, proxy } = setup();
-    const orchestrator = orchestrate(stack, vpc, OrchestratorDatabase.fromProxy(proxy, { authentication: DatabaseAuthentication.iam('refresher') }));
+    const orchestrator = orchestrate(stack, vpc, OrchestratorDatabase.fromProxy(proxy, { authentication: DatabaseAuthentication.fromIam('refresher') }));
     const { template, environment, statements, actions, securityGroup } = refreshSide(stack, orchestrator);
 
     expect(environment).toMatchObject({
@@ -175,7 +175,7 @@ describe('OrchestratorDatabase.fromProxy', () => {
 
   test('with the instance\'s secret: the proxy endpoint goes to the handler, where it wins over the secret\'s host', () => {
     const { stack, vpc, instance, proxy } = setup();
-    const authentication = DatabaseAuthentication.secret(instance.secret!);
+    const authentication = DatabaseAuthentication.fromSecret(instance.secret!);
     const orchestrator = orchestrate(stack, vpc, OrchestratorDatabase.fromProxy(proxy, { authentication }));
     const { environment, actions } = refreshSide(stack, orchestrator);
 
@@ -196,7 +196,7 @@ describe('OrchestratorDatabase.fromEndpoint', () => {
     const secret = secretsmanager.Secret.fromSecretNameV2(stack, 'Secret', 'warehouse/refresher');
     const orchestrator = orchestrate(stack, vpc, OrchestratorDatabase.fromEndpoint(
       { host: 'warehouse.example.internal', port: 6432, securityGroups: [group] },
-      { databaseName: 'warehouse', authentication: DatabaseAuthentication.secret(secret) },
+      { databaseName: 'warehouse', authentication: DatabaseAuthentication.fromSecret(secret) },
     ));
     const { template, environment, securityGroup } = refreshSide(stack, orchestrator);
 
@@ -213,7 +213,7 @@ describe('OrchestratorDatabase.fromEndpoint', () => {
   test('without security groups, no rule is added', () => {
     const { stack, vpc } = setup();
     const secret = secretsmanager.Secret.fromSecretNameV2(stack, 'Secret', 'warehouse/refresher');
-    orchestrate(stack, vpc, OrchestratorDatabase.fromEndpoint({ host: 'warehouse.example.internal' }, { authentication: DatabaseAuthentication.secret(secret) }));
+    orchestrate(stack, vpc, OrchestratorDatabase.fromEndpoint({ host: 'warehouse.example.internal' }, { authentication: DatabaseAuthentication.fromSecret(secret) }));
     const ingress = Template.fromStack(stack).findResources('AWS::EC2::SecurityGroupIngress');
     // Only the RDS objects' own rules (the proxy's to the instance): none from the refresh function.
     expect(Object.values(ingress).map((rule: any) => rule.Properties.Description)).not.toContainEqual(expect.stringMatching(/Refresh compute/));
@@ -223,7 +223,7 @@ describe('OrchestratorDatabase.fromEndpoint', () => {
     const { stack, vpc } = setup();
     const orchestrator = orchestrate(stack, vpc, OrchestratorDatabase.fromEndpoint(
       { host: 'warehouse.example.internal', resourceId: 'db-ABCDEFGHIJKLMNOP' },
-      { authentication: DatabaseAuthentication.iam('refresher') },
+      { authentication: DatabaseAuthentication.fromIam('refresher') },
     ));
     const { statements, actions, environment } = refreshSide(stack, orchestrator);
 
@@ -242,7 +242,7 @@ describe('OrchestratorDatabase.fromEndpoint', () => {
 describe('a database in another stack of the app', () => {
   test.each([
     ['its secret', (instance: rds.DatabaseInstance) => OrchestratorDatabase.fromInstance(instance)],
-    ['IAM authentication', (instance: rds.DatabaseInstance) => OrchestratorDatabase.fromInstance(instance, { authentication: DatabaseAuthentication.iam('refresher') })],
+    ['IAM authentication', (instance: rds.DatabaseInstance) => OrchestratorDatabase.fromInstance(instance, { authentication: DatabaseAuthentication.fromIam('refresher') })],
   ])('with %s synthesizes without a dependency cycle; the ingress rule lives in the orchestrator\'s stack', (_case, database) => {
     const app = new App();
     const databaseStack = new Stack(app, 'DatabaseStack', { env: ENV });

@@ -38,7 +38,7 @@ export function orchestratorFixture(overrides: Partial<ItcOrchestratorProps> = {
   });
   const orchestrator = new ItcOrchestrator(stack, 'Orchestrator', {
     vpc,
-    database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.secret(secret) }),
+    database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.fromSecret(secret) }),
     pipelines: [
       Pipeline.fromFunction('Demand', demand),
       Pipeline.fromFunctionArn('VerifyPlus', IMPORTED_PIPELINE_ARN),
@@ -46,6 +46,17 @@ export function orchestratorFixture(overrides: Partial<ItcOrchestratorProps> = {
     ...overrides,
   });
   return { stack, vpc, key, secret, demand, orchestrator, template: Template.fromStack(stack) };
+}
+
+let sharedFixture: OrchestratorFixture | undefined;
+
+/**
+ * The fixture at default props, synthesized once per test file (jest gives each file its own copy of this module),
+ * for tests that only read it. A test that adds to the stack takes its own `orchestratorFixture()`.
+ */
+export function sharedOrchestratorFixture(): OrchestratorFixture {
+  sharedFixture ??= orchestratorFixture();
+  return sharedFixture;
 }
 
 /** The construct's props on a fresh stack with a VPC and a secret, for tests that expect synth to fail. */
@@ -59,7 +70,7 @@ export function minimalProps(stack: Stack, overrides: Partial<ItcOrchestratorPro
     `arn:aws:secretsmanager:${REGION}:${ACCOUNT}:secret:database-AbCdEf`);
   return {
     vpc,
-    database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.secret(secret) }),
+    database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.fromSecret(secret) }),
     pipelines: [Pipeline.fromFunctionArn('Demand', `arn:aws:lambda:${REGION}:${ACCOUNT}:function:demand`)],
     ...overrides,
   };

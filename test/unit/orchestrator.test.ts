@@ -1,15 +1,16 @@
-import { Duration, RemovalPolicy, TimeZone } from 'aws-cdk-lib';
+import { Duration, RemovalPolicy, SecretValue, TimeZone } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
-import { IMPORTED_PIPELINE_ARN, minimalProps, newStack, orchestratorFixture, stateMachineDefinition, templateResolver } from './orchestrator-fixture';
-import { ConcurrentRefresh, DatabaseAuthentication, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy } from '../../src';
+import { IMPORTED_PIPELINE_ARN, minimalProps, newStack, orchestratorFixture, stateMachineDefinition, templateResolver, sharedOrchestratorFixture } from './orchestrator-fixture';
+import { ConcurrentRefresh, DatabaseAuthentication, DatabaseTls, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy, RefreshCompute } from '../../src';
 import { RefreshEnv, RefreshErrors } from '../../src/shared/contract';
 
 // asl-validator ships CommonJS without types.
@@ -57,7 +58,7 @@ function actionsOf(statement: any): string[] {
 
 describe('the refresh function', () => {
   test('runs the bundled handler on Node.js 22 in the VPC private subnets with its own security group', () => {
-    const { template, vpc, stack } = orchestratorFixture();
+    const { template, vpc, stack } = sharedOrchestratorFixture();
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('materialized views'),
       Runtime: 'nodejs22.x',
@@ -70,7 +71,7 @@ describe('the refresh function', () => {
   });
 
   test('ships as a CDK asset in the bootstrap bucket: the construct creates no bucket and no layer', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     template.resourceCountIs('AWS::S3::Bucket', 0);
     template.resourceCountIs('AWS::Lambda::LayerVersion', 0);
     const fn = template.toJSON().Resources[refreshFunctionId(template)];
@@ -99,7 +100,7 @@ describe('the refresh function', () => {
   });
 
   test('has 256 MiB and a 15-minute timeout by default', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('materialized views'),
       MemorySize: 256,
@@ -107,13 +108,13 @@ describe('the refresh function', () => {
     });
   });
 
-  test('takes its memory size and timeout from the props', () => {
-    const { template } = orchestratorFixture({ refreshMemorySize: 1024, refreshTimeout: Duration.minutes(5) });
+  test('takes its memory size and timeout from RefreshCompute.lambda()', () => {
+    const { template } = orchestratorFixture({ refreshCompute: RefreshCompute.lambda({ memorySize: 1024, timeout: Duration.minutes(5) }) });
     template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 1024, Timeout: 300 });
   });
 
   test('logs to its own log group, kept one month by default', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     const logGroupId = logicalId(template, 'AWS::Logs::LogGroup', { RetentionInDays: 30, LogGroupName: Match.absent() });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('materialized views'),
@@ -122,7 +123,7 @@ describe('the refresh function', () => {
   });
 
   test('reads the secret named in its environment and verifies the server certificate by default', () => {
-    const { template, stack, secret } = orchestratorFixture();
+    const { template, stack, secret } = sharedOrchestratorFixture();
     template.hasResourceProperties('AWS::Lambda::Function', {
       Environment: {
         Variables: Match.objectLike({
@@ -137,7 +138,7 @@ describe('the refresh function', () => {
     const stack = newStack();
     const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Secret', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:database-AbCdEf');
     const database = OrchestratorDatabase.fromEndpoint({ host: 'db.internal', port: 6432 }, {
-      databaseName: 'warehouse', authentication: DatabaseAuthentication.secret(secret), verifyServerCertificate: false,
+      databaseName: 'warehouse', authentication: DatabaseAuthentication.fromSecret(secret), tls: DatabaseTls.REQUIRE,
     });
     new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { database }));
     const template = Template.fromStack(stack);
@@ -161,8 +162,8 @@ describe('the refresh function', () => {
         concurrency: 8,
         concurrentRefresh: ConcurrentRefresh.NEVER,
         overlapPolicy: OverlapPolicy.SKIP,
-        lockWaitTimeout: Duration.seconds(30),
-        lockTimeout: Duration.seconds(10),
+        runLockWaitTimeout: Duration.seconds(30),
+        viewLockTimeout: Duration.seconds(10),
         statementTimeout: Duration.minutes(10),
         maxAttempts: 5,
       },
@@ -185,7 +186,7 @@ describe('the refresh function', () => {
   });
 
   test('leaves unset refresh settings to the handler defaults', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     const fn = template.toJSON().Resources[refreshFunctionId(template)];
     const names = Object.keys(fn.Properties.Environment.Variables);
     expect(names).not.toEqual(expect.arrayContaining([RefreshEnv.VIEWS]));
@@ -196,7 +197,8 @@ describe('the refresh function', () => {
     const { template } = orchestratorFixture({
       database: OrchestratorDatabase.fromEndpoint({ host: 'localhost', port: 5433 }, {
         databaseName: 'warehouse',
-        authentication: DatabaseAuthentication.plaintextPassword({ username: 'refresher', password: 'secret-pw', sslMode: 'disable' }),
+        authentication: DatabaseAuthentication.fromPassword('refresher', SecretValue.unsafePlainText('secret-pw')),
+        tls: DatabaseTls.DISABLE,
       }),
     });
     const fn = template.toJSON().Resources[refreshFunctionId(template)];
@@ -206,6 +208,30 @@ describe('the refresh function', () => {
     expect(fn.Properties.Environment.Variables[RefreshEnv.SECRET_ARN]).toBeUndefined();
     const statements = statementsOf(template, roleOf(template, refreshFunctionId(template)));
     expect(statements.flatMap(actionsOf).filter((action) => action.startsWith('secretsmanager:'))).toEqual([]);
+  });
+
+  test.each([
+    [undefined, 'verify-full'],
+    [DatabaseTls.VERIFY_FULL, 'verify-full'],
+    [DatabaseTls.REQUIRE, 'require'],
+    [DatabaseTls.DISABLE, 'disable'],
+  ])('one tls setting for every authentication: %s is the secret\'s ITC_DB_TLS_MODE and the password\'s PGSSLMODE %s', (tls, mode) => {
+    const stack = newStack();
+    const secret = secretsmanager.Secret.fromSecretCompleteArn(stack, 'Secret', 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:database-AbCdEf');
+    const withSecret = new ItcOrchestrator(stack, 'WithSecret', minimalProps(stack, {
+      database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.fromSecret(secret), tls }),
+    }));
+    const withPassword = new ItcOrchestrator(stack, 'WithPassword', minimalProps(stack, {
+      database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, {
+        authentication: DatabaseAuthentication.fromPassword('refresher', SecretValue.unsafePlainText('pw')), tls,
+      }),
+    }));
+    const environment = (orchestrator: ItcOrchestrator) => stack.resolve(
+      (orchestrator.refreshFunction!.node.defaultChild as lambda.CfnFunction).environment).variables;
+    expect(environment(withSecret)[RefreshEnv.TLS_MODE]).toBe(mode);
+    expect(environment(withSecret)).not.toHaveProperty('PGSSLMODE');
+    expect(environment(withPassword).PGSSLMODE).toBe(mode);
+    expect(environment(withPassword)).not.toHaveProperty(RefreshEnv.TLS_MODE);
   });
 
   test('is exposed with its connections, so the database can allow it in', () => {
@@ -228,7 +254,7 @@ describe('the refresh function', () => {
 
 describe('least privilege', () => {
   test('the refresh function role writes only to its log group, manages VPC interfaces and reads only the secret', () => {
-    const { template, stack, secret, key } = orchestratorFixture();
+    const { template, stack, secret, key } = sharedOrchestratorFixture();
     const roleId = roleOf(template, refreshFunctionId(template));
     const role = template.toJSON().Resources[roleId];
     expect(role.Properties.ManagedPolicyArns).toBeUndefined();
@@ -288,7 +314,7 @@ describe('least privilege', () => {
       encryptionKey: key,
     });
     new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, {
-      database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.secret(secret) }),
+      database: OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.fromSecret(secret) }),
     }));
     const template = Template.fromStack(stack);
     const statements = statementsOf(template, roleOf(template, refreshFunctionId(template)));
@@ -309,7 +335,7 @@ describe('least privilege', () => {
   });
 
   test('the state machine role invokes exactly the pipeline and refresh functions and lists only its own executions', () => {
-    const { template, demand, stack } = orchestratorFixture();
+    const { template, demand, stack } = sharedOrchestratorFixture();
     const machineId = logicalId(template, 'AWS::StepFunctions::StateMachine');
     const roleId = template.toJSON().Resources[machineId].Properties.RoleArn['Fn::GetAtt'][0];
     const statements = statementsOf(template, roleId);
@@ -374,7 +400,7 @@ describe('least privilege', () => {
     ]);
   });
 
-  test('grantStartExecution lets a principal start runs of this state machine only', () => {
+  test('grantStartExecution lets a principal start executions of this state machine only', () => {
     const stack = newStack();
     const orchestrator = new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack));
     const operator = new iam.Role(stack, 'Operator', { assumedBy: new iam.AccountRootPrincipal() });
@@ -391,7 +417,7 @@ describe('least privilege', () => {
 
 describe('the state machine', () => {
   test('is a standard state machine whose definition is valid Amazon States Language', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineType: 'STANDARD' });
     const result = aslValidator(stateMachineDefinition(template));
     expect(result.errors).toEqual([]);
@@ -400,7 +426,7 @@ describe('the state machine', () => {
 
   test('is valid Amazon States Language with a single pipeline and without the overlap guard', () => {
     const stack = newStack();
-    new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { skipOverlappingRuns: false }));
+    new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { skipOverlappingExecutions: false }));
     const definition = stateMachineDefinition(Template.fromStack(stack));
     expect(aslValidator(definition)).toMatchObject({ isValid: true, errors: [] });
     expect(definition.States['Did every pipeline succeed?'].Choices)
@@ -408,7 +434,7 @@ describe('the state machine', () => {
   });
 
   test('first lists the running executions of itself', () => {
-    const definition = stateMachineDefinition(orchestratorFixture().template);
+    const definition = stateMachineDefinition(sharedOrchestratorFixture().template);
     const first = definition.States[definition.StartAt];
     expect(first).toMatchObject({
       Type: 'Task',
@@ -418,7 +444,7 @@ describe('the state machine', () => {
   });
 
   test('goes on only as the oldest running execution, comparing start times when it is not listed yet, and only timestamps', () => {
-    const definition = stateMachineDefinition(orchestratorFixture().template);
+    const definition = stateMachineDefinition(sharedOrchestratorFixture().template);
     expect(definition.States['Find the oldest running execution'].Parameters).toEqual({
       'oldest.$': 'States.ArrayGetItem($.executions, States.MathAdd($.count, -1))',
       'self.$': '$$.Execution.Id',
@@ -433,8 +459,8 @@ describe('the state machine', () => {
     expect(check.Default).toBe('Restore the execution input');
   });
 
-  test('can let runs overlap, without the listing or its permission', () => {
-    const { template } = orchestratorFixture({ skipOverlappingRuns: false });
+  test('can let executions overlap, without the listing or its permission', () => {
+    const { template } = orchestratorFixture({ skipOverlappingExecutions: false });
     const definition = stateMachineDefinition(template);
     expect(definition.States[definition.StartAt].Type).toBe('Parallel');
     expect(JSON.stringify(definition)).not.toContain('listExecutions');
@@ -442,7 +468,7 @@ describe('the state machine', () => {
   });
 
   test('runs one parallel branch per pipeline, each invoking its function with the execution input', () => {
-    const definition = stateMachineDefinition(orchestratorFixture().template);
+    const definition = stateMachineDefinition(sharedOrchestratorFixture().template);
     const restore = definition.States['Restore the execution input'];
     expect(restore).toMatchObject({ Parameters: { 'input.$': '$$.Execution.Input' }, OutputPath: '$.input', Next: 'Run pipelines' });
     const parallel = definition.States['Run pipelines'];
@@ -455,7 +481,7 @@ describe('the state machine', () => {
   });
 
   test('refreshes only after every pipeline succeeded, and outputs the refresh report', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     const definition = stateMachineDefinition(template);
     expect(definition.States['Run pipelines'].Next).toBe('Did every pipeline succeed?');
     const check = definition.States['Did every pipeline succeed?'];
@@ -473,7 +499,7 @@ describe('the state machine', () => {
   });
 
   test('retries Lambda service errors and throttling with backoff on every task', () => {
-    const definition = stateMachineDefinition(orchestratorFixture().template);
+    const definition = stateMachineDefinition(sharedOrchestratorFixture().template);
     const tasks = [
       ...definition.States['Run pipelines'].Branches.map((branch: any) => branch.States[branch.StartAt]),
       definition.States['Refresh materialized views'],
@@ -486,7 +512,7 @@ describe('the state machine', () => {
   });
 
   test('retries transient database errors of the refresh, and never bad input', () => {
-    const refresh = stateMachineDefinition(orchestratorFixture().template).States['Refresh materialized views'];
+    const refresh = stateMachineDefinition(sharedOrchestratorFixture().template).States['Refresh materialized views'];
     expect(refresh.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: [RefreshErrors.TRANSIENT], BackoffRate: 2 }));
     const retried = refresh.Retry.flatMap((retry: any) => retry.ErrorEquals);
     expect(retried).not.toContain(RefreshErrors.INVALID_REQUEST);
@@ -498,7 +524,7 @@ describe('the state machine', () => {
   });
 
   test('catches each pipeline error so every branch finishes, then fails naming the failed pipelines', () => {
-    const definition = stateMachineDefinition(orchestratorFixture().template);
+    const definition = stateMachineDefinition(sharedOrchestratorFixture().template);
     for (const [index, name] of ['Demand', 'VerifyPlus'].entries()) {
       const branch = definition.States['Run pipelines'].Branches[index];
       expect(branch.States[`Run pipeline ${name}`].Catch).toEqual([{ ErrorEquals: ['States.ALL'], Next: `Pipeline ${name} failed` }]);
@@ -514,7 +540,7 @@ describe('the state machine', () => {
   });
 
   test('logs all events without execution data to a vended log group by default', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     const logGroupId = logicalId(template, 'AWS::Logs::LogGroup', { LogGroupName: Match.stringLikeRegexp('^/aws/vendedlogs/states/') });
     template.hasResourceProperties('AWS::Logs::LogGroup', { LogGroupName: Match.stringLikeRegexp('^/aws/vendedlogs/states/'), RetentionInDays: 30 });
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', {
@@ -537,14 +563,14 @@ describe('the state machine', () => {
   });
 
   test('deletes its log groups with the stack unless told to retain them', () => {
-    const destroyed = orchestratorFixture().template.findResources('AWS::Logs::LogGroup');
+    const destroyed = sharedOrchestratorFixture().template.findResources('AWS::Logs::LogGroup');
     expect(Object.values(destroyed).map((resource) => resource.DeletionPolicy)).toEqual(['Delete', 'Delete']);
     const retained = orchestratorFixture({ removalPolicy: RemovalPolicy.RETAIN }).template.findResources('AWS::Logs::LogGroup');
     expect(Object.values(retained).map((resource) => resource.DeletionPolicy)).toEqual(['Retain', 'Retain']);
   });
 
   test('has no X-Ray tracing by default', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', { TracingConfiguration: { Enabled: false } });
     template.hasResourceProperties('AWS::Lambda::Function', {
       Description: Match.stringLikeRegexp('materialized views'), TracingConfig: Match.absent(),
@@ -559,7 +585,7 @@ describe('the state machine', () => {
     });
   });
 
-  test('ends runs that exceed the execution timeout', () => {
+  test('ends executions that exceed the execution timeout', () => {
     const definition = stateMachineDefinition(orchestratorFixture({ executionTimeout: Duration.hours(2) }).template);
     expect(definition.TimeoutSeconds).toBe(7200);
   });
@@ -569,7 +595,7 @@ describe('alarms', () => {
   const metrics = ['ExecutionsFailed', 'ExecutionsTimedOut', 'ExecutionsAborted', 'ExecutionThrottled'];
 
   test.each(metrics)('alarm on %s of this state machine from the first occurrence', (metricName) => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'AWS/States',
       MetricName: metricName,
@@ -592,32 +618,68 @@ describe('alarms', () => {
   });
 
   test('notify no one without a topic', () => {
-    const alarms = orchestratorFixture().template.findResources('AWS::CloudWatch::Alarm');
+    const alarms = sharedOrchestratorFixture().template.findResources('AWS::CloudWatch::Alarm');
     expect(Object.values(alarms)).toHaveLength(4);
     expect(Object.values(alarms).map((alarm) => alarm.Properties.AlarmActions)).toEqual(metrics.map(() => undefined));
   });
 
-  test('metric helpers measure this state machine', () => {
-    const { orchestrator, stack, template } = orchestratorFixture();
+  test('the alarms watch the state machine\'s own execution metrics', () => {
+    const { orchestrator, stack, template } = sharedOrchestratorFixture();
     const machine = { Ref: logicalId(template, 'AWS::StepFunctions::StateMachine') };
-    const helpers = {
-      ExecutionsFailed: orchestrator.metricFailed(),
-      ExecutionsTimedOut: orchestrator.metricTimedOut(),
-      ExecutionsAborted: orchestrator.metricAborted(),
-      ExecutionThrottled: orchestrator.metricThrottled(),
-      ExecutionsSucceeded: orchestrator.metricSucceeded({ period: Duration.hours(1) }),
+    const machineMetrics = {
+      ExecutionsFailed: orchestrator.stateMachine.metricFailed(),
+      ExecutionsTimedOut: orchestrator.stateMachine.metricTimedOut(),
+      ExecutionsAborted: orchestrator.stateMachine.metricAborted(),
+      ExecutionThrottled: orchestrator.stateMachine.metricThrottled(),
+      ExecutionsSucceeded: orchestrator.stateMachine.metricSucceeded({ period: Duration.hours(1) }),
     };
-    for (const [metricName, metric] of Object.entries(helpers)) {
+    for (const [metricName, metric] of Object.entries(machineMetrics)) {
       expect(metric.metricName).toBe(metricName);
       expect(stack.resolve(metric.dimensions)).toEqual({ StateMachineArn: machine });
     }
-    expect(helpers.ExecutionsSucceeded.period.toMinutes()).toBe(60);
+    expect(machineMetrics.ExecutionsSucceeded.period.toMinutes()).toBe(60);
+  });
+
+  test('metric() measures any metric of the refresh engine for this refresh function, summed over 5 minutes by default', () => {
+    const { orchestrator, stack, template } = orchestratorFixture();
+    const fn = { Ref: refreshFunctionId(template) };
+    const failed = orchestrator.metric('ViewsFailed');
+    expect(failed.namespace).toBe('ItcOrchestrator');
+    expect(failed.metricName).toBe('ViewsFailed');
+    expect(failed.statistic).toBe('Sum');
+    expect(failed.period.toMinutes()).toBe(5);
+    expect(stack.resolve(failed.dimensions)).toEqual({ service: 'itc-orchestrator-refresh', FunctionName: fn });
+
+    const duration = orchestrator.metric('RunDuration', { statistic: 'p90' });
+    expect(duration.statistic).toBe('p90');
+    expect(stack.resolve(duration.dimensions)).toEqual({ service: 'itc-orchestrator-refresh', FunctionName: fn });
+
+    const view = orchestrator.metric('ViewRefreshed', { dimensionsMap: { View: 'reporting.daily_totals' } });
+    expect(stack.resolve(view.dimensions)).toEqual({ service: 'itc-orchestrator-refresh', FunctionName: fn, View: 'reporting.daily_totals' });
+  });
+
+  test('the named refresh metrics are metric() of their names', () => {
+    const { orchestrator, stack } = orchestratorFixture();
+    const named = {
+      RunsSkippedByLock: orchestrator.metricRefreshRunsSkippedByLock(),
+      ViewsRefreshed: orchestrator.metricViewsRefreshed(),
+      RunsSucceeded: orchestrator.metricRefreshRunsSucceeded(),
+    };
+    for (const [metricName, metric] of Object.entries(named)) {
+      const generic = orchestrator.metric(metricName);
+      expect(metric.metricName).toBe(metricName);
+      expect(stack.resolve(metric.dimensions)).toEqual(stack.resolve(generic.dimensions));
+      expect(metric.statistic).toBe(generic.statistic);
+    }
+    const view = orchestrator.metricViewRefreshed('Reporting.Order');
+    expect(view.metricName).toBe('ViewRefreshed');
+    expect(stack.resolve(view.dimensions)).toEqual({ ...stack.resolve(orchestrator.metric('ViewRefreshed').dimensions), View: 'reporting."order"' });
   });
 });
 
 describe('the schedule', () => {
   test('is absent unless configured', () => {
-    const { template, orchestrator } = orchestratorFixture();
+    const { template, orchestrator } = sharedOrchestratorFixture();
     template.resourceCountIs('AWS::Scheduler::Schedule', 0);
     expect(orchestrator.schedule).toBeUndefined();
   });

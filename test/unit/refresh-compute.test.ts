@@ -5,7 +5,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as rds from 'aws-cdk-lib/aws-rds';
-import { ACCOUNT, REGION, minimalProps, newStack, orchestratorFixture, stateMachineDefinition, templateResolver } from './orchestrator-fixture';
+import { ACCOUNT, REGION, minimalProps, newStack, orchestratorFixture, stateMachineDefinition, templateResolver, sharedOrchestratorFixture } from './orchestrator-fixture';
 import { DatabaseAuthentication, OrchestratorDatabase, RefreshCompute } from '../../src';
 import { ItcOrchestrator } from '../../src/orchestrator';
 import { RDS_SIGNER_PATH, REFRESH_BOOTSTRAP_PATH, REFRESH_BUNDLE_PATH } from '../../src/private/refresh-task';
@@ -15,6 +15,14 @@ const REFRESH_STATE = 'Refresh materialized views';
 
 function fargateFixture(props: Parameters<typeof RefreshCompute.fargate>[0] = {}) {
   return orchestratorFixture({ refreshCompute: RefreshCompute.fargate(props) });
+}
+
+let sharedFargate: ReturnType<typeof fargateFixture> | undefined;
+
+/** The Fargate fixture at default props, synthesized once for the tests that only read it. */
+function sharedFargateFixture() {
+  sharedFargate ??= fargateFixture();
+  return sharedFargate;
 }
 
 function onlyResource(template: Template, type: string): [string, any] {
@@ -30,22 +38,19 @@ function containerEnvironment(template: Template): Record<string, unknown> {
 }
 
 describe('RefreshCompute.lambda()', () => {
-  test('is the default and today\'s function, with the same settings as refreshMemorySize and refreshTimeout', () => {
-    const viaCompute = orchestratorFixture({ refreshCompute: RefreshCompute.lambda({ memorySize: 512, timeout: Duration.minutes(10) }) });
-    const viaAliases = orchestratorFixture({ refreshMemorySize: 512, refreshTimeout: Duration.minutes(10) });
-    for (const { template } of [viaCompute, viaAliases]) {
-      template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 512, Timeout: 600, Handler: 'index.handler' });
-      template.resourceCountIs('AWS::ECS::TaskDefinition', 0);
-    }
-    expect(orchestratorFixture().orchestrator.refreshTaskDefinition).toBeUndefined();
+  test('is the default and today\'s function, sized by its options', () => {
+    const { template } = orchestratorFixture({ refreshCompute: RefreshCompute.lambda({ memorySize: 512, timeout: Duration.minutes(10) }) });
+    template.hasResourceProperties('AWS::Lambda::Function', { MemorySize: 512, Timeout: 600, Handler: 'index.handler' });
+    template.resourceCountIs('AWS::ECS::TaskDefinition', 0);
+    expect(sharedOrchestratorFixture().orchestrator.refreshTaskDefinition).toBeUndefined();
     // The Demand pipeline's function and the refresh function.
-    orchestratorFixture().template.resourceCountIs('AWS::Lambda::Function', 2);
+    sharedOrchestratorFixture().template.resourceCountIs('AWS::Lambda::Function', 2);
   });
 });
 
 describe('RefreshCompute.fargate()', () => {
   test('replaces the function by a Fargate task definition on a pinned public image, with the bootstrap inline', () => {
-    const { template, orchestrator } = fargateFixture();
+    const { template, orchestrator } = sharedFargateFixture();
     expect(orchestrator.refreshFunction).toBeUndefined();
     expect(orchestrator.refreshTaskDefinition).toBeDefined();
     // Only the Demand pipeline's function is left.
@@ -66,7 +71,7 @@ describe('RefreshCompute.fargate()', () => {
     });
   });
 
-  test('gives the task the function\'s environment, plus the compute, the run timeout and the heartbeat interval', () => {
+  test('gives the task the function\'s environment, plus the compute, the refresh run timeout and the heartbeat interval', () => {
     const { template } = fargateFixture({ runTimeout: Duration.hours(2), heartbeatTimeout: Duration.minutes(10) });
     const environment = containerEnvironment(template);
     expect(environment).toMatchObject({
@@ -105,7 +110,7 @@ describe('RefreshCompute.fargate()', () => {
     const app = new App({ outdir });
     const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: REGION } });
     new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, {
-      database: OrchestratorDatabase.fromEndpoint({ host: 'db.example.com', resourceId: 'db-ABCDEFGHIJKLMNOPQRSTUVWXYZ' }, { authentication: DatabaseAuthentication.iam('refresher') }),
+      database: OrchestratorDatabase.fromEndpoint({ host: 'db.example.com', resourceId: 'db-ABCDEFGHIJKLMNOPQRSTUVWXYZ' }, { authentication: DatabaseAuthentication.fromIam('refresher') }),
       refreshCompute: RefreshCompute.fargate(),
     }));
     const assembly = app.synth();
@@ -139,7 +144,7 @@ describe('RefreshCompute.fargate()', () => {
   });
 
   test('without IAM authentication the task gets no RDS signer', () => {
-    const environment = containerEnvironment(fargateFixture().template);
+    const environment = containerEnvironment(sharedFargateFixture().template);
     expect(environment).toHaveProperty(RefreshTaskEnv.BUNDLE_KEY);
     expect(environment).not.toHaveProperty(RefreshTaskEnv.SIGNER_BUCKET);
     expect(environment).not.toHaveProperty(RefreshTaskEnv.SIGNER_KEY);
@@ -192,7 +197,7 @@ describe('RefreshCompute.fargate()', () => {
   });
 
   test('the state machine may run only this task definition in its cluster and pass only the two task roles', () => {
-    const { template } = fargateFixture();
+    const { template } = sharedFargateFixture();
     const [taskDefinitionId] = onlyResource(template, 'AWS::ECS::TaskDefinition');
     const [clusterId] = onlyResource(template, 'AWS::ECS::Cluster');
     const taskRole = Object.keys(template.findResources('AWS::IAM::Role')).find((id) => id.startsWith('OrchestratorRefreshTaskRole'))!;
@@ -218,7 +223,7 @@ describe('RefreshCompute.fargate()', () => {
   });
 
   test('the task role reads the bundle object and the secret, and answers only this state machine', () => {
-    const { template } = fargateFixture();
+    const { template } = sharedFargateFixture();
     const [stateMachineId] = onlyResource(template, 'AWS::StepFunctions::StateMachine');
     const [, policy] = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('OrchestratorRefreshTaskRoleDefaultPolicy'))!;
     const statements = policy.Properties.PolicyDocument.Statement;
@@ -271,7 +276,7 @@ describe('RefreshCompute.fargate()', () => {
     });
     const orchestrator = new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, {
       vpc,
-      database: OrchestratorDatabase.fromInstance(instance, { databaseName: 'warehouse', authentication: DatabaseAuthentication.iam('refresher') }),
+      database: OrchestratorDatabase.fromInstance(instance, { databaseName: 'warehouse', authentication: DatabaseAuthentication.fromIam('refresher') }),
       refreshCompute: RefreshCompute.fargate(),
     }));
     const template = Template.fromStack(stack);
@@ -324,12 +329,10 @@ describe('validation', () => {
     [{ refreshCompute: RefreshCompute.fargate({ heartbeatTimeout: Duration.millis(10) }) }, /`refreshCompute.heartbeatTimeout` must be a whole number of seconds/],
     [{ refreshCompute: RefreshCompute.lambda({ timeout: Duration.minutes(20) }) }, /`refreshCompute.timeout` must be a whole number of seconds from 1 second to 15 minutes, got 20 minutes/],
     [{ refreshCompute: RefreshCompute.lambda({ memorySize: 64 }) }, /`refreshCompute.memorySize` must be a whole number of MiB from 128 to 10240, got 64/],
-    [{ refreshCompute: RefreshCompute.lambda(), refreshTimeout: Duration.minutes(5) }, /`refreshTimeout` cannot be combined with `refreshCompute`: set `timeout` of RefreshCompute.lambda\(\) instead/],
-    [{ refreshCompute: RefreshCompute.fargate(), refreshMemorySize: 512 }, /`refreshMemorySize` cannot be combined with `refreshCompute`: set `memorySize` of RefreshCompute.lambda\(\) instead/],
     [{ refreshCompute: RefreshCompute.fargate({ runTimeout: Duration.minutes(10) }), refresh: { statementTimeout: Duration.minutes(10) } },
-      /`refresh.statementTimeout` must be shorter than `refreshCompute.runTimeout` \(10 minutes\), or the run times out first, got 10 minutes/],
-    [{ refreshCompute: RefreshCompute.lambda({ timeout: Duration.minutes(2) }), refresh: { lockWaitTimeout: Duration.minutes(3) } },
-      /`refresh.lockWaitTimeout` must be shorter than `refreshCompute.timeout` \(2 minutes\), or the function times out first, got 3 minutes/],
+      /`refresh.statementTimeout` must be shorter than `refreshCompute.runTimeout` \(10 minutes\), or the refresh run times out first, got 10 minutes/],
+    [{ refreshCompute: RefreshCompute.lambda({ timeout: Duration.minutes(2) }), refresh: { runLockWaitTimeout: Duration.minutes(3) } },
+      /`refresh.runLockWaitTimeout` must be shorter than `refreshCompute.timeout` \(2 minutes\), or the function times out first, got 3 minutes/],
   ])('%#: rejects bad refresh compute settings at synth', (props, message) => {
     expect(synth(props)).toThrow(message);
   });
@@ -348,36 +351,37 @@ describe('validation', () => {
   });
 
   test('the skipped-by-lock metric and alarm need the function: with Fargate they fail at synth, naming the prop', () => {
-    expect(synth({ refreshCompute: RefreshCompute.fargate(), alarmOnRunsSkippedByLock: true }))
-      .toThrow(/`alarmOnRunsSkippedByLock` needs the refresh function \(RefreshCompute.lambda\(\)\)/);
-    const { orchestrator } = fargateFixture();
-    expect(() => orchestrator.metricRunsSkippedByLock()).toThrow(/`metricRunsSkippedByLock\(\)` needs the refresh function/);
+    expect(synth({ refreshCompute: RefreshCompute.fargate(), alarmOnRefreshRunsSkippedByLock: true }))
+      .toThrow(/`alarmOnRefreshRunsSkippedByLock` needs the refresh function \(RefreshCompute.lambda\(\)\)/);
+    const { orchestrator } = sharedFargateFixture();
+    expect(() => orchestrator.metricRefreshRunsSkippedByLock()).toThrow(/`metricRefreshRunsSkippedByLock\(\)` needs the refresh function/);
+    expect(() => orchestrator.metric('ViewsFailed')).toThrow(/`metric\('ViewsFailed'\)` needs the refresh function \(RefreshCompute.lambda\(\)\): .*no embedded metrics/);
   });
 
   test('freshness needs the function: with Fargate it fails at synth, naming the prop and why', () => {
     expect(synth({ refreshCompute: RefreshCompute.fargate(), freshness: { maxAge: Duration.hours(26) } }))
       .toThrow(/`freshness` needs the refresh function \(RefreshCompute.lambda\(\)\): .*no embedded metrics/);
-    expect(synth({ refreshCompute: RefreshCompute.fargate(), alarmOnRunsSkippedByLock: true }))
-      .toThrow(/`alarmOnRunsSkippedByLock` needs the refresh function \(RefreshCompute.lambda\(\)\): .*no embedded metrics/);
+    expect(synth({ refreshCompute: RefreshCompute.fargate(), alarmOnRefreshRunsSkippedByLock: true }))
+      .toThrow(/`alarmOnRefreshRunsSkippedByLock` needs the refresh function \(RefreshCompute.lambda\(\)\): .*no embedded metrics/);
   });
 
   test('onlyChangedTables works with Fargate too', () => {
     expect(synth({ refreshCompute: RefreshCompute.fargate(), refresh: { onlyChangedTables: true } })).not.toThrow();
   });
 
-  test('public subnets are refused unless the Fargate task gets a public IP address there', () => {
+  test('public subnets are refused (for the function by aws-lambda) unless the Fargate task gets a public IP address there', () => {
     const inPublicSubnets = (refreshCompute?: RefreshCompute) => () => {
       const stack = newStack();
       const vpc = new ec2.Vpc(stack, 'OwnVpc', { maxAzs: 2 });
       new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC }, refreshCompute }));
     };
-    expect(inPublicSubnets()).toThrow(/`vpcSubnets` selects public subnets/);
+    expect(inPublicSubnets()).toThrow(/Lambda Functions in a public subnet can NOT access the internet/);
     expect(inPublicSubnets(RefreshCompute.fargate())).toThrow(/`vpcSubnets` selects public subnets/);
     expect(inPublicSubnets(RefreshCompute.fargate({ assignPublicIp: true }))).not.toThrow();
   });
 
-  test('Fargate runs may hold refreshes longer than Lambda allows', () => {
+  test('Fargate refresh runs may hold refreshes longer than Lambda allows', () => {
     expect(synth({ refreshCompute: RefreshCompute.fargate(), refresh: { statementTimeout: Duration.hours(1) } })).not.toThrow();
-    expect(synth({ refresh: { statementTimeout: Duration.hours(1) } })).toThrow(/`refresh.statementTimeout` must be shorter than `refreshTimeout`/);
+    expect(synth({ refresh: { statementTimeout: Duration.hours(1) } })).toThrow(/`refresh.statementTimeout` must be shorter than `refreshCompute.timeout`/);
   });
 });

@@ -8,7 +8,7 @@ import { Annotations, Match, Template } from 'aws-cdk-lib/assertions';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { ACCOUNT, minimalProps, newStack, REGION } from './orchestrator-fixture';
-import { ItcOrchestrator, ItcOrchestratorProps, Pipeline } from '../../src';
+import { ItcOrchestrator, ItcOrchestratorProps, Pipeline, RefreshCompute } from '../../src';
 
 function orchestrate(stack: Stack, overrides: Partial<ItcOrchestratorProps> = {}, id = 'Orchestrator'): ItcOrchestrator {
   return new ItcOrchestrator(stack, id, minimalProps(stack, overrides));
@@ -132,7 +132,7 @@ describe('pipeline functions', () => {
 });
 
 describe('timeouts from tokens', () => {
-  test.each(['lockWaitTimeout', 'lockTimeout', 'statementTimeout'] as const)('refresh.%s from a token in seconds fails naming the prop', (prop) => {
+  test.each(['runLockWaitTimeout', 'viewLockTimeout', 'statementTimeout'] as const)('refresh.%s from a token in seconds fails naming the prop', (prop) => {
     const stack = newStack();
     const seconds = new CfnParameter(stack, 'Seconds', { type: 'Number' }).valueAsNumber;
     expect(() => orchestrate(stack, { refresh: { [prop]: Duration.seconds(seconds) } })).toThrow(
@@ -143,26 +143,29 @@ describe('timeouts from tokens', () => {
   test('refresh timeouts from tokens in milliseconds reach the function', () => {
     const stack = newStack();
     const millis = new CfnParameter(stack, 'Millis', { type: 'Number' }).valueAsNumber;
-    orchestrate(stack, { refresh: { lockWaitTimeout: Duration.millis(millis) } });
+    orchestrate(stack, { refresh: { runLockWaitTimeout: Duration.millis(millis) } });
     const env = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function'))[0].Properties.Environment.Variables;
     expect(Object.values(env).some((value) => JSON.stringify(value).includes('"Ref":"Millis"'))).toBe(true);
     expect(Token.isUnresolved(millis)).toBe(true);
   });
 
-  test('refreshTimeout from a token in minutes fails naming the prop', () => {
+  test('the function timeout from a token in minutes fails naming the prop', () => {
     const stack = newStack();
     const minutes = new CfnParameter(stack, 'Minutes', { type: 'Number' }).valueAsNumber;
-    expect(() => orchestrate(stack, { refreshTimeout: Duration.minutes(minutes) })).toThrow(
-      /`refreshTimeout` from a token must be given in seconds, as Duration.seconds\(\.\.\.\): .*got Duration.minutes/,
+    expect(() => orchestrate(stack, { refreshCompute: RefreshCompute.lambda({ timeout: Duration.minutes(minutes) }) })).toThrow(
+      /`refreshCompute.timeout` from a token must be given in seconds, as Duration.seconds\(\.\.\.\): .*got Duration.minutes/,
     );
   });
 });
 
-test('public subnets fail synth with the reason and what to choose instead', () => {
+test('public subnets fail synth with the reason: aws-lambda\'s own check for the function, the construct\'s for the task, with what to choose instead', () => {
   const stack = newStack();
   const vpc = new ec2.Vpc(stack, 'PublicVpc', { maxAzs: 2 });
   expect(() => orchestrate(stack, { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC } })).toThrow(
-    /`vpcSubnets` selects public subnets: the refresh function would get no public IP address there.*Select private subnets/,
+    /Lambda Functions in a public subnet can NOT access the internet/,
+  );
+  expect(() => orchestrate(stack, { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PUBLIC }, refreshCompute: RefreshCompute.fargate() }, 'Task')).toThrow(
+    /`vpcSubnets` selects public subnets: the refresh task would get no public IP address there.*Select private subnets/,
   );
   expect(() => orchestrate(stack, { vpc, vpcSubnets: { subnetType: ec2.SubnetType.PRIVATE_WITH_EGRESS } }, 'Private')).not.toThrow();
 });

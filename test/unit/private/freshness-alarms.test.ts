@@ -2,7 +2,7 @@ import { App, CfnParameter, Duration, Stack } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import { ItcOrchestrator, ItcOrchestratorProps } from '../../../src';
-import { minimalProps, orchestratorFixture } from '../orchestrator-fixture';
+import { minimalProps, orchestratorFixture, sharedOrchestratorFixture } from '../orchestrator-fixture';
 
 /** The refresh function's metric dimensions, as the handler emits them (the template lists them by name). */
 function refreshDimensions(refreshFunctionLogicalId: string, extra: Array<{ Name: string; Value: string }> = []) {
@@ -21,7 +21,7 @@ describe('freshness alarms', () => {
     return { ...fixture, refreshId };
   }
 
-  test('a run alarm on RunsSucceeded: hourly sums, every one of maxAge hours below 1, missing data breaching', () => {
+  test('a refresh run alarm on RunsSucceeded: hourly sums, every one of maxAge hours below 1, missing data breaching', () => {
     const { template, refreshId } = build({ maxAge: Duration.hours(26) });
 
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
@@ -120,7 +120,7 @@ describe('freshness alarms', () => {
   });
 
   test('without freshness there are only the execution alarms', () => {
-    const { template } = orchestratorFixture();
+    const { template } = sharedOrchestratorFixture();
     template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
   });
 
@@ -164,7 +164,7 @@ describe('freshness alarms', () => {
 
 describe('refresh metrics', () => {
   test('metricViewsRefreshed and metricViewRefreshed read the refresh function\'s own metrics', () => {
-    const { orchestrator, stack } = orchestratorFixture();
+    const { orchestrator, stack } = sharedOrchestratorFixture();
     const functionName = stack.resolve(orchestrator.refreshFunction!.functionName);
 
     const views = orchestrator.metricViewsRefreshed();
@@ -182,7 +182,7 @@ describe('refresh metrics', () => {
   });
 
   test('metricViewRefreshed names the view as the refresh report does, keywords quoted', () => {
-    const { orchestrator, stack } = orchestratorFixture();
+    const { orchestrator, stack } = sharedOrchestratorFixture();
     const view = (name: string) => stack.resolve(orchestrator.metricViewRefreshed(name).dimensions).View;
 
     expect(view('reporting."order"')).toBe('reporting."order"');

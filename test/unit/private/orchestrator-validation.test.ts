@@ -1,8 +1,8 @@
-import { Duration, Lazy, Stack, TimeZone, Token } from 'aws-cdk-lib';
+import { Duration, Lazy, SecretValue, Stack, TimeZone, Token } from 'aws-cdk-lib';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
-import { DatabaseAuthentication, ItcOrchestrator, ItcOrchestratorProps, OrchestratorDatabase, Pipeline } from '../../../src';
+import { DatabaseAuthentication, DatabaseTls, ItcOrchestrator, ItcOrchestratorProps, OrchestratorDatabase, Pipeline, RefreshCompute } from '../../../src';
 import { minimalProps, newStack } from '../orchestrator-fixture';
 
 function synthWith(overrides: Partial<ItcOrchestratorProps>) {
@@ -65,28 +65,28 @@ describe('pipelines', () => {
 });
 
 describe('the refresh function', () => {
-  test.each([64, 127, 10241, 512.5])('refreshMemorySize %p is rejected', (memory) => {
-    expectRejected({ refreshMemorySize: memory }, new RegExp(`\`refreshMemorySize\` must be a whole number of MiB from 128 to 10240, got ${memory}`));
+  test.each([64, 127, 10241, 512.5])('memorySize %p is rejected', (memory) => {
+    expectRejected({ refreshCompute: RefreshCompute.lambda({ memorySize: memory }) },
+      new RegExp(`\`refreshCompute.memorySize\` must be a whole number of MiB from 128 to 10240, got ${memory}`));
   });
 
   test.each([
     [Duration.millis(500), '500 millis'],
     [Duration.minutes(16), '16 minutes'],
     [Duration.millis(1500), '1 second 500 millis'],
-  ])('refreshTimeout %s is rejected', (timeout, shown) => {
-    expectRejected({ refreshTimeout: timeout },
-      new RegExp(`\`refreshTimeout\` must be a whole number of seconds from 1 second to 15 minutes, got ${shown}`));
+  ])('timeout %s is rejected', (timeout, shown) => {
+    expectRejected({ refreshCompute: RefreshCompute.lambda({ timeout }) },
+      new RegExp(`\`refreshCompute.timeout\` must be a whole number of seconds from 1 second to 15 minutes, got ${shown}`));
   });
 
   test('the limits themselves are accepted', () => {
-    expect(synthWith({ refreshMemorySize: 10240, refreshTimeout: Duration.minutes(15) })).not.toThrow();
-    expect(synthWith({ refreshMemorySize: 128, refreshTimeout: Duration.seconds(1) })).not.toThrow();
+    expect(synthWith({ refreshCompute: RefreshCompute.lambda({ memorySize: 10240, timeout: Duration.minutes(15) }) })).not.toThrow();
+    expect(synthWith({ refreshCompute: RefreshCompute.lambda({ memorySize: 128, timeout: Duration.seconds(1) }) })).not.toThrow();
   });
 
   test('token memory sizes and timeouts are left to CloudFormation', () => {
     expect(synthWith({
-      refreshMemorySize: Token.asNumber({ Ref: 'Memory' }),
-      refreshTimeout: Duration.seconds(Token.asNumber({ Ref: 'Timeout' })),
+      refreshCompute: RefreshCompute.lambda({ memorySize: Token.asNumber({ Ref: 'Memory' }), timeout: Duration.seconds(Token.asNumber({ Ref: 'Timeout' })) }),
     })).not.toThrow();
   });
 
@@ -102,7 +102,7 @@ describe('the refresh function', () => {
 describe('the database', () => {
   const secret = (stack: Stack) => secretsmanager.Secret.fromSecretCompleteArn(stack, `S${stack.node.children.length}`,
     'arn:aws:secretsmanager:eu-west-1:123456789012:secret:database-AbCdEf');
-  const withSecret = (stack: Stack) => ({ authentication: DatabaseAuthentication.secret(secret(stack)) });
+  const withSecret = (stack: Stack) => ({ authentication: DatabaseAuthentication.fromSecret(secret(stack)) });
 
   test.each([0, 65536, 5432.5])('fromEndpoint rejects port %p', (port) => {
     const stack = newStack();
@@ -123,19 +123,29 @@ describe('the database', () => {
   });
 
   test.each([[''], [' ']])('IAM authentication with the empty username %p is rejected', (username) => {
-    expect(() => DatabaseAuthentication.iam(username)).toThrow(/DatabaseAuthentication.iam: `username` must not be empty/);
+    expect(() => DatabaseAuthentication.fromIam(username)).toThrow(/DatabaseAuthentication.fromIam: `username` must not be empty/);
   });
 
-  test('IAM authentication without certificate verification is rejected', () => {
+  test.each([
+    [DatabaseTls.REQUIRE, 'DatabaseTls.REQUIRE'],
+    [DatabaseTls.DISABLE, 'DatabaseTls.DISABLE'],
+  ])('IAM authentication without certificate verification (%s) is rejected, naming the prop, the value and the rule', (tls, shown) => {
     expect(() => OrchestratorDatabase.fromEndpoint(
       { host: 'db.internal', resourceId: 'db-ABCDEFGHIJKL' },
-      { authentication: DatabaseAuthentication.iam('refresher'), verifyServerCertificate: false },
-    )).toThrow(/`verifyServerCertificate` cannot be false with DatabaseAuthentication.iam/);
+      { authentication: DatabaseAuthentication.fromIam('refresher'), tls },
+    )).toThrow(new RegExp(
+      `OrchestratorDatabase.fromEndpoint: \`tls\` must be DatabaseTls.VERIFY_FULL with DatabaseAuthentication.fromIam: IAM tokens are sent only to a verified server, got ${shown}`));
+  });
+
+  test('IAM authentication with full verification, given or by default, is accepted', () => {
+    const endpoint = { host: 'db.internal', resourceId: 'db-ABCDEFGHIJKL' };
+    expect(() => OrchestratorDatabase.fromEndpoint(endpoint, { authentication: DatabaseAuthentication.fromIam('refresher'), tls: DatabaseTls.VERIFY_FULL })).not.toThrow();
+    expect(() => OrchestratorDatabase.fromEndpoint(endpoint, { authentication: DatabaseAuthentication.fromIam('refresher') })).not.toThrow();
   });
 
   test('IAM authentication with an endpoint needs its resource ID', () => {
-    expect(() => OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.iam('refresher') }))
-      .toThrow(/OrchestratorDatabase.fromEndpoint: `resourceId` is required with DatabaseAuthentication.iam/);
+    expect(() => OrchestratorDatabase.fromEndpoint({ host: 'db.internal' }, { authentication: DatabaseAuthentication.fromIam('refresher') }))
+      .toThrow(/OrchestratorDatabase.fromEndpoint: `resourceId` is required with DatabaseAuthentication.fromIam/);
   });
 
   test('IAM authentication with an instance imported without its resource ID is rejected', () => {
@@ -143,7 +153,7 @@ describe('the database', () => {
     const instance = rds.DatabaseInstance.fromDatabaseInstanceAttributes(stack, 'Instance', {
       instanceIdentifier: 'warehouse', instanceEndpointAddress: 'warehouse.internal', port: 5432, securityGroups: [],
     });
-    expect(() => OrchestratorDatabase.fromInstance(instance, { authentication: DatabaseAuthentication.iam('refresher') }))
+    expect(() => OrchestratorDatabase.fromInstance(instance, { authentication: DatabaseAuthentication.fromIam('refresher') }))
       .toThrow(/OrchestratorDatabase.fromInstance: `instance` was imported without `instanceResourceId`/);
   });
 
@@ -152,7 +162,7 @@ describe('the database', () => {
     const cluster = rds.DatabaseCluster.fromDatabaseClusterAttributes(stack, 'Cluster', {
       clusterIdentifier: 'warehouse', clusterEndpointAddress: 'warehouse.cluster.internal', port: 5432,
     });
-    expect(() => OrchestratorDatabase.fromCluster(cluster, { authentication: DatabaseAuthentication.iam('refresher') }))
+    expect(() => OrchestratorDatabase.fromCluster(cluster, { authentication: DatabaseAuthentication.fromIam('refresher') }))
       .toThrow(/OrchestratorDatabase.fromCluster: `cluster` was imported without `clusterResourceIdentifier`/);
   });
 
@@ -174,19 +184,11 @@ describe('the database', () => {
     }))).toThrow(/OrchestratorDatabase.fromProxy: `authentication` is required/);
   });
 
-  test('plaintext passwords reject verifyServerCertificate, which the secret and IAM use', () => {
-    expect(() => OrchestratorDatabase.fromEndpoint({ host: 'localhost' }, {
-      authentication: DatabaseAuthentication.plaintextPassword({ username: 'u', password: 'p' }),
-      verifyServerCertificate: true,
-    })).toThrow(/`verifyServerCertificate` applies to DatabaseAuthentication.secret and .iam.*`sslMode`/);
-  });
-
-  test('plaintext passwords reject an unknown sslMode and an empty username', () => {
-    expect(() => DatabaseAuthentication.plaintextPassword({ username: 'u', password: 'p', sslMode: 'on' }))
-      .toThrow(/`sslMode` must be one of disable, allow, prefer, require, verify-ca, verify-full, got "on"/);
-    expect(() => DatabaseAuthentication.plaintextPassword({ username: '', password: 'p' })).toThrow(/`username` must not be empty, got ""/);
-    expect(() => DatabaseAuthentication.plaintextPassword({ username: '  ', password: 'p' }))
-      .toThrow(/DatabaseAuthentication.plaintextPassword: `username` must not be empty, got " {2}"/);
+  test('passwords reject an empty username', () => {
+    const password = SecretValue.unsafePlainText('p');
+    expect(() => DatabaseAuthentication.fromPassword('', password)).toThrow(/`username` must not be empty, got ""/);
+    expect(() => DatabaseAuthentication.fromPassword('  ', password))
+      .toThrow(/DatabaseAuthentication.fromPassword: `username` must not be empty, got " {2}"/);
   });
 });
 
@@ -201,23 +203,23 @@ describe('refresh options', () => {
     [{ concurrency: 1.5 }, /`refresh.concurrency` must be a whole number from 1 to 64, got 1.5/],
     [{ maxAttempts: 0 }, /`refresh.maxAttempts` must be a whole number from 1 to 10, got 0/],
     [{ maxAttempts: 11 }, /`refresh.maxAttempts` must be a whole number from 1 to 10, got 11/],
-    [{ lockTimeout: Duration.millis(0) }, /`refresh.lockTimeout` must be a whole number of milliseconds, at least 1 milli, got 0 millis/],
+    [{ viewLockTimeout: Duration.millis(0) }, /`refresh.viewLockTimeout` must be a whole number of milliseconds, at least 1 milli, got 0 millis/],
     [{ statementTimeout: Duration.millis(0.5) }, /`refresh.statementTimeout` must be a whole number of milliseconds/],
-    [{ lockWaitTimeout: Duration.minutes(15) }, /`refresh.lockWaitTimeout` must be shorter than `refreshTimeout` \(15 minutes\).*got 15 minutes/],
-    [{ statementTimeout: Duration.minutes(20) }, /`refresh.statementTimeout` must be shorter than `refreshTimeout`.*got 20 minutes/],
+    [{ runLockWaitTimeout: Duration.minutes(15) }, /`refresh.runLockWaitTimeout` must be shorter than `refreshCompute.timeout` \(15 minutes\).*got 15 minutes/],
+    [{ statementTimeout: Duration.minutes(20) }, /`refresh.statementTimeout` must be shorter than `refreshCompute.timeout`.*got 20 minutes/],
   ])('%j is rejected', (refresh, message) => {
     expectRejected({ refresh }, message);
   });
 
-  test('the timeouts are compared with the configured refreshTimeout', () => {
+  test('the timeouts are compared with the configured function timeout', () => {
     expectRejected(
-      { refreshTimeout: Duration.minutes(2), refresh: { lockWaitTimeout: Duration.minutes(3) } },
-      /`refresh.lockWaitTimeout` must be shorter than `refreshTimeout` \(2 minutes\)/,
+      { refreshCompute: RefreshCompute.lambda({ timeout: Duration.minutes(2) }), refresh: { runLockWaitTimeout: Duration.minutes(3) } },
+      /`refresh.runLockWaitTimeout` must be shorter than `refreshCompute.timeout` \(2 minutes\)/,
     );
   });
 
-  test('a zero lock wait (never wait for another run) is accepted', () => {
-    expect(synthWith({ refresh: { lockWaitTimeout: Duration.millis(0) } })).not.toThrow();
+  test('a zero run lock wait (never wait for another refresh run) is accepted', () => {
+    expect(synthWith({ refresh: { runLockWaitTimeout: Duration.millis(0) } })).not.toThrow();
   });
 
   test('token names are left to the handler', () => {
@@ -241,6 +243,10 @@ describe('the schedule', () => {
     ['cron(0 1-2-3 * * ? *)', /the hours field has an invalid range "1-2-3"/],
     ['rate(0 minutes)', /a rate must be at least 1/],
     ['rate(5 weeks)', /a rate must be "<positive whole number> <minute\(s\)\|hour\(s\)\|day\(s\)>"/],
+    ['rate(5 minute)', /a rate of 5 takes the plural unit: "5 minutes", not "5 minute"/],
+    ['rate(2 day)', /a rate of 2 takes the plural unit: "2 days", not "2 day"/],
+    ['rate(1 minutes)', /a rate of 1 takes the singular unit: "1 minute", not "1 minutes"/],
+    ['rate(1 hours)', /a rate of 1 takes the singular unit: "1 hour", not "1 hours"/],
     ['every day', /expected rate\(<value> <unit>\), cron\(<6 fields>\) or at\(yyyy-mm-ddThh:mm:ss\)/],
   ])('%s is rejected', (expression, message) => {
     expectRejected({ schedule: cron(expression) }, new RegExp(`\`schedule.expression\` "${escape(expression)}" is invalid: ${message.source}`));
@@ -253,10 +259,17 @@ describe('the schedule', () => {
     'cron(0 3 ? * 6#3 *)',
     'cron(0 */2 1W JAN,JUL ? 2026-2030)',
     'rate(1 hour)',
+    'rate(1 minute)',
+    'rate(5 minutes)',
     'rate(30 minutes)',
+    'rate(1 day)',
     'at(2027-01-01T05:00:00)',
   ])('%s is accepted', (expression) => {
     expect(synthWith({ schedule: cron(expression) })).not.toThrow();
+  });
+
+  test.each([Duration.minutes(1), Duration.minutes(5), Duration.hours(1), Duration.days(2)])('a rate built by rate(%s) is accepted', (interval) => {
+    expect(synthWith({ schedule: { expression: scheduler.ScheduleExpression.rate(interval) } })).not.toThrow();
   });
 
   test('a schedule expression built by cron() is accepted', () => {

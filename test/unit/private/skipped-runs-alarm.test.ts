@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import { orchestratorFixture } from '../orchestrator-fixture';
 
-describe('alarm on runs skipped for the run lock', () => {
+describe('alarm on refresh runs skipped for the run lock', () => {
   const skippedAlarm = { MetricName: 'RunsSkippedByLock' };
 
   test('is off by default', () => {
@@ -9,8 +9,8 @@ describe('alarm on runs skipped for the run lock', () => {
     template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', skippedAlarm, 0);
   });
 
-  test('alarmOnRunsSkippedByLock raises it on the first skipped run of this orchestrator\'s refresh function', () => {
-    const { template, orchestrator, stack } = orchestratorFixture({ alarmOnRunsSkippedByLock: true });
+  test('alarmOnRefreshRunsSkippedByLock raises it on the first skipped run of this orchestrator\'s refresh function', () => {
+    const { template, orchestrator, stack } = orchestratorFixture({ alarmOnRefreshRunsSkippedByLock: true });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', {
       Namespace: 'ItcOrchestrator',
       MetricName: 'RunsSkippedByLock',
@@ -28,7 +28,7 @@ describe('alarm on runs skipped for the run lock', () => {
   });
 
   test('is named after the resource prefix like the other alarms', () => {
-    const { template } = orchestratorFixture({ alarmOnRunsSkippedByLock: true, resourcePrefix: 'sales' });
+    const { template } = orchestratorFixture({ alarmOnRefreshRunsSkippedByLock: true, resourcePrefix: 'sales' });
     template.hasResourceProperties('AWS::CloudWatch::Alarm', { ...skippedAlarm, AlarmName: 'sales-runs-skipped-by-lock' });
   });
 });

@@ -13,16 +13,28 @@ const aslValidator: (definition: unknown) => { isValid: boolean; errors: unknown
 
 type Definition = { States: Record<string, any> };
 
+// Validating a definition takes the interpreter a few hundred milliseconds; each definition is validated once, and
+// its machine runs every execution of the file (each run is independent).
+const machines = new Map<unknown, Interpreter.StateMachine>();
+function machineFor(definition: unknown): Interpreter.StateMachine {
+  let machine = machines.get(definition);
+  if (!machine) {
+    machine = new StateMachine(definition as any, { validationOptions: { checkArn: false, checkPaths: false } });
+    machines.set(definition, machine);
+  }
+  return machine;
+}
+
 /**
  * `refresh.onlyChangedTables` in the synthesized definition: its control flow runs with the pipelines and
  * the refresh stubbed by state name, and the stubbed refresh records the event it receives.
  */
 const withTables = stateMachineDefinition(
-  orchestratorFixture({ refresh: { onlyChangedTables: true }, skipOverlappingRuns: false }).template,
+  orchestratorFixture({ refresh: { onlyChangedTables: true }, skipOverlappingExecutions: false }).template,
 ) as Definition;
-const without = stateMachineDefinition(orchestratorFixture({ skipOverlappingRuns: false }).template) as Definition;
+const without = stateMachineDefinition(orchestratorFixture({ skipOverlappingExecutions: false }).template) as Definition;
 const onFargate = stateMachineDefinition(
-  orchestratorFixture({ refresh: { onlyChangedTables: true }, skipOverlappingRuns: false, refreshCompute: RefreshCompute.fargate() }).template,
+  orchestratorFixture({ refresh: { onlyChangedTables: true }, skipOverlappingExecutions: false, refreshCompute: RefreshCompute.fargate() }).template,
 ) as Definition;
 
 /** The event the refresh function gets: its invocation's payload. */
@@ -48,7 +60,7 @@ async function run(results: Record<'Demand' | 'VerifyPlus', unknown>, definition
     if (result instanceof Error) throw result;
     return { Payload: result } as any;
   };
-  const machine = new StateMachine(definition as any, { validationOptions: { checkArn: false, checkPaths: false } });
+  const machine = machineFor(definition);
   const execution = machine.run({ day: '2026-11-25' }, {
     context: { Task: { Token: 'task-token' } },
     overrides: {
@@ -110,7 +122,7 @@ describe('the definition with refresh.onlyChangedTables', () => {
     expect(events).toEqual([{ fullRefreshReason: `not every pipeline reported its changed tables: ${reason}; ` }]);
   });
 
-  test('a failing pipeline fails the run with PipelineFailed, and the refresh does not run', async () => {
+  test('a failing pipeline fails the execution with PipelineFailed, and the refresh does not run', async () => {
     const failure = new Error('could not load its source');
     failure.name = 'SourceUnavailable';
     const { events, error } = await run({ Demand: failure, VerifyPlus: { changedTables: ['sales.checks'] } });

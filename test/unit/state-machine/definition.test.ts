@@ -7,6 +7,18 @@ import { orchestratorFixture, stateMachineDefinition } from '../orchestrator-fix
 const { StateMachine } = createRequire(__filename)('aws-local-stepfunctions') as typeof Interpreter;
 type ExecutionInput = Parameters<Interpreter.StateMachine['run']>[0];
 
+// Validating a definition takes the interpreter a few hundred milliseconds; each definition is validated once, and
+// its machine runs every execution of the file (each run is independent).
+const machines = new Map<unknown, Interpreter.StateMachine>();
+function machineFor(definition: unknown): Interpreter.StateMachine {
+  let machine = machines.get(definition);
+  if (!machine) {
+    machine = new StateMachine(definition as any, { validationOptions: { checkArn: false, checkPaths: false } });
+    machines.set(definition, machine);
+  }
+  return machine;
+}
+
 /**
  * Runs the synthesized definition's control flow with every task replaced by a stub, keyed by
  * state name: the overlap guard, the parallel pipelines and the failure handling.
@@ -57,7 +69,7 @@ async function run(options: RunOptions) {
     }
     return { Payload: { loaded: name } };
   });
-  const machine = new StateMachine(definition as any, { validationOptions: { checkArn: false, checkPaths: false } });
+  const machine = machineFor(definition);
   const started = machine.run(options.input ?? { day: '2026-11-25' }, {
     context: { StateMachine: { Id: MACHINE }, Execution: { Id: options.self } } as any,
     overrides: {
@@ -82,7 +94,7 @@ async function run(options: RunOptions) {
 const states = (calls: Array<{ state: string }>) => calls.map((call) => call.state).sort();
 
 describe('the overlap guard', () => {
-  test('of two runs that started together and see each other, exactly the older one goes on', async () => {
+  test('of two executions that started together and see each other, exactly the older one goes on', async () => {
     const running = [listed('b', 1), listed('a', 1)];
     const [a, b] = await Promise.all([run({ self: execution('a'), running }), run({ self: execution('b'), running })]);
     expect(a.output).toEqual(REPORT);
@@ -94,28 +106,28 @@ describe('the overlap guard', () => {
     expect(states(b.calls)).toEqual(['List running executions']);
   });
 
-  test('a run that sees only itself goes on', async () => {
+  test('an execution that sees only itself goes on', async () => {
     const { output, calls } = await run({ self: execution('a'), running: [listed('a', 0)] });
     expect(output).toEqual(REPORT);
     expect(states(calls)).toEqual(['List running executions', 'Refresh materialized views', 'Run pipeline Demand', 'Run pipeline VerifyPlus']);
   });
 
-  test('a run that does not see itself yet goes on when no other run is listed', async () => {
+  test('an execution that does not see itself yet goes on when no other execution is listed', async () => {
     const { output } = await run({ self: execution('a'), running: [] });
     expect(output).toEqual(REPORT);
   });
 
-  test('a run that does not see itself yet is skipped when an earlier run is listed', async () => {
+  test('an execution that does not see itself yet is skipped when an earlier execution is listed', async () => {
     const { output } = await run({ self: execution('b'), running: [listed('a', 1)] });
     expect(output).toMatchObject({ status: 'skipped', runningExecutionArn: execution('a') });
   });
 
-  test('a newer run does not stop an older one', async () => {
+  test('a newer execution does not stop an older one', async () => {
     const { output } = await run({ self: execution('a'), running: [listed('c', -2), listed('b', -1), listed('a', 0)] });
     expect(output).toEqual(REPORT);
   });
 
-  test('an older run that sees only a newer one, not itself yet, goes on while the newer one is skipped', async () => {
+  test('an older execution that sees only a newer one, not itself yet, goes on while the newer one is skipped', async () => {
     const [a, b] = await Promise.all([
       run({ self: execution('a'), running: [listed('b', -1)] }),
       run({ self: execution('b'), running: [listed('b', 0), listed('a', 1)] }),
@@ -136,14 +148,14 @@ describe('the pipelines', () => {
     ]);
   });
 
-  test('a failed pipeline lets the others finish, skips the refresh and fails the run naming it', async () => {
+  test('a failed pipeline lets the others finish, skips the refresh and fails the execution naming it', async () => {
     const { error, calls } = await run({ self: execution('a'), running: [listed('a', 0)], failing: ['VerifyPlus'] });
     expect(states(calls)).toEqual(['List running executions', 'Run pipeline Demand', 'Run pipeline VerifyPlus']);
     expect(error.name).toBe('PipelineFailed');
     expect(error.message).toBe('[VerifyPlus failed with SourceUnavailable: VerifyPlus could not load its source]');
   });
 
-  test('a failed pipeline does not cut the others short: the run ends after the slowest branch', async () => {
+  test('a failed pipeline does not cut the others short: the execution ends after the slowest branch', async () => {
     const { error, finishedBeforeTheRunEnded } = await run({
       self: execution('a'), running: [listed('a', 0)], failing: ['VerifyPlus'], workMs: { Demand: 300 },
     });

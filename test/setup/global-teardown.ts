@@ -1,0 +1,5 @@
+import { endRunTempFolder } from './temp-folder';
+
+export default function globalTeardown(): void {
+  endRunTempFolder();
+}
