@@ -68,7 +68,13 @@ describe('benchmark arithmetic', () => {
       },
       overhead: { views: 200, overheadPerViewMs: 5.01 },
       scale: {
-        views: 3000, planningMs: 999, engineCpuPerViewMs: 2, overheadPerViewMs: 2.01, reportBytes: 128 * 1024 + 1, viewsOutOfTimeMs: 100, peakMemoryMiB: 513,
+        views: 3000,
+        planningMs: 999,
+        engineCpuPerViewMs: 2,
+        overheadPerViewMs: 2.01,
+        reportBytes: 128 * 1024 + 1,
+        viewsOutOfTimeMs: 100,
+        peakMemoryMiB: 513,
       },
     } as unknown as Omit<BenchResults, 'goals'>;
 
