@@ -53,7 +53,7 @@ function plan(options: BenchOptions) {
       readers: { seed: SEED, rows: 200_000, marginMs: 200 },
       handler: { runs: 3 },
       overhead: { views: 50, repetitions: 2 },
-      scale: { views: 3_000, repetitions: 1 },
+      scale: { views: 10_000, repetitions: 1 },
       changedTables: { seed: SEED, factRows: 600_000, minRows: 150_000, maxRows: 500_000, views: options.views, concurrency: 4, repetitions: 1 },
     }
     : {
@@ -64,7 +64,7 @@ function plan(options: BenchOptions) {
       readers: { seed: SEED, rows: 1_500_000, marginMs: 300 },
       handler: { runs: 15 },
       overhead: { views: 200, repetitions: 5 },
-      scale: { views: 3_000, repetitions: 3 },
+      scale: { views: 10_000, repetitions: 3 },
       // The main wall-time DAG's shape and data, at the default concurrency.
       changedTables: { seed: SEED, factRows: 3_000_000, minRows: 800_000, maxRows: 2_400_000, views: options.views, concurrency: 4, repetitions: 3 },
     };

@@ -43,6 +43,8 @@ export type InvocationResponse = InvocationOutcome & {
   readonly durationMs: number;
   /** CPU time of the process (user and system) during the invocation, in ms. */
   readonly cpuMs: number;
+  /** The process's peak resident memory so far, in MiB. */
+  readonly maxRssMiB: number;
 };
 
 type Handler = (event: unknown, context: Context) => unknown;
@@ -68,7 +70,15 @@ function serve(setup: EnvironmentSetup, send: Send): (request: InvocationRequest
       outcome = failed(err);
     }
     const cpu = process.cpuUsage(cpuAtStart);
-    send({ type: 'response', requestId: request.requestId, startedAtMs, durationMs: performance.now() - startedAtMs, cpuMs: (cpu.user + cpu.system) / 1000, ...outcome });
+    send({
+      type: 'response',
+      requestId: request.requestId,
+      startedAtMs,
+      durationMs: performance.now() - startedAtMs,
+      cpuMs: (cpu.user + cpu.system) / 1000,
+      maxRssMiB: process.resourceUsage().maxRSS / 1024,
+      ...outcome,
+    });
   };
 }
 

@@ -176,7 +176,7 @@ export class BundledFunction implements LocalFunction {
       };
       const onMessage = (message: EnvironmentReady | InvocationResponse) => {
         if (message.type !== 'response' || message.requestId !== requestId) return;
-        const { type: _type, requestId: _id, startedAtMs: _started, durationMs: _duration, cpuMs: _cpu, ...outcome } = message;
+        const { type: _type, requestId: _id, startedAtMs: _started, durationMs: _duration, cpuMs: _cpu, maxRssMiB: _rss, ...outcome } = message;
         settle(outcome as InvocationOutcome, true);
       };
       const onError = (err: Error) => settle({ ...failed(err), errorType: 'Runtime.ExitError' } as InvocationOutcome, false);
@@ -247,6 +247,8 @@ export interface ProcessInvocation {
   readonly durationMs: number;
   /** CPU time of the handler's process during the invocation (user and system), in ms. */
   readonly cpuMs: number;
+  /** The handler process's peak resident memory up to the end of the invocation, in MiB. */
+  readonly maxRssMiB: number;
   readonly outcome: InvocationOutcome;
 }
 
@@ -312,8 +314,8 @@ export class BundleProcesses {
         const requestId = `local-${i + 1}`;
         const request: InvocationRequest = { requestId, event: options.event ?? {}, deadline: Date.now() + configuration.timeoutSeconds * 1000 };
         child.send(request);
-        const { type: _type, requestId: _id, startedAtMs, durationMs, cpuMs, ...outcome } = await next<InvocationResponse>('response');
-        invocations.push({ startedAtMs, durationMs, cpuMs, outcome: outcome as InvocationOutcome });
+        const { type: _type, requestId: _id, startedAtMs, durationMs, cpuMs, maxRssMiB, ...outcome } = await next<InvocationResponse>('response');
+        invocations.push({ startedAtMs, durationMs, cpuMs, maxRssMiB, outcome: outcome as InvocationOutcome });
       }
       child.disconnect();
       const code = await exited;

@@ -131,6 +131,21 @@ export class LocalOrchestration {
   }
 
   /** Runs one execution to its end. */
+  /**
+   * Replaces, in the stand-in's S3, every uploaded file asset whose content is `original` by `replacement`, as
+   * anyone who can write to the asset bucket could after deployment. Returns how many it replaced.
+   */
+  public replaceFileAsset(original: Buffer, replacement: Buffer): number {
+    let replaced = 0;
+    for (const asset of this.stack.fileAssets) {
+      if (!asset.content.equals(original)) continue;
+      const bucket = asset.bucketName.replace('${AWS::AccountId}', LOCAL_ACCOUNT.accountId).replace('${AWS::Region}', LOCAL_ACCOUNT.region);
+      this.standIn?.putObject(bucket, asset.objectKey, replacement);
+      replaced++;
+    }
+    return replaced;
+  }
+
   public run(input: unknown = {}, options?: StartExecutionOptions): Promise<LocalExecution> {
     return this.runner.run(input, options);
   }

@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { withClient } from '../../local/pg';
+import { viewsOutOfTime } from '../../src/engine/out-of-time';
+import type { ViewOutcome } from '../../src/engine/outcome';
 import { RefreshEnv } from '../../src/shared/contract';
 import { BenchContext } from '../context';
 import { successfulReports } from '../handler-process';
@@ -35,6 +37,13 @@ export interface ScaleResult {
   readonly engineCpuPerViewMs: number;
   /** The report as JSON, in bytes (UTF-8). */
   readonly reportBytes: number;
+  /** The handler process's peak resident memory over its invocations, in MiB. */
+  readonly peakMemoryMiB: number;
+  /**
+   * The out-of-time analysis (`viewsOutOfTime`) of a run of this DAG whose first view ran out of time, so that
+   * every other view is skipped as its dependent: its worst case. Median of five, in ms.
+   */
+  readonly viewsOutOfTimeMs: number;
 }
 
 const SCHEMA = 'wide';
@@ -102,8 +111,11 @@ export async function benchmarkScale(context: BenchContext, settings: ScaleSetti
   const engineMs = Math.min(...warm);
   const planningMs = median(warmReports.map((report) => report.planningMs));
   const reportBytes = Math.max(...reports.map((report) => Buffer.byteLength(JSON.stringify(report))));
+  const peakMemoryMiB = Math.max(...result.invocations.map((invocation) => invocation.maxRssMiB));
+  const viewsOutOfTimeMs = timeViewsOutOfTime(settings.views);
   context.log(`scale: planning ${planningMs.toFixed(0)} ms, raw ${rawRuns.map((ms) => ms.toFixed(0)).join(' / ')} ms, `
-    + `engine ${warm.map((ms) => ms.toFixed(0)).join(' / ')} ms (CPU ${warmCpu.map((ms) => ms.toFixed(0)).join(' / ')} ms), report ${reportBytes} B`);
+    + `engine ${warm.map((ms) => ms.toFixed(0)).join(' / ')} ms (CPU ${warmCpu.map((ms) => ms.toFixed(0)).join(' / ')} ms), report ${reportBytes} B, `
+    + `peak memory ${peakMemoryMiB.toFixed(0)} MiB, viewsOutOfTime ${viewsOutOfTimeMs.toFixed(1)} ms`);
   return {
     views: settings.views,
     repetitions: settings.repetitions,
@@ -113,5 +125,29 @@ export async function benchmarkScale(context: BenchContext, settings: ScaleSetti
     overheadPerViewMs: round((engineMs - rawSequentialMs) / settings.views, 2),
     engineCpuPerViewMs: round(median(warmCpu) / settings.views, 2),
     reportBytes,
+    peakMemoryMiB: round(peakMemoryMiB),
+    viewsOutOfTimeMs: round(viewsOutOfTimeMs, 1),
   };
+}
+
+/**
+ * Times `viewsOutOfTime` on the outcomes of this DAG with its root out of time: every other view skipped as the
+ * dependent of the first dependency it reads, listed last view first, the order the quadratic version paid most for.
+ */
+function timeViewsOutOfTime(views: number): number {
+  const name = (i: number) => `${SCHEMA}.view_${String(i).padStart(5, '0')}`;
+  const outcomes: ViewOutcome[] = Array.from({ length: views }, (_, k) => {
+    const i = views - 1 - k;
+    const base = { view: name(i), status: 'skipped' as const, concurrently: false, durationMs: 0, attempts: 0, reason: '' };
+    return i === 0
+      ? { ...base, cause: { kind: 'out-of-time', when: 'not-started' } }
+      : { ...base, cause: { kind: 'dependency', on: name(Math.floor((i - 1) / 2)) } };
+  });
+  const runs = Array.from({ length: 5 }, () => {
+    const started = performance.now();
+    const { notStarted } = viewsOutOfTime(outcomes);
+    if (notStarted.length !== views) throw new Error(`scale: viewsOutOfTime found ${notStarted.length} of ${views} views`);
+    return performance.now() - started;
+  });
+  return median(runs);
 }

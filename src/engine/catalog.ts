@@ -1,5 +1,6 @@
 import type { ClientBase } from 'pg';
 import { DependencyGraph, NodeKey, passesThrough, ResolvedDependency } from './dependencies';
+import { listProblems } from './errors';
 import { MATERIALIZED_VIEWS, resolveRelations } from './relation-names';
 import { formatRelationName, parseSchemaName } from '../shared/names';
 import { RefreshError } from '../shared/refresh-error';
@@ -84,7 +85,7 @@ export async function listViews(client: ClientBase, schemas: readonly unknown[] 
     for (const oid of row.oids ?? []) oids.add(Number(oid));
   }
   if (problems.length > 0) {
-    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid ${origin}: ${problems.join('; ')}`);
+    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid ${origin}: ${listProblems(problems)}`);
   }
   return [...oids];
 }
@@ -111,7 +112,7 @@ export async function resolveExtraDependencies(
     return { view, dependsOn };
   });
   if (problems.length > 0) {
-    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid ${origin}: ${problems.join('; ')}`);
+    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid ${origin}: ${listProblems(problems)}`);
   }
   return resolved;
 }

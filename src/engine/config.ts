@@ -1,3 +1,4 @@
+import { quoteValue } from './errors';
 import { ConcurrentRefresh, OverlapPolicy, RefreshComputeKind, RefreshEnv, RefreshLimits, TlsMode } from '../shared/contract';
 import { RefreshError } from '../shared/refresh-error';
 import type { ViewDependency } from '../shared/refresh-policies';
@@ -82,7 +83,7 @@ const EXTRA_DEPENDENCIES_SHAPE = 'an array of {"view": "schema.view", "dependsOn
  */
 export function parseExtraDependencies(value: unknown, origin: string): ViewDependency[] {
   if (!Array.isArray(value)) {
-    throw new RefreshError('INVALID_REQUEST', `Invalid ${origin} ${JSON.stringify(value)}: expected ${EXTRA_DEPENDENCIES_SHAPE}`);
+    throw new RefreshError('INVALID_REQUEST', `Invalid ${origin} ${quoteValue(value)}: expected ${EXTRA_DEPENDENCIES_SHAPE}`);
   }
   return value.map((item: unknown, index) => {
     const entry = item as { view?: unknown; dependsOn?: unknown } | null;
@@ -91,7 +92,7 @@ export function parseExtraDependencies(value: unknown, origin: string): ViewDepe
       && Array.isArray(entry.dependsOn) && entry.dependsOn.length > 0 && entry.dependsOn.every((name) => typeof name === 'string');
     if (!valid) {
       throw new RefreshError('INVALID_REQUEST',
-        `Invalid ${origin}[${index}]: expected {"view": "schema.view", "dependsOn": ["schema.view", ...]}, got ${JSON.stringify(item)}`);
+        `Invalid ${origin}[${index}]: expected {"view": "schema.view", "dependsOn": ["schema.view", ...]}, got ${quoteValue(item)}`);
     }
     return { view: entry.view as string, dependsOn: [...(entry.dependsOn as string[])] };
   });
@@ -132,5 +133,5 @@ function oneOf<T extends string>(env: Env, key: string, allowed: readonly T[], f
 }
 
 function invalidSetting(key: string, raw: string, expected: string): RefreshError {
-  return new RefreshError('INVALID_REQUEST', `Invalid environment variable ${key}=${JSON.stringify(raw)}: ${expected}`);
+  return new RefreshError('INVALID_REQUEST', `Invalid environment variable ${key}=${quoteValue(raw)}: ${expected}`);
 }

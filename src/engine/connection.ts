@@ -2,6 +2,7 @@ import { Client, ClientBase, ClientConfig, Pool } from 'pg';
 import { APPLICATION_NAME, ConnectionSettings, connectionSettings } from './credentials';
 import { describeError, isAuthenticationFailure, isTooManyConnections, redact } from './errors';
 import { abandon } from './pg-internals';
+import { SERVER_WITHOUT_TLS } from './tls';
 import type { TlsMode } from '../shared/contract';
 import { RefreshError } from '../shared/refresh-error';
 
@@ -60,6 +61,18 @@ export async function closeConnection(client: ClientBase & { end(): Promise<void
 }
 
 async function connect(settings: ConnectionSettings, timeoutMs: number): Promise<Client> {
+  const started = Date.now();
+  try {
+    return await connectOnce(settings, timeoutMs);
+  } catch (error) {
+    if (!(settings.fallBackToPlain && settings.config.ssl && SERVER_WITHOUT_TLS.test((error as Error | undefined)?.message ?? ''))) throw error;
+  }
+  // libpq's prefer: the server offers no TLS, so this connection and the pool's go without it.
+  settings.config.ssl = false;
+  return connectOnce(settings, Math.max(1, timeoutMs - (Date.now() - started)));
+}
+
+async function connectOnce(settings: ConnectionSettings, timeoutMs: number): Promise<Client> {
   const client = new Client(clientConfig(settings, timeoutMs));
   client.on('error', () => undefined);
   try {

@@ -18,6 +18,11 @@ export type CredentialSource = 'secret' | 'cached-secret' | 'iam' | 'local';
 export interface ConnectionSettings {
   /** `pg` settings without pool or timeout options. */
   readonly config: ClientConfig;
+  /**
+   * Local mode's `prefer` (PGSSLMODE unset or `prefer`): when the server offers no TLS, the first connection
+   * connects without it, and sets `config.ssl` to false for the connections after it.
+   */
+  readonly fallBackToPlain?: boolean;
   readonly source: CredentialSource;
   /** `user@host:port/database`, for messages; never the password. */
   readonly target: string;
@@ -141,8 +146,7 @@ async function signToken(settings: SignerKey, target: string): Promise<string> {
 
 /**
  * Local mode: the libpq variables, read from the invocation's environment the way `pg` reads them.
- * PGSSLMODE: `disable` and `allow` connect without TLS, `no-verify` and `require` encrypt without verifying, and
- * `prefer`, `verify-ca` and `verify-full` require a verified certificate (pg does not fall back to plain text).
+ * PGSSLMODE as libpq reads it (see {@link localTls}); unset, it is libpq's default, `prefer`.
  */
 function localSettings(env: Env): ConnectionSettings {
   const port = env.PGPORT ? Number(env.PGPORT) : undefined;
@@ -150,16 +154,17 @@ function localSettings(env: Env): ConnectionSettings {
     throw new RefreshError('INVALID_REQUEST', `Invalid environment variable PGPORT=${JSON.stringify(env.PGPORT)}: expected an integer from 1 to 65535`);
   }
   const user = env.PGUSER ?? env.USER;
+  const tls = localTls(env.PGSSLMODE);
   const config: ClientConfig = {
     host: env.PGHOST,
     port,
     database: env.PGDATABASE,
     user,
     password: env.PGPASSWORD,
-    ssl: localTls(env.PGSSLMODE),
+    ssl: tls.ssl,
   };
   const target = `${user ?? ''}@${env.PGHOST ?? 'localhost'}:${port ?? DEFAULT_PORT}/${env.PGDATABASE ?? user ?? ''}`;
-  return { config, source: 'local', target, secrets: env.PGPASSWORD ? [env.PGPASSWORD] : [] };
+  return { config, source: 'local', target, secrets: env.PGPASSWORD ? [env.PGPASSWORD] : [], fallBackToPlain: tls.fallBackToPlain };
 }
 
 async function readSecret(arn: string): Promise<string> {

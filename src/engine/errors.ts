@@ -112,3 +112,25 @@ export function asRefreshError(error: unknown, settings: Pick<ConnectionSettings
   const kind = isTransient(error) ? 'TRANSIENT' : 'CONNECTION_FAILED';
   return new RefreshError(kind, stopped('the database failed'));
 }
+
+/** How many problems an invalid request's message names; it counts the rest. */
+export const MAX_PROBLEMS_NAMED = 10;
+/** The longest a single problem is quoted in a message. */
+const MAX_PROBLEM_CHARS = 300;
+
+/**
+ * The problems of an invalid request as one phrase: the first {@link MAX_PROBLEMS_NAMED}, each shortened, and a
+ * count of the rest, so the message stays short however many entries are bad.
+ */
+export function listProblems(problems: readonly string[]): string {
+  const named = problems.slice(0, MAX_PROBLEMS_NAMED)
+    .map((problem) => (problem.length <= MAX_PROBLEM_CHARS ? problem : `${problem.slice(0, MAX_PROBLEM_CHARS - 1)}…`));
+  const rest = problems.length - named.length;
+  return rest > 0 ? `${named.join('; ')}; and ${rest.toLocaleString('en-US')} more` : named.join('; ');
+}
+
+/** A value as JSON for a message, shortened to {@link MAX_PROBLEM_CHARS}: input can be of any size. */
+export function quoteValue(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length <= MAX_PROBLEM_CHARS ? text : `${text.slice(0, MAX_PROBLEM_CHARS - 1)}…`;
+}

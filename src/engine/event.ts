@@ -1,4 +1,5 @@
 import { parseExtraDependencies } from './config';
+import { quoteValue } from './errors';
 import type { RefreshEvent } from '../shared/contract';
 import { RefreshError } from '../shared/refresh-error';
 
@@ -16,7 +17,7 @@ const EVENT_EXAMPLE = '{"views": ["schema.view"]} or {"tables": ["schema.table"]
 export function readEvent(event: unknown): RefreshRequest {
   if (event === undefined || event === null) return {};
   if (typeof event !== 'object' || Array.isArray(event)) {
-    throw new RefreshError('INVALID_REQUEST', `Invalid event ${JSON.stringify(event)}: expected an object such as ${EVENT_EXAMPLE}`);
+    throw new RefreshError('INVALID_REQUEST', `Invalid event ${quoteValue(event)}: expected an object such as ${EVENT_EXAMPLE}`);
   }
   const declared = field(event, 'extraDependencies');
   const extraDependencies = declared === undefined ? undefined : parseExtraDependencies(declared, 'event.extraDependencies');
@@ -27,7 +28,7 @@ function readEventTables(event: object): unknown[] | undefined {
   const tables = field(event, 'tables');
   if (tables === undefined) return undefined;
   if (!Array.isArray(tables)) {
-    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid event.tables ${JSON.stringify(tables)}: expected an array of table names`);
+    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid event.tables ${quoteValue(tables)}: expected an array of table names`);
   }
   return tables;
 }
@@ -36,7 +37,7 @@ function readFullRefreshReason(event: object): string | undefined {
   const reason = field(event, 'fullRefreshReason');
   if (reason === undefined) return undefined;
   if (typeof reason !== 'string') {
-    throw new RefreshError('INVALID_REQUEST', `Invalid event.fullRefreshReason ${JSON.stringify(reason)}: expected a string`);
+    throw new RefreshError('INVALID_REQUEST', `Invalid event.fullRefreshReason ${quoteValue(reason)}: expected a string`);
   }
   // The state machine joins one note per pipeline; a trailing separator is not part of the reason.
   return reason.replace(/[;\s]+$/, '').slice(0, 1_000);
@@ -46,7 +47,7 @@ function readEventViews(event: object): unknown[] | undefined {
   const views = field(event, 'views');
   if (views === undefined) return undefined;
   if (!Array.isArray(views)) {
-    throw new RefreshError('INVALID_REQUEST', `Invalid event.views ${JSON.stringify(views)}: expected an array of materialized view names`);
+    throw new RefreshError('INVALID_REQUEST', `Invalid event.views ${quoteValue(views)}: expected an array of materialized view names`);
   }
   if (views.length === 0) {
     throw new RefreshError('INVALID_REQUEST', 'Nothing was refreshed: the selection is empty: event.views is an empty array');

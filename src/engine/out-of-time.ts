@@ -9,23 +9,36 @@ const MAX_LISTED_VIEWS = 20;
  * started, directly or because a view they depend on was stopped or never started.
  */
 export function viewsOutOfTime(outcomes: readonly ViewOutcome[]): { stopped: string[]; notStarted: string[] } {
-  const outOfTime = (when: 'stopped' | 'not-started') => outcomes
-    .filter((view) => view.cause?.kind === 'out-of-time' && view.cause.when === when)
-    .map((view) => view.view);
-  const stopped = outOfTime('stopped');
-  const affected = new Set([...stopped, ...outOfTime('not-started')]);
-  // Dependents are skipped naming the one view they waited for; follow those links until nothing changes.
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const view of outcomes) {
-      if (view.cause?.kind === 'dependency' && !affected.has(view.view) && affected.has(view.cause.on)) {
-        affected.add(view.view);
-        grew = true;
-      }
+  // Dependents are skipped naming the one view they waited for: a forest of links, walked once from its roots.
+  const skippedFor = new Map<string, string[]>();
+  for (const view of outcomes) {
+    if (view.cause?.kind !== 'dependency') continue;
+    const list = skippedFor.get(view.cause.on);
+    if (list) list.push(view.view);
+    else skippedFor.set(view.cause.on, [view.view]);
+  }
+  const stopped = new Set<string>();
+  const affected = new Set<string>();
+  const stack: string[] = [];
+  for (const view of outcomes) {
+    if (view.cause?.kind !== 'out-of-time') continue;
+    if (view.cause.when === 'stopped') stopped.add(view.view);
+    if (!affected.has(view.view)) {
+      affected.add(view.view);
+      stack.push(view.view);
     }
   }
-  return { stopped, notStarted: outcomes.filter((view) => affected.has(view.view) && !stopped.includes(view.view)).map((view) => view.view) };
+  while (stack.length > 0) {
+    for (const dependent of skippedFor.get(stack.pop()!) ?? []) {
+      if (affected.has(dependent)) continue;
+      affected.add(dependent);
+      stack.push(dependent);
+    }
+  }
+  return {
+    stopped: outcomes.filter((view) => stopped.has(view.view)).map((view) => view.view),
+    notStarted: outcomes.filter((view) => affected.has(view.view) && !stopped.has(view.view)).map((view) => view.view),
+  };
 }
 
 /**

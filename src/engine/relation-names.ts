@@ -1,4 +1,5 @@
 import type { ClientBase } from 'pg';
+import { listProblems } from './errors';
 import { parseRelationName, quoteIdentifier } from '../shared/names';
 import { RefreshError } from '../shared/refresh-error';
 
@@ -79,7 +80,7 @@ export async function resolveRelations(
   });
   const found = problems.filter((problem) => problem !== undefined);
   if (found.length > 0) {
-    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid ${origin}: ${found.join('; ')}`);
+    throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: invalid ${origin}: ${listProblems(found as string[])}`);
   }
   return relations;
 }

@@ -3,7 +3,7 @@ import { logger, recordRun } from './observability';
 import { outOfTimeSummary } from './out-of-time';
 import { toViewReport, ViewOutcome } from './outcome';
 import type { PlannedRefresh } from './plan';
-import { RefreshReport, ReportLimits, RunSelection, ViewReport } from '../shared/contract';
+import { ChangedTable, RefreshReport, ReportLimits, RunSelection, ViewReport } from '../shared/contract';
 import { RefreshError } from '../shared/refresh-error';
 
 /** The longest message of the failure error; Step Functions keeps up to 32 KB of cause. */
@@ -55,6 +55,7 @@ export function finishRun(run: RunResult, config: RefreshConfig): RefreshReport 
     totals: { selected: views.length, refreshed: count('refreshed'), failed: count('failed'), skipped: count('skipped') },
     selection: run.selection,
   };
+  boundReport(report);
   recordRun(report);
   logger.info('Refresh run finished', { report });
 
@@ -101,4 +102,19 @@ export function reportedViews(views: readonly ViewReport[]): ViewReport[] {
 function shortenReason(view: ViewReport): ViewReport {
   if (view.reason === undefined || view.reason.length <= ReportLimits.REASON_CHARS) return view;
   return { ...view, reason: `${view.reason.slice(0, ReportLimits.REASON_CHARS - 1)}…` };
+}
+
+/**
+ * Keeps the whole report within {@link ReportLimits.REPORT_BYTES}. Its parts are bounded each (the views, the
+ * changed tables, the reason); should they still add up to more, the changed tables go first, counted.
+ */
+function boundReport(report: { -readonly [K in keyof RefreshReport]: RefreshReport[K] }): void {
+  if (Buffer.byteLength(JSON.stringify(report)) <= ReportLimits.REPORT_BYTES) return;
+  const tables: ChangedTable[] = report.selection.tables ?? [];
+  report.selection = { ...report.selection, tables: [], omittedTables: (report.selection.omittedTables ?? 0) + tables.length };
+  while (report.views.length > 0 && Buffer.byteLength(JSON.stringify(report)) > ReportLimits.REPORT_BYTES) {
+    const dropped = Math.max(1, Math.ceil(report.views.length / 10));
+    report.views = report.views.slice(0, report.views.length - dropped);
+    report.viewsOmitted += dropped;
+  }
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ClientBase } from 'pg';
+import { abandon, queryWithTimeout } from './pg-internals';
 import { OverlapPolicy, RefreshReport } from '../shared/contract';
 import { RefreshError } from '../shared/refresh-error';
 
@@ -11,6 +12,12 @@ export const VIEW_LOCK_NAMESPACE = 0x69746372;
 
 /** How often the session holding the run lock runs a query, so that no idle-session limit or job ends it. */
 export const KEEP_ALIVE_INTERVAL_MS = 1_000;
+/**
+ * How long the lock session may take to answer one of the lock's own statements (begin, settings, keep-alive,
+ * release) before it counts as silent: the session is then abandoned and the lock counts as lost. With the
+ * keep-alive interval, a silent lock session is noticed within {@link KEEP_ALIVE_INTERVAL_MS} + this.
+ */
+export const LOCK_SESSION_REPLY_MS = 5_000;
 
 export type LockOutcome = RefreshReport['lock'];
 
@@ -34,11 +41,14 @@ export function viewLockKeys(viewOid: number): [number, number] {
  * The run lock, held in an open transaction on the run's first connection: a transaction-level advisory lock
  * works the same directly, through RDS Proxy, and through pgbouncer in session or transaction mode (a pooler
  * keeps a transaction on one server connection), and it ends with the transaction, never left behind on a
- * pooled connection. The transaction holds no snapshot between statements, so it does not hold back vacuum.
+ * pooled connection. The transaction runs at READ COMMITTED whatever the server's default, so it holds no
+ * snapshot between statements and does not hold back vacuum; `transaction_timeout` (PostgreSQL 17 and later) and
+ * the idle-in-transaction timeout are off for it, so neither ends it mid-run.
  *
  * Once the run starts refreshing ({@link keepAlive}), a query every {@link KEEP_ALIVE_INTERVAL_MS} keeps the
- * session from looking idle. If the session ends anyway, {@link lostReason} says why; the run then starts no
- * more refreshes.
+ * session from looking idle; each of the lock's own statements must be answered within
+ * {@link LOCK_SESSION_REPLY_MS}. If the session ends, or stops answering, {@link lostReason} says why; the run
+ * then starts no more refreshes.
  */
 export class RunLock {
   /**
@@ -47,10 +57,13 @@ export class RunLock {
    * timeout is off for this transaction only.
    */
   static async begin(client: ClientBase, timeLeftMs: () => number): Promise<RunLock> {
-    await client.query('BEGIN');
+    await client.query(bounded('BEGIN ISOLATION LEVEL READ COMMITTED'));
     const lock = new RunLock(client, timeLeftMs);
     await lock.applyStatementTimeout();
-    await client.query("SELECT pg_catalog.set_config('idle_in_transaction_session_timeout', '0', true)");
+    // transaction_timeout exists from PostgreSQL 17 on; set_config would reject it by name before that.
+    await client.query(bounded(`SELECT pg_catalog.set_config('idle_in_transaction_session_timeout', '0', true),
+                                       CASE WHEN pg_catalog.current_setting('transaction_timeout', true) IS NOT NULL
+                                            THEN pg_catalog.set_config('transaction_timeout', '0', true) END`));
     return lock;
   }
 
@@ -59,6 +72,7 @@ export class RunLock {
   private timer?: NodeJS.Timeout;
   private keepingAlive?: Promise<unknown>;
   private ended = false;
+  private silent = false;
 
   private constructor(private readonly client: ClientBase, private readonly timeLeftMs: () => number) {
     const onLost = (why: string) => () => this.markLost(why);
@@ -76,14 +90,15 @@ export class RunLock {
    * server's and ends exactly); under SKIP, only tries once. A wait cancelled by an administrator throws.
    */
   async acquire(key: string, policy: OverlapPolicy, waitMs: number): Promise<LockOutcome> {
-    const { rows } = await this.client.query<{ locked: boolean }>('SELECT pg_catalog.pg_try_advisory_xact_lock($1::int8) AS locked', [key]);
+    const { rows } = await this.client.query<{ locked: boolean }>({ ...bounded('SELECT pg_catalog.pg_try_advisory_xact_lock($1::int8) AS locked'), values: [key] });
     if (rows[0].locked) return this.held('acquired');
     if (policy === OverlapPolicy.SKIP || waitMs < 1) return 'not-acquired';
 
     // Only lock_timeout bounds the wait, so a cancelled wait (57014) can only come from outside.
-    await this.client.query("SELECT pg_catalog.set_config('lock_timeout', $1, true), pg_catalog.set_config('statement_timeout', '0', true)", [
-      `${Math.floor(waitMs)}ms`,
-    ]);
+    await this.client.query({
+      ...bounded("SELECT pg_catalog.set_config('lock_timeout', $1, true), pg_catalog.set_config('statement_timeout', '0', true)"),
+      values: [`${Math.floor(waitMs)}ms`],
+    });
     try {
       await this.client.query('SELECT pg_catalog.pg_advisory_xact_lock($1::int8)', [key]);
     } catch (error) {
@@ -94,7 +109,7 @@ export class RunLock {
       }
       throw error;
     }
-    await this.client.query("SELECT pg_catalog.set_config('lock_timeout', '0', true)");
+    await this.client.query(bounded("SELECT pg_catalog.set_config('lock_timeout', '0', true)"));
     await this.applyStatementTimeout();
     return this.held('acquired-after-wait');
   }
@@ -107,11 +122,9 @@ export class RunLock {
     if (this.ended) return this.lost;
     this.stopKeepAlive();
     await this.keepingAlive?.catch(() => undefined);
-    if (this.outcome !== 'not-acquired' && !this.lost) {
-      await this.client.query('SELECT 1').catch((error: Error) => this.markLost(`the lock session failed: ${error.message}`));
-    }
+    if (this.outcome !== 'not-acquired' && !this.lost) await this.ping();
     this.ended = true;
-    await this.client.query('ROLLBACK').catch(() => undefined);
+    if (!this.silent) await this.client.query(bounded('ROLLBACK')).catch(() => undefined);
     return this.lost;
   }
 
@@ -120,11 +133,25 @@ export class RunLock {
     if (this.outcome === 'not-acquired' || this.timer || this.ended) return;
     this.timer = setInterval(() => {
       if (this.keepingAlive || this.lost) return;
-      this.keepingAlive = this.client.query('SELECT 1')
-        .catch((error: Error) => this.markLost(`the lock session failed: ${error.message}`))
-        .finally(() => (this.keepingAlive = undefined));
+      this.keepingAlive = this.ping().finally(() => (this.keepingAlive = undefined));
     }, KEEP_ALIVE_INTERVAL_MS);
     this.timer.unref();
+  }
+
+  /** One keep-alive query; no answer within {@link LOCK_SESSION_REPLY_MS} loses the lock and abandons the session. */
+  private async ping(): Promise<void> {
+    const started = Date.now();
+    try {
+      await this.client.query(bounded('SELECT 1'));
+    } catch (error) {
+      if (Date.now() - started >= LOCK_SESSION_REPLY_MS) {
+        this.markLost(`the lock session stopped answering: no reply to a keep-alive query within ${LOCK_SESSION_REPLY_MS} ms`);
+        this.silent = true;
+        abandon(this.client);
+      } else {
+        this.markLost(`the lock session failed: ${(error as Error).message}`);
+      }
+    }
   }
 
   private held(outcome: LockOutcome): LockOutcome {
@@ -133,7 +160,10 @@ export class RunLock {
   }
 
   private applyStatementTimeout(): Promise<unknown> {
-    return this.client.query("SELECT pg_catalog.set_config('statement_timeout', $1, true)", [`${Math.max(1, Math.floor(this.timeLeftMs()))}ms`]);
+    return this.client.query({
+      ...bounded("SELECT pg_catalog.set_config('statement_timeout', $1, true)"),
+      values: [`${Math.max(1, Math.floor(this.timeLeftMs()))}ms`],
+    });
   }
 
   private markLost(why: string): void {
@@ -146,4 +176,9 @@ export class RunLock {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
   }
+}
+
+/** A statement of the lock's own, which the client gives up on after {@link LOCK_SESSION_REPLY_MS}. */
+function bounded(text: string) {
+  return queryWithTimeout(text, LOCK_SESSION_REPLY_MS);
 }

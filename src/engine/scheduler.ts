@@ -47,32 +47,38 @@ export async function executePlan(plan: readonly PlannedRefresh[], options: Exec
   const slots = connectionSlots(options);
   let running = 0;
 
-  const finish = (step: PlannedRefresh, outcome: ViewOutcome) => {
-    outcomes.set(step.view.qualifiedName, outcome);
-    options.onDone?.(step, outcome);
-    if (outcome.status === 'refreshed') {
+  // Iterative, not recursive: a failure at the head of a chain thousands of views deep skips the whole chain.
+  const finish = (first: PlannedRefresh, firstOutcome: ViewOutcome) => {
+    const work: Array<[PlannedRefresh, ViewOutcome]> = [[first, firstOutcome]];
+    while (work.length > 0) {
+      const [step, outcome] = work.pop()!;
+      outcomes.set(step.view.qualifiedName, outcome);
+      options.onDone?.(step, outcome);
       for (const name of step.dependents) {
-        const left = pendingDeps.get(name)! - 1;
-        pendingDeps.set(name, left);
-        if (left === 0 && !outcomes.has(name)) ready.push(byName.get(name)!);
+        if (outcome.status === 'refreshed') {
+          const left = pendingDeps.get(name)! - 1;
+          pendingDeps.set(name, left);
+          if (left === 0 && !outcomes.has(name)) ready.push(byName.get(name)!);
+          continue;
+        }
+        const dependent = byName.get(name)!;
+        // A view that cannot be refreshed fails with its own reason, not as a dependent.
+        if (outcomes.has(name) || dependent.blocker) continue;
+        const on = step.view.qualifiedName;
+        const skipped: ViewOutcome = {
+          view: name,
+          status: 'skipped',
+          concurrently: false,
+          durationMs: 0,
+          attempts: 0,
+          reason: `depends on ${on}, which was not refreshed`,
+          cause: { kind: 'dependency', on },
+        };
+        // Claimed now, so that a view reached twice is skipped once, naming the first view it was reached from.
+        outcomes.set(name, skipped);
+        work.push([dependent, skipped]);
       }
-    } else {
-      for (const name of step.dependents) skipDependent(byName.get(name)!, step.view.qualifiedName);
     }
-  };
-
-  const skipDependent = (step: PlannedRefresh, on: string) => {
-    // A view that cannot be refreshed fails with its own reason, not as a dependent.
-    if (outcomes.has(step.view.qualifiedName) || step.blocker) return;
-    finish(step, {
-      view: step.view.qualifiedName,
-      status: 'skipped',
-      concurrently: false,
-      durationMs: 0,
-      attempts: 0,
-      reason: `depends on ${on}, which was not refreshed`,
-      cause: { kind: 'dependency', on },
-    });
   };
 
   // Views that cannot be refreshed fail first, without waiting for their dependencies, and take their

@@ -1,12 +1,12 @@
 import type { ClientBase } from 'pg';
 import { DependencyGraph, NodeKey, passesThrough } from './dependencies';
 import { READABLE_RELATIONS, resolveRelations } from './relation-names';
-import type { ChangedTable } from '../shared/contract';
+import { ChangedTable, ReportLimits } from '../shared/contract';
 import { formatRelationName } from '../shared/names';
 
 /** How many view names the report gives per changed table; the count covers the rest. */
 export const MAX_VIEWS_NAMED_PER_TABLE = 10;
-/** How many changed tables the report lists; `omittedTables` counts the rest. */
+/** How many changed tables the report lists at most, within {@link ReportLimits.SELECTION_BYTES}; `omittedTables` counts the rest. */
 export const MAX_TABLES_LISTED = 50;
 
 /** A changed relation, resolved through the catalog. */
@@ -74,12 +74,16 @@ export function selectByTables(graph: DependencyGraph, tables: readonly Resolved
 
   const name = (oid: number) => graph.names.get(oid)!;
   const byName = (a: number, b: number) => (name(a) < name(b) ? -1 : name(a) > name(b) ? 1 : 0);
-  return {
-    oids: reach(tables.map((table) => table.oid)),
-    tables: tables.slice(0, MAX_TABLES_LISTED).map((table) => {
-      const views = reach([table.oid]).sort(byName);
-      return { table: table.qualifiedName, selected: views.length, views: views.slice(0, MAX_VIEWS_NAMED_PER_TABLE).map(name) };
-    }),
-    omittedTables: Math.max(0, tables.length - MAX_TABLES_LISTED),
-  };
+  const listed: ChangedTable[] = [];
+  let size = 2;
+  for (const table of tables.slice(0, MAX_TABLES_LISTED)) {
+    const views = reach([table.oid]).sort(byName);
+    const entry = { table: table.qualifiedName, selected: views.length, views: views.slice(0, MAX_VIEWS_NAMED_PER_TABLE).map(name) };
+    // Names that JSON must escape take up to six bytes a character: the list is bounded in bytes, not entries.
+    const entrySize = Buffer.byteLength(JSON.stringify(entry)) + 1;
+    if (size + entrySize > ReportLimits.SELECTION_BYTES) break;
+    size += entrySize;
+    listed.push(entry);
+  }
+  return { oids: reach(tables.map((table) => table.oid)), tables: listed, omittedTables: tables.length - listed.length };
 }

@@ -9,29 +9,40 @@ export const LAMBDA_CA_BUNDLE = '/var/runtime/ca-cert.pem';
 type Env = Record<string, string | undefined>;
 
 /**
- * `pg` TLS options for local mode's PGSSLMODE: `disable` and `allow` connect without TLS, `no-verify` and `require`
- * encrypt without verifying, and `prefer`, `verify-ca` and `verify-full` require a verified certificate (pg does
- * not fall back to plain text).
+ * `pg` TLS options for local mode's PGSSLMODE, as libpq reads it: `disable` and `allow` connect without TLS,
+ * `no-verify` and `require` encrypt without verifying, `verify-ca` and `verify-full` require a verified
+ * certificate, and `prefer` (also when PGSSLMODE is unset, libpq's default) encrypts without verifying when the
+ * server offers TLS and connects without it otherwise ({@link LocalTls.fallBackToPlain}).
  */
-export function localTls(sslMode: string | undefined): ConnectionOptions | boolean | undefined {
+export function localTls(sslMode: string | undefined): LocalTls {
   switch (sslMode) {
     case undefined:
     case '':
-      return undefined;
+    case 'prefer':
+      return { ssl: { rejectUnauthorized: false }, fallBackToPlain: true };
     case 'disable':
     case 'allow': // libpq tries without TLS first; pg never upgrades
-      return false;
+      return { ssl: false, fallBackToPlain: false };
     case 'no-verify':
     case 'require':
-      return { rejectUnauthorized: false };
-    case 'prefer':
+      return { ssl: { rejectUnauthorized: false }, fallBackToPlain: false };
     case 'verify-ca':
     case 'verify-full':
-      return true;
+      return { ssl: true, fallBackToPlain: false };
     default:
       throw new RefreshError('INVALID_REQUEST', `Invalid environment variable PGSSLMODE=${JSON.stringify(sslMode)}: expected disable, allow, no-verify, require, prefer, verify-ca or verify-full`);
   }
 }
+
+/** How local mode connects for a PGSSLMODE. */
+export interface LocalTls {
+  readonly ssl: ConnectionOptions | boolean;
+  /** Whether a server that offers no TLS is connected to without it, as libpq's `prefer` does. */
+  readonly fallBackToPlain: boolean;
+}
+
+/** pg's error when it asked for TLS and the server answered that it offers none. */
+export const SERVER_WITHOUT_TLS = /server does not support SSL connections/i;
 
 const trustedCas = new Map<string, string[]>();
 

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Duration, Stack, Token } from 'aws-cdk-lib';
@@ -208,7 +209,13 @@ function createRefreshTask(scope: Construct, props: RefreshTaskOptions): Refresh
       [RefreshEnv.TASK_FAMILY]: taskDefinition.family,
       [RefreshTaskEnv.BUNDLE_BUCKET]: bundle.s3BucketName,
       [RefreshTaskEnv.BUNDLE_KEY]: bundle.s3ObjectKey,
-      ...(signer ? { [RefreshTaskEnv.SIGNER_BUCKET]: signer.s3BucketName, [RefreshTaskEnv.SIGNER_KEY]: signer.s3ObjectKey } : {}),
+      // The task runs only code with the digests read here, at synth: not whatever the asset bucket holds later.
+      [RefreshTaskEnv.BUNDLE_SHA256]: fileSha256(REFRESH_BUNDLE_PATH),
+      ...(signer ? {
+        [RefreshTaskEnv.SIGNER_BUCKET]: signer.s3BucketName,
+        [RefreshTaskEnv.SIGNER_KEY]: signer.s3ObjectKey,
+        [RefreshTaskEnv.SIGNER_SHA256]: fileSha256(RDS_SIGNER_PATH),
+      } : {}),
       [RefreshTaskEnv.RUN_TIMEOUT_MS]: settings.runTimeout.toMilliseconds().toString(),
       [RefreshTaskEnv.HEARTBEAT_INTERVAL_MS]: heartbeatIntervalMs.toString(),
       [RefreshTaskEnv.EVENT]: '{}',
@@ -250,6 +257,15 @@ function grantRunRefreshTask(role: iam.IRole, task: RefreshTask): void {
     resources: [task.taskRole.roleArn, task.executionRole.roleArn],
     conditions: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
   }));
+}
+
+/** The SHA-256 of a file of the package's assets, in hex. */
+function fileSha256(path: string): string {
+  try {
+    return createHash('sha256').update(readFileSync(path)).digest('hex');
+  } catch (err) {
+    throw new Error(`The refresh task's code ${path} could not be read (${(err as Error).message}): run \`npx projen bundle\``);
+  }
 }
 
 function readBootstrap(): string {

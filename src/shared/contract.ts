@@ -84,6 +84,18 @@ export const RefreshTaskEnv = {
   SIGNER_BUCKET: 'ITC_SIGNER_BUCKET',
   /** The S3 object key of the RDS signer. Set with IAM authentication only. */
   SIGNER_KEY: 'ITC_SIGNER_KEY',
+  /**
+   * The SHA-256 of the refresh bundle, in hex, as the construct read it at synth: the task runs the bundle only
+   * when what it fetched has this digest, so nobody who can write to the asset bucket changes what runs.
+   */
+  BUNDLE_SHA256: 'ITC_BUNDLE_SHA256',
+  /** The SHA-256 of the RDS signer, in hex, as the construct read it at synth. Set with IAM authentication only. */
+  SIGNER_SHA256: 'ITC_SIGNER_SHA256',
+  /**
+   * How long fetching the bundle and the signer may take, in milliseconds; past it the task fails with
+   * {@link REFRESH_TASK_FAILED}. Optional: {@link DEFAULT_FETCH_TIMEOUT_MS} when unset.
+   */
+  FETCH_TIMEOUT_MS: 'ITC_FETCH_TIMEOUT_MS',
   /** The Step Functions task token the task answers; the state machine sets it for each attempt. */
   TASK_TOKEN: 'ITC_TASK_TOKEN',
   /** The handler's event as JSON. */
@@ -99,6 +111,9 @@ export const RefreshTaskEnv = {
  * bundle (`assets/engine/refresh.lambda/rds-signer.js`), which the handler loads only with IAM authentication.
  */
 export const RDS_SIGNER_FILE = 'rds-signer.js';
+
+/** How long the refresh task's fetch of its code may take, unless {@link RefreshTaskEnv.FETCH_TIMEOUT_MS} says otherwise. */
+export const DEFAULT_FETCH_TIMEOUT_MS = 60_000;
 
 /** The error a refresh task reports when it could not run the handler at all (e.g. the bundle could not be fetched). */
 export const REFRESH_TASK_FAILED = 'RefreshTaskFailed';
@@ -122,6 +137,13 @@ export const ReportLimits = {
   REASON_CHARS: 1_000,
   /** Most bytes of JSON per log event that lists views; longer lists are split over several events. */
   LOG_EVENT_BYTES: 64 * 1024,
+  /**
+   * Most bytes of JSON the report's `selection.tables` takes, whatever the names are (JSON escapes some characters
+   * in six bytes); tables beyond it are counted in `selection.omittedTables`.
+   */
+  SELECTION_BYTES: 32 * 1024,
+  /** Most bytes of JSON the whole report takes: well inside Step Functions' 256 KiB and CloudWatch Logs' 256 KB. */
+  REPORT_BYTES: 128 * 1024,
 } as const;
 
 /**

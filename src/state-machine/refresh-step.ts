@@ -3,7 +3,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
-import { ECS_SERVICE_RETRY, LAMBDA_SERVICE_RETRY, TRANSIENT_DATABASE_RETRY } from './retry-policies';
+import { ECS_SERVICE_RETRY, LAMBDA_SERVICE_RETRY, RUN_LOCK_LOST_RETRY, TRANSIENT_DATABASE_RETRY } from './retry-policies';
 import type { RefreshTask } from '../private/refresh-task';
 import { RefreshEvent, RefreshTaskEnv } from '../shared/contract';
 
@@ -36,6 +36,7 @@ export function lambdaRefreshState(scope: Construct, fn: lambda.IFunction, event
   });
   refresh.addRetry(LAMBDA_SERVICE_RETRY);
   refresh.addRetry(TRANSIENT_DATABASE_RETRY);
+  refresh.addRetry(RUN_LOCK_LOST_RETRY);
   return refresh;
 }
 
@@ -45,16 +46,47 @@ export function lambdaRefreshState(scope: Construct, fn: lambda.IFunction, event
  * stops sending heartbeats fails the step with `States.HeartbeatTimeout`.
  *
  * With `eventFromState`, the task gets the state's input, the event the function would get as its payload, as
- * JSON in {@link RefreshTaskEnv.EVENT}; otherwise that variable keeps the task definition's `{}`.
+ * JSON in {@link RefreshTaskEnv.EVENT}; otherwise that variable keeps the task definition's `{}`. Should ECS
+ * refuse that override for its length, the task starts again with every view of the configured set, and its
+ * report gives the reason.
  *
  * A custom state rather than `EcsRunTask`, so the call names this task definition revision exactly and the
  * state machine's role gets only `ecs:RunTask` on it (see `grantRunRefreshTask`).
  */
 export function taskRefreshState(scope: Construct, task: RefreshTask, eventFromState = false): sfn.IChainable {
+  const token = { 'Name': RefreshTaskEnv.TASK_TOKEN, 'Value.$': '$$.Task.Token' };
+  const event = { 'Name': RefreshTaskEnv.EVENT, 'Value.$': 'States.JsonToString($)' };
+  if (!eventFromState) return runRefreshTask(scope, REFRESH_STATE_NAME, task, [token]);
+
+  // ECS limits a RunTask call's overrides to 8,192 characters: a long list of changed tables does not fit. The
+  // state then runs the task again without the list, refreshing every view and saying why: never a failed run,
+  // never a missed view. Which name ECS gives the refusal is not documented, so each it could give is caught
+  // (after the retries of ECS_SERVICE_RETRY); another refusal fails the second start the same way.
+  const refresh = runRefreshTask(scope, REFRESH_STATE_NAME, task, [token, event]);
+  const everything = new sfn.Pass(scope, CHANGED_TABLES_TOO_LONG_STATE_NAME, {
+    comment: 'The changed tables did not fit in the task\'s container override, so every view is refreshed.',
+    parameters: {
+      'fullRefreshReason.$': `States.Format('${OVERRIDE_REFUSED_REASON}', $.overrideRefused.Error)`,
+    },
+  });
+  const fallback = runRefreshTask(scope, REFRESH_EVERYTHING_STATE_NAME, task, [token, event]);
+  refresh.addCatch(everything.next(fallback), { errors: [...OVERRIDE_REFUSED_ERRORS], resultPath: '$.overrideRefused' });
+  return sfn.Chain.custom(refresh, [refresh, fallback], fallback);
+}
+
+/** The state that notes why every view is refreshed when the changed tables did not reach the task. */
+export const CHANGED_TABLES_TOO_LONG_STATE_NAME = 'Changed tables too long for the task';
+/** The refresh task's second start, with every view, when the changed tables did not reach it. */
+export const REFRESH_EVERYTHING_STATE_NAME = 'Refresh every materialized view';
+/** The errors a RunTask call refused for its overrides may have. */
+export const OVERRIDE_REFUSED_ERRORS = ['ECS.AmazonECSException', 'ECS.InvalidParameterException', 'ECS.ClientException'] as const;
+const OVERRIDE_REFUSED_REASON = 'the changed tables did not reach the refresh task: ECS refused its container override ({}), '
+  + 'which it limits to 8192 characters; every view of the configured set is refreshed';
+
+/** One start of the refresh task, with these environment overrides, and the retries of the refresh step. */
+function runRefreshTask(scope: Construct, id: string, task: RefreshTask, environment: Array<{ [key: string]: string }>): sfn.CustomState {
   const { settings } = task;
-  const environment: Array<{ [key: string]: string }> = [{ 'Name': RefreshTaskEnv.TASK_TOKEN, 'Value.$': '$$.Task.Token' }];
-  if (eventFromState) environment.push({ 'Name': RefreshTaskEnv.EVENT, 'Value.$': 'States.JsonToString($)' });
-  const refresh = new sfn.CustomState(scope, REFRESH_STATE_NAME, {
+  const refresh = new sfn.CustomState(scope, id, {
     stateJson: {
       Type: 'Task',
       Comment: 'Runs the refresh as an ECS task and waits for its report; the output is the refresh report.',
@@ -84,5 +116,6 @@ export function taskRefreshState(scope: Construct, task: RefreshTask, eventFromS
   });
   refresh.addRetry(ECS_SERVICE_RETRY);
   refresh.addRetry(TRANSIENT_DATABASE_RETRY);
+  refresh.addRetry(RUN_LOCK_LOST_RETRY);
   return refresh;
 }

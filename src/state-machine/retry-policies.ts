@@ -49,6 +49,18 @@ export const TRANSIENT_DATABASE_RETRY: sfn.RetryProps = {
   maxAttempts: 2,
 };
 
+/**
+ * The refresh handler throws `RunLockLost` when the session holding the run lock ended or stopped answering
+ * mid-run: a failover, a restart, a reset connection, a terminated session. The views it refreshed stay
+ * refreshed; another attempt takes the lock again and refreshes the rest. The intervals outlast a Multi-AZ failover.
+ */
+export const RUN_LOCK_LOST_RETRY: sfn.RetryProps = {
+  errors: [RefreshErrors.RUN_LOCK_LOST],
+  interval: Duration.seconds(30),
+  backoffRate: 2,
+  maxAttempts: 3,
+};
+
 /** Listing executions is read-only, so any failure of the call may be retried. */
 export const OVERLAP_CHECK_RETRY = {
   ErrorEquals: ['States.ALL'],

@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SFNClient, SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import type { Context } from 'aws-lambda';
-import { RDS_SIGNER_FILE, REFRESH_TASK_FAILED, RefreshErrors, RefreshTaskEnv } from '../shared/contract';
+import { DEFAULT_FETCH_TIMEOUT_MS, RDS_SIGNER_FILE, REFRESH_TASK_FAILED, RefreshErrors, RefreshTaskEnv } from '../shared/contract';
 
 type Env = Record<string, string | undefined>;
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
@@ -70,18 +70,33 @@ export async function runTask(env: Env, log: (entry: Record<string, unknown>) =>
 /**
  * Downloads the refresh bundle named by the environment, and the RDS signer when the environment names one (IAM
  * authentication), into one directory, where the bundle finds the signer as it does in the function's asset; then
- * loads the bundle's `handler`.
+ * loads the bundle's `handler`. Each must have the SHA-256 the construct read at synth, or none of it runs; the
+ * downloads together have {@link RefreshTaskEnv.FETCH_TIMEOUT_MS}.
  */
 async function loadHandler(env: Env): Promise<Handler> {
-  const bundle = { what: 'the refresh bundle', Bucket: required(env, RefreshTaskEnv.BUNDLE_BUCKET), Key: required(env, RefreshTaskEnv.BUNDLE_KEY) };
+  const bundle: CodeObject = {
+    what: 'the refresh bundle',
+    Bucket: required(env, RefreshTaskEnv.BUNDLE_BUCKET),
+    Key: required(env, RefreshTaskEnv.BUNDLE_KEY),
+    sha256: digest(env, RefreshTaskEnv.BUNDLE_SHA256),
+  };
   const signerKey = env[RefreshTaskEnv.SIGNER_KEY];
-  const signer = signerKey ? { what: 'the RDS signer', Bucket: required(env, RefreshTaskEnv.SIGNER_BUCKET), Key: signerKey } : undefined;
+  const signer: CodeObject | undefined = signerKey
+    ? { what: 'the RDS signer', Bucket: required(env, RefreshTaskEnv.SIGNER_BUCKET), Key: signerKey, sha256: digest(env, RefreshTaskEnv.SIGNER_SHA256) }
+    : undefined;
+  const timeoutMs = env[RefreshTaskEnv.FETCH_TIMEOUT_MS] ? positiveInteger(env, RefreshTaskEnv.FETCH_TIMEOUT_MS) : DEFAULT_FETCH_TIMEOUT_MS;
   const s3 = new S3Client({});
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), timeoutMs);
   let code: string;
   let signerCode: string | undefined;
   try {
-    [code, signerCode] = await Promise.all([fetchObject(s3, bundle), signer && fetchObject(s3, signer)]);
+    [code, signerCode] = await Promise.all([
+      fetchObject(s3, bundle, abort.signal, timeoutMs),
+      signer && fetchObject(s3, signer, abort.signal, timeoutMs),
+    ]);
   } finally {
+    clearTimeout(timer);
     s3.destroy();
   }
   const dir = mkdtempSync(join(tmpdir(), 'itc-refresh-'));
@@ -96,13 +111,47 @@ async function loadHandler(env: Env): Promise<Handler> {
   return handler as Handler;
 }
 
-async function fetchObject(s3: S3Client, { what, Bucket, Key }: { what: string; Bucket: string; Key: string }): Promise<string> {
+interface CodeObject {
+  readonly what: string;
+  readonly Bucket: string;
+  readonly Key: string;
+  /** The SHA-256 it must have, lower-case hex. */
+  readonly sha256: string;
+}
+
+/** Fetches code and checks its digest; it is text, and the digest is of the UTF-8 text that will run. */
+async function fetchObject(s3: S3Client, { what, Bucket, Key, sha256 }: CodeObject, signal: AbortSignal, timeoutMs: number): Promise<string> {
+  let code: string;
   try {
-    const object = await s3.send(new GetObjectCommand({ Bucket, Key }));
-    return await object.Body!.transformToString('utf8');
+    // The body's stream is not bound to the request's signal once the headers came: the race bounds it too.
+    const aborted = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true }));
+    aborted.catch(() => undefined);
+    code = await Promise.race([
+      (async () => {
+        const object = await s3.send(new GetObjectCommand({ Bucket, Key }), { abortSignal: signal });
+        return object.Body!.transformToString('utf8');
+      })(),
+      aborted,
+    ]);
   } catch (err) {
+    if (signal.aborted) throw taskError(`Could not fetch ${what} s3://${Bucket}/${Key}: no complete answer within ${timeoutMs} ms`);
     throw taskError(`Could not fetch ${what} s3://${Bucket}/${Key}: ${asError(err).name}: ${asError(err).message}`);
   }
+  const actual = createHash('sha256').update(code, 'utf8').digest('hex');
+  if (actual !== sha256) {
+    throw taskError(`Refusing to run ${what} s3://${Bucket}/${Key}: its SHA-256 is ${actual}, not the ${sha256} it had when the `
+      + 'stack was synthesized; the object was changed after deployment');
+  }
+  return code;
+}
+
+/** A SHA-256 digest from the environment, 64 hex digits. */
+function digest(env: Env, name: string): string {
+  const value = required(env, name).toLowerCase();
+  if (!/^[0-9a-f]{64}$/.test(value)) {
+    throw taskError(`Invalid environment variable ${name}=${JSON.stringify(value.slice(0, 100))}: expected a SHA-256 digest as 64 hexadecimal digits`);
+  }
+  return value;
 }
 
 /**

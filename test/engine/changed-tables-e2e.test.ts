@@ -200,20 +200,23 @@ describe('in Fargate mode', () => {
     expect(orchestration.standIn!.calls.at(-1)).toBe('SendTaskSuccess');
   });
 
-  test('changed tables beyond what ECS accepts in the overrides fail the run without refreshing anything', async () => {
+  test('changed tables beyond what ECS accepts in the overrides refresh every view, and the report says why', async () => {
     const tables = Array.from({ length: 300 }, (_, index) => `warehouse.changed_table_${String(index).padStart(4, '0')}`);
     const { database, orchestration } = await setUp((db) => ({
       Demand: reporting(samplePipelines(db).Demand, tables),
       VerifyPlus: reporting(samplePipelines(db).VerifyPlus, ['warehouse.verify_plus']),
     }), RefreshCompute.fargate({ runTimeout: Duration.minutes(1) }));
     expect(JSON.stringify({ tables }).length).toBeGreaterThan(MAX_OVERRIDES_CHARS);
-    const before = await readViews(database);
 
     const execution = await orchestration.run({ batch: 'nightly' });
 
-    expect(execution.status).toBe('FAILED');
-    expect(execution.cause).toContain(`Container Overrides length must be at most ${MAX_OVERRIDES_CHARS}`);
-    expect(orchestration.ecs!.tasks).toEqual([]);
-    expect(await readViews(database)).toEqual(before);
+    expect(execution.status).toBe('SUCCEEDED');
+    const report = execution.output as RefreshReport;
+    expect(report.selection).toMatchObject({ basis: 'configured' });
+    expect(report.selection.reason).toMatch(/the changed tables did not reach the refresh task: ECS refused its container override/);
+    expect(report.totals.failed + report.totals.skipped).toBe(0);
+    expect(await staleViews(database)).toEqual([]);
+    // ECS refused every start with the list; the one task that ran had every view to refresh.
+    expect(orchestration.ecs!.tasks).toHaveLength(1);
   });
 });

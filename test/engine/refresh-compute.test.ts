@@ -4,14 +4,16 @@
  * Fargate mode the task definition's own entry point (the bootstrap, inline) runs in a child process that
  * fetches the bundle from the S3 asset, sends heartbeats and answers the task token.
  */
+import { readFileSync } from 'node:fs';
 import { Duration } from 'aws-cdk-lib';
 import type { ClientConfig } from 'pg';
 import { createTestDatabase } from './support/database';
+import { REFRESH_BUNDLE } from '../../local/lambda';
 import { LocalOrchestration, LocalOrchestrationOptions } from '../../local/orchestration';
 import { withClient } from '../../local/pg';
 import { createWarehouse } from '../../local/warehouse';
 import { RefreshCompute } from '../../src';
-import { RefreshErrors, RefreshReport } from '../../src/shared/contract';
+import { REFRESH_TASK_FAILED, RefreshErrors, RefreshReport } from '../../src/shared/contract';
 
 /** How long each stage of the long-running chain takes to refresh. */
 const STAGE_SECONDS = 2;
@@ -170,4 +172,52 @@ test('a task that dies without answering is caught by the heartbeat timeout', as
   // The views after the one in flight were never started. (The server finishes the refresh in flight on its own:
   // it notices the lost client only when it next writes to it.)
   expect((await stages(database)).slice(1)).toEqual(before.slice(1));
+});
+
+test('a refresh bundle replaced in the asset bucket after deployment is refused with RefreshTaskFailed, and none of it runs', async () => {
+  const { database, orchestration } = await setUp(RefreshCompute.fargate({ runTimeout: Duration.minutes(1) }));
+  const before = await stages(database);
+  // What an attacker would run with the database credentials: here, it empties a view's source.
+  const replacement = Buffer.from(`
+    const { Client } = require('pg');
+    exports.handler = async () => {
+      const client = new Client();
+      await client.connect();
+      await client.query('TRUNCATE longrun.source');
+      await client.end();
+      return { status: 'succeeded' };
+    };`);
+  expect(orchestration.replaceFileAsset(readFileSync(REFRESH_BUNDLE), replacement)).toBeGreaterThan(0);
+
+  const execution = await orchestration.run({ batch: 'nightly' });
+
+  expect(execution.status).toBe('FAILED');
+  expect(execution.error).toBe(REFRESH_TASK_FAILED);
+  expect(JSON.parse(execution.cause!).errorMessage).toMatch(/^Refusing to run the refresh bundle s3:\/\/.*: its SHA-256 is [0-9a-f]{64}, not the [0-9a-f]{64} it had/);
+  const [{ rows }] = await Promise.all([withClient(database, (client) => client.query<{ n: number }>('SELECT count(*)::int AS n FROM longrun.source'))]);
+  expect(rows).toEqual([{ n: 3 }]);
+  expect(await stages(database)).toEqual(before);
+});
+
+test('a run lock lost to a terminated session is retried, and the retry refreshes every view', async () => {
+  const { database, orchestration } = await setUp(RefreshCompute.lambda({ timeout: Duration.minutes(1) }));
+  await withClient(database, (client) => client.query('UPDATE longrun.settings SET seconds = 0.5'));
+  const running = orchestration.run({ batch: 'nightly' });
+  // Once, as a failover or restart would: the session holding the run lock is ended mid-run.
+  let terminated = 0;
+  for (let i = 0; i < 400 && terminated === 0; i++) {
+    terminated = await withClient(database, async (client) => (await client.query(`
+      SELECT pg_catalog.pg_terminate_backend(pid) FROM pg_catalog.pg_locks
+       WHERE locktype = 'advisory' AND objsubid = 1 AND granted
+         AND database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())`)).rowCount ?? 0);
+    if (terminated === 0) await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  const execution = await running;
+
+  expect(terminated).toBe(1);
+  expect(execution.status).toBe('SUCCEEDED');
+  expect((execution.output as RefreshReport).totals).toEqual({ selected: 3, refreshed: 3, failed: 0, skipped: 0 });
+  expect((await stages(database)).map((stage) => stage.n)).toEqual([3, 3, 3]);
+  expect(execution.states.filter((state) => state.name === 'Refresh materialized views').map((state) => state.error))
+    .toContain(RefreshErrors.RUN_LOCK_LOST);
 });

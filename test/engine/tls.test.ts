@@ -77,6 +77,30 @@ describe('TLS certificate verification', () => {
     expect(proxy.secureSessions - sessions).toBe(2);
     expect(await counted()).toBe(rows);
   });
+
+  test('an unset PGSSLMODE, in local mode, behaves as libpq\'s prefer: it encrypts when the server offers TLS', async () => {
+    const rows = await addRow();
+    const sessions = proxy.secureSessions;
+    const { PGSSLMODE: _unset, ...env } = localMode('');
+
+    const { error, report } = await invoke({ views: ['counted'] }, env);
+
+    expect(error).toBeUndefined();
+    expect(report!.totals.refreshed).toBe(1);
+    expect(proxy.secureSessions - sessions).toBe(2);
+    expect(await counted()).toBe(rows);
+  });
+
+  test('an unset PGSSLMODE, in local mode, connects without TLS to a server that offers none', async () => {
+    const rows = await addRow();
+    const { PGSSLMODE: _unset, ...env } = libpqEnvironment(db);
+
+    const { error, report } = await invoke({ views: ['counted'] }, env);
+
+    expect(error).toBeUndefined();
+    expect(report!.totals.refreshed).toBe(1);
+    expect(await counted()).toBe(rows);
+  });
 });
 
 /**

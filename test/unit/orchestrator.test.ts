@@ -517,9 +517,10 @@ describe('the state machine', () => {
     expect(refresh.Retry).toContainEqual(expect.objectContaining({ ErrorEquals: [RefreshErrors.TRANSIENT], BackoffRate: 2 }));
     const retried = refresh.Retry.flatMap((retry: any) => retry.ErrorEquals);
     expect(retried).not.toContain(RefreshErrors.INVALID_REQUEST);
-    // Only a transient failure is worth another invocation; every other name means it would end the same way.
+    // Only a transient failure, or a run lock lost to a failover or a reset session, is worth another invocation;
+    // every other name means it would end the same way.
     const lambdaErrors = new Set(LAMBDA_SERVICE_ERRORS);
-    expect(retried.filter((name: string) => !lambdaErrors.has(name))).toEqual([RefreshErrors.TRANSIENT]);
+    expect(retried.filter((name: string) => !lambdaErrors.has(name))).toEqual([RefreshErrors.TRANSIENT, RefreshErrors.RUN_LOCK_LOST]);
     expect(retried).not.toContain('States.ALL');
     expect(retried).not.toContain('States.TaskFailed');
   });

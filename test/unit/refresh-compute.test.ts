@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Duration, Stack, Token } from 'aws-cdk-lib';
@@ -129,6 +130,10 @@ describe('RefreshCompute.fargate()', () => {
       expect(signer.content).toBe(readFileSync(RDS_SIGNER_PATH, 'utf8'));
       expect(environment[RefreshTaskEnv.SIGNER_BUCKET]).toBe(signer.bucketName);
       expect(fileNamed(environment[RefreshTaskEnv.BUNDLE_KEY]).content).toBe(readFileSync(REFRESH_BUNDLE_PATH, 'utf8'));
+      // The digests known at synth, of the very files uploaded: the task runs nothing else.
+      const sha256 = (content: string) => createHash('sha256').update(content).digest('hex');
+      expect(environment[RefreshTaskEnv.BUNDLE_SHA256]).toBe(sha256(fileNamed(environment[RefreshTaskEnv.BUNDLE_KEY]).content));
+      expect(environment[RefreshTaskEnv.SIGNER_SHA256]).toBe(sha256(signer.content));
 
       const [, policy] = Object.entries(template.findResources('AWS::IAM::Policy')).find(([id]) => id.startsWith('OrchestratorRefreshTaskRoleDefaultPolicy'))!;
       const reads = policy.Properties.PolicyDocument.Statement.filter((statement: any) => [statement.Action].flat().includes('s3:GetObject'));
@@ -146,6 +151,8 @@ describe('RefreshCompute.fargate()', () => {
   test('without IAM authentication the task gets no RDS signer', () => {
     const environment = containerEnvironment(sharedFargateFixture().template);
     expect(environment).toHaveProperty(RefreshTaskEnv.BUNDLE_KEY);
+    expect(environment[RefreshTaskEnv.BUNDLE_SHA256]).toMatch(/^[0-9a-f]{64}$/);
+    expect(environment).not.toHaveProperty(RefreshTaskEnv.SIGNER_SHA256);
     expect(environment).not.toHaveProperty(RefreshTaskEnv.SIGNER_BUCKET);
     expect(environment).not.toHaveProperty(RefreshTaskEnv.SIGNER_KEY);
   });
@@ -173,6 +180,7 @@ describe('RefreshCompute.fargate()', () => {
     expect(state.Retry.map((retry: { ErrorEquals: string[] }) => retry.ErrorEquals)).toEqual([
       ['ECS.AmazonECSException', 'ECS.ServerException', 'ECS.ThrottlingException'],
       [RefreshErrors.TRANSIENT],
+      [RefreshErrors.RUN_LOCK_LOST],
     ]);
     expect(state.Catch).toBeUndefined();
     expect(state.ResultPath).toBeUndefined();

@@ -67,7 +67,15 @@ describe('benchmark arithmetic', () => {
         ],
       },
       overhead: { views: 200, overheadPerViewMs: 5.01 },
-      scale: { views: 3000, planningMs: 999, engineCpuPerViewMs: 2, overheadPerViewMs: 2.01, reportBytes: 128 * 1024 + 1 },
+      scale: {
+        views: 3000,
+        planningMs: 999,
+        engineCpuPerViewMs: 2,
+        overheadPerViewMs: 2.01,
+        reportBytes: 128 * 1024 + 1,
+        viewsOutOfTimeMs: 100,
+        peakMemoryMiB: 513,
+      },
     } as unknown as Omit<BenchResults, 'goals'>;
 
     const met = Object.fromEntries(evaluateGoals(results).map((goal) => [goal.goal, goal.met]));
@@ -85,6 +93,8 @@ describe('benchmark arithmetic', () => {
       'Engine CPU per view, 3000 views': true,
       'Engine overhead per view (wall), 3000 views': false,
       'Report size, 3000 views': false,
+      'viewsOutOfTime, 3000 views, every view out of time': true,
+      'Peak memory, 3000 views': false,
     });
   });
 

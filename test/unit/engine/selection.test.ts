@@ -10,7 +10,7 @@ function graph(edges: Array<[NodeKey, NodeKey]>, relkinds: Record<number, string
     readBy.set(to, [...(readBy.get(to) ?? []), from]);
   }
   const names = new Map(Object.entries(relkinds).filter(([, kind]) => kind === 'm').map(([oid]) => [Number(oid), `s.m${oid}`]));
-  return { reads, readBy, relkinds: new Map(Object.entries(relkinds).map(([oid, kind]) => [Number(oid), kind])), names };
+  return { reads, readBy, relkinds: new Map(Object.entries(relkinds).map(([oid, kind]) => [Number(oid), kind])), names, kin: new Set<number>() };
 }
 
 describe('selectByTables', () => {

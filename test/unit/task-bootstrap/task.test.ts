@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { GetObjectCommand, NoSuchKey, S3Client } from '@aws-sdk/client-s3';
 import { SendTaskFailureCommand, SendTaskHeartbeatCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -16,12 +17,28 @@ const ENV = {
   [RefreshTaskEnv.EVENT]: '{"views":["a.b"]}',
 };
 
-/** A GetObject response holding the code, with the body method the task reads. */
-function bundle(code: string) {
+/** The SHA-256 of the code each test serves, which the construct would have read at synth. */
+const served: { bundle?: string; signer?: string } = {};
+const sha256 = (code: string) => createHash('sha256').update(code).digest('hex');
+
+/** A GetObject response holding the code, with the body method the task reads; its digest goes into {@link withDigests}. */
+function bundle(code: string, role: 'bundle' | 'signer' = 'bundle') {
+  served[role] = sha256(code);
   return { Body: { transformToString: async () => code } } as never;
 }
 
+/** The environment with the digests of the code served, as the construct sets them, unless it names its own. */
+function withDigests(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  return {
+    [RefreshTaskEnv.BUNDLE_SHA256]: served.bundle ?? '0'.repeat(64),
+    ...(env[RefreshTaskEnv.SIGNER_KEY] ? { [RefreshTaskEnv.SIGNER_SHA256]: served.signer ?? '0'.repeat(64) } : {}),
+    ...env,
+  };
+}
+
 beforeEach(() => {
+  delete served.bundle;
+  delete served.signer;
   s3.reset();
   sfn.reset();
   sfn.on(SendTaskHeartbeatCommand).resolves({});
@@ -33,7 +50,7 @@ test('runs the bundle\'s handler with the event and a deadline from the run time
   s3.on(GetObjectCommand, { Bucket: 'assets', Key: 'bundle.js' }).resolves(bundle(
     'exports.handler = async (event, context) => ({ event, remaining: context.getRemainingTimeInMillis() });'));
 
-  const outcome = await runTask(ENV, () => undefined);
+  const outcome = await runTask(withDigests(ENV), () => undefined);
 
   expect(outcome).toEqual({ succeeded: true });
   const [success] = sfn.commandCalls(SendTaskSuccessCommand);
@@ -51,7 +68,7 @@ test('a handler error is sent with its name and the cause Lambda would report', 
   s3.on(GetObjectCommand).resolves(bundle(
     "exports.handler = async () => { const e = new Error('2 of 3 views were not refreshed'); e.name = 'MaterializedViewRefreshFailed'; throw e; };"));
 
-  const outcome = await runTask(ENV, () => undefined);
+  const outcome = await runTask(withDigests(ENV), () => undefined);
 
   expect(outcome).toEqual({ succeeded: false });
   const [failure] = sfn.commandCalls(SendTaskFailureCommand);
@@ -66,7 +83,7 @@ test('a handler error is sent with its name and the cause Lambda would report', 
 test('a bundle that cannot be fetched fails the task with RefreshTaskFailed naming the object', async () => {
   s3.on(GetObjectCommand).rejects(new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} }));
 
-  await runTask(ENV, () => undefined);
+  await runTask(withDigests(ENV), () => undefined);
 
   const [failure] = sfn.commandCalls(SendTaskFailureCommand);
   expect(failure.args[0].input.error).toBe(REFRESH_TASK_FAILED);
@@ -80,9 +97,9 @@ describe('with IAM authentication', () => {
   test('fetches the RDS signer too and puts it beside the bundle, where the bundle loads it', async () => {
     s3.on(GetObjectCommand, { Bucket: 'assets', Key: 'bundle.js' }).resolves(bundle(
       `exports.handler = async () => ({ signer: require('./${RDS_SIGNER_FILE}').name });`));
-    s3.on(GetObjectCommand, { Bucket: 'signer-assets', Key: 'signer.js' }).resolves(bundle("exports.name = 'the signer';"));
+    s3.on(GetObjectCommand, { Bucket: 'signer-assets', Key: 'signer.js' }).resolves(bundle("exports.name = 'the signer';", 'signer'));
 
-    const outcome = await runTask(IAM_ENV, () => undefined);
+    const outcome = await runTask(withDigests(IAM_ENV), () => undefined);
 
     expect(outcome).toEqual({ succeeded: true });
     const [success] = sfn.commandCalls(SendTaskSuccessCommand);
@@ -95,7 +112,7 @@ describe('with IAM authentication', () => {
     s3.on(GetObjectCommand, { Bucket: 'assets', Key: 'bundle.js' }).resolves(bundle('exports.handler = async () => ({});'));
     s3.on(GetObjectCommand, { Bucket: 'signer-assets', Key: 'signer.js' }).rejects(new NoSuchKey({ message: 'The specified key does not exist.', $metadata: {} }));
 
-    const outcome = await runTask(IAM_ENV, () => undefined);
+    const outcome = await runTask(withDigests(IAM_ENV), () => undefined);
 
     expect(outcome).toEqual({ succeeded: false });
     const [failure] = sfn.commandCalls(SendTaskFailureCommand);
@@ -105,7 +122,7 @@ describe('with IAM authentication', () => {
   });
 
   test(`a signer key without its bucket fails the task with RefreshTaskFailed naming ${RefreshTaskEnv.SIGNER_BUCKET}`, async () => {
-    await runTask({ ...IAM_ENV, [RefreshTaskEnv.SIGNER_BUCKET]: '' }, () => undefined);
+    await runTask(withDigests({ ...IAM_ENV, [RefreshTaskEnv.SIGNER_BUCKET]: '' }), () => undefined);
 
     const [failure] = sfn.commandCalls(SendTaskFailureCommand);
     expect(failure.args[0].input.error).toBe(REFRESH_TASK_FAILED);
@@ -117,13 +134,13 @@ describe('with IAM authentication', () => {
 test('without IAM authentication only the bundle is fetched', async () => {
   s3.on(GetObjectCommand).resolves(bundle('exports.handler = async () => ({});'));
 
-  await runTask(ENV, () => undefined);
+  await runTask(withDigests(ENV), () => undefined);
 
   expect(s3.commandCalls(GetObjectCommand).map((call) => call.args[0].input)).toEqual([{ Bucket: 'assets', Key: 'bundle.js' }]);
 });
 
 test.each([RefreshTaskEnv.RUN_TIMEOUT_MS, RefreshTaskEnv.HEARTBEAT_INTERVAL_MS])('a bad %s fails the task with RefreshTaskFailed naming it', async (name) => {
-  await runTask({ ...ENV, [name]: '4h' }, () => undefined);
+  await runTask(withDigests({ ...ENV, [name]: '4h' }), () => undefined);
 
   const [failure] = sfn.commandCalls(SendTaskFailureCommand);
   expect(failure.args[0].input.error).toBe(REFRESH_TASK_FAILED);
@@ -132,7 +149,7 @@ test.each([RefreshTaskEnv.RUN_TIMEOUT_MS, RefreshTaskEnv.HEARTBEAT_INTERVAL_MS])
 });
 
 test(`an ${RefreshTaskEnv.EVENT} that is not JSON fails the task with the handler's ${RefreshErrors.INVALID_REQUEST}, naming it, and runs nothing`, async () => {
-  await runTask({ ...ENV, [RefreshTaskEnv.EVENT]: '{"tables": ["a.b"' }, () => undefined);
+  await runTask(withDigests({ ...ENV, [RefreshTaskEnv.EVENT]: '{"tables": ["a.b"' }), () => undefined);
 
   const [failure] = sfn.commandCalls(SendTaskFailureCommand);
   expect(failure.args[0].input.error).toBe(RefreshErrors.INVALID_REQUEST);
@@ -148,8 +165,66 @@ test(`the event is passed to the handler as it is in ${RefreshTaskEnv.EVENT}; wi
   s3.on(GetObjectCommand).resolves(bundle('exports.handler = async (event) => ({ event });'));
   const event = { tables: ['"Sales"."Orders ""2026"""', 'a\\b'] };
 
-  await runTask({ ...ENV, [RefreshTaskEnv.EVENT]: JSON.stringify(event) }, () => undefined);
-  await runTask({ ...ENV, [RefreshTaskEnv.EVENT]: undefined }, () => undefined);
+  await runTask(withDigests({ ...ENV, [RefreshTaskEnv.EVENT]: JSON.stringify(event) }), () => undefined);
+  await runTask(withDigests({ ...ENV, [RefreshTaskEnv.EVENT]: undefined }), () => undefined);
 
   expect(sfn.commandCalls(SendTaskSuccessCommand).map((call) => JSON.parse(call.args[0].input.output!))).toEqual([{ event }, { event: {} }]);
+});
+
+describe('the code the task runs', () => {
+  const ran = () => (globalThis as { itcReplacedCodeRan?: boolean }).itcReplacedCodeRan === true;
+  const replaced = 'globalThis.itcReplacedCodeRan = true; exports.handler = async () => ({ dropped: true });';
+  afterEach(() => delete (globalThis as { itcReplacedCodeRan?: boolean }).itcReplacedCodeRan);
+
+  test('a bundle whose SHA-256 differs from the one known at synth is refused with RefreshTaskFailed, and none of it runs', async () => {
+    s3.on(GetObjectCommand).resolves(bundle(replaced));
+
+    const outcome = await runTask({ ...ENV, [RefreshTaskEnv.BUNDLE_SHA256]: sha256('exports.handler = async () => ({});') }, () => undefined);
+
+    expect(outcome).toEqual({ succeeded: false });
+    expect(ran()).toBe(false);
+    const [failure] = sfn.commandCalls(SendTaskFailureCommand);
+    expect(failure.args[0].input.error).toBe(REFRESH_TASK_FAILED);
+    expect(JSON.parse(failure.args[0].input.cause!).errorMessage)
+      .toMatch(/^Refusing to run the refresh bundle s3:\/\/assets\/bundle\.js: its SHA-256 is [0-9a-f]{64}, not the [0-9a-f]{64} it had/);
+    expect(sfn.commandCalls(SendTaskSuccessCommand)).toEqual([]);
+  });
+
+  test('a replaced RDS signer is refused the same way, before the bundle runs', async () => {
+    const IAM_ENV = { ...ENV, [RefreshTaskEnv.SIGNER_BUCKET]: 'signer-assets', [RefreshTaskEnv.SIGNER_KEY]: 'signer.js' };
+    s3.on(GetObjectCommand, { Bucket: 'assets', Key: 'bundle.js' }).resolves(bundle('exports.handler = async () => { globalThis.itcReplacedCodeRan = true; return {}; };'));
+    s3.on(GetObjectCommand, { Bucket: 'signer-assets', Key: 'signer.js' }).resolves(bundle(replaced, 'signer'));
+
+    const outcome = await runTask(withDigests({ ...IAM_ENV, [RefreshTaskEnv.SIGNER_SHA256]: sha256("exports.name = 'the signer';") }), () => undefined);
+
+    expect(outcome).toEqual({ succeeded: false });
+    expect(ran()).toBe(false);
+    const [failure] = sfn.commandCalls(SendTaskFailureCommand);
+    expect(failure.args[0].input.error).toBe(REFRESH_TASK_FAILED);
+    expect(JSON.parse(failure.args[0].input.cause!).errorMessage).toMatch(/^Refusing to run the RDS signer s3:\/\/signer-assets\/signer\.js/);
+  });
+
+  test(`without ${RefreshTaskEnv.BUNDLE_SHA256} nothing is fetched or run`, async () => {
+    s3.on(GetObjectCommand).resolves(bundle(replaced));
+
+    await runTask(ENV, () => undefined);
+
+    const [failure] = sfn.commandCalls(SendTaskFailureCommand);
+    expect(failure.args[0].input.error).toBe(REFRESH_TASK_FAILED);
+    expect(JSON.parse(failure.args[0].input.cause!).errorMessage).toBe(`The environment variable ${RefreshTaskEnv.BUNDLE_SHA256} must be set`);
+    expect(s3.commandCalls(GetObjectCommand)).toEqual([]);
+  });
+
+  test('a fetch that stalls fails with RefreshTaskFailed at its deadline', async () => {
+    s3.on(GetObjectCommand).callsFake(() => new Promise(() => undefined));
+    const started = Date.now();
+
+    const outcome = await runTask(withDigests({ ...ENV, [RefreshTaskEnv.FETCH_TIMEOUT_MS]: '300' }), () => undefined);
+
+    expect(outcome).toEqual({ succeeded: false });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    const [failure] = sfn.commandCalls(SendTaskFailureCommand);
+    expect(failure.args[0].input.error).toBe(REFRESH_TASK_FAILED);
+    expect(JSON.parse(failure.args[0].input.cause!).errorMessage).toBe('Could not fetch the refresh bundle s3://assets/bundle.js: no complete answer within 300 ms');
+  });
 });
