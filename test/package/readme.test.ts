@@ -264,7 +264,6 @@ test.each(apps.map((app) => [app.title, app] as const))('the README app in "%s" 
 test('the README and docs have their TypeScript snippets', () => {
   expect(snippets.map((snippet) => snippet.title)).toEqual([
     'README.md: Connect to the database #1',
-    'README.md: Connect to the database #2',
     'README.md: Pipelines #1',
     'README.md: Pipelines #2',
     'README.md: Long refreshes #1',

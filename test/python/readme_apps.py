@@ -26,7 +26,6 @@ from pathlib import Path
 EXPECTED_APPS = ["README.md: Quick start", "docs/configuration.md: A complete app"]
 EXPECTED_SNIPPETS = [
     "README.md: Connect to the database #1",
-    "README.md: Connect to the database #2",
     "README.md: Long refreshes #1",
     "README.md: Alarms and freshness #1",
     "docs/configuration.md: Connecting to the database #1",
