@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as rds from 'aws-cdk-lib/aws-rds';
 import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import {
-  checkEndpointHost, checkResourceId, clusterLoginCheck, instanceLoginCheck, LoginCheck, LoginKind, proxyLoginCheck,
+  checkEndpointHost, checkResourceId, clusterLoginCheck, instanceLoginCheck, LoginCheck, LoginRequirements, proxyLoginCheck,
 } from './private/database-checks';
 import type { DatabaseLogin } from './private/refresh-compute-binding';
 import { checkInteger, checkNotBlank } from './private/validation';
@@ -60,7 +60,8 @@ interface BoundAuthentication extends DatabaseLogin {
 
 /** One way of logging in, behind `DatabaseAuthentication`. */
 interface AuthenticationStrategy {
-  readonly kind: LoginKind;
+  /** What the database must allow for this login, for the checks against the database's own settings. */
+  readonly requirements: LoginRequirements;
   bind(database: DatabaseAccess): BoundAuthentication;
 }
 
@@ -123,12 +124,12 @@ export class DatabaseAuthentication {
   private constructor(private readonly strategy: AuthenticationStrategy) {}
 
   /**
-   * How it logs in, for the checks against the database's own settings.
+   * What the database must allow for this login, for the checks against the database's own settings.
    *
    * @internal
    */
-  public get _kind(): LoginKind {
-    return this.strategy.kind;
+  public get _requirements(): LoginRequirements {
+    return this.strategy.requirements;
   }
 
   /**
@@ -143,7 +144,7 @@ export class DatabaseAuthentication {
 }
 
 class SecretAuthentication implements AuthenticationStrategy {
-  public readonly kind = 'secret';
+  public readonly requirements = { factory: 'DatabaseAuthentication.fromSecret', usesIam: false };
   constructor(private readonly secret: secretsmanager.ISecret) {}
 
   public bind(database: DatabaseAccess): BoundAuthentication {
@@ -176,7 +177,7 @@ class SecretAuthentication implements AuthenticationStrategy {
 }
 
 class IamAuthentication implements AuthenticationStrategy {
-  public readonly kind = 'iam';
+  public readonly requirements = { factory: 'DatabaseAuthentication.fromIam', usesIam: true };
   constructor(private readonly username: string) {}
 
   public bind(database: DatabaseAccess): BoundAuthentication {
@@ -205,7 +206,7 @@ class IamAuthentication implements AuthenticationStrategy {
 }
 
 class PasswordAuthentication implements AuthenticationStrategy {
-  public readonly kind = 'password';
+  public readonly requirements = { factory: 'DatabaseAuthentication.fromPassword', usesIam: false };
   constructor(private readonly username: string, private readonly password: SecretValue) {}
 
   public bind(database: DatabaseAccess): BoundAuthentication {
@@ -444,7 +445,7 @@ export class OrchestratorDatabase {
           'use DatabaseAuthentication.fromSecret(secret) or DatabaseAuthentication.fromIam(username)',
       );
     }
-    definition.checkLogin?.(factory, authentication._kind);
+    definition.checkLogin?.(factory, authentication._requirements);
     const { host, port, grantConnect, noGrantConnect } = definition;
     this.authentication = authentication._bind({
       factory, host, port, databaseName, tls: options.tls ?? DatabaseTls.VERIFY_FULL, grantConnect, noGrantConnect,

@@ -2,17 +2,18 @@ import { Stack, Token } from 'aws-cdk-lib';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import { IConstruct } from 'constructs';
 
-/** How the refresh compute logs in, as a cross-check names it. */
-export type LoginKind = 'secret' | 'iam' | 'password';
+/** What a cross-check needs to know of how the refresh compute logs in. */
+export interface LoginRequirements {
+  /** The factory that made the authentication, as the user wrote it, e.g. `DatabaseAuthentication.fromSecret`. */
+  readonly factory: string;
+  /** Whether it logs in with IAM database authentication, which the database must allow. */
+  readonly usesIam: boolean;
+}
 
-const LOGIN_NAMES: Record<LoginKind, string> = {
-  secret: 'DatabaseAuthentication.fromSecret',
-  iam: 'DatabaseAuthentication.fromIam',
-  password: 'DatabaseAuthentication.fromPassword',
-};
+const IAM_FACTORY = 'DatabaseAuthentication.fromIam';
 
 /** Checks the login against the database's own settings, where the app defines the database; throws naming both. */
-export type LoginCheck = (factory: string, login: LoginKind) => void;
+export type LoginCheck = (factory: string, login: LoginRequirements) => void;
 
 /** A host name only: a URL or a `host:port` would reach DNS as it is and fail at the first run. */
 export function checkEndpointHost(factory: string, host: string): void {
@@ -94,9 +95,9 @@ export function clusterLoginCheck(cluster: rds.IDatabaseCluster): LoginCheck | u
 
 function iamFlagCheck(database: IConstruct, kind: string, enabled: () => boolean): LoginCheck {
   return (factory, login) => {
-    if (login === 'iam' && !enabled()) {
+    if (login.usesIam && !enabled()) {
       throw new Error(
-        `${factory}: \`authentication\` is ${LOGIN_NAMES.iam}, but the ${kind} ${database.node.path} has IAM database ` +
+        `${factory}: \`authentication\` is ${IAM_FACTORY}, but the ${kind} ${database.node.path} has IAM database ` +
           `authentication off, so every login would fail: set \`iamAuthentication: true\` on the ${kind}, or log in with its secret`,
       );
     }
@@ -120,16 +121,16 @@ export function proxyLoginCheck(proxy: rds.IDatabaseProxy): LoginCheck | undefin
   const requiresIam = settings.length > 0 && settings.every((setting) => setting === 'REQUIRED');
   const allowsIam = settings.some((setting) => setting === 'REQUIRED' || setting === 'ENABLED');
   return (factory, login) => {
-    if (login === 'iam' && !allowsIam) {
+    if (login.usesIam && !allowsIam) {
       throw new Error(
-        `${factory}: \`authentication\` is ${LOGIN_NAMES.iam}, but the proxy ${proxy.node.path} does not accept IAM ` +
+        `${factory}: \`authentication\` is ${IAM_FACTORY}, but the proxy ${proxy.node.path} does not accept IAM ` +
           'authentication, so every login would fail: set `iamAuth: true` on the proxy, or log in with one of its secrets',
       );
     }
-    if (login !== 'iam' && requiresIam) {
+    if (!login.usesIam && requiresIam) {
       throw new Error(
-        `${factory}: \`authentication\` is ${LOGIN_NAMES[login]}, but the proxy ${proxy.node.path} requires IAM ` +
-          `authentication (\`iamAuth: true\`), so a password login would fail: use ${LOGIN_NAMES.iam}(username), or turn \`iamAuth\` off`,
+        `${factory}: \`authentication\` is ${login.factory}, but the proxy ${proxy.node.path} requires IAM ` +
+          `authentication (\`iamAuth: true\`), so a password login would fail: use ${IAM_FACTORY}(username), or turn \`iamAuth\` off`,
       );
     }
   };
