@@ -109,7 +109,7 @@ expect_error(
     "a function where a Pipeline goes",
     "FunctionAsPipeline",
     lambda: ItcOrchestrator(stack, "FunctionAsPipeline", pipelines=[loader], vpc=vpc, database=database),
-    r"argument pipelines\[0\] must be itc_orchestrator.Pipeline",
+    r"argument pipelines.* must be .*itc_orchestrator\.Pipeline",
 )
 expect_error(
     "a string where the refresh concurrency number goes",
@@ -118,10 +118,11 @@ expect_error(
     r"argument concurrency must be",
 )
 expect_error(
-    "no pipelines at all (the construct's own validation)",
-    "NoPipelines",
-    lambda: ItcOrchestrator(stack, "NoPipelines", pipelines=[], vpc=vpc, database=database),
-    r"`pipelines` must",
+    "two pipelines of one name (the construct's own validation; no pipelines at all is a refresh-only schedule)",
+    "TwinPipelines",
+    lambda: ItcOrchestrator(stack, "TwinPipelines", vpc=vpc, database=database,
+                            pipelines=[Pipeline.from_function("Load", loader), Pipeline.from_function("load", loader)]),
+    r"`pipelines` must have unique names \(ignoring case\), got \"load\" twice",
 )
 expect_error(
     "a freshness maxAge CloudWatch alarms cannot evaluate (the construct's own validation)",
