@@ -30,6 +30,32 @@ export const MIXED_EXAMPLE = {
   ecsTaskFamily: 'itc-example-dbt',
 } as const;
 
+/**
+ * The Glue example's pipelines: two Glue jobs, Orders (writes `warehouse.returns`, as in the mixed example) and
+ * Demand (loads `warehouse.demand`).
+ */
+export const GLUE_EXAMPLE = {
+  demandJobName: 'itc-example-load-demand',
+  demandJobTables: ['warehouse.demand'],
+} as const;
+
+/** The nested workflows example's state machines: each invokes one of the example's pipeline functions. */
+export const WORKFLOWS_EXAMPLE = {
+  demandStateMachineName: 'itc-example-load-demand',
+  verifyStateMachineName: 'itc-example-verify',
+} as const;
+
+/**
+ * The kinds of pipeline the example orchestrates:
+ * - `functions`: Demand and VerifyPlus, both functions;
+ * - `mixed`: Demand stays a function, and a Glue job (Orders), a nested workflow invoking VerifyPlus (Verify) and an
+ *   ECS task (Dbt) join it, added with `addPipeline`;
+ * - `glue`: only Glue jobs, Demand and Orders (see `GLUE_EXAMPLE`);
+ * - `workflows`: only nested workflows, Demand and Verify, which invoke the Demand and VerifyPlus functions;
+ * - `none`: no pipeline, a refresh-only schedule.
+ */
+export type ExamplePipelineKinds = 'functions' | 'mixed' | 'glue' | 'workflows' | 'none';
+
 export interface ExampleStackProps {
   /** The database the refresh function connects to (in local mode: credentials in its environment). */
   readonly database: ClientConfig;
@@ -37,12 +63,13 @@ export interface ExampleStackProps {
   readonly refresh?: RefreshOptions;
   /** @default - the construct's default, a Lambda function */
   readonly refreshCompute?: RefreshCompute;
+  /** @default 'functions' - Demand and VerifyPlus, both functions */
+  readonly pipelineKinds?: ExamplePipelineKinds;
   /**
-   * `mixed`: Demand stays a function, and a Glue job (Orders), a nested workflow invoking VerifyPlus (Verify) and an
-   * ECS task (Dbt) join it, added with `addPipeline`.
-   * @default 'functions' - Demand and VerifyPlus, both functions
+   * Whether the Glue example's jobs list the tables they write (`ChangedTables.of`) or say nothing of them.
+   * @default 'listed'
    */
-  readonly pipelineKinds?: 'functions' | 'mixed';
+  readonly glueJobTables?: 'listed' | 'unknown';
   /** Alarms on the refresh engine's metrics. @default - none */
   readonly alarms?: Pick<ItcOrchestratorProps, 'freshness' | 'alarmOnRefreshRunsSkippedByLock'>;
 }
@@ -57,8 +84,8 @@ export interface ExampleStack {
   /** The refresh task definition; present when the refresh runs as an ECS task. */
   readonly refreshTaskDefinitionLogicalId?: string;
   readonly pipelineFunctionLogicalIds: Record<ExamplePipeline, string>;
-  /** The nested workflow of the mixed example. */
-  readonly nestedStateMachineLogicalId?: string;
+  /** The nested workflows of the mixed and the workflows examples. */
+  readonly nestedStateMachineLogicalIds: string[];
   /** The file assets of the cloud assembly, where a deployment uploads them. */
   readonly fileAssets: FileAsset[];
 }
@@ -98,7 +125,39 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
     const demand = pipelineFunction('DemandPipeline', 'itc-example-demand');
     const verifyPlus = pipelineFunction('VerifyPlusPipeline', 'itc-example-verify-plus');
 
-    const mixed = props.pipelineKinds === 'mixed';
+    const kinds = props.pipelineKinds ?? 'functions';
+    const mixed = kinds === 'mixed';
+    const nested: sfn.StateMachine[] = [];
+    const workflow = (id: string, stateMachineName: string, fn: lambda.IFunction) => {
+      const stateMachine = new sfn.StateMachine(stack, id, {
+        stateMachineName,
+        definitionBody: sfn.DefinitionBody.fromChainable(new tasks.LambdaInvoke(stack, `${id} invokes ${fn.node.id}`, {
+          lambdaFunction: fn,
+          outputPath: '$.Payload',
+        })),
+      });
+      nested.push(stateMachine);
+      return stateMachine;
+    };
+    const pipelines = (): Pipeline[] => {
+      switch (kinds) {
+        case 'functions': return [Pipeline.fromFunction('Demand', demand), Pipeline.fromFunction('VerifyPlus', verifyPlus)];
+        case 'mixed': return [Pipeline.fromFunction('Demand', demand)];
+        case 'glue': {
+          const listed = (tables: readonly string[]) => (props.glueJobTables === 'unknown' ? {} : { changedTables: ChangedTables.of([...tables]) });
+          return [
+            Pipeline.fromGlueJob('Demand', GLUE_EXAMPLE.demandJobName, listed(GLUE_EXAMPLE.demandJobTables)),
+            Pipeline.fromGlueJob('Orders', MIXED_EXAMPLE.glueJobName, listed(MIXED_EXAMPLE.glueJobTables)),
+          ];
+        }
+        // Each workflow's output is its function's result, so the pipeline reads `changedTables` from it, as from a function's.
+        case 'workflows': return [
+          Pipeline.fromStateMachine('Demand', workflow('DemandWorkflow', WORKFLOWS_EXAMPLE.demandStateMachineName, demand)),
+          Pipeline.fromStateMachine('Verify', workflow('VerifyWorkflow', WORKFLOWS_EXAMPLE.verifyStateMachineName, verifyPlus)),
+        ];
+        case 'none': return [];
+      }
+    };
     const orchestrator = new ItcOrchestrator(stack, 'Orchestrator', {
       resourcePrefix: 'itc-example',
       vpc,
@@ -108,7 +167,7 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
         authentication: DatabaseAuthentication.fromPassword(String(database.user), SecretValue.unsafePlainText(String(database.password))),
         tls: DatabaseTls.DISABLE,
       }),
-      pipelines: [Pipeline.fromFunction('Demand', demand), ...(mixed ? [] : [Pipeline.fromFunction('VerifyPlus', verifyPlus)])],
+      pipelines: pipelines(),
       refresh: props.refresh ?? { schemas: [WAREHOUSE_SCHEMA] },
       refreshCompute: props.refreshCompute,
       ...props.alarms,
@@ -118,18 +177,9 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
       },
     });
 
-    let nested: sfn.StateMachine | undefined;
     if (mixed) {
       orchestrator.addPipeline(Pipeline.fromGlueJob('Orders', MIXED_EXAMPLE.glueJobName, { changedTables: ChangedTables.of([...MIXED_EXAMPLE.glueJobTables]) }));
-      nested = new sfn.StateMachine(stack, 'VerifyWorkflow', {
-        stateMachineName: 'itc-example-verify',
-        definitionBody: sfn.DefinitionBody.fromChainable(new tasks.LambdaInvoke(stack, 'Verify the batch', {
-          lambdaFunction: verifyPlus,
-          outputPath: '$.Payload',
-        })),
-      });
-      // Its output is the function's result, so the pipeline reads `changedTables` from it, as from a function's.
-      orchestrator.addPipeline(Pipeline.fromStateMachine('Verify', nested));
+      orchestrator.addPipeline(Pipeline.fromStateMachine('Verify', workflow('VerifyWorkflow', WORKFLOWS_EXAMPLE.verifyStateMachineName, verifyPlus)));
       const taskDefinition = new ecs.FargateTaskDefinition(stack, 'DbtTask', { family: MIXED_EXAMPLE.ecsTaskFamily });
       taskDefinition.addContainer('dbt', { image: ecs.ContainerImage.fromRegistry('ghcr.io/dbt-labs/dbt-postgres:1.9.0') });
       orchestrator.addPipeline(Pipeline.fromTask('Dbt', new tasks.EcsRunTask(stack, 'Run the data tests', {
@@ -151,7 +201,7 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
       refreshFunctionLogicalId: orchestrator.refreshFunction && logicalId(orchestrator.refreshFunction),
       refreshTaskDefinitionLogicalId: orchestrator.refreshTaskDefinition && logicalId(orchestrator.refreshTaskDefinition),
       pipelineFunctionLogicalIds: { Demand: logicalId(demand), VerifyPlus: logicalId(verifyPlus) },
-      nestedStateMachineLogicalId: nested && logicalId(nested),
+      nestedStateMachineLogicalIds: nested.map(logicalId),
     };
   } finally {
     rmSync(outdir, { recursive: true, force: true });

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClientConfig } from 'pg';
 import { AwsStandIn, LocalEcs, REFRESH_BOOTSTRAP, TaskTokens } from './ecs';
-import { EXAMPLE_PIPELINES, ExamplePipeline, ExampleStack, MIXED_EXAMPLE, synthesizeExampleStack } from './example-stack';
+import { EXAMPLE_PIPELINES, ExamplePipeline, ExamplePipelineKinds, ExampleStack, ExampleStackProps, GLUE_EXAMPLE, MIXED_EXAMPLE, synthesizeExampleStack } from './example-stack';
 import { BundledFunction, InProcessFunction, LocalFunction, LocalHandler, REFRESH_BUNDLE } from './lambda';
 import { LocalJob, ServiceStandIns } from './service-stand-ins';
 import { LocalExecution, LocalStepFunctions, StartExecutionOptions } from './step-functions';
@@ -34,13 +34,15 @@ export interface LocalOrchestrationOptions {
   readonly alarms?: Pick<ItcOrchestratorProps, 'freshness' | 'alarmOnRefreshRunsSkippedByLock'>;
   /** Receives each line the refresh function or task logs. @default - discarded */
   readonly onRefreshLog?: (line: string) => void;
-  /** The example's kinds of pipeline (see `ExampleStackProps`). @default 'functions' */
-  readonly pipelineKinds?: 'functions' | 'mixed';
+  /** The example's kinds of pipeline (see `ExamplePipelineKinds`). @default 'functions' */
+  readonly pipelineKinds?: ExamplePipelineKinds;
+  /** Whether the Glue example's jobs list their tables (see `ExampleStackProps`). @default 'listed' */
+  readonly glueJobTables?: ExampleStackProps['glueJobTables'];
   /**
-   * The work of the mixed example's Glue job (Orders) and ECS task (Dbt).
+   * The work of the Glue jobs (Orders; Demand in the Glue example) and of the mixed example's ECS task (Dbt).
    * @default - each succeeds at once
    */
-  readonly jobs?: Partial<Record<'Orders' | 'Dbt', LocalJob>>;
+  readonly jobs?: Partial<Record<'Orders' | 'Demand' | 'Dbt', LocalJob>>;
 }
 
 /** The throttling error the Lambda service returns when the function's concurrency is exhausted. */
@@ -62,8 +64,18 @@ export class LocalOrchestration {
     if (options.refreshCompute && !existsSync(REFRESH_BOOTSTRAP)) {
       throw new Error(`${REFRESH_BOOTSTRAP} does not exist: run \`npx projen bundle\` first`);
     }
-    const { database, refresh, refreshCompute, pipelineKinds, alarms } = options;
-    const stack = synthesizeExampleStack({ database, refresh, refreshCompute, pipelineKinds, alarms });
+    const { database, refresh, refreshCompute, pipelineKinds, glueJobTables, alarms } = options;
+    return LocalOrchestration.fromStack(options, synthesizeExampleStack({ database, refresh, refreshCompute, pipelineKinds, glueJobTables, alarms }));
+  }
+
+  /**
+   * Runs an example stack synthesized before (with the same `database` and synthesis options), so that tests
+   * which differ only in the local work share one synthesis.
+   */
+  public static fromStack(options: LocalOrchestrationOptions, stack: ExampleStack): LocalOrchestration {
+    if (!existsSync(REFRESH_BUNDLE)) {
+      throw new Error(`${REFRESH_BUNDLE} does not exist: run \`npx projen bundle\` first`);
+    }
     return new LocalOrchestration(options, stack);
   }
 
@@ -115,14 +127,21 @@ export class LocalOrchestration {
     }
     this.functions = functions;
 
-    if (stack.nestedStateMachineLogicalId) {
-      const nested = new LocalStepFunctions({
-        stateMachine: resolver.stateMachine(stack.nestedStateMachineLogicalId), functions, retryIntervalMs: options.retryIntervalMs,
-      });
+    if (options.pipelineKinds && !['functions', 'none'].includes(options.pipelineKinds)) {
+      const workflows = Object.fromEntries(stack.nestedStateMachineLogicalIds.map((logicalId) => {
+        const nested = new LocalStepFunctions({
+          stateMachine: resolver.stateMachine(logicalId), functions, retryIntervalMs: options.retryIntervalMs,
+        });
+        return [nested.stateMachineArn, nested];
+      }));
+      const succeed = () => undefined;
       this.services = new ServiceStandIns({
-        glueJobs: { [MIXED_EXAMPLE.glueJobName]: options.jobs?.Orders ?? (() => undefined) },
-        ecsTasks: { [MIXED_EXAMPLE.ecsTaskFamily]: options.jobs?.Dbt ?? (() => undefined) },
-        workflows: { [nested.stateMachineArn]: nested },
+        glueJobs: {
+          [MIXED_EXAMPLE.glueJobName]: options.jobs?.Orders ?? succeed,
+          [GLUE_EXAMPLE.demandJobName]: options.jobs?.Demand ?? succeed,
+        },
+        ecsTasks: { [MIXED_EXAMPLE.ecsTaskFamily]: options.jobs?.Dbt ?? succeed },
+        workflows,
       });
     }
     this.runner = new LocalStepFunctions({

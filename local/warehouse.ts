@@ -22,6 +22,18 @@ export async function createWarehouse(database: ClientConfig): Promise<void> {
   await withClient(database, (client) => client.query(readFileSync(join(__dirname, 'warehouse.sql'), 'utf8')));
 }
 
+/** The view of `warehouse.returns`, the table the example's Glue job Orders writes (see `createReturns`). */
+export const RETURNS_VIEW = 'warehouse.returns_by_region';
+
+/** Adds `warehouse.returns`, which the example's Glue job Orders writes, and its view, to the sample warehouse. */
+export async function createReturns(database: ClientConfig): Promise<void> {
+  await withClient(database, (client) => client.query(`
+    CREATE TABLE warehouse.returns (region text NOT NULL, quantity integer NOT NULL);
+    CREATE MATERIALIZED VIEW ${RETURNS_VIEW} AS
+      SELECT region, sum(quantity)::bigint AS quantity FROM warehouse.returns GROUP BY region;
+  `));
+}
+
 /** The execution input of the sample pipelines. */
 export interface PipelineEvent {
   /** Tags the rows a run inserts. */

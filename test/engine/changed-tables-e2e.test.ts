@@ -11,7 +11,7 @@ import { MAX_OVERRIDES_CHARS } from '../../local/ecs';
 import type { LocalHandler } from '../../local/lambda';
 import { LocalOrchestration } from '../../local/orchestration';
 import { withClient } from '../../local/pg';
-import { createWarehouse, readViews, samplePipelines, staleViews } from '../../local/warehouse';
+import { createReturns, createWarehouse, readViews, samplePipelines, staleViews } from '../../local/warehouse';
 import { RefreshCompute } from '../../src';
 import type { RefreshReport } from '../../src/shared/contract';
 
@@ -28,11 +28,7 @@ afterEach(async () => {
 async function setUp(pipelines: (database: ClientConfig) => Record<'Demand' | 'VerifyPlus', LocalHandler>, refreshCompute?: RefreshCompute) {
   const database = await createTestDatabase('e2e_changed');
   await createWarehouse(database);
-  await withClient(database, (client) => client.query(`
-    CREATE TABLE warehouse.returns (region text NOT NULL, quantity integer NOT NULL);
-    CREATE MATERIALIZED VIEW warehouse.returns_by_region AS
-      SELECT region, sum(quantity)::bigint AS quantity FROM warehouse.returns GROUP BY region;
-  `));
+  await createReturns(database);
   const orchestration = LocalOrchestration.create({
     database,
     retryIntervalMs: 20,

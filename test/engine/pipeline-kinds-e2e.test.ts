@@ -8,7 +8,7 @@ import { createTestDatabase } from './support/database';
 import type { LocalHandler } from '../../local/lambda';
 import { LocalOrchestration, LocalOrchestrationOptions } from '../../local/orchestration';
 import { withClient } from '../../local/pg';
-import { WAREHOUSE_VIEWS, createWarehouse, samplePipelines, staleViews } from '../../local/warehouse';
+import { WAREHOUSE_VIEWS, createReturns, createWarehouse, samplePipelines, staleViews } from '../../local/warehouse';
 import type { RefreshReport } from '../../src/shared/contract';
 
 const opened: LocalOrchestration[] = [];
@@ -21,11 +21,7 @@ afterEach(async () => {
 async function setUp(options: (database: ClientConfig) => Partial<LocalOrchestrationOptions> = () => ({})) {
   const database = await createTestDatabase('e2e_kinds');
   await createWarehouse(database);
-  await withClient(database, (client) => client.query(`
-    CREATE TABLE warehouse.returns (region text NOT NULL, quantity integer NOT NULL);
-    CREATE MATERIALIZED VIEW warehouse.returns_by_region AS
-      SELECT region, sum(quantity)::bigint AS quantity FROM warehouse.returns GROUP BY region;
-  `));
+  await createReturns(database);
   const orchestration = LocalOrchestration.create({
     database,
     pipelineKinds: 'mixed',
