@@ -108,8 +108,8 @@ class OrchestratorStack(cdk.Stack):
             ),
             state_machine_log_group=logs.LogGroup(self, "StateMachineLogs", log_group_name=f"/aws/vendedlogs/states/{construct_id}"),
             refresh_compute=refresh_compute,
-            # The refresh task publishes no embedded metrics: Lambda only.
-            freshness=None if refresh_compute else FreshnessOptions(max_age=cdk.Duration.hours(26), views=["analytics.daily_totals"]),
+            # Per-view freshness alarms: on the function's embedded metrics, or on metric filters of the task's log.
+            freshness=FreshnessOptions(max_age=cdk.Duration.hours(26), views=["analytics.daily_totals"]),
         )
 
 

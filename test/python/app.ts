@@ -79,8 +79,8 @@ class OrchestratorStack extends Stack {
       }),
       stateMachineLogGroup: new logs.LogGroup(this, 'StateMachineLogs', { logGroupName: `/aws/vendedlogs/states/${id}` }),
       refreshCompute,
-      // The refresh task publishes no embedded metrics: Lambda only.
-      freshness: refreshCompute ? undefined : { maxAge: Duration.hours(26), views: ['analytics.daily_totals'] },
+      // Per-view freshness alarms: on the function's embedded metrics, or on metric filters of the task's log.
+      freshness: { maxAge: Duration.hours(26), views: ['analytics.daily_totals'] },
     });
   }
 }
