@@ -263,13 +263,13 @@ test.each(apps.map((app) => [app.title, app] as const))('the README app in "%s" 
 
 test('the README and docs have their TypeScript snippets', () => {
   expect(snippets.map((snippet) => snippet.title)).toEqual([
-    'README.md: Connect to the database #1',
     'README.md: Pipelines #1',
     'README.md: Pipelines #2',
     'README.md: Long refreshes #1',
     'README.md: Alarms and freshness #1',
     'docs/configuration.md: Connecting to the database #1',
     'docs/configuration.md: Connecting to the database #2',
+    'docs/configuration.md: Connecting to the database #3',
     'docs/migrating-from-terraform.md: An orchestrator in place of the module #1',
     'docs/pipelines.md: Kinds of pipeline #1',
   ]);

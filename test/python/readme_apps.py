@@ -25,11 +25,11 @@ from pathlib import Path
 
 EXPECTED_APPS = ["README.md: Quick start", "docs/configuration.md: A complete app"]
 EXPECTED_SNIPPETS = [
-    "README.md: Connect to the database #1",
     "README.md: Long refreshes #1",
     "README.md: Alarms and freshness #1",
     "docs/configuration.md: Connecting to the database #1",
     "docs/configuration.md: Connecting to the database #2",
+    "docs/configuration.md: Connecting to the database #3",
     "docs/migrating-from-terraform.md: An orchestrator in place of the module #1",
     "docs/pipelines.md: Kinds of pipeline #1",
 ]
