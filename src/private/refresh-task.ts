@@ -5,6 +5,7 @@ import { Duration, Stack, Token } from 'aws-cdk-lib';
 import * as ec2 from 'aws-cdk-lib/aws-ec2';
 import * as ecs from 'aws-cdk-lib/aws-ecs';
 import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3assets from 'aws-cdk-lib/aws-s3-assets';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -91,6 +92,9 @@ export class FargateRefreshStrategy implements RefreshComputeStrategy {
         grantRunRefreshTask(stateMachine.role, task);
         // The task answers the state machine; nothing else may.
         stateMachine.grantTaskResponse(task.taskRole);
+        if (context.encryptionKey) {
+          grantAnswerEncryption(task.taskRole, context.encryptionKey, stateMachine);
+        }
       },
     };
   }
@@ -274,4 +278,17 @@ function readBootstrap(): string {
   } catch (err) {
     throw new Error(`The refresh task's bootstrap ${REFRESH_BOOTSTRAP_PATH} could not be read (${(err as Error).message}): run \`npx projen bundle\``);
   }
+}
+
+/**
+ * With a customer-managed key, Step Functions encrypts the task's answer (the report, or the error and cause) with
+ * the caller's permissions: without these, SendTaskSuccess fails with KmsAccessDeniedException and the execution
+ * waits for the heartbeat timeout. Scoped, like the state machine role's own grant, to this state machine.
+ */
+function grantAnswerEncryption(taskRole: iam.IRole, key: kms.IKey, stateMachine: sfn.StateMachine): void {
+  taskRole.addToPrincipalPolicy(new iam.PolicyStatement({
+    actions: ['kms:Decrypt', 'kms:GenerateDataKey'],
+    resources: [key.keyArn],
+    conditions: { StringEquals: { 'kms:EncryptionContext:aws:states:stateMachineArn': stateMachine.stateMachineArn } },
+  }));
 }

@@ -45,6 +45,12 @@ describe('the platform team\'s app', () => {
         Statement: Match.arrayWith([
           Match.objectLike({ Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'] }),
           Match.objectLike({ Action: ['states:SendTaskSuccess', 'states:SendTaskFailure', 'states:SendTaskHeartbeat'] }),
+          // Step Functions encrypts the answer with the caller's permissions on the key, for this state machine only.
+          Match.objectLike({
+            Action: ['kms:Decrypt', 'kms:GenerateDataKey'],
+            Resource: ref(platform.key.keyArn),
+            Condition: { StringEquals: { 'kms:EncryptionContext:aws:states:stateMachineArn': ref(platform.orchestrator.stateMachine.stateMachineArn) } },
+          }),
         ]),
       },
     });
