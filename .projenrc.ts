@@ -80,6 +80,19 @@ const project = new awscdk.AwsCdkConstructLibrary({
     distName: 'itc-orchestrator',
     module: 'itc_orchestrator',
   },
+  // Maven Central: the group is the project's domain (itc-orchestrator.dev) reversed, the artifact the npm name, and
+  // the Java package the group without the hyphen, as aws-cdk-lib's `software.amazon.awscdk` drops it.
+  publishToMaven: {
+    javaPackage: 'dev.itcorchestrator',
+    mavenGroupId: 'dev.itc-orchestrator',
+    mavenArtifactId: 'itc-orchestrator',
+  },
+  // Go: the generated module is pushed to its own repository beside this one, as Go modules live in repositories;
+  // the package is `itcorchestrator` (the npm name without the hyphen), imported as
+  // github.com/itc-orchestrator/itc-orchestrator-go/itcorchestrator.
+  publishToGo: {
+    moduleName: 'github.com/itc-orchestrator/itc-orchestrator-go',
+  },
 
   // The refresh handler is declared below, so its generated function class sits on the construct side.
   lambdaAutoDiscover: false,
@@ -279,7 +292,16 @@ const refreshBundleFiles = [`${refreshAssetDir}/index.js`, `${refreshAssetDir}/$
 // `npm pack` nor `package:js` or `package:python` can pack a package without it.
 const notCompiled = 'node -e "const fs = require(\'fs\'); process.exit(fs.existsSync(\'.jsii\') && fs.existsSync(\'lib/index.js\') ? 1 : 0)"';
 const compileTask = project.compileTask;
-for (const name of ['package:js', 'package:python']) {
+// The Go module's go.mod asks for the aws-cdk-go and constructs-go releases of the library's floor (aws-cdk-lib
+// 2.186.0, constructs 10.5.1), which do not compile together: aws-cdk-go only builds with constructs-go 10.5 from
+// v2.239.0 on. jsii-pacmak's own `go build` of the module would build it at that floor and fail, so the Go package is
+// generated as code only; test:go builds it in a Go CDK app on a newer aws-cdk-go, the combination users run.
+const packageGoTask = project.tasks.tryFind('package:go');
+if (!packageGoTask) {
+  throw new Error('The project has no package:go task to generate the Go module with');
+}
+packageGoTask.reset('jsii-pacmak -v --target go --code-only');
+for (const name of ['package:js', 'package:java', 'package:python', 'package:go']) {
   const packageTask = project.tasks.tryFind(name);
   if (!packageTask) {
     throw new Error(`The project has no ${name} task to compile before`);
