@@ -226,7 +226,7 @@ for (const dir of ['local', 'demo', 'bench']) {
 // The run-time modules import their libraries, which esbuild bundles: devDependencies, as for the entry point.
 project.eslint?.allowDevDeps('src/engine/**');
 project.eslint?.allowDevDeps('src/task-bootstrap/**');
-project.npmignore?.exclude('/.ci/', '/test/python/');
+project.npmignore?.exclude('/.ci/', '/test/python/', '/test/apps/', '/test/java/', '/test/go/');
 // The engine and the task bootstrap run from their bundles in assets/, so their compiled modules are not shipped.
 project.npmignore?.exclude('/lib/engine/', '/lib/task-bootstrap/');
 
@@ -249,6 +249,16 @@ project.eslint?.addRules({
 project.addBins({ 'itc-orchestrator-timeline': 'lib/timeline/cli.js' });
 project.gitignore.exclude('/demo/.out/');
 project.gitignore.exclude('/bench/.work/', '/cdk.out/', '/test/python/.venv/', '/test/python/cdk.out/');
+// What the Java and Go checks build: the README's Quick start written out for each, the apps, their cloud assemblies.
+project.gitignore.exclude(
+  '/test/apps/.build/',
+  '/test/java/cdk.out/',
+  '/test/java/target/',
+  '/test/java/src/main/java/com/myorg/WarehouseApp.java',
+  '/test/go/cdk.out/',
+  '/test/go/bin/',
+  '/test/go/quick-start/',
+);
 
 const tsNode = (dir: string) => `ts-node --transpile-only --project ${dir}/tsconfig.json`;
 
@@ -370,6 +380,16 @@ project.gitattributes.addAttributes('/test/*.snapshot/**', 'linguist-generated')
 project.addTask('test:python', {
   description: 'Install the built wheel into a fresh virtualenv and synthesize a Python CDK app with it',
   exec: 'bash test/python/smoke-test.sh',
+});
+// The Java and Go apps (the README's Quick start and a Fargate/IAM app) synthesize on the packages built from this
+// checkout and are compared with their TypeScript twins (test/apps).
+project.addTask('test:java', {
+  description: 'Synthesize Java CDK apps (Maven) on the package in dist/java and compare them with their TypeScript twins',
+  exec: 'bash test/java/smoke-test.sh',
+});
+project.addTask('test:go', {
+  description: 'Synthesize Go CDK apps on the module in dist/go and compare them with their TypeScript twins',
+  exec: 'bash test/go/smoke-test.sh',
 });
 
 project.synth();
