@@ -251,7 +251,6 @@ project.gitignore.exclude('/demo/.out/');
 project.gitignore.exclude('/bench/.work/', '/cdk.out/', '/test/python/.venv/', '/test/python/cdk.out/');
 // What the Java and Go checks build: the README's Quick start written out for each, the apps, their cloud assemblies.
 project.gitignore.exclude(
-  '/test/apps/.build/',
   '/test/java/cdk.out/',
   '/test/java/target/',
   '/test/java/src/main/java/com/myorg/WarehouseApp.java',
