@@ -226,7 +226,7 @@ for (const dir of ['local', 'demo', 'bench']) {
 // The run-time modules import their libraries, which esbuild bundles: devDependencies, as for the entry point.
 project.eslint?.allowDevDeps('src/engine/**');
 project.eslint?.allowDevDeps('src/task-bootstrap/**');
-project.npmignore?.exclude('/.ci/', '/test/python/', '/test/apps/', '/test/java/', '/test/go/');
+project.npmignore?.exclude('/.ci/', '/test/python/');
 // The engine and the task bootstrap run from their bundles in assets/, so their compiled modules are not shipped.
 project.npmignore?.exclude('/lib/engine/', '/lib/task-bootstrap/');
 

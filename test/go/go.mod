@@ -1,3 +1,5 @@
+// A Go CDK app as `cdk init app --language go` makes it. Go apps need aws-cdk-go v2.239.0 or later: the releases
+// before it do not compile with constructs-go 10.5, which the library's floor asks for (docs/java-and-go.md).
 module warehouse
 
 go 1.26.0

@@ -2,12 +2,12 @@
 # Go smoke test for the Go module.
 #
 # Builds a Go CDK app as `cdk init app --language go` makes it (test/go/go.mod) on the Go module that
-# `npx projen package:go` generated from this checkout (dist/go, through a `replace`), with the README's Go Quick start
-# in quick-start/main.go as it is in the README beside fargate-iam/main.go; synthesizes both apps, synthesizes their
-# TypeScript twins from the sources (test/apps/synth-twins.sh), and checks that the templates have the same
-# resources, state machine definition, IAM statements and environment, and carry this tree's refresh bundle
-# (test/apps/compare_templates.py). The app is on a newer aws-cdk-go than the library's floor (go.mod tells why), so
-# what the newer aws-cdk-lib adds to a template is listed, not failed.
+# `npx projen package:go` generated from this checkout (dist/go, through a `replace`): the README's Go Quick start as
+# it is in the README, in the stack of quick-start.go.fixture (written to quick-start/main.go), beside
+# fargate-iam/main.go. Synthesizes both apps and their TypeScript twins from the sources (test/apps/synth-twins.sh),
+# and checks that the templates have the same resources, state machine definition, IAM statements and environment,
+# and carry this tree's refresh bundle (test/apps/compare_templates.py). The app is on a newer aws-cdk-go than the
+# library's floor (go.mod tells why), so what the newer aws-cdk-lib adds to a template is listed, not failed.
 #
 # Run it from a built tree: `npx projen package:go && npx projen test:go` (.ci/run does this).
 #
@@ -28,7 +28,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
 export DISABLE_V8_COMPILE_CACHE=1
 
 rm -rf "$out" $here/bin
-python3 test/apps/readme_block.py --only go 'Quick start' $here/quick-start/main.go
+python3 test/apps/readme_block.py --only --fixture $here/quick-start.go.fixture go 'Quick start' $here/quick-start/main.go
 
 step "build the Go apps: $(cd $here && go list -m -f '{{.Path}} {{.Version}}' github.com/aws/aws-cdk-go/awscdk/v2), $(go version)"
 (cd $here && go vet ./... && go build -o bin/ ./...)

@@ -2,10 +2,10 @@
 # Java smoke test for the Maven package.
 #
 # Builds a Java CDK app as `cdk init app --language java` makes it (test/java/pom.xml) on the Maven package that
-# `npx projen package:java` built from this checkout (dist/java), with the README's Java Quick start written beside
-# FargateIamApp.java as it is in the README; synthesizes both apps, synthesizes their TypeScript twins from the
-# sources (test/apps/synth-twins.sh), and checks that the templates are identical and carry this tree's refresh
-# bundle (test/apps/compare_templates.py). The app uses the aws-cdk-lib release the TypeScript twins run on.
+# `npx projen package:java` built from this checkout (dist/java): the README's Java Quick start as it is in the README,
+# in the stack of WarehouseApp.java.fixture, beside FargateIamApp.java. Synthesizes both apps and their TypeScript
+# twins from the sources (test/apps/synth-twins.sh), and checks that the templates are identical and carry this
+# tree's refresh bundle (test/apps/compare_templates.py). The app uses the aws-cdk-lib release the twins run on.
 #
 # Run it from a built tree: `npx projen package:java && npx projen test:java` (.ci/run does this).
 #
@@ -37,7 +37,7 @@ export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION=1
 export DISABLE_V8_COMPILE_CACHE=1
 
 rm -rf "$out"
-python3 test/apps/readme_block.py --only java 'Quick start' $here/src/main/java/com/myorg/WarehouseApp.java
+python3 test/apps/readme_block.py --only --fixture $here/WarehouseApp.java.fixture java 'Quick start' $here/src/main/java/com/myorg/WarehouseApp.java
 mvn=(mvn --batch-mode --quiet -Dstyle.color=never --file $here/pom.xml "-Dcdk.version=$cdk_version" "-Dconstructs.version=$constructs_version"
   "-Ditc.version=$version" "-Ditc.repository=file://$PWD/dist/java")
 
