@@ -78,7 +78,7 @@ def compare_stack(name: str, app: dict, twin: dict, fargate: bool, identical: bo
     if identical:
         check(not diffs, f"identical templates ({len(diffs)} differences)")
     elif diffs:
-        print(f"note {len(diffs)} other differences, from the newer aws-cdk-lib of the {name} app:")
+        print(f"note {len(diffs)} differences in all: those the checks above name, and what the newer aws-cdk-lib of the {name} app adds")
     for diff in diffs[:20]:
         print(f"     {diff}")
 
