@@ -80,6 +80,19 @@ const project = new awscdk.AwsCdkConstructLibrary({
     distName: 'itc-orchestrator',
     module: 'itc_orchestrator',
   },
+  // Maven Central: the group is the project's domain (itc-orchestrator.dev) reversed, the artifact the npm name, and
+  // the Java package the group without the hyphen, as aws-cdk-lib's `software.amazon.awscdk` drops it.
+  publishToMaven: {
+    javaPackage: 'dev.itcorchestrator',
+    mavenGroupId: 'dev.itc-orchestrator',
+    mavenArtifactId: 'itc-orchestrator',
+  },
+  // Go: the generated module is pushed to its own repository beside this one, as Go modules live in repositories;
+  // the package is `itcorchestrator` (the npm name without the hyphen), imported as
+  // github.com/itc-orchestrator/itc-orchestrator-go/itcorchestrator.
+  publishToGo: {
+    moduleName: 'github.com/itc-orchestrator/itc-orchestrator-go',
+  },
 
   // The refresh handler is declared below, so its generated function class sits on the construct side.
   lambdaAutoDiscover: false,
@@ -236,6 +249,15 @@ project.eslint?.addRules({
 project.addBins({ 'itc-orchestrator-timeline': 'lib/timeline/cli.js' });
 project.gitignore.exclude('/demo/.out/');
 project.gitignore.exclude('/bench/.work/', '/cdk.out/', '/test/python/.venv/', '/test/python/cdk.out/');
+// What the Java and Go checks build: the README's Quick start written out for each, the apps, their cloud assemblies.
+project.gitignore.exclude(
+  '/test/java/cdk.out/',
+  '/test/java/target/',
+  '/test/java/src/main/java/com/myorg/WarehouseApp.java',
+  '/test/go/cdk.out/',
+  '/test/go/bin/',
+  '/test/go/quick-start/',
+);
 
 const tsNode = (dir: string) => `ts-node --transpile-only --project ${dir}/tsconfig.json`;
 
@@ -279,7 +301,16 @@ const refreshBundleFiles = [`${refreshAssetDir}/index.js`, `${refreshAssetDir}/$
 // `npm pack` nor `package:js` or `package:python` can pack a package without it.
 const notCompiled = 'node -e "const fs = require(\'fs\'); process.exit(fs.existsSync(\'.jsii\') && fs.existsSync(\'lib/index.js\') ? 1 : 0)"';
 const compileTask = project.compileTask;
-for (const name of ['package:js', 'package:python']) {
+// The Go module's go.mod asks for the aws-cdk-go and constructs-go releases of the library's floor (aws-cdk-lib
+// 2.186.0, constructs 10.5.1), which do not compile together: aws-cdk-go only builds with constructs-go 10.5 from
+// v2.239.0 on. jsii-pacmak's own `go build` of the module would build it at that floor and fail, so the Go package is
+// generated as code only; test:go builds it in a Go CDK app on a newer aws-cdk-go, the combination users run.
+const packageGoTask = project.tasks.tryFind('package:go');
+if (!packageGoTask) {
+  throw new Error('The project has no package:go task to generate the Go module with');
+}
+packageGoTask.reset('jsii-pacmak -v --target go --code-only');
+for (const name of ['package:js', 'package:java', 'package:python', 'package:go']) {
   const packageTask = project.tasks.tryFind(name);
   if (!packageTask) {
     throw new Error(`The project has no ${name} task to compile before`);
@@ -348,6 +379,16 @@ project.gitattributes.addAttributes('/test/*.snapshot/**', 'linguist-generated')
 project.addTask('test:python', {
   description: 'Install the built wheel into a fresh virtualenv and synthesize a Python CDK app with it',
   exec: 'bash test/python/smoke-test.sh',
+});
+// The Java and Go apps (the README's Quick start and a Fargate/IAM app) synthesize on the packages built from this
+// checkout and are compared with their TypeScript twins (test/apps).
+project.addTask('test:java', {
+  description: 'Synthesize Java CDK apps (Maven) on the package in dist/java and compare them with their TypeScript twins',
+  exec: 'bash test/java/smoke-test.sh',
+});
+project.addTask('test:go', {
+  description: 'Synthesize Go CDK apps on the module in dist/go and compare them with their TypeScript twins',
+  exec: 'bash test/go/smoke-test.sh',
 });
 
 project.synth();

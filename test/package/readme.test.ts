@@ -29,11 +29,12 @@ interface Snippet {
 const DOCUMENTS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).sort().map((name) => `docs/${name}`)];
 
 /**
- * The fence info strings a document may use. TypeScript (`ts`, `ts fixture=app`) runs here and Python in
- * test/python/readme_apps.py; the others are not code a CDK app runs. Any other block (`typescript`, `py`, a block
- * without a language, ...) fails the test, so no example escapes the check.
+ * The fence info strings a document may use. TypeScript (`ts`, `ts fixture=app`) runs here, Python in
+ * test/python/readme_apps.py, Java and Go (the README's Quick start, their only block) in test/java and test/go; the
+ * others are not code a CDK app runs. Any other block (`typescript`, `py`, a block without a language, ...) fails the
+ * test, so no example escapes the check.
  */
-const KNOWN_FENCES = new Set(['ts', 'ts fixture=app', 'python', 'bash', 'sql', 'text', 'json', 'mermaid']);
+const KNOWN_FENCES = new Set(['ts', 'ts fixture=app', 'python', 'java', 'go', 'bash', 'sql', 'text', 'json', 'mermaid']);
 
 /** The fenced blocks of a Markdown text, each with its info string, its code and the `## ` section it is in. */
 function fencedBlocks(document: string, text: string): { info: string; code: string; section: string }[] {

@@ -38,25 +38,25 @@ def load_template(assembly: Path, stack: str) -> dict:
     return json.loads(path.read_text())
 
 
-def differences(left, right, path="") -> list[str]:
-    """The JSON paths where two templates differ, each with the differing values."""
+def differences(left, right, path="", names=("Python", "TypeScript")) -> list[str]:
+    """The JSON paths where two templates differ, each with the differing values (of the apps `names` names)."""
     if isinstance(left, dict) and isinstance(right, dict):
         found = []
         for key in sorted(set(left) | set(right)):
             if key not in left or key not in right:
-                found.append(f"{path}/{key} only in {'TypeScript' if key in right else 'Python'}")
+                found.append(f"{path}/{key} only in {names[1] if key in right else names[0]}")
             else:
-                found += differences(left[key], right[key], f"{path}/{key}")
+                found += differences(left[key], right[key], f"{path}/{key}", names)
         return found
     if isinstance(left, list) and isinstance(right, list) and len(left) == len(right):
-        return [d for i, (a, b) in enumerate(zip(left, right)) for d in differences(a, b, f"{path}[{i}]")]
+        return [d for i, (a, b) in enumerate(zip(left, right)) for d in differences(a, b, f"{path}[{i}]", names)]
     if left == right:
         return []
     if isinstance(left, str) and isinstance(right, str):
         at = next((i for i, (a, b) in enumerate(zip(left, right)) if a != b), min(len(left), len(right)))
-        return [f"{path} from character {at}: Python {left[max(0, at - 40):at + 80]!r} "
-                f"!= TypeScript {right[max(0, at - 40):at + 80]!r}"]
-    return [f"{path}: Python {json.dumps(left)[:200]} != TypeScript {json.dumps(right)[:200]}"]
+        return [f"{path} from character {at}: {names[0]} {left[max(0, at - 40):at + 80]!r} "
+                f"!= {names[1]} {right[max(0, at - 40):at + 80]!r}"]
+    return [f"{path}: {names[0]} {json.dumps(left)[:200]} != {names[1]} {json.dumps(right)[:200]}"]
 
 
 def resources_of_type(template: dict, resource_type: str) -> dict:

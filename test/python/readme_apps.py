@@ -34,9 +34,10 @@ EXPECTED_SNIPPETS = [
     "docs/pipelines.md: Kinds of pipeline #1",
 ]
 
-# The fence info strings a document may use: Python runs here, TypeScript (`ts`) in test/package/readme.test.ts, and
-# the others are not code a CDK app runs.
-KNOWN_FENCES = {"ts", "ts fixture=app", "python", "bash", "sql", "text", "json", "mermaid"}
+# The fence info strings a document may use: Python runs here, TypeScript (`ts`) in test/package/readme.test.ts, Java
+# and Go (the README's Quick start, their only block) in test/java and test/go, and the others are not code a CDK
+# app runs.
+KNOWN_FENCES = {"ts", "ts fixture=app", "python", "java", "go", "bash", "sql", "text", "json", "mermaid"}
 
 # What the rosetta fixture imports, plus the structs Python passes where TypeScript writes an object literal.
 IMPORTS = """\
