@@ -18,12 +18,33 @@ export function allStateNames(definition: StatesContainer): string[] {
   });
 }
 
+/** What asl-validator says of a definition. */
+export type AslResult = { readonly isValid: boolean; readonly errors: unknown[] };
+
+// asl-validator compiles its JSON schemas again on every call, a fifth of a second or more, so the result for each
+// definition is kept: a definition read many times (one synthesized stack, many tests) is validated once.
+const aslResults = new Map<string, AslResult>();
+
+/** asl-validator's verdict on the definition (checking paths and ARNs, its default), which it leaves unchanged. */
+export function validateAsl(definition: unknown): AslResult {
+  const text = JSON.stringify(definition);
+  let result = aslResults.get(text);
+  if (result === undefined) {
+    // The validator writes each state's default QueryLanguage into what it checks: it checks a copy, so the
+    // definition stays as the template declares it.
+    const { isValid, errors } = aslValidator(JSON.parse(text));
+    result = { isValid, errors };
+    aslResults.set(text, result);
+  }
+  return result;
+}
+
 /**
  * Throws unless the definition is one Step Functions would accept: valid Amazon States Language, and state names
  * within the service's length limit and unique across the whole definition.
  */
 export function assertValidDefinition(definition: unknown, what: string): void {
-  const { isValid, errors } = aslValidator(definition);
+  const { isValid, errors } = validateAsl(definition);
   if (!isValid) {
     throw new Error(`${what} is not valid Amazon States Language: ${JSON.stringify(errors)}`);
   }
