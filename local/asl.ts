@@ -1,10 +1,6 @@
 /** Step Functions rejects a state name longer than this at deploy; synth does not check it. */
 const MAX_STATE_NAME_LENGTH = 80;
 
-// asl-validator ships CommonJS without types.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const aslValidator: (definition: unknown) => { isValid: boolean; errors: unknown[] } = require('asl-validator');
-
 type StatesContainer = { States?: Record<string, Record<string, unknown>> };
 
 /** Every state name in the definition, those in Parallel branches and Map iterators included. */
@@ -30,6 +26,10 @@ export function validateAsl(definition: unknown): AslResult {
   const text = JSON.stringify(definition);
   let result = aslResults.get(text);
   if (result === undefined) {
+    // Loaded on first use, with ajv, jsonata and jsonpath-plus: many files read templates but validate nothing.
+    // asl-validator ships CommonJS without types.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const aslValidator: (definition: unknown) => AslResult = require('asl-validator');
     // The validator writes each state's default QueryLanguage into what it checks: it checks a copy, so the
     // definition stays as the template declares it.
     const { isValid, errors } = aslValidator(JSON.parse(text));
