@@ -191,9 +191,24 @@ refreshBundleTask.exec(
 
 // Tests load the bundled handler from assets/, so `npx projen test` bundles first.
 const bundleTask = project.tasks.tryFind('bundle');
-if (bundleTask) {
-  project.testTask.prependSpawn(bundleTask);
+if (!bundleTask) {
+  throw new Error('The project has no bundle task');
 }
+project.testTask.prependSpawn(bundleTask);
+// Bundling costs seconds of start-up for each bundle: it is skipped while every bundle is newer than all it is built
+// from (the run-time sources, the installed packages, the bundle tasks). `npx projen bundle:<entry>` always bundles.
+const bundleOutputs = [`${refreshAssetDir}/index.js`, `${refreshAssetDir}/${rdsSignerFile}`, 'assets/task-bootstrap/bootstrap/index.js'];
+const bundleInputs = [
+  'src/engine', 'src/shared', 'src/task-bootstrap', 'package-lock.json', 'node_modules/.package-lock.json', 'test/tsconfig.json', '.projen/tasks.json',
+];
+const quoted = (files: string[]) => `[${files.map((file) => `'${file}'`).join(',')}]`;
+// Exits 0 (bundle) when a bundle is missing or older than a file, or a folder's entry, it is built from.
+bundleTask.addCondition(`node -e "${[
+  "const fs = require('fs'), path = require('path');",
+  'const time = (file) => { let stat; try { stat = fs.statSync(file); } catch { return -1; }',
+  'return stat.isDirectory() ? Math.max(stat.mtimeMs, ...fs.readdirSync(file).map((entry) => time(path.join(file, entry)))) : stat.mtimeMs; };',
+  `process.exit(Math.min(...${quoted(bundleOutputs)}.map(time)) < Math.max(...${quoted(bundleInputs)}.map(time)) ? 0 : 1);`,
+].join(' ')}"`);
 // `npx projen test` runs every test with coverage, then eslint; these run one half, without coverage, for a fast
 // loop. Options and paths after the task name reach jest: `npx projen test:unit test/unit/plan.test.ts`.
 // Unit tests use every core (jest's default leaves one free); the engine's tests share one PostgreSQL and keep it.
@@ -374,6 +389,14 @@ project.addTask('integ:deploy', {
   steps: [{ spawn: 'bundle' }, { exec: `${integRunner} --force --update-on-failed`, receiveArgs: true }],
 });
 project.testTask.spawn(integSnapshotTask);
+
+// jest compiles each test file alone (ts-jest with isolatedModules) and eslint reads no types, so neither sees a type
+// error in the tests or the local tools: `npx projen test` type-checks them last.
+const typecheckTask = project.addTask('typecheck', {
+  description: 'Type-check the tests, the local runtime, the demo and the benchmark (tsc --noEmit)',
+  steps: ['test', 'local', 'demo', 'bench'].map((dir) => ({ exec: `tsc --noEmit -p ${dir}/tsconfig.json` })),
+});
+project.testTask.spawn(typecheckTask);
 project.gitattributes.addAttributes('/test/*.snapshot/**', 'linguist-generated');
 
 project.addTask('test:python', {

@@ -2,6 +2,7 @@ import './promise-polyfill';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type * as Interpreter from 'aws-local-stepfunctions' with { 'resolution-mode': 'import' };
+import { assertValidDefinition } from './asl';
 import type { LocalEcs, TaskTokens } from './ecs';
 import { InvocationOutcome, LocalFunction, newRequestId } from './lambda';
 import { ServiceStandIns, TaskError } from './service-stand-ins';
@@ -127,7 +128,12 @@ export class LocalStepFunctions {
   private readonly issuedTokens = new WeakMap<LocalExecution, Set<string>>();
 
   constructor(private readonly options: LocalStepFunctionsOptions) {
-    this.stateMachine = new StateMachine(options.stateMachine.definition as unknown as StateMachineDefinition);
+    // Checked here with the validator the template resolver uses, whose results are kept; the interpreter's own
+    // (older) copy of asl-validator would compile its schemas again for every runner.
+    assertValidDefinition(options.stateMachine.definition, `State machine ${options.stateMachine.logicalId}`);
+    this.stateMachine = new StateMachine(options.stateMachine.definition as unknown as StateMachineDefinition, {
+      validationOptions: { noValidate: true },
+    });
     this.tasks = collectTaskStates(options.stateMachine.definition);
     const emulated = [LAMBDA_INVOKE, LAMBDA_FUNCTION_ARN, SFN_LIST_EXECUTIONS, ...(options.ecs ? [ECS_RUN_TASK_WAIT] : [])];
     for (const [name, state] of Object.entries(this.tasks)) {

@@ -152,10 +152,7 @@ class SecretAuthentication implements AuthenticationStrategy {
     return {
       environment: {
         [RefreshEnv.SECRET_ARN]: secret.secretArn,
-        [RefreshEnv.DB_HOST]: database.host,
-        [RefreshEnv.DB_PORT]: database.port,
-        ...optional(RefreshEnv.DB_NAME, database.databaseName),
-        [RefreshEnv.TLS_MODE]: TLS_MODES[database.tls],
+        ...endpointEnvironment(database),
       },
       signsIamTokens: false,
       grant: (grantee) => {
@@ -194,10 +191,7 @@ class IamAuthentication implements AuthenticationStrategy {
     return {
       environment: {
         [RefreshEnv.IAM_USER]: this.username,
-        [RefreshEnv.DB_HOST]: database.host,
-        [RefreshEnv.DB_PORT]: database.port,
-        ...optional(RefreshEnv.DB_NAME, database.databaseName),
-        [RefreshEnv.TLS_MODE]: TLS_MODES[database.tls],
+        ...endpointEnvironment(database),
       },
       signsIamTokens: true,
       grant: (grantee) => grantConnect(grantee, this.username),
@@ -497,6 +491,16 @@ function hasResourceIdentifier(cluster: rds.IDatabaseCluster): boolean {
 
 function secretOf(database: rds.IDatabaseInstance | rds.IDatabaseCluster): secretsmanager.ISecret | undefined {
   return (database as { secret?: secretsmanager.ISecret }).secret;
+}
+
+/** The engine's variables for the endpoint and its TLS mode, which a secret and an IAM login both come with. */
+function endpointEnvironment(database: DatabaseAccess): Record<string, string> {
+  return {
+    [RefreshEnv.DB_HOST]: database.host,
+    [RefreshEnv.DB_PORT]: database.port,
+    ...optional(RefreshEnv.DB_NAME, database.databaseName),
+    [RefreshEnv.TLS_MODE]: TLS_MODES[database.tls],
+  };
 }
 
 function optional(name: string, value: string | undefined): Record<string, string> {

@@ -11,12 +11,9 @@ import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { IMPORTED_PIPELINE_ARN, minimalProps, newStack, orchestratorFixture, stateMachineDefinition, templateResolver, sharedOrchestratorFixture } from './orchestrator-fixture';
+import { validateAsl } from '../../local/asl';
 import { ConcurrentRefresh, DatabaseAuthentication, DatabaseTls, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy, RefreshCompute } from '../../src';
 import { RefreshEnv, RefreshErrors } from '../../src/shared/contract';
-
-// asl-validator ships CommonJS without types.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const aslValidator: (definition: unknown) => { isValid: boolean; errors: unknown[] } = require('asl-validator');
 
 const LAMBDA_SERVICE_ERRORS = [
   'Lambda.ServiceException',
@@ -420,7 +417,7 @@ describe('the state machine', () => {
   test('is a standard state machine whose definition is valid Amazon States Language', () => {
     const { template } = sharedOrchestratorFixture();
     template.hasResourceProperties('AWS::StepFunctions::StateMachine', { StateMachineType: 'STANDARD' });
-    const result = aslValidator(stateMachineDefinition(template));
+    const result = validateAsl(stateMachineDefinition(template));
     expect(result.errors).toEqual([]);
     expect(result.isValid).toBe(true);
   });
@@ -429,7 +426,7 @@ describe('the state machine', () => {
     const stack = newStack();
     new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { skipOverlappingExecutions: false }));
     const definition = stateMachineDefinition(Template.fromStack(stack));
-    expect(aslValidator(definition)).toMatchObject({ isValid: true, errors: [] });
+    expect(validateAsl(definition)).toMatchObject({ isValid: true, errors: [] });
     expect(definition.States['Did every pipeline succeed?'].Choices)
       .toEqual([{ Variable: '$[0].failed', BooleanEquals: true, Next: 'Describe the failed pipelines' }]);
   });
