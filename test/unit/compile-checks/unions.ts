@@ -1,6 +1,6 @@
 /*
- * Compiled by ../unions.test.ts, never run: each `@ts-expect-error` must meet the error it expects, or the
- * compilation reports the directive as unused and the test fails.
+ * Compiled by `npx projen typecheck` (tsc over test/, run by `npx projen test`), never run: each `@ts-expect-error`
+ * must meet the error it expects, or tsc reports the directive as unused and the check fails.
  */
 import { Duration, SecretValue } from 'aws-cdk-lib';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
