@@ -69,7 +69,9 @@ async function refreshRun(event: unknown, context: RunContext, env: Env, lineage
       const begun = await RunLock.begin(client, timeLeft);
       heldLock = begun;
       planningStarted = Date.now();
-      return { lock: begun, ...await planSelection(client, request, config) };
+      const planned = await planSelection(client, request, config);
+      await lineage.planned(client, planned.plan);
+      return { lock: begun, ...planned };
     });
     let planningMs = Date.now() - planningStarted;
     logInParts('Refresh run planned', plan.map((step) => ({ view: step.view.qualifiedName, concurrently: step.concurrently, dependsOn: step.dependsOn })), {
@@ -100,7 +102,6 @@ async function refreshRun(event: unknown, context: RunContext, env: Env, lineage
       planningMs += Date.now() - replanningStarted;
     }
     lock.keepAlive();
-    lineage.planned(client, current);
     const refreshPool = new RefreshPool(config.concurrency, settings, timeLeft());
     pool = refreshPool;
     poolWatchdog = watchRefreshConnections(refreshPool, Math.max(0, timeLeft()) + graceMs);

@@ -27,13 +27,37 @@ export interface LineageCatalog {
   readonly views: ReadonlyMap<number, ViewFacts>;
 }
 
+/** The most a lineage catalog read may wait for a lock, and take in all, in milliseconds. */
+export const CATALOG_LOCK_TIMEOUT_MS = 200;
+export const CATALOG_STATEMENT_TIMEOUT_MS = 2_000;
+
+/**
+ * Reads what each materialized view reads, its query and its columns, inside the open transaction of `client` (the
+ * run lock's): in a savepoint rolled back at once, so that the locks `pg_get_viewdef` takes on the relations a
+ * view reads are released again and never stand in a refresh's way, and with short lock and statement timeouts,
+ * so that a refresh of another run holding those relations costs this run little. Throws what the server threw,
+ * the transaction back as it was.
+ */
+export async function readLineageCatalog(client: ClientBase, oids: readonly number[]): Promise<LineageCatalog> {
+  await client.query('SAVEPOINT itc_lineage');
+  try {
+    await client.query(`SELECT pg_catalog.set_config('lock_timeout', '${CATALOG_LOCK_TIMEOUT_MS}ms', true),
+                               pg_catalog.set_config('statement_timeout', '${CATALOG_STATEMENT_TIMEOUT_MS}ms', true)`);
+    return await queryLineage(client, oids);
+  } finally {
+    // Rolling back to the savepoint releases its locks and restores the timeouts.
+    await client.query('ROLLBACK TO SAVEPOINT itc_lineage');
+    await client.query('RELEASE SAVEPOINT itc_lineage');
+  }
+}
+
 /**
  * Reads, in one query, what each materialized view reads, its query and its columns. The inputs are the tables,
  * partitioned tables, foreign tables and materialized views its query reads, directly or through plain views and
  * functions with a SQL-standard body (`BEGIN ATOMIC`), whose own reads the catalog records; a partitioned table
  * is named, not its partitions. The walk stops at materialized views, which have lineage of their own.
  */
-export async function readLineageCatalog(client: ClientBase, oids: readonly number[]): Promise<LineageCatalog> {
+async function queryLineage(client: ClientBase, oids: readonly number[]): Promise<LineageCatalog> {
   const { rows } = await client.query<{
     oid: number;
     sql: string | null;

@@ -10,7 +10,8 @@ export const PRODUCER = 'https://github.com/itc-orchestrator/itc-orchestrator';
 const EVENT_SCHEMA = 'https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent';
 const facetSchema = (version: string, name: string) => `https://openlineage.io/spec/facets/${version}/${name}.json#/$defs/${name}`;
 /** The schema of the engine's own run facet, `itcOrchestrator_refresh`. */
-export const REFRESH_FACET_SCHEMA = `${PRODUCER}/blob/main/docs/openlineage/RefreshRunFacet-1-0-0.json`;
+export const REFRESH_FACET_SCHEMA = 'https://raw.githubusercontent.com/itc-orchestrator/itc-orchestrator/main/docs/openlineage/'
+  + 'RefreshRunFacet-1-0-0.json#/$defs/RefreshRunFacet';
 
 export const LineageLimits = {
   /** Longest view query in the `sql` facet, in characters. */

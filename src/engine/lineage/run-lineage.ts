@@ -26,8 +26,11 @@ export interface RunLineage {
   readonly reserveMs: number;
   /** The run is connected: datasets are named after this database. */
   connected(settings: ConnectionSettings): void;
-  /** The views are planned: reads their lineage from the catalog, in the background, on `client`. */
-  planned(client: ClientBase, plan: readonly PlannedRefresh[]): void;
+  /**
+   * The views are planned: reads their lineage from the catalog on `client`, the run lock's session, before the
+   * run lock is taken. Never throws: without the catalog's answer, the events name no inputs.
+   */
+  planned(client: ClientBase, plan: readonly PlannedRefresh[]): Promise<void>;
   /** A view's first attempt starts. */
   viewStarted(step: PlannedRefresh): void;
   /** A view's outcome is known. */
@@ -39,7 +42,7 @@ export interface RunLineage {
 const OFF: RunLineage = {
   reserveMs: 0,
   connected: () => undefined,
-  planned: () => undefined,
+  planned: async () => undefined,
   viewStarted: () => undefined,
   viewDone: () => undefined,
   finish: async () => undefined,
@@ -65,7 +68,7 @@ class RunLineageEvents implements RunLineage {
   private readonly viewRuns = new Map<string, string>();
   private names?: DatasetNames;
   private secrets: readonly string[] = [];
-  private catalog: Promise<LineageCatalog | undefined> = Promise.resolve(undefined);
+  private catalog?: LineageCatalog;
 
   constructor(private readonly settings: LineageSettings, env: Env, readonly reserveMs: number, write: (line: string) => void) {
     this.emitter = new LineageEmitter(lineageTransport(settings.transport, write));
@@ -94,11 +97,13 @@ class RunLineageEvents implements RunLineage {
     this.secrets = connection.secrets;
   }
 
-  planned(client: ClientBase, plan: readonly PlannedRefresh[]): void {
-    this.catalog = readLineageCatalog(client, plan.map((step) => step.view.oid)).catch((error: Error) => {
-      logger.warn('The lineage of the views could not be read from the catalog; their events name no inputs', { error: error.message });
-      return undefined;
-    });
+  async planned(client: ClientBase, plan: readonly PlannedRefresh[]): Promise<void> {
+    if (plan.length === 0) return;
+    try {
+      this.catalog = await readLineageCatalog(client, plan.map((step) => step.view.oid));
+    } catch (error) {
+      logger.warn('The lineage of the views could not be read from the catalog; their events name no inputs', { error: (error as Error).message });
+    }
   }
 
   viewStarted(step: PlannedRefresh): void {
@@ -117,8 +122,8 @@ class RunLineageEvents implements RunLineage {
     this.emitter.emit(runId, () => this.viewEvent(type, runId, step, outcome.status === 'refreshed' ? {} : errorFacet(reason)));
   }
 
-  private async viewEvent(type: 'START' | 'COMPLETE' | 'FAIL' | 'ABORT', runId: string, step: PlannedRefresh, facets: Record<string, object>) {
-    const catalog = await this.catalog;
+  private viewEvent(type: 'START' | 'COMPLETE' | 'FAIL' | 'ABORT', runId: string, step: PlannedRefresh, facets: Record<string, object>) {
+    const catalog = this.catalog;
     const facts = catalog?.views.get(step.view.oid);
     const names = this.names ?? new DatasetNames(this.settings.datasetNamespace ?? 'postgres://localhost:5432', '');
     const job = viewJob({ namespace: this.settings.namespace, name: `${this.refreshJob.name}.${names.name(step.view.schema, step.view.name)}` }, facts);
