@@ -65,7 +65,7 @@ describe('lineage', () => {
   beforeEach(stubSecrets);
 
   afterAll(async () => {
-    await Promise.all(receivers.map((receiver) => receiver.close()));
+    await Promise.all(receivers.map((started) => started.close()));
   });
 
   async function receiver(reply: ReceiverAnswer | ((event: any) => ReceiverAnswer) = 201): Promise<LineageReceiver> {
