@@ -32,6 +32,8 @@ export interface LocalOrchestrationOptions {
   readonly retryIntervalMs?: number;
   /** Alarms on the refresh engine's metrics, in the synthesized stack. @default - none */
   readonly alarms?: Pick<ItcOrchestratorProps, 'freshness' | 'alarmOnRefreshRunsSkippedByLock'>;
+  /** OpenLineage events of the refresh. @default - none */
+  readonly lineage?: ItcOrchestratorProps['lineage'];
   /** Receives each line the refresh function or task logs. @default - discarded */
   readonly onRefreshLog?: (line: string) => void;
   /** The example's kinds of pipeline (see `ExampleStackProps`). @default 'functions' */
@@ -62,8 +64,8 @@ export class LocalOrchestration {
     if (options.refreshCompute && !existsSync(REFRESH_BOOTSTRAP)) {
       throw new Error(`${REFRESH_BOOTSTRAP} does not exist: run \`npx projen bundle\` first`);
     }
-    const { database, refresh, refreshCompute, pipelineKinds, alarms } = options;
-    const stack = synthesizeExampleStack({ database, refresh, refreshCompute, pipelineKinds, alarms });
+    const { database, refresh, refreshCompute, pipelineKinds, alarms, lineage } = options;
+    const stack = synthesizeExampleStack({ database, refresh, refreshCompute, pipelineKinds, alarms, lineage });
     return new LocalOrchestration(options, stack);
   }
 

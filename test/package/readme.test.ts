@@ -270,6 +270,7 @@ test('the README and docs have their TypeScript snippets', () => {
     'README.md: Alarms and freshness #1',
     'docs/configuration.md: Connecting to the database #1',
     'docs/configuration.md: Connecting to the database #2',
+    'docs/lineage.md: Turn it on #1',
     'docs/migrating-from-terraform.md: An orchestrator in place of the module #1',
     'docs/pipelines.md: Kinds of pipeline #1',
   ]);
