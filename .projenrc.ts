@@ -200,6 +200,18 @@ for (const [name, what, workers] of [
   });
 }
 
+// Every lineage event the tests produce, validated against the pinned OpenLineage JSON Schemas, which live outside the
+// repository (../shared/openlineage-spec, or OPENLINEAGE_SPEC_DIR): without them this task fails, naming where it looked.
+project.addTask('test:lineage', {
+  description: 'Validate the lineage events of real refreshes against the pinned OpenLineage schemas',
+  steps: [{
+    spawn: 'bundle',
+  }, {
+    exec: 'jest --selectProjects unit engine --coverage=false test/unit/local/openlineage-spec.test.ts test/engine/lineage.test.ts',
+    receiveArgs: true,
+  }],
+});
+
 // The local runtime shared by tests, demo and benchmarks, and the local tools themselves, are
 // type-checked and linted like tests, and never published.
 for (const dir of ['local', 'demo', 'bench']) {

@@ -18,7 +18,7 @@ const SPEC_FOLDER = join('shared', 'openlineage-spec');
 /**
  * The folder of the pinned OpenLineage schemas: `$OPENLINEAGE_SPEC_DIR` when set; else `../shared/openlineage-spec`
  * beside the checkout, or in a linked worktree beside its main checkout; else, in a clone whose `origin` is a local
- * path, beside that path. Throws naming each place it looked when none holds the schemas.
+ * path, beside that path (or beside its main checkout). Throws naming each place it looked when none holds them.
  */
 export function openLineageSpecFolder(env: Record<string, string | undefined> = process.env, repository = REPOSITORY): string {
   const looked: string[] = [];
@@ -40,8 +40,11 @@ export function openLineageSpecFolder(env: Record<string, string | undefined> = 
   }
   const origin = localOrigin(repository);
   if (origin) {
-    const besideOrigin = resolve(origin, '..', SPEC_FOLDER);
-    if (holdsSpec(besideOrigin)) return besideOrigin;
+    // The origin may itself be a linked worktree, whose main checkout has the folder beside it.
+    for (const checkout of new Set([origin, mainCheckout(origin) ?? origin])) {
+      const besideOrigin = resolve(checkout, '..', SPEC_FOLDER);
+      if (holdsSpec(besideOrigin)) return besideOrigin;
+    }
   }
   throw new Error(`The pinned OpenLineage JSON Schemas were not found: looked in ${looked.join(', ')}`
     + `${origin ? '' : ' (the clone has no origin remote on a local path)'}; set OPENLINEAGE_SPEC_DIR to their folder`);
