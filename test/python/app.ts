@@ -14,8 +14,8 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
 import {
-  ChangedTables, ConcurrentRefresh, DatabaseAuthentication, DatabaseTls, ItcOrchestrator, LineageTransport, OrchestratorDatabase, OverlapPolicy, Pipeline,
-  RefreshCompute,
+  ChangedTables, ConcurrentRefresh, DatabaseAuthentication, DatabaseTls, ItcOrchestrator, LineageTransport, OrchestratorDatabase, OverlapPolicy,
+  Pipeline, RefreshCompute,
 } from '../../src';
 
 const STACK_NAME = 'ItcOrchestratorSmoke';
