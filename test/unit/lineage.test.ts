@@ -46,13 +46,14 @@ describe('lineage', () => {
   let log: Template;
   let fargate: Template;
 
+  function withLineage(lineage: (stack: Stack) => LineageOptions | undefined, compute?: RefreshCompute): Template {
+    const app = new App();
+    const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: REGION } });
+    new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { lineage: lineage(stack), refreshCompute: compute }));
+    return Template.fromStack(stack);
+  }
+
   beforeAll(() => {
-    const withLineage = (lineage: (stack: Stack) => LineageOptions | undefined, compute?: RefreshCompute) => {
-      const app = new App();
-      const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: REGION } });
-      new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, { lineage: lineage(stack), refreshCompute: compute }));
-      return Template.fromStack(stack);
-    };
     off = withLineage(() => undefined);
     const apiKey = (stack: Stack) => secretsmanager.Secret.fromSecretCompleteArn(stack, 'ApiKey', KEY_ARN);
     http = withLineage((stack) => ({
@@ -107,6 +108,15 @@ describe('lineage', () => {
     });
     expect(transportOf(dataZone)).toEqual({ type: 'dataZone', domainId: 'dzd_a1b2c3d4e5f6g7', requestTimeoutMs: 2000 });
     for (const template of [off, http, log, fargate]) expect(policyActions(template)).not.toContain('datazone:PostLineageEvent');
+  });
+
+  test('on Fargate, metric filters publish the lineage metrics of the task\'s log, only with lineage on', () => {
+    const filtered = (template: Template) => Object.values(template.findResources('AWS::Logs::MetricFilter'))
+      .flatMap((filter) => filter.Properties.MetricTransformations.map((metric: { MetricName: string }) => metric.MetricName));
+    expect(filtered(fargate)).toEqual(expect.arrayContaining(['LineageEventsSent', 'LineageEventsNotSent']));
+    const fargateOff = withLineage(() => undefined, RefreshCompute.fargate());
+    expect(filtered(fargateOff).length).toBeGreaterThan(0);
+    expect(filtered(fargateOff).filter((name) => name.startsWith('Lineage'))).toEqual([]);
   });
 
   test('the log transport needs no permission', () => {
