@@ -68,6 +68,23 @@ export interface BoundLineageTransport {
  * Where the refresh sends its OpenLineage events: an HTTP receiver, Amazon DataZone, or the refresh's own log.
  *
  * Only the factories create a `LineageTransport`; the class cannot be subclassed.
+ *
+ * @example
+ * declare const vpc: ec2.IVpc;
+ * declare const instance: rds.DatabaseInstance;
+ * declare const demand: lambda.IFunction;
+ *
+ * new ItcOrchestrator(this, 'Orchestrator', {
+ *   vpc,
+ *   database: OrchestratorDatabase.fromInstance(instance, { databaseName: 'warehouse' }),
+ *   pipelines: [Pipeline.fromFunction('Demand', demand)],
+ *   lineage: {
+ *     transport: LineageTransport.http({
+ *       url: 'https://marquez.example.internal',
+ *       apiKey: secretsmanager.Secret.fromSecretNameV2(this, 'LineageKey', 'openlineage/api-key'),
+ *     }),
+ *   },
+ * });
  */
 export class LineageTransport {
   /**
