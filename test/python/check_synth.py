@@ -105,13 +105,17 @@ def compare_templates(python: dict, typescript: dict, refresh_function: bool = T
 
     # lineage: the refresh gets the transport naming the API key's secret by ARN, reads that secret, and the state
     # machine names the execution for it.
-    variables = [json.dumps(v) for r in python["Resources"].values()
-                 for v in [*r["Properties"].get("Environment", {}).get("Variables", {}).items(),
-                           *[(e["Name"], e["Value"]) for c in r["Properties"].get("ContainerDefinitions", []) for e in c.get("Environment", [])]]
-                 if r["Type"] in ("AWS::Lambda::Function", "AWS::ECS::TaskDefinition")]
+    computes = [r.get("Properties", {}) for r in python["Resources"].values()
+                if r["Type"] in ("AWS::Lambda::Function", "AWS::ECS::TaskDefinition")]
+    variables = [json.dumps(v) for p in computes
+                 for v in [*p.get("Environment", {}).get("Variables", {}).items(),
+                           *[(e["Name"], e["Value"]) for c in p.get("ContainerDefinitions", []) for e in c.get("Environment", [])]]]
     check(any("ITC_LINEAGE_TRANSPORT" in v and "apiKeySecretArn" in v and "LineageApiKey" in v for v in variables)
           and any("ITC_LINEAGE_NAMESPACE" in v and "warehouse" in v for v in variables),
           "lineage given in Python sets the refresh's lineage transport and namespace")
+    check(any("LineageApiKey" in json.dumps(p) and "secretsmanager:GetSecretValue" in json.dumps(p)
+              for p in resources_of_type(python, "AWS::IAM::Policy").values()),
+          "lineage given in Python lets the refresh read the API key's secret")
     check(any("Name the execution for lineage" in json.dumps(m["Properties"]["DefinitionString"]) for m in py_machines.values()),
           "lineage given in Python names the execution for the refresh's lineage events")
 
