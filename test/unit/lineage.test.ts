@@ -119,8 +119,9 @@ describe('lineage', () => {
     expect(filtered(fargateOff).filter((name) => name.startsWith('Lineage'))).toEqual([]);
   });
 
-  test('the log transport needs no permission', () => {
+  test('the log transport adds its setting and no permission', () => {
     expect(transportOf(log)).toEqual({ type: 'log' });
+    expect(policyActions(log).sort()).toEqual(policyActions(off).sort());
   });
 
   test('with lineage off, there is no lineage setting and no lineage state', () => {
