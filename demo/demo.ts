@@ -17,11 +17,12 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve as resolvePath } from 'node:path';
 import { REFRESH_BUNDLE } from '../local/lambda';
+import { LineageReceiver, OpenLineageValidator } from '../local/openlineage';
 import { LocalOrchestration } from '../local/orchestration';
 import { PostgresServer, startPostgres } from '../local/postgres';
 import { formatRunReport } from '../local/report';
 import { createWarehouse, readViews, samplePipelines, staleViews, WAREHOUSE_VIEWS } from '../local/warehouse';
-import { RefreshCompute } from '../src';
+import { LineageTransport, RefreshCompute } from '../src';
 import type { RefreshReport } from '../src/shared/contract';
 import { renderTimelineSvg } from '../src/timeline/timeline';
 
@@ -29,6 +30,8 @@ const INTERRUPTED_EXIT_CODE = 130;
 const CLEANUP_TIMEOUT_MS = 10_000;
 /** Where the demo writes the first run's timeline unless `--timeline` names another file. */
 const DEFAULT_TIMELINE = join(__dirname, '.out', 'refresh-timeline.svg');
+/** Where the demo writes the lineage events the local receiver got, with `--lineage`. */
+const LINEAGE_EVENTS = join(__dirname, '.out', 'lineage-events.jsonl');
 
 let workDir: string | undefined;
 let serverStarting: Promise<PostgresServer> | undefined;
@@ -101,13 +104,15 @@ function removeWorkDir(): void {
 type Compute = 'lambda' | 'fargate';
 
 /**
- * The demo's options: `--compute lambda` (the default) or `--compute fargate`, and `--timeline <file>`, where the
- * refresh run's timeline goes.
+ * The demo's options: `--compute lambda` (the default) or `--compute fargate`; `--timeline <file>`, where the
+ * refresh run's timeline goes; `--lineage`, OpenLineage events to a local receiver, or `--lineage <url>`, to an
+ * OpenLineage receiver such as Marquez (`http://localhost:5000`).
  */
-export function readOptions(argv: readonly string[]): { compute: Compute; timeline: string } {
+export function readOptions(argv: readonly string[]): { compute: Compute; timeline: string; lineage?: string } {
   const args = argv.filter((arg) => arg !== '--');
   let compute: string = 'lambda';
   let timeline = DEFAULT_TIMELINE;
+  let lineage: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const [flag, inline] = args[i].split(/=(.*)/s, 2);
     if (flag === '--compute') {
@@ -116,19 +121,21 @@ export function readOptions(argv: readonly string[]): { compute: Compute; timeli
       const file = inline ?? args[++i] ?? '';
       if (file === '') throw new Error('--timeline needs a file name, e.g. --timeline run.svg');
       timeline = resolvePath(file);
+    } else if (flag === '--lineage') {
+      lineage = inline ?? (args[i + 1]?.startsWith('http') ? args[++i] : 'local');
     } else {
-      throw new Error(`Unknown option ${JSON.stringify(args[i])}: the demo takes --compute lambda or --compute fargate, and --timeline <file>`);
+      throw new Error(`Unknown option ${JSON.stringify(args[i])}: the demo takes --compute lambda or --compute fargate, --timeline <file> and --lineage [<url>]`);
     }
   }
   if (compute !== 'lambda' && compute !== 'fargate') {
     throw new Error(`--compute must be lambda or fargate, got ${JSON.stringify(compute)}`);
   }
-  return { compute, timeline };
+  return { compute, timeline, lineage };
 }
 
 async function main(): Promise<boolean> {
   const began = Date.now();
-  const { compute, timeline } = readOptions(process.argv.slice(2));
+  const { compute, timeline, lineage } = readOptions(process.argv.slice(2));
   await handleSignals();
   createWorkDir();
   if (!existsSync(REFRESH_BUNDLE)) {
@@ -144,6 +151,8 @@ async function main(): Promise<boolean> {
   console.log(`  Sample warehouse: tables demand and verify_plus, ${WAREHOUSE_VIEWS.length} materialized views`);
   console.log(`  Not up to date before the run: ${(await staleViews(database)).join(', ')}`);
 
+  const receiver = lineage === 'local' ? await LineageReceiver.start() : undefined;
+  const lineageUrl = receiver?.url ?? lineage;
   console.log('\nSynthesizing the example stack ...');
   const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
   orchestration = LocalOrchestration.create({
@@ -153,6 +162,7 @@ async function main(): Promise<boolean> {
     // Four kinds of pipeline: a function, a Glue job, a nested workflow and an ECS task.
     pipelineKinds: 'mixed',
     jobs: { Orders: () => pause(400), Dbt: () => pause(300) },
+    lineage: lineageUrl ? { transport: LineageTransport.http({ url: lineageUrl }) } : undefined,
   });
   const { stateMachine, stack } = orchestration;
   console.log(`  ${stack.stackName}: state machine ${stateMachine.name} (${Object.keys(stateMachine.definition.States as object).length} top-level states)`);
@@ -175,6 +185,12 @@ async function main(): Promise<boolean> {
   if (interrupted) return false;
   console.log(formatRunReport(execution, stateMachine.definition));
   if (execution.status === 'SUCCEEDED') writeTimeline(execution.output as RefreshReport, timeline);
+  if (lineageUrl) console.log(`\nLineage events to ${lineageUrl}: ${JSON.stringify((execution.output as RefreshReport | undefined)?.lineage)}`);
+  if (receiver) {
+    const valid = checkLineage(receiver);
+    await receiver.close();
+    if (!valid) return false;
+  }
 
   const stale = await staleViews(database);
   console.log('');
@@ -187,6 +203,26 @@ async function main(): Promise<boolean> {
   if (!await runChangedTablesOnly(database)) return false;
   console.log(`\nDone in ${((Date.now() - began) / 1000).toFixed(1)} s.`);
   return true;
+}
+
+/**
+ * Validates each event the local receiver got against the pinned OpenLineage schemas, prints the jobs, and writes
+ * the events, one JSON line each. Returns whether every event is valid.
+ */
+function checkLineage(receiver: LineageReceiver): boolean {
+  const validator = new OpenLineageValidator();
+  mkdirSync(dirname(LINEAGE_EVENTS), { recursive: true });
+  writeFileSync(LINEAGE_EVENTS, receiver.events.map((event) => `${JSON.stringify(event)}\n`).join(''));
+  let valid = true;
+  for (const event of receiver.events) {
+    const problems = validator.problems(event);
+    console.log(`  ${event.eventType.padEnd(8)} ${event.job.name}${event.inputs?.length ? ` <- ${event.inputs.map((input: { name: string }) => input.name).join(', ')}` : ''}`);
+    for (const problem of problems) console.log(`    invalid: ${problem}`);
+    valid &&= problems.length === 0;
+  }
+  console.log(`${receiver.events.length} lineage events, ${valid ? 'each valid' : 'NOT all valid'} against the OpenLineage schemas: `
+    + `${relative(process.cwd(), LINEAGE_EVENTS)}`);
+  return valid;
 }
 
 /** Writes the refresh run's timeline, as `itc-orchestrator-timeline` does from an execution's output. */

@@ -72,6 +72,8 @@ export interface ExampleStackProps {
   readonly glueJobTables?: 'listed' | 'unknown';
   /** Alarms on the refresh engine's metrics. @default - none */
   readonly alarms?: Pick<ItcOrchestratorProps, 'freshness' | 'alarmOnRefreshRunsSkippedByLock'>;
+  /** OpenLineage events of the refresh. @default - none */
+  readonly lineage?: ItcOrchestratorProps['lineage'];
 }
 
 /** The synthesized example stack, with the logical ids the local runner maps to local code. */
@@ -171,6 +173,7 @@ export function synthesizeExampleStack(props: ExampleStackProps): ExampleStack {
       refresh: props.refresh ?? { schemas: [WAREHOUSE_SCHEMA] },
       refreshCompute: props.refreshCompute,
       ...props.alarms,
+      lineage: props.lineage,
       schedule: {
         expression: scheduler.ScheduleExpression.cron({ hour: '5', minute: '30', timeZone: TimeZone.EUROPE_LONDON }),
         input: scheduler.ScheduleTargetInput.fromObject({ batch: 'scheduled' }),

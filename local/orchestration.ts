@@ -32,6 +32,8 @@ export interface LocalOrchestrationOptions {
   readonly retryIntervalMs?: number;
   /** Alarms on the refresh engine's metrics, in the synthesized stack. @default - none */
   readonly alarms?: Pick<ItcOrchestratorProps, 'freshness' | 'alarmOnRefreshRunsSkippedByLock'>;
+  /** OpenLineage events of the refresh. @default - none */
+  readonly lineage?: ItcOrchestratorProps['lineage'];
   /** Receives each line the refresh function or task logs. @default - discarded */
   readonly onRefreshLog?: (line: string) => void;
   /** The example's kinds of pipeline (see `ExamplePipelineKinds`). @default 'functions' */
@@ -64,8 +66,8 @@ export class LocalOrchestration {
     if (options.refreshCompute && !existsSync(REFRESH_BOOTSTRAP)) {
       throw new Error(`${REFRESH_BOOTSTRAP} does not exist: run \`npx projen bundle\` first`);
     }
-    const { database, refresh, refreshCompute, pipelineKinds, glueJobTables, alarms } = options;
-    return LocalOrchestration.fromStack(options, synthesizeExampleStack({ database, refresh, refreshCompute, pipelineKinds, glueJobTables, alarms }));
+    const { database, refresh, refreshCompute, pipelineKinds, glueJobTables, alarms, lineage } = options;
+    return LocalOrchestration.fromStack(options, synthesizeExampleStack({ database, refresh, refreshCompute, pipelineKinds, glueJobTables, alarms, lineage }));
   }
 
   /**

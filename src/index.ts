@@ -5,6 +5,8 @@ export type { GlueJobPipelineOptions, PipelineOptions } from './pipeline';
 export { ChangedTables } from './changed-tables';
 export { DatabaseAuthentication, DatabaseTls, OrchestratorDatabase } from './orchestrator-database';
 export type { DatabaseEndpointOptions, DatabaseOptions } from './orchestrator-database';
+export { LineageTransport } from './lineage';
+export type { DataZoneLineageTransportOptions, HttpLineageTransportOptions, LineageOptions } from './lineage';
 export { ItcOrchestrator } from './orchestrator';
 export type { OrchestratorAlarms } from './orchestrator-alarms';
 export type { FreshnessOptions, ItcOrchestratorProps, OrchestratorSchedule, RefreshOptions } from './orchestrator-props';

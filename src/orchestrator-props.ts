@@ -6,6 +6,7 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import type { LineageOptions } from './lineage';
 import type { OrchestratorDatabase } from './orchestrator-database';
 import { Pipeline } from './pipeline';
 import { RefreshCompute } from './refresh-compute';
@@ -387,4 +388,13 @@ export interface ItcOrchestratorProps {
    * @default RemovalPolicy.DESTROY
    */
   readonly removalPolicy?: RemovalPolicy;
+
+  /**
+   * OpenLineage events for every refresh run, sent to a lineage catalog (Marquez, DataHub, OpenMetadata, Atlan,
+   * Amazon DataZone) or written to the refresh's log.
+   *
+   * @see https://openlineage.io
+   * @default - no lineage events
+   */
+  readonly lineage?: LineageOptions;
 }

@@ -17,6 +17,7 @@ import { createDashboard } from './private/dashboard';
 import { DeferredDefinitionBody } from './private/deferred-definition';
 import { LogGroupEncryption } from './private/encryption';
 import { reportViewName } from './private/freshness-alarms';
+import { lineageEnvironment, validateLineage } from './private/lineage-environment';
 import { SCHEDULE_NAME_SUFFIX, validateOrchestratorProps, validateRefreshComputeFit, validateUniquePipelineName } from './private/orchestrator-validation';
 import type { BoundRefreshCompute } from './private/refresh-compute-binding';
 import { refreshEnvironment } from './private/refresh-environment';
@@ -24,6 +25,7 @@ import { claimResourcePrefix } from './private/resource-names';
 import { RefreshCompute } from './refresh-compute';
 import { RefreshMetric } from './shared/contract';
 import { buildOrchestrationDefinition } from './state-machine/definition';
+import { refreshWithLineage } from './state-machine/lineage-execution';
 
 /**
  * Runs data pipelines in parallel on AWS Step Functions, then refreshes the PostgreSQL
@@ -105,6 +107,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
   constructor(scope: Construct, id: string, props: ItcOrchestratorProps) {
     super(scope, id);
     validateOrchestratorProps(props);
+    validateLineage(props.lineage);
     claimResourcePrefix(this, props.resourcePrefix);
 
     const prefix = props.resourcePrefix;
@@ -118,6 +121,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       encryptionKey: logGroupName === undefined ? undefined : logEncryption.keyFor(logGroupName, prop),
     });
 
+    const lineage = props.lineage?.transport._bind(this);
     const compute = (props.refreshCompute ?? RefreshCompute.lambda())._bind(this, {
       vpc: props.vpc,
       vpcSubnets: props.vpcSubnets,
@@ -132,11 +136,16 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
       // Named after the prefix; with a key also without one, as the key policy names the log groups it serves.
       newLogGroup: (constructId, directory) => newLogGroup(constructId, prefix || props.encryptionKey
         ? `${directory}/${prefix ?? this.uniqueLogName()}-refresh` : undefined, 'refreshLogGroup'),
-      environment: { ...refreshEnvironment(this, props.refresh ?? {}), POWERTOOLS_METRICS_NAMESPACE: RefreshMetric.NAMESPACE },
+      environment: {
+        ...refreshEnvironment(this, props.refresh ?? {}),
+        ...lineageEnvironment(this, props.lineage, lineage),
+        POWERTOOLS_METRICS_NAMESPACE: RefreshMetric.NAMESPACE,
+      },
       bindDatabase: (grantee) => props.database._bind(grantee),
       checkFit: (limits) => validateRefreshComputeFit(props, limits),
     });
     this.refreshCompute = compute;
+    lineage?.grant(compute.grantPrincipal);
     this.refreshFunction = compute.refreshFunction;
     this.refreshTaskDefinition = compute.taskDefinition;
     this.connections = compute.connections;
@@ -317,7 +326,9 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     const pipelines = this.pipelineBindings.map((binding) => binding.render(definitionScope, onlyChangedTables));
     const definition = buildOrchestrationDefinition(definitionScope, {
       pipelines,
-      refresh: compute.refreshState(definitionScope, onlyChangedTables),
+      refresh: props.lineage
+        ? refreshWithLineage(definitionScope, onlyChangedTables, (eventFromState) => compute.refreshState(definitionScope, eventFromState))
+        : compute.refreshState(definitionScope, onlyChangedTables),
       skipOverlappingExecutions: props.skipOverlappingExecutions ?? true,
       onlyChangedTables,
     });

@@ -78,8 +78,8 @@ export interface FargateRefreshComputeOptions {
 
   /**
    * The container image: any image with Node.js 22 or later as `node` on the PATH and the AWS SDK
-   * for JavaScript v3 (`@aws-sdk/client-s3`, `client-sfn`, `client-secrets-manager`) that Node.js
-   * resolves. The construct replaces its entry point.
+   * for JavaScript v3 (`@aws-sdk/client-s3`, `client-sfn`, `client-secrets-manager`, and `client-datazone` for
+   * `LineageTransport.dataZone`) that Node.js resolves. The construct replaces its entry point.
    *
    * @default - the AWS Lambda Node.js 22 base image from ECR Public, pinned to a fixed tag
    */

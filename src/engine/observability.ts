@@ -1,6 +1,6 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { MetricUnit, Metrics } from '@aws-lambda-powertools/metrics';
-import { RefreshEnv, RefreshMetric, RefreshReport, ReportLimits, ViewReport } from '../shared/contract';
+import { LineageTotals, RefreshEnv, RefreshMetric, RefreshReport, ReportLimits, ViewReport } from '../shared/contract';
 
 export const SERVICE_NAME = RefreshMetric.SERVICE;
 /** CloudWatch namespace of the metrics, unless POWERTOOLS_METRICS_NAMESPACE names another. */
@@ -80,6 +80,12 @@ export function recordRun(report: RefreshReport): void {
   if (report.status === 'succeeded' && report.totals.failed === 0 && report.totals.skipped === 0) {
     metrics.addMetric(MetricNames.RUN_SUCCEEDED, MetricUnit.Count, 1);
   }
+}
+
+/** Adds the run's lineage events: those sent, and those refused, failed or dropped. */
+export function recordLineage(totals: LineageTotals): void {
+  metrics.addMetric(RefreshMetric.LINEAGE_EVENTS_SENT, MetricUnit.Count, totals.sent);
+  metrics.addMetric(RefreshMetric.LINEAGE_EVENTS_NOT_SENT, MetricUnit.Count, totals.failed + totals.dropped);
 }
 
 /** Counts a run that ended with an error (invalid request, connection failure, views not refreshed). */

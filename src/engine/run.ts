@@ -5,6 +5,7 @@ import { closeConnection, openConnection } from './connection';
 import { ConnectionSettings, connectionSettings } from './credentials';
 import { asRefreshError, describeError } from './errors';
 import { readEvent } from './event';
+import { RunLineage, startLineage } from './lineage/run-lineage';
 import { logger, logInParts, recordViewDuration } from './observability';
 import { toViewReport } from './outcome';
 import { abandon } from './pg-internals';
@@ -30,6 +31,20 @@ type Env = Record<string, string | undefined>;
  * a {@link RefreshError} whose name the state machine can match.
  */
 export async function runRefresh(event: unknown, context: RunContext, env: Env): Promise<RefreshReport> {
+  // Lineage keeps its time budget back from the run, so waiting for its events never makes the run late.
+  const lineage = startLineage(env, event, context.remainingTimeMs());
+  let report: RefreshReport;
+  try {
+    report = await refreshRun(event, { remainingTimeMs: () => context.remainingTimeMs() - lineage.reserveMs }, env, lineage);
+  } catch (error) {
+    await lineage.finish({ error });
+    throw error;
+  }
+  const totals = await lineage.finish({ report });
+  return totals ? { ...report, lineage: totals } : report;
+}
+
+async function refreshRun(event: unknown, context: RunContext, env: Env, lineage: RunLineage): Promise<RefreshReport> {
   const startedAt = new Date();
   const remaining = context.remainingTimeMs();
   const { deadline, graceMs, timeLeft } = runBudget(startedAt.getTime(), remaining);
@@ -42,6 +57,7 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
   }
 
   const { client, settings } = await openConnection(env, config.tlsMode, timeLeft());
+  lineage.connected(settings);
   const guard = new SilenceGuard(client, graceMs, settings.target);
   let pool: RefreshPool | undefined;
   let heldLock: RunLock | undefined;
@@ -53,7 +69,9 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
       const begun = await RunLock.begin(client, timeLeft);
       heldLock = begun;
       planningStarted = Date.now();
-      return { lock: begun, ...await planSelection(client, request, config) };
+      const planned = await planSelection(client, request, config);
+      await lineage.planned(client, planned.plan);
+      return { lock: begun, ...planned };
     });
     let planningMs = Date.now() - planningStarted;
     logInParts('Refresh run planned', plan.map((step) => ({ view: step.view.qualifiedName, concurrently: step.concurrently, dependsOn: step.dependsOn })), {
@@ -97,13 +115,17 @@ export async function runRefresh(event: unknown, context: RunContext, env: Env):
       secrets: settings.secrets,
       stopReason: () => lock.lostReason && `the run lock was lost: ${lock.lostReason}`,
       reauthenticate: secretRereader(env, config, settings, refreshPool, timeLeft),
-      onAttempt: (step, attempt) => logger.debug('Refresh started', { view: step.view.qualifiedName, attempt, concurrently: step.concurrently }),
+      onAttempt: (step, attempt) => {
+        lineage.viewStarted(step);
+        logger.debug('Refresh started', { view: step.view.qualifiedName, attempt, concurrently: step.concurrently });
+      },
       onConnectionLimit: (connections) => logger.warn('Fewer connections than concurrency', {
         concurrency: config.concurrency,
         connections,
         reason: 'the server refused another connection for lack of free slots (53300); the run goes on with the connections it holds',
       }),
-      onDone: (_step, done) => {
+      onDone: (step, done) => {
+        lineage.viewDone(step, done);
         const view = toViewReport(done);
         recordViewDuration(view);
         if (view.status === 'refreshed') logger.info('View refreshed', { ...view });

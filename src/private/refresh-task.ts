@@ -240,7 +240,7 @@ function createRefreshTask(scope: Construct, props: RefreshTaskOptions): Refresh
     containerInsightsV2: ecs.ContainerInsights.ENABLED,
   });
 
-  createTaskMetricFilters(scope, logGroup, taskDefinition.family);
+  createTaskMetricFilters(scope, logGroup, taskDefinition.family, props.environment[RefreshEnv.LINEAGE_TRANSPORT] !== undefined);
 
   const subnetIds = props.vpc.selectSubnets(props.vpcSubnets).subnetIds;
   return { cluster, taskDefinition, container, taskRole, executionRole, securityGroups, subnetIds, logGroup, settings };

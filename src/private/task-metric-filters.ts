@@ -18,6 +18,12 @@ export const RUN_METRICS: ReadonlyArray<{ readonly name: string; readonly unit: 
   { name: RefreshMetric.VIEW_REFRESHED, unit: 'Count', perView: true },
 ];
 
+/** The lineage metrics of a run, published on Fargate by a metric filter each when lineage is on. */
+export const LINEAGE_METRICS: ReadonlyArray<{ readonly name: string; readonly unit: 'Count' }> = [
+  { name: RefreshMetric.LINEAGE_EVENTS_SENT, unit: 'Count' },
+  { name: RefreshMetric.LINEAGE_EVENTS_NOT_SENT, unit: 'Count' },
+];
+
 /** The dimensions of the refresh engine's metrics from the refresh task of this task definition family. */
 export function taskMetricDimensions(family: string): Record<string, string> {
   return { [RefreshMetric.SERVICE_DIMENSION]: RefreshMetric.SERVICE, [RefreshMetric.TASK_FAMILY_DIMENSION]: family };
@@ -38,14 +44,15 @@ export function taskMetricFilterPattern(family: string, metricName: string): log
 /**
  * CloudWatch extracts Embedded Metric Format lines from Lambda's log streams only; the awslogs driver of the
  * refresh task gives it the same lines as plain JSON events. One metric filter per metric of {@link RUN_METRICS}
- * publishes them as the function's EMF would, with the task family in place of the function's name.
+ * publishes them as the function's EMF would, with the task family in place of the function's name; with `lineage`,
+ * those of {@link LINEAGE_METRICS} too.
  */
-export function createTaskMetricFilters(scope: Construct, logGroup: logs.ILogGroup, family: string): logs.MetricFilter[] {
+export function createTaskMetricFilters(scope: Construct, logGroup: logs.ILogGroup, family: string, lineage = false): logs.MetricFilter[] {
   const dimensionFields = (perView: boolean) => Object.fromEntries(
     [RefreshMetric.SERVICE_DIMENSION, RefreshMetric.TASK_FAMILY_DIMENSION, ...(perView ? [RefreshMetric.VIEW_DIMENSION] : [])]
       .map((dimension) => [dimension, `$.${dimension}`]),
   );
-  return RUN_METRICS.map(({ name, unit, perView }) => new logs.MetricFilter(scope, `${name}MetricFilter`, {
+  return [...RUN_METRICS, ...lineage ? LINEAGE_METRICS : []].map(({ name, unit, perView }: (typeof RUN_METRICS)[number]) => new logs.MetricFilter(scope, `${name}MetricFilter`, {
     logGroup,
     metricNamespace: RefreshMetric.NAMESPACE,
     metricName: name,

@@ -63,7 +63,80 @@ export const RefreshEnv = {
    * {@link RefreshMetric.TASK_FAMILY_DIMENSION} dimension, as they carry the function's name on Lambda.
    */
   TASK_FAMILY: 'ITC_REFRESH_TASK_FAMILY',
+  /**
+   * Where the engine sends OpenLineage events, as JSON of a {@link LineageTransportSettings}; unset: no lineage.
+   * Names a secret by ARN, never holds one.
+   */
+  LINEAGE_TRANSPORT: 'ITC_LINEAGE_TRANSPORT',
+  /** The OpenLineage namespace of the engine's jobs; default {@link LineageDefaults.NAMESPACE}. */
+  LINEAGE_NAMESPACE: 'ITC_LINEAGE_NAMESPACE',
+  /**
+   * The namespace of the datasets, `postgres://{host}:{port}`; default: the host and port the engine connects to,
+   * the host in lower case.
+   */
+  LINEAGE_DATASET_NAMESPACE: 'ITC_LINEAGE_DATASET_NAMESPACE',
+  /** The most a run waits at its end for lineage events still being sent, in milliseconds. */
+  LINEAGE_TIME_BUDGET_MS: 'ITC_LINEAGE_TIME_BUDGET_MS',
 } as const;
+
+/** Where the engine sends its OpenLineage events ({@link RefreshEnv.LINEAGE_TRANSPORT}). */
+export type LineageTransportSettings =
+  | {
+    readonly type: 'http';
+    /** The receiver's base URL. */
+    readonly url: string;
+    /** The path of the lineage endpoint under `url`. */
+    readonly endpoint: string;
+    /** The Secrets Manager secret whose value is sent as `Authorization: Bearer <value>`, read at run time. */
+    readonly apiKeySecretArn?: string;
+    /** How long one request may take, in milliseconds. */
+    readonly requestTimeoutMs: number;
+  }
+  | {
+    readonly type: 'dataZone';
+    /** The Amazon DataZone domain identifier. */
+    readonly domainId: string;
+    /** The domain's region; default: the engine's own. */
+    readonly region?: string;
+    readonly requestTimeoutMs: number;
+  }
+  | { readonly type: 'log' };
+
+/** Lineage settings the construct and the engine share. */
+export const LineageDefaults = {
+  /** The job namespace unless configured. */
+  NAMESPACE: 'itc-orchestrator',
+  /** The time budget at the end of a run unless configured, in milliseconds. */
+  TIME_BUDGET_MS: 5_000,
+  /** The most a time budget may be, in milliseconds. */
+  MAX_TIME_BUDGET_MS: 60_000,
+  /** The endpoint path of the HTTP transport unless configured (Marquez's). */
+  HTTP_ENDPOINT: 'api/v1/lineage',
+  /** How long one request may take unless configured, in milliseconds. */
+  REQUEST_TIMEOUT_MS: 2_000,
+} as const;
+
+/**
+ * What the state machine tells the engine about its execution, so that lineage events name it as the root of the
+ * run: the context object's `$$.Execution.Id`, `$$.Execution.StartTime` and `$$.StateMachine.Name`.
+ */
+export interface LineageExecution {
+  readonly executionArn: string;
+  readonly executionStartTime: string;
+  readonly stateMachineName: string;
+}
+
+/** What became of a run's lineage events, in the report. */
+export interface LineageTotals {
+  /** Events the receiver accepted (or, to the log, written). */
+  readonly sent: number;
+  /** Events the receiver refused, or that failed or timed out on the way. */
+  readonly failed: number;
+  /** Events never sent: the time budget ran out, the receiver kept failing, or the API key could not be read. */
+  readonly dropped: number;
+  /** Why events were dropped without trying, if they were. */
+  readonly reason?: string;
+}
 
 /** What runs the refresh handler: a Lambda function, or an ECS Fargate task started by the state machine. */
 export type RefreshComputeKind = 'lambda' | 'fargate';
@@ -206,6 +279,10 @@ export const RefreshMetric = {
   VIEWS_SKIPPED: 'ViewsSkipped',
   /** How long a run took, in milliseconds. */
   RUN_DURATION: 'RunDuration',
+  /** Lineage events of a run the receiver accepted (count). */
+  LINEAGE_EVENTS_SENT: 'LineageEventsSent',
+  /** Lineage events of a run that could not be sent: refused, failed, timed out or dropped (count). */
+  LINEAGE_EVENTS_NOT_SENT: 'LineageEventsNotSent',
 } as const;
 
 /** The refresh handler's input. */
@@ -223,6 +300,8 @@ export interface RefreshEvent {
   readonly tables?: string[];
   /** Why the whole configured set is refreshed; the state machine sets it when a pipeline reported no changed tables. */
   readonly fullRefreshReason?: string;
+  /** The execution that started the run, set by the state machine when lineage is on. */
+  readonly lineage?: LineageExecution;
 }
 
 /** The views a changed table selected. */
@@ -303,4 +382,6 @@ export interface RefreshReport {
   readonly totals: RefreshTotals;
   /** Why these views were selected. */
   readonly selection: RunSelection;
+  /** What became of the run's lineage events; absent when lineage is off. */
+  readonly lineage?: LineageTotals;
 }

@@ -32,6 +32,7 @@ export const StateNames = {
   GATHER_CHANGED_TABLES: 'Gather the changed tables',
   NOTHING_CHANGED: 'Nothing changed',
   NO_PIPELINES: 'No pipelines: refresh every view',
+  NAME_EXECUTION_FOR_LINEAGE: 'Name the execution for lineage',
 } as const;
 
 /** Step Functions rejects a state name longer than this. */

@@ -271,6 +271,7 @@ test('the README and docs have their TypeScript snippets', () => {
     'docs/configuration.md: Connecting to the database #1',
     'docs/configuration.md: Connecting to the database #2',
     'docs/configuration.md: Connecting to the database #3',
+    'docs/lineage.md: Turn it on #1',
     'docs/migrating-from-terraform.md: An orchestrator in place of the module #1',
     'docs/pipelines.md: Kinds of pipeline #1',
   ]);

@@ -14,6 +14,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
@@ -26,6 +27,8 @@ from itc_orchestrator import (
     DatabaseTls,
     FreshnessOptions,
     ItcOrchestrator,
+    LineageOptions,
+    LineageTransport,
     OrchestratorDatabase,
     OrchestratorSchedule,
     OverlapPolicy,
@@ -110,6 +113,15 @@ class OrchestratorStack(cdk.Stack):
             refresh_compute=refresh_compute,
             # Per-view freshness alarms: on the function's embedded metrics, or on metric filters of the task's log.
             freshness=FreshnessOptions(max_age=cdk.Duration.hours(26), views=["analytics.daily_totals"]),
+            # OpenLineage events to Marquez, with an API key the refresh reads from Secrets Manager.
+            lineage=LineageOptions(
+                transport=LineageTransport.http(
+                    url="https://marquez.example.internal",
+                    api_key=secretsmanager.Secret(self, "LineageApiKey"),
+                ),
+                namespace="warehouse",
+                time_budget=cdk.Duration.seconds(3),
+            ),
         )
 
 

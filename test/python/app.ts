@@ -9,10 +9,14 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as rds from 'aws-cdk-lib/aws-rds';
 import * as scheduler from 'aws-cdk-lib/aws-scheduler';
+import * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import { Construct } from 'constructs';
-import { ChangedTables, ConcurrentRefresh, DatabaseAuthentication, DatabaseTls, ItcOrchestrator, OrchestratorDatabase, OverlapPolicy, Pipeline, RefreshCompute } from '../../src';
+import {
+  ChangedTables, ConcurrentRefresh, DatabaseAuthentication, DatabaseTls, ItcOrchestrator, LineageTransport, OrchestratorDatabase, OverlapPolicy,
+  Pipeline, RefreshCompute,
+} from '../../src';
 
 const STACK_NAME = 'ItcOrchestratorSmoke';
 const CONNECTIONS_STACK_NAME = 'ItcOrchestratorSmokeConnections';
@@ -81,6 +85,12 @@ class OrchestratorStack extends Stack {
       refreshCompute,
       // Per-view freshness alarms: on the function's embedded metrics, or on metric filters of the task's log.
       freshness: { maxAge: Duration.hours(26), views: ['analytics.daily_totals'] },
+      // OpenLineage events to Marquez, with an API key the refresh reads from Secrets Manager.
+      lineage: {
+        transport: LineageTransport.http({ url: 'https://marquez.example.internal', apiKey: new secretsmanager.Secret(this, 'LineageApiKey') }),
+        namespace: 'warehouse',
+        timeBudget: Duration.seconds(3),
+      },
     });
   }
 }

@@ -103,6 +103,22 @@ def compare_templates(python: dict, typescript: dict, refresh_function: bool = T
                   and "Refresh every materialized view" in states,
                   f"the Fargate twin passes the gathered tables to the task as ITC_REFRESH_EVENT, or why it refreshes every view: {len(overrides)} task states")
 
+    # lineage: the refresh gets the transport naming the API key's secret by ARN, reads that secret, and the state
+    # machine names the execution for it.
+    computes = [r.get("Properties", {}) for r in python["Resources"].values()
+                if r["Type"] in ("AWS::Lambda::Function", "AWS::ECS::TaskDefinition")]
+    variables = [json.dumps(v) for p in computes
+                 for v in [*p.get("Environment", {}).get("Variables", {}).items(),
+                           *[(e["Name"], e["Value"]) for c in p.get("ContainerDefinitions", []) for e in c.get("Environment", [])]]]
+    check(any("ITC_LINEAGE_TRANSPORT" in v and "apiKeySecretArn" in v and "LineageApiKey" in v for v in variables)
+          and any("ITC_LINEAGE_NAMESPACE" in v and "warehouse" in v for v in variables),
+          "lineage given in Python sets the refresh's lineage transport and namespace")
+    check(any("LineageApiKey" in json.dumps(p) and "secretsmanager:GetSecretValue" in json.dumps(p)
+              for p in resources_of_type(python, "AWS::IAM::Policy").values()),
+          "lineage given in Python lets the refresh read the API key's secret")
+    check(any("Name the execution for lineage" in json.dumps(m["Properties"]["DefinitionString"]) for m in py_machines.values()),
+          "lineage given in Python names the execution for the refresh's lineage events")
+
     # freshness: the run alarm and the one per listed view, missing data breaching.
     stale = [a["Properties"] for a in resources_of_type(python, "AWS::CloudWatch::Alarm").values()
              if a["Properties"].get("TreatMissingData") == "breaching"]

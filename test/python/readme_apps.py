@@ -30,6 +30,7 @@ EXPECTED_SNIPPETS = [
     "docs/configuration.md: Connecting to the database #1",
     "docs/configuration.md: Connecting to the database #2",
     "docs/configuration.md: Connecting to the database #3",
+    "docs/lineage.md: Turn it on #1",
     "docs/migrating-from-terraform.md: An orchestrator in place of the module #1",
     "docs/pipelines.md: Kinds of pipeline #1",
 ]
@@ -64,6 +65,8 @@ from itc_orchestrator import (
     DatabaseEndpointOptions,
     FreshnessOptions,
     ItcOrchestrator,
+    LineageOptions,
+    LineageTransport,
     OrchestratorDatabase,
     OrchestratorSchedule,
     OverlapPolicy,
