@@ -51,9 +51,15 @@ const ON_VALUES = ['on', 'true', 'tr', 'tru', 't', 'yes', 'ye', 'y', '1'];
  */
 export async function readChangeSignals(client: ClientBase, candidates: readonly number[]): Promise<ChangeSignals> {
   await client.query('SELECT pg_catalog.pg_stat_clear_snapshot()');
-  const { rows: [row] } = await client.query<{ epoch: StatsEpoch; overrides: string[] | null; track_counts: string; nodes: Array<{
-    root: number; kind: 'r' | 'f'; oid: number; name: string; signal: string | null; untrackable: string | null;
-  }> | null; sessions: Array<{ pid: number; application_name: string; since: string | null }> | null; }>(SIGNALS_SQL, [candidates, APPLICATION_NAME]);
+  const { rows: [row] } = await client.query<{
+    epoch: StatsEpoch;
+    overrides: string[] | null;
+    track_counts: string;
+    nodes: Array<{
+      root: number; kind: 'r' | 'f'; oid: number; name: string; signal: string | null; untrackable: string | null;
+    }> | null;
+    sessions: Array<{ pid: number; application_name: string; since: string | null }> | null;
+  }>(SIGNALS_SQL, [candidates, APPLICATION_NAME]);
   const sources = new Map<number, SourceSignal[]>(candidates.map((oid) => [oid, []]));
   for (const node of row.nodes ?? []) {
     sources.get(Number(node.root))?.push({

@@ -56,31 +56,7 @@ export function detectChanges(candidates: readonly DetectionCandidate[], signals
     const baseline = stored.get(view.oid);
     const untrackable = sources.filter((source) => source.untrackable !== undefined)
       .map((source) => (source.key === `r${view.oid}` ? `the view itself: ${source.untrackable}` : `${source.name}: ${source.untrackable}`));
-    const epoch = baseline && epochChange(baseline.epoch, signals.epoch);
-    let decision: DetectedView;
-    if (signals.uncounted) decision = { view: view.name, decision: 'full-refresh', detail: signals.uncounted };
-    else if (!baseline || baseline.viewName !== view.name) decision = { view: view.name, decision: 'no-baseline' };
-    else if (epoch) decision = { view: view.name, decision: 'full-refresh', detail: epoch };
-    else if (untrackable.length > 0) decision = { view: view.name, decision: 'untrackable', detail: untrackable.join('; ') };
-    else if (!view.populated) decision = { view: view.name, decision: 'not-populated' };
-    else {
-      const byKey = new Map(sources.map((source) => [source.key, source.name]));
-      const moved = Object.keys(current).filter((key) => baseline.sources[key] !== current[key]).map((key) => byKey.get(key)!);
-      const gone = Object.keys(baseline.sources).filter((key) => !(key in current));
-      if (moved.length > 0 || gone.length > 0) {
-        const named = moved.sort();
-        decision = {
-          view: view.name,
-          decision: 'changed',
-          sources: named.slice(0, MAX_SOURCES_NAMED),
-          ...(named.length > MAX_SOURCES_NAMED ? { omittedSources: named.length - MAX_SOURCES_NAMED } : {}),
-          ...(gone.length > 0 ? { detail: `${gone.length} relation(s) or function(s) it read before no longer reach it` } : {}),
-        };
-      } else {
-        decision = { view: view.name, decision: 'unchanged' };
-      }
-    }
-    decided.set(view.oid, decision);
+    decided.set(view.oid, decide(view, signals, baseline, current, untrackable, sources));
   }
 
   // A view reading a candidate this run refreshes changes with it; the walk is transitive, so one pass does.
@@ -98,5 +74,29 @@ export function detectChanges(candidates: readonly DetectionCandidate[], signals
     views: candidates.map((view) => ({ oid: view.oid, ...decided.get(view.oid)! })),
     ...(allFull ? { fullRefreshReason: [...reasons].join('; ') } : {}),
     baselines,
+  };
+}
+
+/** One view's decision, before the views it reads from this run are taken into account. */
+function decide(
+  view: DetectionCandidate, signals: ChangeSignals, baseline: Baseline | undefined, current: Record<string, string>,
+  untrackable: readonly string[], sources: ReadonlyArray<{ key: string; name: string }>,
+): DetectedView {
+  const epoch = baseline && epochChange(baseline.epoch, signals.epoch);
+  if (signals.uncounted) return { view: view.name, decision: 'full-refresh', detail: signals.uncounted };
+  if (!baseline || baseline.viewName !== view.name) return { view: view.name, decision: 'no-baseline' };
+  if (epoch) return { view: view.name, decision: 'full-refresh', detail: epoch };
+  if (untrackable.length > 0) return { view: view.name, decision: 'untrackable', detail: untrackable.join('; ') };
+  if (!view.populated) return { view: view.name, decision: 'not-populated' };
+  const byKey = new Map(sources.map((source) => [source.key, source.name]));
+  const moved = Object.keys(current).filter((key) => baseline.sources[key] !== current[key]).map((key) => byKey.get(key)!).sort();
+  const gone = Object.keys(baseline.sources).filter((key) => !(key in current));
+  if (moved.length === 0 && gone.length === 0) return { view: view.name, decision: 'unchanged' };
+  return {
+    view: view.name,
+    decision: 'changed',
+    sources: moved.slice(0, MAX_SOURCES_NAMED),
+    ...(moved.length > MAX_SOURCES_NAMED ? { omittedSources: moved.length - MAX_SOURCES_NAMED } : {}),
+    ...(gone.length > 0 ? { detail: `${gone.length} relation(s) or function(s) it read before no longer reach it` } : {}),
   };
 }

@@ -1,9 +1,9 @@
 import type { Client } from 'pg';
+import { ensureBaselineTable } from './baselines';
 import { MIN_RUN_MS, reserveMs, runBudget, settleWithin } from './budget';
 import { readConfig, RefreshConfig } from './config';
 import { closeConnection, openConnection } from './connection';
 import { ConnectionSettings, connectionSettings } from './credentials';
-import { ensureBaselineTable } from './baselines';
 import { asRefreshError, describeError } from './errors';
 import { readEvent } from './event';
 import { logger, logInParts, recordViewDuration } from './observability';

@@ -145,7 +145,7 @@ describe('refresh selection by the changes the database shows', () => {
   });
 
   test('a per-table statistics reset followed by as many writes refreshes everything, naming the reset', async () => {
-    const [{ w }] = await runSql<{ w: string }>(db, `SELECT (n_tup_ins + n_tup_upd + n_tup_del)::text AS w FROM pg_stat_user_tables WHERE relname = 't2'`);
+    const [{ w }] = await runSql<{ w: string }>(db, 'SELECT (n_tup_ins + n_tup_upd + n_tup_del)::text AS w FROM pg_stat_user_tables WHERE relname = \'t2\'');
     await runSql(db, "SELECT pg_stat_reset_single_table_counters('t2'::regclass)");
     await runSql(db, `INSERT INTO t2 SELECT 1000 + g FROM generate_series(1, ${w}) g`);
     const report = await run();
@@ -196,7 +196,7 @@ describe('refresh selection by the changes the database shows', () => {
   });
 
   test('ALTER ROLE ... SET track_counts = off refreshes everything, with a warning naming the setting', async () => {
-    await runSql(db, "CREATE ROLE detect_writer; ALTER ROLE detect_writer SET track_counts = off");
+    await runSql(db, 'CREATE ROLE detect_writer; ALTER ROLE detect_writer SET track_counts = off');
     try {
       const report = await run();
       expect(refreshed(report)).toEqual(ALL);
