@@ -18,7 +18,7 @@ function signals(overrides: Partial<ChangeSignals> = {}, t1 = 'w:5,f:1', t2 = 'w
 }
 
 const candidates = [{ oid: 10, name: 'public.mv1', populated: true }, { oid: 20, name: 'public.mv12', populated: true }];
-const stored = (epoch: StatsEpoch = EPOCH): Map<number, Baseline> => new Map([
+const stored = (epoch: StatsEpoch = EPOCH): Map<number, Baseline> => new Map<number, Baseline>([
   [10, { viewName: 'public.mv1', epoch, sources: { r1: 'w:5,f:1' } }],
   [20, { viewName: 'public.mv12', epoch, sources: { r1: 'w:5,f:1', r2: 'w:5,f:2' } }],
 ]);
