@@ -58,8 +58,15 @@ function plan(options: BenchOptions) {
       scale: { views: 10_000, repetitions: 1 },
       changedTables: { seed: SEED, factRows: 600_000, minRows: 150_000, maxRows: 500_000, views: options.views, concurrency: 4, repetitions: 1 },
       detectedChanges: {
-        seed: SEED, factRows: 600_000, minRows: 150_000, maxRows: 500_000, views: options.views, concurrency: 4, repetitions: 1,
-        signalTables: 10_000, signalViews: 1_000,
+        seed: SEED,
+        factRows: 600_000,
+        minRows: 150_000,
+        maxRows: 500_000,
+        views: options.views,
+        concurrency: 4,
+        repetitions: 1,
+        signalTables: 10_000,
+        signalViews: 1_000,
       },
     }
     : {
@@ -74,8 +81,15 @@ function plan(options: BenchOptions) {
       // The main wall-time DAG's shape and data, at the default concurrency.
       changedTables: { seed: SEED, factRows: 3_000_000, minRows: 800_000, maxRows: 2_400_000, views: options.views, concurrency: 4, repetitions: 3 },
       detectedChanges: {
-        seed: SEED, factRows: 3_000_000, minRows: 800_000, maxRows: 2_400_000, views: options.views, concurrency: 4, repetitions: 3,
-        signalTables: 10_000, signalViews: 1_000,
+        seed: SEED,
+        factRows: 3_000_000,
+        minRows: 800_000,
+        maxRows: 2_400_000,
+        views: options.views,
+        concurrency: 4,
+        repetitions: 3,
+        signalTables: 10_000,
+        signalViews: 1_000,
       },
     };
 }

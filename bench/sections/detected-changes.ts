@@ -142,7 +142,13 @@ async function signalRead(context: BenchContext, settings: DetectedChangesSettin
     last = nothing.ms;
   }
   context.log(`detected changes: signal read at ${settings.signalTables} tables: ${runs.join(', ')} ms`);
-  return { signalTables: settings.signalTables, signalViews: settings.signalViews, signalReadRunsMs: runs, signalReadMs: round(median(runs)), signalRunMs: round(last) };
+  return {
+    signalTables: settings.signalTables,
+    signalViews: settings.signalViews,
+    signalReadRunsMs: runs,
+    signalReadMs: round(median(runs)),
+    signalRunMs: round(last),
+  };
 }
 
 function workOf(report: RefreshReport): number {
