@@ -7,7 +7,7 @@ export interface SourceSignal {
   readonly key: string;
   /** `schema.name` of the relation, or `schema.name()` of the function. */
   readonly name: string;
-  /** What changes when its content or definition does; undefined for a materialized view this run refreshes. */
+  /** What changes when its content or definition does; for a view this run refreshes, its definition only. */
   readonly signal?: string;
   /** Why no signal covers what it returns: the view reading it is always refreshed. */
   readonly untrackable?: string;
@@ -49,7 +49,7 @@ const ON_VALUES = ['on', 'true', 'tr', 'tru', 't', 'yes', 'ye', 'y', '1'];
  * (pg_inherits); it goes on through plain views, functions, tables with children and the candidates themselves,
  * and stops at other materialized views, whose own signals stand for what they return.
  */
-export async function readChangeSignals(client: ClientBase, candidates: readonly number[]): Promise<ChangeSignals> {
+export async function readChangeSignals(client: ClientBase, candidates: readonly number[], known: readonly string[] = []): Promise<ChangeSignals> {
   await client.query('SELECT pg_catalog.pg_stat_clear_snapshot()');
   const { rows: [row] } = await client.query<{
     epoch: StatsEpoch;
@@ -59,7 +59,7 @@ export async function readChangeSignals(client: ClientBase, candidates: readonly
       root: number; kind: 'r' | 'f'; oid: number; name: string; signal: string | null; untrackable: string | null;
     }> | null;
     sessions: Array<{ pid: number; application_name: string; since: string | null }> | null;
-  }>(SIGNALS_SQL, [candidates, APPLICATION_NAME]);
+  }>(SIGNALS_SQL, [candidates, APPLICATION_NAME, known]);
   const sources = new Map<number, SourceSignal[]>(candidates.map((oid) => [oid, []]));
   for (const node of row.nodes ?? []) {
     sources.get(Number(node.root))?.push({
@@ -86,7 +86,8 @@ export async function readChangeSignals(client: ClientBase, candidates: readonly
 }
 
 const SIGNALS_SQL = `-- change signals, from pg_stat_*, pg_class, pg_inherits, pg_rewrite and pg_proc
-WITH RECURSIVE reach(root, kind, oid) AS (
+WITH RECURSIVE candidate AS (SELECT DISTINCT c.oid FROM unnest($1::oid[]) AS c(oid)),
+reach(root, kind, oid) AS (
     SELECT c.oid, 'r'::text, c.oid FROM unnest($1::oid[]) AS c(oid)
   UNION
     SELECT r.root, n.kind, n.oid
@@ -97,7 +98,7 @@ WITH RECURSIVE reach(root, kind, oid) AS (
           SELECT CASE d.refclassid WHEN 'pg_catalog.pg_proc'::regclass THEN 'f' ELSE 'r' END AS kind, d.refobjid AS oid
             FROM pg_catalog.pg_rewrite w
             JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = w.oid
-           WHERE r.kind = 'r' AND w.ev_class = r.oid AND w.rulename = '_RETURN'
+           WHERE r.kind = 'r' AND rc.relkind IN ('v', 'm') AND w.ev_class = r.oid AND w.rulename = '_RETURN'
              AND d.refclassid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass) AND d.refobjid <> r.oid
         UNION ALL
           -- What a function with a SQL-standard body reads.
@@ -107,37 +108,47 @@ WITH RECURSIVE reach(root, kind, oid) AS (
              AND d.refclassid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass) AND d.refobjid <> r.oid
         UNION ALL
           -- A parent's rows are its children's: partitions and inheritance children alike.
-          SELECT 'r', i.inhrelid FROM pg_catalog.pg_inherits i WHERE r.kind = 'r' AND i.inhparent = r.oid
+          SELECT 'r', i.inhrelid FROM pg_catalog.pg_inherits i WHERE r.kind = 'r' AND rc.relkind IN ('r', 'p') AND i.inhparent = r.oid
       ) n
      -- Other materialized views stand for what they read; the candidates are walked through.
-     WHERE r.kind = 'f' OR rc.relkind <> 'm' OR r.oid = ANY($1::oid[])
+     WHERE r.kind = 'f' OR rc.relkind <> 'm' OR r.oid IN (SELECT oid FROM candidate)
 ),
 node AS (
   SELECT DISTINCT r.root, r.kind, r.oid FROM reach r
 ),
+parent AS (
+  SELECT i.inhparent AS oid, pg_catalog.array_agg(i.inhrelid ORDER BY i.inhrelid) AS children FROM pg_catalog.pg_inherits i GROUP BY i.inhparent
+),
 rel AS (
-  SELECT c.oid, c.relkind, c.relfilenode, am.amname, c.oid = ANY($1::oid[]) AS candidate,
+  SELECT c.oid, c.relkind, c.relfilenode, am.amname, c.oid IN (SELECT oid FROM candidate) AS candidate,
          pg_catalog.format('%s.%s', pg_catalog.quote_ident(ns.nspname), pg_catalog.quote_ident(c.relname)) AS name,
-         (SELECT pg_catalog.array_agg(i.inhrelid ORDER BY i.inhrelid) FROM pg_catalog.pg_inherits i WHERE i.inhparent = c.oid) AS children,
-         (SELECT w.xmin::text || ':' || w.ev_action::text FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid AND w.rulename = '_RETURN') AS rule
+         parent.children,
+         CASE WHEN c.relkind IN ('v', 'm')
+              THEN (SELECT w.xmin::text FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid AND w.rulename = '_RETURN') END AS rule
     FROM pg_catalog.pg_class c
     JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
     LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam
-   WHERE c.oid IN (SELECT n.oid FROM node n WHERE n.kind = 'r') OR c.oid = ANY($1::oid[])
+    LEFT JOIN parent ON parent.oid = c.oid
+   WHERE c.oid IN (SELECT n.oid FROM node n WHERE n.kind = 'r')
 ),
 fn AS (
   SELECT p.oid, p.xmin::text AS xmin, p.provolatile, p.prosqlbody IS NOT NULL AS atomic, l.lanname,
-         pg_catalog.format('%s.%s()', pg_catalog.quote_ident(ns.nspname), pg_catalog.quote_ident(p.proname)) AS name,
-         p.prosqlbody::text AS body
+         pg_catalog.format('%s.%s()', pg_catalog.quote_ident(ns.nspname), pg_catalog.quote_ident(p.proname)) AS name
     FROM pg_catalog.pg_proc p
     JOIN pg_catalog.pg_namespace ns ON ns.oid = p.pronamespace
     JOIN pg_catalog.pg_language l ON l.oid = p.prolang
    WHERE p.oid IN (SELECT n.oid FROM node n WHERE n.kind = 'f')
 ),
 -- Query trees (view rules, SQL-standard bodies) name what pg_depend leaves out: built-in functions and catalogs.
+-- A definition a baseline holds as trackable ($3: 'r<oid>=def:<xmin>') was scanned then; an edit gives it a new xmin.
 tree AS (
-  SELECT 'r' AS kind, oid, substr(rule, strpos(rule, ':') + 1) AS body FROM rel WHERE rule IS NOT NULL
-  UNION ALL SELECT 'f', oid, body FROM fn WHERE body IS NOT NULL
+    SELECT 'r' AS kind, rel.oid, w.ev_action::text AS body
+      FROM rel JOIN pg_catalog.pg_rewrite w ON w.ev_class = rel.oid AND w.rulename = '_RETURN'
+     WHERE NOT ('r' || rel.oid || '=def:' || rel.rule) = ANY($3::text[])
+  UNION ALL
+    SELECT 'f', fn.oid, p.prosqlbody::text
+      FROM fn JOIN pg_catalog.pg_proc p ON p.oid = fn.oid
+     WHERE fn.atomic AND NOT ('f' || fn.oid || '=def:' || fn.xmin) = ANY($3::text[])
 ),
 hidden AS (
   SELECT t.kind, t.oid, pg_catalog.string_agg(DISTINCT x.what, ', ') AS what
@@ -172,8 +183,7 @@ SELECT (SELECT pg_catalog.json_build_object(
                  'name', coalesce(rel.name, fn.name, n.oid::text),
                  'signal', CASE
                    WHEN n.kind = 'f' THEN 'def:' || fn.xmin
-                   WHEN rel.candidate THEN NULL
-                   WHEN rel.relkind = 'v' THEN 'def:' || split_part(rel.rule, ':', 1)
+                   WHEN rel.relkind IN ('v', 'm') AND (rel.candidate OR rel.relkind = 'v') THEN 'def:' || rel.rule
                    ELSE concat_ws('/',
                      CASE WHEN rel.relkind IN ('r', 'm') THEN pg_catalog.concat(
                        'w:', pg_catalog.pg_stat_get_tuples_inserted(n.oid) + pg_catalog.pg_stat_get_tuples_updated(n.oid)

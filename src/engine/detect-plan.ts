@@ -1,7 +1,7 @@
 import type { Client } from 'pg';
 import { baselineWrite, readBaselines } from './baselines';
 import { readChangeSignals } from './change-signals';
-import { detectChanges } from './detection';
+import { detectChanges, knownDefinitions } from './detection';
 import { waitForIdleFlush } from './flush-wait';
 import { recordViewUnchanged } from './observability';
 import type { PlannedRefresh } from './plan';
@@ -35,10 +35,10 @@ export async function planByDetectedChanges(
   const started = Date.now();
   const wait = await waitForIdleFlush(client, timeLeftMs() - KEEP_FOR_REFRESH_MS);
   const oids = candidates.map((step) => step.view.oid);
-  const signals = await readChangeSignals(client, oids);
+  const stored = await readBaselines(client, oids);
+  const signals = await readChangeSignals(client, oids, knownDefinitions(stored));
   const detection = detectChanges(
-    candidates.map((step) => ({ oid: step.view.oid, name: step.view.qualifiedName, populated: step.view.populated })),
-    signals, await readBaselines(client, oids));
+    candidates.map((step) => ({ oid: step.view.oid, name: step.view.qualifiedName, populated: step.view.populated })), signals, stored);
   const readMs = Date.now() - started;
 
   const byReport = new Set(reported?.oids ?? []);

@@ -50,7 +50,10 @@ export function detectChanges(candidates: readonly DetectionCandidate[], signals
   for (const view of candidates) {
     const sources = signals.sources.get(view.oid) ?? [];
     const current: Record<string, string> = {};
-    for (const source of sources) if (source.signal !== undefined) current[source.key] = source.signal;
+    // An untrackable source is stored as such: its definition is never taken for one found trackable before.
+    for (const source of sources) {
+      if (source.signal !== undefined) current[source.key] = source.untrackable === undefined ? source.signal : `untrackable:${source.signal}`;
+    }
     baselines.set(view.oid, { viewName: view.name, epoch: signals.epoch, sources: current });
 
     const baseline = stored.get(view.oid);
@@ -99,4 +102,16 @@ function decide(
     ...(moved.length > MAX_SOURCES_NAMED ? { omittedSources: moved.length - MAX_SOURCES_NAMED } : {}),
     ...(gone.length > 0 ? { detail: `${gone.length} relation(s) or function(s) it read before no longer reach it` } : {}),
   };
+}
+
+/**
+ * The definitions the baselines hold as trackable, as `key=signal`: their query trees were scanned when stored, and
+ * an edit gives them another signal, so the signal read scans only the others.
+ */
+export function knownDefinitions(stored: ReadonlyMap<number, Baseline>): string[] {
+  const known = new Set<string>();
+  for (const baseline of stored.values()) {
+    for (const [key, signal] of Object.entries(baseline.sources)) if (signal.startsWith('def:')) known.add(`${key}=${signal}`);
+  }
+  return [...known];
 }
