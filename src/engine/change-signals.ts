@@ -55,20 +55,23 @@ export async function readChangeSignals(client: ClientBase, candidates: readonly
     epoch: StatsEpoch;
     overrides: string[] | null;
     track_counts: string;
-    nodes: Array<{
-      root: number; kind: 'r' | 'f'; oid: number; name: string; signal: string | null; untrackable: string | null;
-    }> | null;
+    roots: string[] | null;
+    keys: string[];
+    names: string[];
+    signals: Array<string | null>;
+    untrackables: Array<string | null>;
     sessions: Array<{ pid: number; application_name: string; since: string | null }> | null;
   }>(SIGNALS_SQL, [candidates, APPLICATION_NAME, known]);
   const sources = new Map<number, SourceSignal[]>(candidates.map((oid) => [oid, []]));
-  for (const node of row.nodes ?? []) {
-    sources.get(Number(node.root))?.push({
-      key: `${node.kind}${node.oid}`,
-      name: node.name,
-      signal: node.signal ?? undefined,
-      untrackable: node.untrackable ?? undefined,
+  // Per node of every walk, parallel arrays: cheaper for the server to build than an object per node.
+  (row.roots ?? []).forEach((root, index) => {
+    sources.get(Number(root))?.push({
+      key: row.keys[index],
+      name: row.names[index],
+      signal: row.signals[index] ?? undefined,
+      untrackable: row.untrackables[index] ?? undefined,
     });
-  }
+  });
   const offOverrides = (row.overrides ?? []).filter((entry) => !ON_VALUES.includes(entry.split('=').slice(1).join('=').trim().toLowerCase()));
   const uncounted = row.track_counts !== 'on'
     ? `track_counts is ${row.track_counts} for the server`
@@ -178,10 +181,16 @@ SELECT (SELECT pg_catalog.json_build_object(
           FROM pg_catalog.pg_db_role_setting s CROSS JOIN LATERAL pg_catalog.unnest(s.setconfig) AS cfg
          WHERE cfg ILIKE 'track\\_counts=%'
            AND s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()))) AS overrides,
-       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object(
-                 'root', n.root, 'kind', n.kind, 'oid', n.oid,
-                 'name', coalesce(rel.name, fn.name, n.oid::text),
-                 'signal', CASE
+       agg.roots, agg.keys, agg.names, agg.signals, agg.untrackables,
+       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object('pid', a.pid, 'application_name', a.application_name, 'since', a.xact_start)
+                 ORDER BY a.xact_start NULLS LAST, a.pid)
+          FROM pg_catalog.pg_stat_activity a
+         WHERE a.datname = pg_catalog.current_database() AND a.backend_type = 'client backend'
+           AND a.pid <> pg_catalog.pg_backend_pid() AND a.application_name IS DISTINCT FROM $2
+           AND a.xact_start IS NOT NULL) AS sessions
+  FROM (SELECT pg_catalog.array_agg(n.root::text) AS roots, pg_catalog.array_agg(n.kind || n.oid) AS keys,
+               pg_catalog.array_agg(coalesce(rel.name, fn.name, n.oid::text)) AS names,
+               pg_catalog.array_agg(CASE
                    WHEN n.kind = 'f' THEN 'def:' || fn.xmin
                    WHEN rel.relkind IN ('v', 'm') AND (rel.candidate OR rel.relkind = 'v') THEN 'def:' || rel.rule
                    ELSE concat_ws('/',
@@ -190,8 +199,8 @@ SELECT (SELECT pg_catalog.json_build_object(
                              + pg_catalog.pg_stat_get_tuples_deleted(n.oid),
                        ',f:', rel.relfilenode) END,
                      CASE WHEN rel.children IS NOT NULL OR rel.relkind = 'p' THEN 'c:' || coalesce(rel.children::text, '{}') END)
-                 END,
-                 'untrackable', CASE
+                 END) AS signals,
+               pg_catalog.array_agg(CASE
                    WHEN rel.oid IS NULL AND fn.oid IS NULL THEN 'it no longer exists'
                    WHEN n.oid < 16384 THEN 'it is a system object, whose changes no statistics count'
                    WHEN rel.relkind = 'f' THEN 'it is a foreign table, whose changes no statistics of this database count'
@@ -200,15 +209,8 @@ SELECT (SELECT pg_catalog.json_build_object(
                    WHEN n.kind = 'f' AND NOT fn.atomic AND fn.provolatile <> 'i'
                      THEN pg_catalog.format('it is a %s function with a string body, whose reads the catalog does not record', fn.lanname)
                    WHEN h.what IS NOT NULL THEN 'it calls or reads ' || h.what
-                 END)
-               ORDER BY n.root, n.kind, n.oid)
+                 END) AS untrackables
           FROM node n
           LEFT JOIN rel ON n.kind = 'r' AND rel.oid = n.oid
           LEFT JOIN fn ON n.kind = 'f' AND fn.oid = n.oid
-          LEFT JOIN hidden h ON h.kind = n.kind AND h.oid = n.oid) AS nodes,
-       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object('pid', a.pid, 'application_name', a.application_name, 'since', a.xact_start)
-                 ORDER BY a.xact_start NULLS LAST, a.pid)
-          FROM pg_catalog.pg_stat_activity a
-         WHERE a.datname = pg_catalog.current_database() AND a.backend_type = 'client backend'
-           AND a.pid <> pg_catalog.pg_backend_pid() AND a.application_name IS DISTINCT FROM $2
-           AND a.xact_start IS NOT NULL) AS sessions`;
+          LEFT JOIN hidden h ON h.kind = n.kind AND h.oid = n.oid) agg`;
