@@ -2,7 +2,7 @@ import type { ClientConfig } from 'pg';
 import { createTestDatabase } from './support/database';
 import { invoke, localModeEnv, sleep } from './support/refresh';
 import { connect, runSql } from '../../local/pg';
-import { RefreshEnv, RefreshReport } from '../../src/shared/contract';
+import { RefreshEnv, RefreshErrors, RefreshReport } from '../../src/shared/contract';
 
 /**
  * Selection by the changes the database shows (`ITC_REFRESH_DETECT_CHANGES`), through the bundled handler in
@@ -204,6 +204,15 @@ describe('refresh selection by the changes the database shows', () => {
     } finally {
       await runSql(db, 'DROP ROLE detect_writer');
     }
+  });
+
+  test('a role that may not create the state schema gets an error naming both grants, before anything is refreshed', async () => {
+    const fresh = await createTestDatabase('detect_grants');
+    await runSql(fresh, `CREATE MATERIALIZED VIEW lone AS SELECT 1 AS n;
+      DO $$ BEGIN CREATE ROLE detect_no_create LOGIN PASSWORD 'pw'; EXCEPTION WHEN duplicate_object THEN NULL; END $$`);
+    const { error } = await invoke({}, { ...localModeEnv(fresh), PGUSER: 'detect_no_create', PGPASSWORD: 'pw', [RefreshEnv.DETECT_CHANGES]: 'true' });
+    expect(error?.name).toBe(RefreshErrors.PERMISSION_DENIED);
+    expect(error?.message).toMatch(/schema itc_orchestrator, which the role may not create .*GRANT CREATE ON DATABASE.*CREATE SCHEMA itc_orchestrator AUTHORIZATION/);
   });
 
   test('a writer that commits and stays idle in a fresh session is picked up by the run that follows', async () => {

@@ -1,6 +1,6 @@
 import type { Baseline } from '../../../src/engine/baselines';
-import type { ChangeSignals, StatsEpoch } from '../../../src/engine/change-signals';
-import { detectChanges, epochChange } from '../../../src/engine/detection';
+import type { ChangeSignals, SourceSignal, StatsEpoch } from '../../../src/engine/change-signals';
+import { detectChanges, epochChange, knownDefinitions } from '../../../src/engine/detection';
 
 const EPOCH: StatsEpoch = { system: '7', started: '2026-12-01 10:00:00+00', databaseReset: null, sharedReset: '2026-12-01 10:00:00+00' };
 
@@ -63,11 +63,22 @@ describe('change detection decisions', () => {
 
   test('an untrackable source, a missing baseline and a source that no longer reaches the view each select it', () => {
     const untrackable = signals();
-    (untrackable.sources.get(10) as any[]).push({ key: 'f9', name: 'public.fp()', signal: 'def:1', untrackable: 'it is a plpgsql function' });
+    (untrackable.sources.get(10) as SourceSignal[]).push({ key: 'f9', name: 'public.fp()', signal: 'def:1', untrackable: 'it is a plpgsql function' });
     expect(detectChanges(candidates, untrackable, stored()).views[0]).toEqual(expect.objectContaining({ decision: 'untrackable', detail: 'public.fp(): it is a plpgsql function' }));
     expect(decisions(detectChanges(candidates, signals(), new Map()))).toEqual(['no-baseline', 'no-baseline']);
     const before = stored();
     before.set(10, { ...before.get(10)!, sources: { r1: 'w:5,f:1', r3: 'c:{4}' } });
     expect(detectChanges(candidates, signals(), before).views[0]).toEqual(expect.objectContaining({ decision: 'changed' }));
+  });
+
+  test('a definition found untrackable is stored so that the next read scans it again; a trackable one is not scanned again', () => {
+    const read = signals();
+    (read.sources.get(10) as SourceSignal[]).push(
+      { key: 'r30', name: 'public.v_now', signal: 'def:77', untrackable: 'it calls or reads now() is stable' },
+      { key: 'r31', name: 'public.v_plain', signal: 'def:78' },
+    );
+    const { baselines } = detectChanges(candidates, read, stored());
+    expect(baselines.get(10)!.sources).toMatchObject({ r30: 'untrackable:def:77', r31: 'def:78' });
+    expect(knownDefinitions(baselines)).toEqual(['r31=def:78']);
   });
 });
