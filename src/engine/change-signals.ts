@@ -90,6 +90,7 @@ export async function readChangeSignals(client: ClientBase, candidates: readonly
 
 const SIGNALS_SQL = `-- change signals, from pg_stat_*, pg_class, pg_inherits, pg_rewrite and pg_proc
 WITH RECURSIVE candidate AS (SELECT DISTINCT c.oid FROM unnest($1::oid[]) AS c(oid)),
+known AS (SELECT k.def FROM unnest($3::text[]) AS k(def)),
 reach(root, kind, oid) AS (
     SELECT c.oid, 'r'::text, c.oid FROM unnest($1::oid[]) AS c(oid)
   UNION
@@ -147,11 +148,11 @@ fn AS (
 tree AS (
     SELECT 'r' AS kind, rel.oid, w.ev_action::text AS body
       FROM rel JOIN pg_catalog.pg_rewrite w ON w.ev_class = rel.oid AND w.rulename = '_RETURN'
-     WHERE NOT ('r' || rel.oid || '=def:' || rel.rule) = ANY($3::text[])
+     WHERE ('r' || rel.oid || '=def:' || rel.rule) NOT IN (SELECT known.def FROM known)
   UNION ALL
     SELECT 'f', fn.oid, p.prosqlbody::text
       FROM fn JOIN pg_catalog.pg_proc p ON p.oid = fn.oid
-     WHERE fn.atomic AND NOT ('f' || fn.oid || '=def:' || fn.xmin) = ANY($3::text[])
+     WHERE fn.atomic AND ('f' || fn.oid || '=def:' || fn.xmin) NOT IN (SELECT known.def FROM known)
 ),
 hidden AS (
   SELECT t.kind, t.oid, pg_catalog.string_agg(DISTINCT x.what, ', ') AS what
