@@ -1,6 +1,6 @@
 import type { ClientConfig } from 'pg';
 import { createTestDatabase } from './support/database';
-import { invoke, localModeEnv, sleep } from './support/refresh';
+import { invoke, localModeEnv, sleep, SLOW_FUNCTION_SQL } from './support/refresh';
 import { connect, runSql } from '../../local/pg';
 import { RefreshEnv, RefreshErrors, RefreshReport } from '../../src/shared/contract';
 
@@ -241,5 +241,29 @@ describe('refresh selection by the changes the database shows', () => {
     }
     await sleep(100);
     expect(changed(await run())).toEqual(names('mv1', 'mv12', 'mvv'));
+  }, 30_000);
+
+  test('a run that waits for the run lock reads the signals once it holds it, so a write made while it waited counts', async () => {
+    const waiting = await createTestDatabase('detect_wait');
+    const waitEnv = { ...localModeEnv(waiting), [RefreshEnv.DETECT_CHANGES]: 'true' };
+    await runSql(waiting, `${SLOW_FUNCTION_SQL}
+      CREATE TABLE w1 (id int);
+      CREATE MATERIALIZED VIEW mv_w1 AS SELECT count(*)::int AS n FROM w1;
+      CREATE MATERIALIZED VIEW mv_slow AS SELECT pause('slow') AS n`);
+    expect((await invoke({}, waitEnv)).error).toBeUndefined();
+    await runSql(waiting, "INSERT INTO knobs VALUES ('slow', 1.5)");
+    const first = invoke({}, waitEnv);
+    // The first run holds the run lock while mv_slow (untrackable: a plpgsql function) takes 1.5 s.
+    await sleep(500);
+    const second = invoke({}, waitEnv);
+    await sleep(300);
+    await runSql(waiting, 'INSERT INTO w1 VALUES (1)');
+    const firstReport = (await first).report!;
+    await runSql(waiting, "UPDATE knobs SET seconds = 0 WHERE tag = 'slow'");
+    const secondReport = (await second).report!;
+    expect(refreshed(firstReport)).toEqual(['public.mv_slow']);
+    expect(secondReport.lock).toBe('acquired-after-wait');
+    expect(refreshed(secondReport)).toEqual(['public.mv_slow', 'public.mv_w1']);
+    expect(await runSql(waiting, 'SELECT n FROM mv_w1')).toEqual([{ n: 1 }]);
   }, 30_000);
 });
