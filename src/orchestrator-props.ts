@@ -156,9 +156,9 @@ export interface FreshnessOptions {
    * PostgreSQL's `format('%I.%I')`: `Reporting.Order` becomes `reporting."order"`.
    *
    * With `refresh.onlyChangedTables`, a view whose tables did not change within `maxAge` is not
-   * refreshed, and its alarm fires. With `refresh.detectChangesInDatabase` likewise: a view the database
-   * proved unchanged is not refreshed (the run publishes `ViewUnchanged` for it), so its alarm fires when it has
-   * not changed within `maxAge`; the alarm on refresh runs counts every successful run.
+   * refreshed, and its alarm fires. With `refresh.detectChangesInDatabase`, a run that proved a view
+   * unchanged since its last refresh counts for its alarm like a refresh (`ViewUnchanged` with `ViewRefreshed`):
+   * the view holds what a refresh would give it. Its alarm fires when neither happened within `maxAge`.
    *
    * @default - no alarm per view
    */
