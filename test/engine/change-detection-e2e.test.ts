@@ -7,11 +7,12 @@ import { Duration } from 'aws-cdk-lib';
 import type { ClientConfig } from 'pg';
 import { createTestDatabase } from './support/database';
 import type { LocalHandler } from '../../local/lambda';
+import { embeddedMetricDatapoints, metricFilterDatapoints, metricFilters } from '../../local/metric-filter';
 import { LocalOrchestration } from '../../local/orchestration';
 import { withClient } from '../../local/pg';
 import { createWarehouse, samplePipelines, staleViews, WAREHOUSE_VIEWS } from '../../local/warehouse';
 import { RefreshCompute } from '../../src';
-import type { RefreshReport } from '../../src/shared/contract';
+import { RefreshMetric, RefreshReport } from '../../src/shared/contract';
 
 const opened: LocalOrchestration[] = [];
 
@@ -32,6 +33,7 @@ test.each([
   `));
   // The pipelines load data on the first execution only, and never say what they changed.
   let load = true;
+  const lines: string[] = [];
   const quiet = (handler: LocalHandler): LocalHandler => async (event, context) => (load ? handler(event, context) : {});
   const sample = samplePipelines(database);
   const orchestration = LocalOrchestration.create({
@@ -40,6 +42,7 @@ test.each([
     refresh: { schemas: ['warehouse'], detectChangesInDatabase: true },
     pipelines: { Demand: quiet(sample.Demand), VerifyPlus: quiet(sample.VerifyPlus) },
     refreshCompute,
+    onRefreshLog: (line) => lines.push(line),
   });
   opened.push(orchestration);
   const refreshed = (report: RefreshReport) => report.views.filter((view) => view.status === 'refreshed').map((view) => view.view).sort();
@@ -63,4 +66,16 @@ test.each([
   expect((third.output as RefreshReport).views).toEqual([]);
   expect((third.output as RefreshReport).selection.reason).toMatch(/^nothing changed/);
   if (refreshCompute) expect(orchestration.ecs!.tasks).toHaveLength(3);
+
+  // The counts of views left unchanged reach CloudWatch on both computes: EMF on Lambda, the metric filters on Fargate.
+  await Promise.all(orchestration.ecs?.tasks.map((task) => task.exited) ?? []);
+  const runs = () => lines.filter((line) => line.includes(`"${RefreshMetric.RUN_SUCCEEDED}"`)).length;
+  for (let waited = 0; runs() < 3 && waited < 5_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
+  const datapoints = refreshCompute ? metricFilterDatapoints(metricFilters(orchestration.stack.template), lines) : embeddedMetricDatapoints(lines);
+  const total = (name: string, view?: string) => datapoints
+    .filter((point) => point.name === name && point.dimensions[RefreshMetric.VIEW_DIMENSION] === view)
+    .reduce((sum, point) => sum + point.value, 0);
+  expect(total(RefreshMetric.VIEWS_UNCHANGED)).toBe(WAREHOUSE_VIEWS.length + WAREHOUSE_VIEWS.length + 1);
+  expect(total(RefreshMetric.VIEW_UNCHANGED, 'warehouse.daily_demand')).toBe(2);
+  expect(total(RefreshMetric.VIEW_UNCHANGED, 'warehouse.returns_by_region')).toBe(1);
 }, 120_000);
