@@ -6,6 +6,7 @@
  *   4. engine overhead per view;
  *   5. planning, overhead per view and report size for thousands of views.
  *   6. refresh after one table changed, against a full refresh of the same DAG.
+ *   7. refresh by the changes the database shows after a plain SQL write, and the signal read at 10,000 tables.
  * Writes bench/results.json and bench/results.md and prints the markdown.
  * Run with `npx projen bench` (`npx projen bench --help` for options).
  */
@@ -19,6 +20,7 @@ import { BenchOptions, parseOptions, SECTIONS, USAGE } from './options';
 import { BenchResults, evaluateGoals, renderMarkdown } from './report';
 import { withClient } from '../local/pg';
 import { benchmarkChangedTables } from './sections/changed-tables';
+import { benchmarkDetectedChanges } from './sections/detected-changes';
 import { benchmarkHandler } from './sections/handler-init';
 import { benchmarkOverhead } from './sections/overhead';
 import { benchmarkReaders } from './sections/readers';
@@ -55,6 +57,17 @@ function plan(options: BenchOptions) {
       overhead: { views: 50, repetitions: 2 },
       scale: { views: 10_000, repetitions: 1 },
       changedTables: { seed: SEED, factRows: 600_000, minRows: 150_000, maxRows: 500_000, views: options.views, concurrency: 4, repetitions: 1 },
+      detectedChanges: {
+        seed: SEED,
+        factRows: 600_000,
+        minRows: 150_000,
+        maxRows: 500_000,
+        views: options.views,
+        concurrency: 4,
+        repetitions: 1,
+        signalTables: 10_000,
+        signalViews: 1_000,
+      },
     }
     : {
       // 0.8–2.4 million rows per view: 100–500 ms per refresh on a current x86 core.
@@ -67,6 +80,17 @@ function plan(options: BenchOptions) {
       scale: { views: 10_000, repetitions: 3 },
       // The main wall-time DAG's shape and data, at the default concurrency.
       changedTables: { seed: SEED, factRows: 3_000_000, minRows: 800_000, maxRows: 2_400_000, views: options.views, concurrency: 4, repetitions: 3 },
+      detectedChanges: {
+        seed: SEED,
+        factRows: 3_000_000,
+        minRows: 800_000,
+        maxRows: 2_400_000,
+        views: options.views,
+        concurrency: 4,
+        repetitions: 3,
+        signalTables: 10_000,
+        signalViews: 1_000,
+      },
     };
 }
 
@@ -112,6 +136,7 @@ async function main(): Promise<void> {
       overhead: run('overhead') ? await benchmarkOverhead(context, settings.overhead) : undefined,
       scale: run('scale') ? await benchmarkScale(context, settings.scale) : undefined,
       changedTables: run('changed-tables') ? await benchmarkChangedTables(context, settings.changedTables) : undefined,
+      detectedChanges: run('detected-changes') ? await benchmarkDetectedChanges(context, settings.detectedChanges) : undefined,
     };
   } finally {
     handlers.killAll();

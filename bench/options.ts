@@ -1,6 +1,6 @@
 import { MIN_DAG_VIEWS } from './dag-schema';
 
-export const SECTIONS = ['wall-time', 'readers', 'handler', 'overhead', 'scale', 'changed-tables'] as const;
+export const SECTIONS = ['wall-time', 'readers', 'handler', 'overhead', 'scale', 'changed-tables', 'detected-changes'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 export interface BenchOptions {

@@ -9,13 +9,16 @@
  * 4. prints the run: states, timeline, views; checks every view matches its tables; writes the refresh run's
  *    timeline as SVG (`--timeline <file>`, by default demo/.out/refresh-timeline.svg);
  * 5. runs again with `refresh.onlyChangedTables` (the refresh as a Lambda function): Demand loads a batch and
- *    reports `warehouse.demand`, VerifyPlus has nothing new; only the views downstream of demand are refreshed.
+ *    reports `warehouse.demand`, VerifyPlus has nothing new; only the views downstream of demand are refreshed;
+ * 6. runs with `refresh.detectChangesInDatabase`: a plain SQL write refreshes only the views downstream of it, and
+ *    a run after no change refreshes nothing.
  *
  * Everything it starts lives under one temporary directory, removed on exit, also on Ctrl-C.
  */
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve as resolvePath } from 'node:path';
+import { runDetectedChanges } from './detected-changes';
 import { REFRESH_BUNDLE } from '../local/lambda';
 import { LineageReceiver, OpenLineageValidator } from '../local/openlineage';
 import { LocalOrchestration } from '../local/orchestration';
@@ -201,6 +204,8 @@ async function main(): Promise<boolean> {
   console.log('Every view matches its tables, including the rows the pipelines inserted.');
 
   if (!await runChangedTablesOnly(database)) return false;
+  await orchestration?.close();
+  if (!await runDetectedChanges(database, (created) => { orchestration = created; }, () => interrupted)) return false;
   console.log(`\nDone in ${((Date.now() - began) / 1000).toFixed(1)} s.`);
   return true;
 }

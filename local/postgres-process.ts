@@ -75,15 +75,18 @@ export async function initialiseDataDirectory(
 
 /** A running `postgres` server. */
 export interface PostgresProcess {
-  /** Fast shutdown: ends the sessions, then the server. Resolves once it has exited. */
-  stop(): Promise<void>;
+  /**
+   * Fast shutdown (the default): ends the sessions, then the server. `immediate` quits at once, without a
+   * checkpoint, as a crash would: the next start recovers. Resolves once it has exited.
+   */
+  stop(mode?: 'fast' | 'immediate'): Promise<void>;
 }
 
 /** Starts `postgres` on `dataDir` and resolves once it accepts connections. */
 export async function startServer(
   installation: PostgresInstallation,
   dataDir: string,
-  options: { readonly flags: string[]; readonly log: (message: string) => void },
+  options: { readonly flags: string[]; readonly log: (message: string) => void; readonly ready?: string },
 ): Promise<PostgresProcess> {
   const child = spawn(installation.postgres, ['-D', dataDir, ...options.flags], {
     ...ids(installation.user),
@@ -102,7 +105,7 @@ export async function startServer(
       const text = chunk.toString('utf8');
       options.log(text);
       output += text;
-      if (output.includes('database system is ready to accept connections')) resolve();
+      if (output.includes(options.ready ?? 'database system is ready to accept connections')) resolve();
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
@@ -111,9 +114,9 @@ export async function startServer(
   });
 
   return {
-    async stop() {
+    async stop(mode = 'fast') {
       if (child.exitCode === null && child.signalCode === null) {
-        signal(child, 'SIGINT');
+        signal(child, mode === 'immediate' ? 'SIGQUIT' : 'SIGINT');
         await exited;
       }
     },
@@ -204,7 +207,7 @@ function canWrite(dir: string, user: NonNullable<PostgresInstallation['user']>):
   return spawnSync('test', ['-w', dir], { ...ids(user), stdio: 'ignore' }).status === 0;
 }
 
-function ids(user: PostgresInstallation['user']): { uid?: number; gid?: number } {
+export function ids(user: PostgresInstallation['user']): { uid?: number; gid?: number } {
   return user ? { uid: user.uid, gid: user.gid } : {};
 }
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,16 @@ export interface PostgresServer {
   createDatabase(name: string): Promise<ClientConfig>;
   /** Stops the server and deletes its data directory. Safe to call twice. */
   stop(): Promise<void>;
+  /**
+   * Stops the server, cleanly (`fast`) or as a crash would (`immediate`), and starts it again on the same data
+   * directory and port.
+   */
+  restart(mode: 'fast' | 'immediate'): Promise<void>;
+  /**
+   * A physical standby of this server, streaming from it, made from a cold copy of its data directory (the server
+   * stops for the copy and starts again). Stop the standby before this server.
+   */
+  startStandby(): Promise<PostgresServer>;
 }
 
 export interface StartPostgresOptions {
@@ -69,16 +79,18 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     }
   });
 
+  const flags = (onPort: number) => ['-p', String(onPort), '-c', 'listen_addresses=127.0.0.1', ...(options.postgresFlags ?? [])];
   try {
     await initialiseDataDirectory(installation, dataDir, { superuser: SUPERUSER, password: PASSWORD, log });
-    server = await startServer(installation, dataDir, {
-      flags: ['-p', String(port), '-c', 'listen_addresses=127.0.0.1', ...(options.postgresFlags ?? [])],
-      log,
-    });
+    server = await startServer(installation, dataDir, { flags: flags(port), log });
   } catch (err) {
     await stop().catch(() => undefined);
     throw err;
   }
+  const restart = async (mode: 'fast' | 'immediate') => {
+    await server?.stop(mode);
+    server = await startServer(installation, dataDir, { flags: flags(port), log });
+  };
 
   // What every connection to this server shares; each picks its database.
   const login = { host: '127.0.0.1', port, user: SUPERUSER, password: PASSWORD };
@@ -92,5 +104,52 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       return config(name);
     },
     stop,
+    restart,
+    async startStandby() {
+      await server?.stop();
+      const standbyDir = mkdtempSync(join(directory, 'itc-pg-standby-'));
+      let standby: PostgresProcess | undefined;
+      const stopStandby = once(async () => {
+        try {
+          await standby?.stop();
+        } finally {
+          rmSync(standbyDir, { recursive: true, force: true });
+        }
+      });
+      try {
+        cpSync(dataDir, standbyDir, { recursive: true });
+        rmSync(join(standbyDir, 'postmaster.pid'), { force: true });
+        writeFileSync(join(standbyDir, 'standby.signal'), '');
+        appendFileSync(join(standbyDir, 'postgresql.auto.conf'),
+          `primary_conninfo = 'host=127.0.0.1 port=${port} user=${SUPERUSER} password=${PASSWORD}'\n`);
+        if (installation.user) chownTree(standbyDir, installation.user);
+        server = await startServer(installation, dataDir, { flags: flags(port), log });
+        const standbyPort = await freePort();
+        standby = await startServer(installation, standbyDir, { flags: flags(standbyPort), log, ready: 'ready to accept read-only connections' });
+        const standbyLogin = { host: '127.0.0.1', port: standbyPort, user: SUPERUSER, password: PASSWORD };
+        const standbyConfig = (database = 'postgres'): ClientConfig => ({ ...standbyLogin, database });
+        return {
+          ...standbyLogin,
+          config: standbyConfig,
+          createDatabase: () => Promise.reject(new Error('a standby is read-only')),
+          stop: stopStandby,
+          restart: () => Promise.reject(new Error('restart the standby by promoting it instead')),
+          startStandby: () => Promise.reject(new Error('no standby of a standby')),
+        };
+      } catch (err) {
+        await stopStandby().catch(() => undefined);
+        throw err;
+      }
+    },
   };
+}
+
+/** Gives the server user the copied data directory, as initdb left the original. */
+function chownTree(dir: string, user: { readonly uid: number; readonly gid: number }): void {
+  chownSync(dir, user.uid, user.gid);
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) chownTree(path, user);
+    else chownSync(path, user.uid, user.gid);
+  }
 }

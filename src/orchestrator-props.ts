@@ -118,6 +118,23 @@ export interface RefreshOptions {
    * @default false
    */
   readonly onlyChangedTables?: boolean;
+
+  /**
+   * Refresh only the views whose sources the database shows changed since each view's last successful refresh,
+   * whatever client wrote them, with no pipeline report needed: row counts, TRUNCATE, partitions attached or
+   * detached, and plain views or functions replaced on the way. It works with every compute, every pipeline
+   * kind and no pipelines. With `onlyChangedTables` too, a run refreshes the views the pipelines report and
+   * those the database shows changed; a pipeline whose tables are unknown no longer refreshes everything.
+   *
+   * A view is left alone only when the database proves it unchanged: after a statistics reset, a restart, a
+   * crash, a failover or a restore every view is refreshed once; a view reading something no signal covers (a
+   * foreign table, a function with a string body, `now()`) is refreshed every run. The refresh role keeps each
+   * view's baseline in the schema `itc_orchestrator` of the views' database, which it creates on first use (it
+   * needs `CREATE` on the database, or the schema created for it). See docs/change-detection.md.
+   *
+   * @default false
+   */
+  readonly detectChangesInDatabase?: boolean;
 }
 
 /** How fresh the materialized views must be; alarms fire when they are not. */
@@ -140,7 +157,9 @@ export interface FreshnessOptions {
    * PostgreSQL's `format('%I.%I')`: `Reporting.Order` becomes `reporting."order"`.
    *
    * With `refresh.onlyChangedTables`, a view whose tables did not change within `maxAge` is not
-   * refreshed, and its alarm fires.
+   * refreshed, and its alarm fires. With `refresh.detectChangesInDatabase`, a run that proved a view
+   * unchanged since its last refresh counts for its alarm like a refresh (`ViewUnchanged` with `ViewRefreshed`):
+   * the view holds what a refresh would give it. Its alarm fires when neither happened within `maxAge`.
    *
    * @default - no alarm per view
    */

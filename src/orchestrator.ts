@@ -280,6 +280,20 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     });
   }
 
+  /**
+   * The number of refresh runs that proved one materialized view unchanged since its last refresh
+   * (`refresh.detectChangesInDatabase`), and so left it alone.
+   *
+   * @param view the view, schema-qualified, named as in `metricViewRefreshed`
+   * @default - the sum over 5 minutes
+   */
+  public metricViewUnchanged(view: string, props?: cloudwatch.MetricOptions): cloudwatch.Metric {
+    return this.metric(RefreshMetric.VIEW_UNCHANGED, {
+      ...props,
+      dimensionsMap: { [RefreshMetric.VIEW_DIMENSION]: reportViewName(view, 'view'), ...props?.dimensionsMap },
+    });
+  }
+
   private createStateMachine(props: ItcOrchestratorProps, compute: BoundRefreshCompute, logGroup: logs.ILogGroup): sfn.StateMachine {
     const prefix = props.resourcePrefix;
 
@@ -346,6 +360,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
         refreshRunsSkippedByLock: () => this.metricRefreshRunsSkippedByLock(),
         refreshRunsSucceeded: () => this.metricRefreshRunsSucceeded(),
         viewRefreshed: (view) => this.metricViewRefreshed(view),
+        viewUnchanged: props.refresh?.detectChangesInDatabase ? (view) => this.metricViewUnchanged(view) : undefined,
       },
       alarmOnRefreshRunsSkippedByLock: props.alarmOnRefreshRunsSkippedByLock ?? false,
       freshness: props.freshness,

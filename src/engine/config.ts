@@ -37,6 +37,8 @@ export interface RefreshConfig {
   readonly extraDependencies: ViewDependency[];
   /** What runs the handler; a Lambda function unless configured. */
   readonly compute: RefreshComputeKind;
+  /** Whether runs refresh only the views the database shows changed (with those the pipelines report). */
+  readonly detectChanges: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -56,6 +58,7 @@ export function readConfig(env: Env): RefreshConfig {
     tlsMode: oneOf<TlsMode>(env, RefreshEnv.TLS_MODE, ['verify-full', 'require', 'disable'], 'verify-full'),
     extraDependencies: extraDependencies(env),
     compute: oneOf<RefreshComputeKind>(env, RefreshEnv.COMPUTE, ['lambda', 'fargate'], 'lambda'),
+    detectChanges: oneOf(env, RefreshEnv.DETECT_CHANGES, ['true', 'false'], 'false') === 'true',
   };
 }
 

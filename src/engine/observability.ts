@@ -25,6 +25,8 @@ export const MetricNames = {
   RUN_SKIPPED: RefreshMetric.RUNS_SKIPPED_BY_LOCK,
   RUN_DURATION: RefreshMetric.RUN_DURATION,
   RUN_ERRORS: 'RunErrors',
+  UNCHANGED: RefreshMetric.VIEWS_UNCHANGED,
+  VIEW_UNCHANGED: RefreshMetric.VIEW_UNCHANGED,
 } as const;
 
 /**
@@ -62,6 +64,17 @@ export function recordViewDuration(view: ViewReport): void {
 }
 
 /**
+ * For a view change detection proved unchanged since its last successful refresh: a count of 1 per function (or
+ * task family), which freshness alarms add to {@link MetricNames.VIEW_REFRESHED}.
+ */
+export function recordViewUnchanged(view: string): void {
+  const unchanged = metrics.singleMetric();
+  addEachDimension(unchanged, computeDimension());
+  unchanged.addDimension(RefreshMetric.VIEW_DIMENSION, view);
+  unchanged.addMetric(MetricNames.VIEW_UNCHANGED, MetricUnit.Count, 1);
+}
+
+/**
  * Adds the run's counts; they are published with {@link metrics}' stored metrics, per function (or task family)
  * when it is known.
  */
@@ -71,6 +84,7 @@ export function recordRun(report: RefreshReport): void {
   metrics.addMetric(MetricNames.REFRESHED, MetricUnit.Count, report.totals.refreshed);
   metrics.addMetric(MetricNames.FAILED, MetricUnit.Count, report.totals.failed);
   metrics.addMetric(MetricNames.SKIPPED, MetricUnit.Count, report.totals.skipped);
+  if (report.selection.changes) metrics.addMetric(MetricNames.UNCHANGED, MetricUnit.Count, report.selection.changes.unchanged);
   // Per function, so that each orchestrator's skipped runs can raise its own alarm.
   const skipped = metrics.singleMetric();
   addEachDimension(skipped, compute);

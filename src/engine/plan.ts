@@ -1,3 +1,4 @@
+import type { BaselineWrite } from './baselines';
 import type { MaterializedView } from './catalog';
 import { ConcurrentRefresh } from '../shared/contract';
 
@@ -14,6 +15,8 @@ export interface PlannedRefresh {
   readonly dependents: string[];
   /** Length of the longest chain of dependents: views on the critical path start first. */
   readonly height: number;
+  /** With change detection: the baseline the refresh stores in its own transaction. */
+  readonly baseline?: BaselineWrite;
 }
 
 /**

@@ -87,6 +87,8 @@ export async function refreshOnce(
     } else {
       await refreshPlain(client, step.view.oid, `REFRESH MATERIALIZED VIEW ${target}`, lockTimeoutMs, statementTimeoutMs, readerWait);
     }
+    // The signals read before the refresh, committed with it: a refresh that fails keeps the old baseline.
+    if (step.baseline) await client.query(step.baseline.text, step.baseline.values);
     await client.query('COMMIT');
   } catch (error) {
     failure = error;

@@ -2,6 +2,7 @@ import type { Client } from 'pg';
 import { describeViews, listViews, resolveExtraDependencies, resolveViewNames } from './catalog';
 import type { RefreshConfig } from './config';
 import { readDependencyGraph } from './dependencies';
+import { DetectedPlan, planByDetectedChanges } from './detect-plan';
 import type { RefreshRequest } from './event';
 import { planRefresh, PlannedRefresh } from './plan';
 import { resolveTableNames, selectByTables } from './selection';
@@ -13,7 +14,7 @@ import { RefreshError } from '../shared/refresh-error';
  * event's tables; without either, the configured list and schemas, else every materialized view.
  */
 export async function planSelection(client: Client, request: RefreshRequest, config: RefreshConfig)
-  : Promise<{ plan: PlannedRefresh[]; selection: RunSelection }> {
+  : Promise<{ plan: PlannedRefresh[]; selection: RunSelection; detect?: (timeLeftMs: () => number) => Promise<DetectedPlan> }> {
   const requested = request.views ? await resolveViewNames(client, request.views, 'event.views') : [];
   const tables = request.tables ? await resolveTableNames(client, request.tables, 'event.tables') : [];
   const declared = [
@@ -24,7 +25,20 @@ export async function planSelection(client: Client, request: RefreshRequest, con
   const graph = await readDependencyGraph(client, tables.map((table) => table.oid), declared);
   let oids: number[];
   let selection: RunSelection;
-  if (request.tables) {
+  if (config.detectChanges && !request.views) {
+    // The plan of every candidate, whose run lock the run takes; the selection is made once it holds the lock.
+    const { configured, described } = await configuredSet(client, config);
+    if (configured.length === 0) {
+      throw new RefreshError('INVALID_REQUEST', `Nothing was refreshed: the selection is empty: ${described} names no materialized views`);
+    }
+    const reported = request.tables ? selectByTables(graph, tables, configured) : undefined;
+    const plan = planRefresh(await describeViews(client, configured, graph), config.concurrentRefresh);
+    return {
+      plan,
+      selection: { basis: 'changes' },
+      detect: (timeLeftMs) => planByDetectedChanges(client, plan, reported, request.fullRefreshReason, timeLeftMs),
+    };
+  } else if (request.tables) {
     const { configured } = await configuredSet(client, config);
     const byTables = tables.length > 0 ? selectByTables(graph, tables, configured) : { oids: [], tables: [], omittedTables: 0 };
     oids = [...new Set([...requested, ...byTables.oids])];

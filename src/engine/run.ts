@@ -1,4 +1,5 @@
 import type { Client } from 'pg';
+import { ensureBaselineTable } from './baselines';
 import { MIN_RUN_MS, reserveMs, runBudget, settleWithin } from './budget';
 import { readConfig, RefreshConfig } from './config';
 import { closeConnection, openConnection } from './connection';
@@ -65,7 +66,8 @@ async function refreshRun(event: unknown, context: RunContext, env: Env, lineage
   try {
     // The catalog queries and the lock wait on this session cannot outlast the invocation either.
     let planningStarted = Date.now();
-    const { lock, plan, selection } = await guard.bound('reading the catalog', timeLeft(), async () => {
+    if (config.detectChanges) await guard.bound('creating the change detection state', timeLeft(), () => ensureBaselineTable(client));
+    const planned = await guard.bound('reading the catalog', timeLeft(), async () => {
       const begun = await RunLock.begin(client, timeLeft);
       heldLock = begun;
       planningStarted = Date.now();
@@ -73,6 +75,8 @@ async function refreshRun(event: unknown, context: RunContext, env: Env, lineage
       await lineage.planned(client, planned.plan);
       return { lock: begun, ...planned };
     });
+    const { lock, plan } = planned;
+    let { selection, detect } = planned;
     let planningMs = Date.now() - planningStarted;
     logInParts('Refresh run planned', plan.map((step) => ({ view: step.view.qualifiedName, concurrently: step.concurrently, dependsOn: step.dependsOn })), {
       planningMs,
@@ -98,8 +102,19 @@ async function refreshRun(event: unknown, context: RunContext, env: Env, lineage
     let current = plan;
     if (outcome === 'acquired-after-wait') {
       const replanningStarted = Date.now();
-      current = await guard.bound('reading the catalog', timeLeft(), async () => (await planSelection(client, request, config)).plan);
+      const replanned = await guard.bound('reading the catalog', timeLeft(), () => planSelection(client, request, config));
+      current = replanned.plan;
+      detect = replanned.detect;
       planningMs += Date.now() - replanningStarted;
+    }
+    if (detect) {
+      // Signals are read under the lock, so no other run of these views refreshes between the read and this run's refreshes.
+      const detectingStarted = Date.now();
+      const detected = await guard.bound('reading the change signals', timeLeft(), () => detect!(timeLeft));
+      current = detected.plan;
+      selection = detected.selection;
+      planningMs += Date.now() - detectingStarted;
+      logger.info('Changes detected', { changes: selection.changes });
     }
     lock.keepAlive();
     const refreshPool = new RefreshPool(config.concurrency, settings, timeLeft());

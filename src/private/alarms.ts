@@ -49,6 +49,8 @@ export interface OrchestratorAlarmMetrics {
   readonly refreshRunsSkippedByLock: () => cloudwatch.Metric;
   readonly refreshRunsSucceeded: () => cloudwatch.Metric;
   readonly viewRefreshed: (view: string) => cloudwatch.Metric;
+  /** With change detection: the view proven unchanged, which freshness counts with a refresh. */
+  readonly viewUnchanged?: (view: string) => cloudwatch.Metric;
 }
 
 export interface OrchestratorAlarmsOptions {
@@ -76,6 +78,7 @@ export function createOrchestratorAlarms(scope: Construct, options: Orchestrator
     freshness: options.freshness,
     runsSucceeded: metrics.refreshRunsSucceeded(),
     viewRefreshed: metrics.viewRefreshed,
+    viewUnchanged: metrics.viewUnchanged,
     resourcePrefix,
     alarmActions,
   }) : undefined;

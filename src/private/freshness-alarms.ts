@@ -74,6 +74,11 @@ export interface FreshnessAlarmsOptions {
   readonly runsSucceeded: cloudwatch.Metric;
   /** Successful refreshes of one view (count). */
   readonly viewRefreshed: (view: string) => cloudwatch.Metric;
+  /**
+   * With change detection: runs that proved one view unchanged since its last refresh (count). Such a view holds
+   * what a refresh would give it, so its alarm counts these with its refreshes.
+   */
+  readonly viewUnchanged?: (view: string) => cloudwatch.Metric;
   readonly resourcePrefix?: string;
   readonly alarmActions?: cloudwatch.IAlarmAction[];
 }
@@ -101,11 +106,12 @@ export function createFreshnessAlarms(scope: Construct, options: FreshnessAlarms
   const { period, evaluationPeriods } = freshnessWindow(freshness.maxAge);
   const maxAge = freshness.maxAge.toHumanString();
 
-  const alarm = (id: string, nameSuffix: string, metric: cloudwatch.Metric, description: string) => {
+  const hourlySum = (metric: cloudwatch.Metric) => metric.with({ statistic: cloudwatch.Stats.SUM, period });
+  const alarm = (id: string, nameSuffix: string, metric: cloudwatch.IMetric, description: string) => {
     const created = new cloudwatch.Alarm(scope, id, {
       alarmName: resourcePrefix ? `${resourcePrefix}-${nameSuffix}`.slice(0, 255) : undefined,
       alarmDescription: `${description} (ITC orchestrator ${scope.node.path})`,
-      metric: metric.with({ statistic: cloudwatch.Stats.SUM, period }),
+      metric,
       threshold: 1,
       evaluationPeriods,
       datapointsToAlarm: evaluationPeriods,
@@ -118,7 +124,7 @@ export function createFreshnessAlarms(scope: Construct, options: FreshnessAlarms
     return created;
   };
 
-  const viewsStale = alarm('FreshnessAlarm', 'views-stale', options.runsSucceeded,
+  const viewsStale = alarm('FreshnessAlarm', 'views-stale', hourlySum(options.runsSucceeded),
     `No refresh run refreshed the materialized views successfully within ${maxAge}`);
   const viewStale: Record<string, cloudwatch.Alarm> = {};
   let tokenViews = 0;
@@ -129,8 +135,16 @@ export function createFreshnessAlarms(scope: Construct, options: FreshnessAlarms
     }
     // A token has no name at synth: numbered among the token views only, which keeps the named ones in place.
     const id = Token.isUnresolved(view) ? `ViewFreshnessAlarmToken${tokenViews++}` : viewFreshnessAlarmId(view);
-    viewStale[view] = alarm(id, `view-stale-${view}`, options.viewRefreshed(view),
-      `Materialized view ${view} was not refreshed within ${maxAge}`);
+    const unchanged = options.viewUnchanged;
+    viewStale[view] = unchanged
+      ? alarm(id, `view-stale-${view}`, new cloudwatch.MathExpression({
+        expression: 'FILL(refreshed, 0) + FILL(unchanged, 0)',
+        usingMetrics: { refreshed: hourlySum(options.viewRefreshed(view)), unchanged: hourlySum(unchanged(view)) },
+        period,
+        label: `${view} refreshed or proven unchanged`,
+      }), `Materialized view ${view} was neither refreshed nor proven unchanged within ${maxAge}`)
+      : alarm(id, `view-stale-${view}`, hourlySum(options.viewRefreshed(view)),
+        `Materialized view ${view} was not refreshed within ${maxAge}`);
   }
   return { viewsStale, viewStale };
 }

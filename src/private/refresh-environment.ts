@@ -29,6 +29,7 @@ export function refreshEnvironment(scope: Construct, refresh: RefreshOptions): R
   set(RefreshEnv.LOCK_TIMEOUT_MS, numberString(refresh.viewLockTimeout?.toMilliseconds()));
   set(RefreshEnv.STATEMENT_TIMEOUT_MS, numberString(refresh.statementTimeout?.toMilliseconds()));
   set(RefreshEnv.MAX_ATTEMPTS, numberString(refresh.maxAttempts));
+  if (refresh.detectChangesInDatabase) set(RefreshEnv.DETECT_CHANGES, 'true');
   set(RefreshEnv.EXTRA_DEPENDENCIES, refresh.extraDependencies && Stack.of(scope).toJsonString(
     refresh.extraDependencies.map((dependency) => ({ view: dependency.view, dependsOn: dependency.dependsOn })),
   ));

@@ -16,6 +16,8 @@ export const RUN_METRICS: ReadonlyArray<{ readonly name: string; readonly unit: 
   { name: RefreshMetric.RUN_SUCCEEDED, unit: 'Count' },
   { name: RefreshMetric.RUNS_SKIPPED_BY_LOCK, unit: 'Count' },
   { name: RefreshMetric.VIEW_REFRESHED, unit: 'Count', perView: true },
+  { name: RefreshMetric.VIEWS_UNCHANGED, unit: 'Count' },
+  { name: RefreshMetric.VIEW_UNCHANGED, unit: 'Count', perView: true },
 ];
 
 /** The lineage metrics of a run, published on Fargate by a metric filter each when lineage is on. */

@@ -77,6 +77,11 @@ export const RefreshEnv = {
   LINEAGE_DATASET_NAMESPACE: 'ITC_LINEAGE_DATASET_NAMESPACE',
   /** The most a run waits at its end for lineage events still being sent, in milliseconds. */
   LINEAGE_TIME_BUDGET_MS: 'ITC_LINEAGE_TIME_BUDGET_MS',
+  /**
+   * `true` to refresh only the views whose sources the database shows changed since each view's last successful
+   * refresh (`refresh.detectChangesInDatabase`), together with those the pipelines report.
+   */
+  DETECT_CHANGES: 'ITC_REFRESH_DETECT_CHANGES',
 } as const;
 
 /** Where the engine sends its OpenLineage events ({@link RefreshEnv.LINEAGE_TRANSPORT}). */
@@ -283,6 +288,14 @@ export const RefreshMetric = {
   LINEAGE_EVENTS_SENT: 'LineageEventsSent',
   /** Lineage events of a run that could not be sent: refused, failed, timed out or dropped (count). */
   LINEAGE_EVENTS_NOT_SENT: 'LineageEventsNotSent',
+  /** Views a run left alone because the database proved them unchanged (count); emitted with change detection only. */
+  VIEWS_UNCHANGED: 'ViewsUnchanged',
+  /**
+   * 1 for each view the database proved unchanged since its last successful refresh, with the view's and the
+   * function's dimensions: it is as fresh as a refresh would make it, so freshness alarms count it with
+   * {@link RefreshMetric.VIEW_REFRESHED}.
+   */
+  VIEW_UNCHANGED: 'ViewUnchanged',
 } as const;
 
 /** The refresh handler's input. */
@@ -314,19 +327,78 @@ export interface ChangedTable {
   readonly views: string[];
 }
 
+/**
+ * Why change detection refreshed a view or left it alone:
+ * - `changed`: the signals of `sources` moved since its last successful refresh;
+ * - `reported`: a pipeline reported a table it reads;
+ * - `upstream`: it reads a materialized view this run refreshes (`sources`);
+ * - `no-baseline`: it was never refreshed with detection on (or its refresh failed), or it was recreated;
+ * - `not-populated`: it was created or left `WITH NO DATA`;
+ * - `untrackable`: it reads something no signal covers (`detail` names it): always refreshed;
+ * - `full-refresh`: the statistics cannot prove anything (`detail` says why: a reset, a restart, a crash, a
+ *   failover, a restore, `track_counts` off);
+ * - `unchanged`: the database proves nothing it reads changed; not refreshed.
+ */
+export type DetectionDecision = 'changed' | 'reported' | 'upstream' | 'no-baseline' | 'not-populated' | 'untrackable' | 'full-refresh' | 'unchanged';
+
+/** One view's decision by change detection. */
+export interface DetectedView {
+  readonly view: string;
+  readonly decision: DetectionDecision;
+  /** With `changed` or `upstream`: the sources that moved, at most ten, by name. */
+  readonly sources?: string[];
+  /** Moved sources `sources` leaves out. */
+  readonly omittedSources?: number;
+  /** What made it untrackable, why everything was refreshed, or what else changed. */
+  readonly detail?: string;
+}
+
+/** A session inside a transaction when the run read its signals: what it writes reaches the next run. */
+export interface OpenTransactionReport {
+  readonly pid: number;
+  readonly applicationName: string;
+  /** When its transaction began, if the role may see it. */
+  readonly since?: string;
+}
+
+/** What change detection found (`refresh.detectChangesInDatabase`). */
+export interface ChangeDetectionReport {
+  /** Views refreshed because of a change, a report, a missing baseline, untrackable reads or a full refresh. */
+  readonly selected: number;
+  /** Views proven unchanged and left alone. */
+  readonly unchanged: number;
+  /** Why every view was refreshed, when the statistics could not prove anything. */
+  readonly fullRefreshReason?: string;
+  /** Per view, its decision, refreshed views first, as many as fit in {@link ReportLimits.SELECTION_BYTES}. */
+  readonly views: DetectedView[];
+  /** Views `views` leaves out for size. */
+  readonly omittedViews: number;
+  /** How long the signal read took, in milliseconds, waiting for idle sessions' counts included. */
+  readonly readMs: number;
+  /** How long the run waited for sessions that had just gone idle to flush their counts, in milliseconds. */
+  readonly flushWaitMs: number;
+  /** Sessions inside a transaction at the read (at most ten): their writes reach the next run. */
+  readonly openTransactions: OpenTransactionReport[];
+  /** What may delay a change by a run, or why every run refreshes everything. */
+  readonly warnings?: string[];
+}
+
 /** Why the run refreshed the views it did. */
 export interface RunSelection {
   /**
    * `configured`: the configured set; `views`: `event.views`; `tables`: the views reading `event.tables`, and
-   * `event.views` when given as well.
+   * `event.views` when given as well; `changes`: the views of the configured set whose sources the database shows
+   * changed, with those reading `event.tables`.
    */
-  readonly basis: 'configured' | 'views' | 'tables';
+  readonly basis: 'configured' | 'views' | 'tables' | 'changes';
   /** `nothing changed` when no view reads a changed table; with `configured`, why everything was refreshed. */
   readonly reason?: string;
   /** With `tables`: per changed table, the views it selected; the first fifty tables. */
   readonly tables?: ChangedTable[];
   /** With more than fifty changed tables: how many `tables` leaves out. */
   readonly omittedTables?: number;
+  /** With change detection on: what the database showed, per view. */
+  readonly changes?: ChangeDetectionReport;
 }
 
 export type ViewStatus = 'refreshed' | 'failed' | 'skipped';

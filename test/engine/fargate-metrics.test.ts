@@ -89,7 +89,9 @@ test('a Fargate run\'s log, through the synthesized metric filters, gives every 
   const lambda = await runOnce(RefreshCompute.lambda());
 
   const filters = metricFilters(fargate.template);
-  expect(filters.map((filter) => filter.name).sort()).toEqual(['RunDuration', 'RunsSkippedByLock', 'RunsSucceeded', 'ViewRefreshed', 'ViewsFailed', 'ViewsRefreshed', 'ViewsSkipped']);
+  expect(filters.map((filter) => filter.name).sort()).toEqual([
+    'RunDuration', 'RunsSkippedByLock', 'RunsSucceeded', 'ViewRefreshed', 'ViewUnchanged', 'ViewsFailed', 'ViewsRefreshed', 'ViewsSkipped', 'ViewsUnchanged',
+  ]);
   const fromFilters = metricFilterDatapoints(filters, fargate.lines);
   const fromEmf = embeddedMetricDatapoints(lambda.lines);
 

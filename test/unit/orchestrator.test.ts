@@ -164,6 +164,7 @@ describe('the refresh function', () => {
         viewLockTimeout: Duration.seconds(10),
         statementTimeout: Duration.minutes(10),
         maxAttempts: 5,
+        detectChangesInDatabase: true,
       },
     });
     template.hasResourceProperties('AWS::Lambda::Function', {
@@ -178,6 +179,7 @@ describe('the refresh function', () => {
           [RefreshEnv.LOCK_TIMEOUT_MS]: '10000',
           [RefreshEnv.STATEMENT_TIMEOUT_MS]: '600000',
           [RefreshEnv.MAX_ATTEMPTS]: '5',
+          [RefreshEnv.DETECT_CHANGES]: 'true',
         }),
       },
     });

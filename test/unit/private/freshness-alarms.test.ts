@@ -63,6 +63,34 @@ describe('freshness alarms', () => {
     template.resourceCountIs('AWS::CloudWatch::Alarm', 4 + 1 + 5);
   });
 
+  test('with change detection, a view\'s alarm counts the runs that proved it unchanged with its refreshes', () => {
+    const fixture = orchestratorFixture({
+      freshness: { maxAge: Duration.hours(26), views: ['reporting.daily_totals'] },
+      refresh: { detectChangesInDatabase: true },
+    });
+    const refreshId = fixture.stack.getLogicalId(fixture.orchestrator.refreshFunction!.node.defaultChild as never);
+    const hourly = (metricName: string) => ({
+      MetricStat: {
+        Metric: { Namespace: 'ItcOrchestrator', MetricName: metricName, Dimensions: refreshDimensions(refreshId, [{ Name: 'View', Value: 'reporting.daily_totals' }]) },
+        Period: 3600,
+        Stat: 'Sum',
+      },
+      ReturnData: false,
+    });
+    fixture.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: 'FILL(refreshed, 0) + FILL(unchanged, 0)' }),
+        Match.objectLike({ Id: 'refreshed', ...hourly('ViewRefreshed') }),
+        Match.objectLike({ Id: 'unchanged', ...hourly('ViewUnchanged') }),
+      ]),
+      EvaluationPeriods: 26,
+      Threshold: 1,
+      ComparisonOperator: 'LessThanThreshold',
+      TreatMissingData: 'breaching',
+      AlarmDescription: Match.stringLikeRegexp('^Materialized view reporting.daily_totals was neither refreshed nor proven unchanged within 1 day 2 hours'),
+    });
+  });
+
   test.each([
     // `%I` quotes SQL keywords that are not unreserved, whether the name was written quoted or not.
     ['reporting."order"', 'reporting."order"'],

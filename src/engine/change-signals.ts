@@ -1,0 +1,217 @@
+import type { ClientBase } from 'pg';
+import { APPLICATION_NAME } from './credentials';
+
+/** What the statistics and the catalog say about one relation or function a view reads. */
+export interface SourceSignal {
+  /** `r<oid>` for a relation, `f<oid>` for a function. */
+  readonly key: string;
+  /** `schema.name` of the relation, or `schema.name()` of the function. */
+  readonly name: string;
+  /** What changes when its content or definition does; for a view this run refreshes, its definition only. */
+  readonly signal?: string;
+  /** Why no signal covers what it returns: the view reading it is always refreshed. */
+  readonly untrackable?: string;
+}
+
+/** Anything that can reset the statistics or put another server in place, as the server reports it now. */
+export interface StatsEpoch {
+  readonly system: string;
+  readonly started: string;
+  readonly databaseReset: string | null;
+  readonly sharedReset: string | null;
+}
+
+/** A session inside a transaction when the signals were read: its writes reach the next run only. */
+export interface OpenTransaction {
+  readonly pid: number;
+  readonly applicationName: string;
+  /** ISO timestamp of the transaction's start; absent when the role may not see it. */
+  readonly since?: string;
+}
+
+/** One read of every signal: the epoch, `track_counts`, and per candidate view what it reads. */
+export interface ChangeSignals {
+  readonly epoch: StatsEpoch;
+  /** Why writes may go uncounted (`track_counts` off for the server, a database or a role); undefined when counted. */
+  readonly uncounted?: string;
+  /** Per candidate view (by OID), the relations and functions it reads, directly or transitively. */
+  readonly sources: ReadonlyMap<number, readonly SourceSignal[]>;
+  readonly openTransactions: readonly OpenTransaction[];
+}
+
+/** Values PostgreSQL reads as `on` for a boolean setting (and their prefixes it accepts). */
+const ON_VALUES = ['on', 'true', 'tr', 'tru', 't', 'yes', 'ye', 'y', '1'];
+
+/**
+ * Reads every signal in one query, after clearing this session's statistics snapshot (a transaction keeps what
+ * it read before; the run lock's transaction is open). The walk from each candidate view follows what its query
+ * reads (pg_rewrite and pg_depend), SQL-standard function bodies, and partitions and inheritance children
+ * (pg_inherits); it goes on through plain views, functions, tables with children and the candidates themselves,
+ * and stops at other materialized views, whose own signals stand for what they return.
+ */
+export async function readChangeSignals(client: ClientBase, candidates: readonly number[], known: readonly string[] = []): Promise<ChangeSignals> {
+  await client.query('SELECT pg_catalog.pg_stat_clear_snapshot()');
+  const { rows: [row] } = await client.query<{
+    epoch: StatsEpoch;
+    overrides: string[] | null;
+    track_counts: string;
+    roots: string[] | null;
+    keys: string[];
+    names: string[];
+    signals: Array<string | null>;
+    untrackables: Array<string | null>;
+    sessions: Array<{ pid: number; application_name: string; since: string | null }> | null;
+  }>(SIGNALS_SQL, [candidates, APPLICATION_NAME, known]);
+  const sources = new Map<number, SourceSignal[]>(candidates.map((oid) => [oid, []]));
+  // Per node of every walk, parallel arrays: cheaper for the server to build than an object per node.
+  (row.roots ?? []).forEach((root, index) => {
+    sources.get(Number(root))?.push({
+      key: row.keys[index],
+      name: row.names[index],
+      signal: row.signals[index] ?? undefined,
+      untrackable: row.untrackables[index] ?? undefined,
+    });
+  });
+  const offOverrides = (row.overrides ?? []).filter((entry) => !ON_VALUES.includes(entry.split('=').slice(1).join('=').trim().toLowerCase()));
+  const uncounted = row.track_counts !== 'on'
+    ? `track_counts is ${row.track_counts} for the server`
+    : offOverrides.length > 0 ? `track_counts is turned off by ALTER ROLE or ALTER DATABASE (${offOverrides.join(', ')})` : undefined;
+  return {
+    epoch: row.epoch,
+    uncounted,
+    sources,
+    openTransactions: (row.sessions ?? []).map((session) => ({
+      pid: session.pid,
+      applicationName: session.application_name,
+      ...(session.since ? { since: new Date(session.since).toISOString() } : {}),
+    })),
+  };
+}
+
+const SIGNALS_SQL = `-- change signals, from pg_stat_*, pg_class, pg_inherits, pg_rewrite and pg_proc
+WITH RECURSIVE candidate AS (SELECT DISTINCT c.oid FROM unnest($1::oid[]) AS c(oid)),
+known AS (SELECT k.def FROM unnest($3::text[]) AS k(def)),
+reach(root, kind, oid) AS (
+    SELECT c.oid, 'r'::text, c.oid FROM unnest($1::oid[]) AS c(oid)
+  UNION
+    SELECT r.root, n.kind, n.oid
+      FROM reach r
+      LEFT JOIN pg_catalog.pg_class rc ON r.kind = 'r' AND rc.oid = r.oid
+      CROSS JOIN LATERAL (
+          -- What a view's query reads. A rule also depends on its own relation; that is not an edge.
+          SELECT CASE d.refclassid WHEN 'pg_catalog.pg_proc'::regclass THEN 'f' ELSE 'r' END AS kind, d.refobjid AS oid
+            FROM pg_catalog.pg_rewrite w
+            JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = w.oid
+           WHERE r.kind = 'r' AND rc.relkind IN ('v', 'm') AND w.ev_class = r.oid AND w.rulename = '_RETURN'
+             AND d.refclassid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass) AND d.refobjid <> r.oid
+        UNION ALL
+          -- What a function with a SQL-standard body reads.
+          SELECT CASE d.refclassid WHEN 'pg_catalog.pg_proc'::regclass THEN 'f' ELSE 'r' END, d.refobjid
+            FROM pg_catalog.pg_depend d
+           WHERE r.kind = 'f' AND d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = r.oid
+             AND d.refclassid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass) AND d.refobjid <> r.oid
+        UNION ALL
+          -- A parent's rows are its children's: partitions and inheritance children alike.
+          SELECT 'r', i.inhrelid FROM pg_catalog.pg_inherits i WHERE r.kind = 'r' AND rc.relkind IN ('r', 'p') AND i.inhparent = r.oid
+      ) n
+     -- Other materialized views stand for what they read; the candidates are walked through.
+     WHERE r.kind = 'f' OR rc.relkind <> 'm' OR r.oid IN (SELECT oid FROM candidate)
+),
+node AS (
+  SELECT DISTINCT r.root, r.kind, r.oid FROM reach r
+),
+parent AS (
+  SELECT i.inhparent AS oid, pg_catalog.array_agg(i.inhrelid ORDER BY i.inhrelid) AS children FROM pg_catalog.pg_inherits i GROUP BY i.inhparent
+),
+rel AS (
+  SELECT c.oid, c.relkind, c.relfilenode, am.amname, c.oid IN (SELECT oid FROM candidate) AS candidate,
+         pg_catalog.format('%s.%s', pg_catalog.quote_ident(ns.nspname), pg_catalog.quote_ident(c.relname)) AS name,
+         parent.children,
+         CASE WHEN c.relkind IN ('v', 'm')
+              THEN (SELECT w.xmin::text FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid AND w.rulename = '_RETURN') END AS rule
+    FROM pg_catalog.pg_class c
+    JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+    LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam
+    LEFT JOIN parent ON parent.oid = c.oid
+   WHERE c.oid IN (SELECT n.oid FROM node n WHERE n.kind = 'r')
+),
+fn AS (
+  SELECT p.oid, p.xmin::text AS xmin, p.provolatile, p.prosqlbody IS NOT NULL AS atomic, l.lanname,
+         pg_catalog.format('%s.%s()', pg_catalog.quote_ident(ns.nspname), pg_catalog.quote_ident(p.proname)) AS name
+    FROM pg_catalog.pg_proc p
+    JOIN pg_catalog.pg_namespace ns ON ns.oid = p.pronamespace
+    JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+   WHERE p.oid IN (SELECT n.oid FROM node n WHERE n.kind = 'f')
+),
+-- Query trees (view rules, SQL-standard bodies) name what pg_depend leaves out: built-in functions and catalogs.
+-- A definition a baseline holds as trackable ($3: 'r<oid>=def:<xmin>') was scanned then; an edit gives it a new xmin.
+tree AS (
+    SELECT 'r' AS kind, rel.oid, w.ev_action::text AS body
+      FROM rel JOIN pg_catalog.pg_rewrite w ON w.ev_class = rel.oid AND w.rulename = '_RETURN'
+     WHERE ('r' || rel.oid || '=def:' || rel.rule) NOT IN (SELECT known.def FROM known)
+  UNION ALL
+    SELECT 'f', fn.oid, p.prosqlbody::text
+      FROM fn JOIN pg_catalog.pg_proc p ON p.oid = fn.oid
+     WHERE fn.atomic AND ('f' || fn.oid || '=def:' || fn.xmin) NOT IN (SELECT known.def FROM known)
+),
+hidden AS (
+  SELECT t.kind, t.oid, pg_catalog.string_agg(DISTINCT x.what, ', ') AS what
+    FROM tree t
+    CROSS JOIN LATERAL (
+        SELECT pg_catalog.format('%s() is %s', p.proname, CASE p.provolatile WHEN 'v' THEN 'volatile' ELSE 'stable' END) AS what
+          FROM pg_catalog.regexp_matches(t.body, ':(?:func|opfunc)id (\\d+)', 'g') AS m(g)
+          JOIN pg_catalog.pg_proc p ON p.oid = m.g[1]::oid
+         -- User functions are nodes of the walk and judged as such; built-ins are not in pg_depend.
+         WHERE p.provolatile <> 'i' AND p.oid < 16384
+      UNION ALL
+        SELECT 'a SQL value function (current_date, current_user, ...)' WHERE t.body LIKE '%{SQLVALUEFUNCTION%'
+      UNION ALL
+        SELECT pg_catalog.format('the system relation %s', m.g[1]::oid::regclass::text)
+          FROM pg_catalog.regexp_matches(t.body, ':relid (\\d+)', 'g') AS m(g)
+         WHERE m.g[1]::bigint BETWEEN 1 AND 16383
+    ) x
+   GROUP BY t.kind, t.oid
+)
+SELECT (SELECT pg_catalog.json_build_object(
+          'system', (SELECT s.system_identifier::text FROM pg_catalog.pg_control_system() s),
+          'started', pg_catalog.pg_postmaster_start_time()::text,
+          'databaseReset', (SELECT d.stats_reset::text FROM pg_catalog.pg_stat_database d WHERE d.datname = pg_catalog.current_database()),
+          'sharedReset', (SELECT b.stats_reset::text FROM pg_catalog.pg_stat_bgwriter b))) AS epoch,
+       pg_catalog.current_setting('track_counts') AS track_counts,
+       (SELECT pg_catalog.array_agg(cfg)
+          FROM pg_catalog.pg_db_role_setting s CROSS JOIN LATERAL pg_catalog.unnest(s.setconfig) AS cfg
+         WHERE cfg ILIKE 'track\\_counts=%'
+           AND s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()))) AS overrides,
+       agg.roots, agg.keys, agg.names, agg.signals, agg.untrackables,
+       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object('pid', a.pid, 'application_name', a.application_name, 'since', a.xact_start)
+                 ORDER BY a.xact_start NULLS LAST, a.pid)
+          FROM pg_catalog.pg_stat_activity a
+         WHERE a.datname = pg_catalog.current_database() AND a.backend_type = 'client backend'
+           AND a.pid <> pg_catalog.pg_backend_pid() AND a.application_name IS DISTINCT FROM $2
+           AND a.xact_start IS NOT NULL) AS sessions
+  FROM (SELECT pg_catalog.array_agg(n.root::text) AS roots, pg_catalog.array_agg(n.kind || n.oid) AS keys,
+               pg_catalog.array_agg(coalesce(rel.name, fn.name, n.oid::text)) AS names,
+               pg_catalog.array_agg(CASE
+                   WHEN n.kind = 'f' THEN 'def:' || fn.xmin
+                   WHEN rel.relkind IN ('v', 'm') AND (rel.candidate OR rel.relkind = 'v') THEN 'def:' || rel.rule
+                   ELSE concat_ws('/',
+                     CASE WHEN rel.relkind IN ('r', 'm') THEN pg_catalog.concat(
+                       'w:', pg_catalog.pg_stat_get_tuples_inserted(n.oid) + pg_catalog.pg_stat_get_tuples_updated(n.oid)
+                             + pg_catalog.pg_stat_get_tuples_deleted(n.oid),
+                       ',f:', rel.relfilenode) END,
+                     CASE WHEN rel.children IS NOT NULL OR rel.relkind = 'p' THEN 'c:' || coalesce(rel.children::text, '{}') END)
+                 END) AS signals,
+               pg_catalog.array_agg(CASE
+                   WHEN rel.oid IS NULL AND fn.oid IS NULL THEN 'it no longer exists'
+                   WHEN n.oid < 16384 THEN 'it is a system object, whose changes no statistics count'
+                   WHEN rel.relkind = 'f' THEN 'it is a foreign table, whose changes no statistics of this database count'
+                   WHEN rel.relkind NOT IN ('r', 'p', 'm', 'v') THEN pg_catalog.format('it is a relation of kind %s, whose changes no statistics count', rel.relkind)
+                   WHEN rel.relkind IN ('r', 'm') AND rel.amname IS DISTINCT FROM 'heap' THEN pg_catalog.format('its table access method %s is not heap', rel.amname)
+                   WHEN n.kind = 'f' AND NOT fn.atomic AND fn.provolatile <> 'i'
+                     THEN pg_catalog.format('it is a %s function with a string body, whose reads the catalog does not record', fn.lanname)
+                   WHEN h.what IS NOT NULL THEN 'it calls or reads ' || h.what
+                 END) AS untrackables
+          FROM node n
+          LEFT JOIN rel ON n.kind = 'r' AND rel.oid = n.oid
+          LEFT JOIN fn ON n.kind = 'f' AND fn.oid = n.oid
+          LEFT JOIN hidden h ON h.kind = n.kind AND h.oid = n.oid) agg`;
