@@ -341,7 +341,7 @@ export class ItcOrchestrator extends Construct implements ec2.IConnectable {
     const definition = buildOrchestrationDefinition(definitionScope, {
       pipelines,
       refresh: props.lineage
-        ? refreshWithLineage(definitionScope, onlyChangedTables, (eventFromState) => compute.refreshState(definitionScope, eventFromState))
+        ? refreshWithLineage(definitionScope, onlyChangedTables, (fromState, kept) => compute.refreshState(definitionScope, fromState, kept))
         : compute.refreshState(definitionScope, onlyChangedTables),
       skipOverlappingExecutions: props.skipOverlappingExecutions ?? true,
       onlyChangedTables,

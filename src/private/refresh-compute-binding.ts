@@ -67,8 +67,11 @@ export interface BoundRefreshCompute {
   readonly logGroup: logs.ILogGroup;
   /** The dimensions of the refresh engine's metrics as CloudWatch receives them from this compute. */
   readonly metricDimensions: Record<string, string>;
-  /** The state that runs a refresh run: the event in, the refresh report out. */
-  refreshState(scope: Construct, eventFromState: boolean): sfn.IChainable;
+  /**
+   * The state that runs a refresh run: the event in, the refresh report out. `keptWithoutTables` names the event's
+   * fields that a refresh without the changed tables still gets (the task's full-refresh fallback).
+   */
+  refreshState(scope: Construct, eventFromState: boolean, keptWithoutTables?: readonly string[]): sfn.IChainable;
   /** Gives the state machine what running this compute takes beyond what the refresh state grants. */
   grantRun(stateMachine: sfn.StateMachine): void;
 }

@@ -87,7 +87,7 @@ export class FargateRefreshStrategy implements RefreshComputeStrategy {
       taskDefinition: task.taskDefinition,
       logGroup: task.logGroup,
       metricDimensions: taskMetricDimensions(task.taskDefinition.family),
-      refreshState: (stateScope, eventFromState) => taskRefreshState(stateScope, task, eventFromState),
+      refreshState: (stateScope, eventFromState, keptWithoutTables) => taskRefreshState(stateScope, task, eventFromState, keptWithoutTables),
       grantRun: (stateMachine: sfn.StateMachine) => {
         grantRunRefreshTask(stateMachine.role, task);
         // The task answers the state machine; nothing else may.

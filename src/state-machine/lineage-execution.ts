@@ -16,11 +16,15 @@ const EXECUTION = {
  *
  * @param refreshState builds the refresh state, reading its event from its input or not
  */
-export function refreshWithLineage(scope: Construct, eventFromState: boolean, refreshState: (eventFromState: boolean) => sfn.IChainable)
-  : sfn.IChainable {
+export function refreshWithLineage(
+  scope: Construct,
+  eventFromState: boolean,
+  refreshState: (eventFromState: boolean, keptWithoutTables: readonly string[]) => sfn.IChainable,
+): sfn.IChainable {
   const name = new sfn.Pass(scope, StateNames.NAME_EXECUTION_FOR_LINEAGE, {
     comment: 'Names the execution in the refresh\'s event, for its lineage events.',
     ...eventFromState ? { parameters: EXECUTION, resultPath: '$.lineage' } : { parameters: { lineage: EXECUTION } },
   });
-  return name.next(refreshState(true));
+  // A refresh that must do without the changed tables (the task's full-refresh fallback) still names the execution.
+  return name.next(refreshState(true, ['lineage']));
 }

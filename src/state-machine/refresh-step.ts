@@ -47,13 +47,18 @@ export function lambdaRefreshState(scope: Construct, fn: lambda.IFunction, event
  *
  * With `eventFromState`, the task gets the state's input, the event the function would get as its payload, as
  * JSON in {@link RefreshTaskEnv.EVENT}; otherwise that variable keeps the task definition's `{}`. Should ECS
- * refuse that override for its length, the task starts again with every view of the configured set, and its
- * report gives the reason.
+ * refuse that override for its length, the task starts again with every view of the configured set, and with the
+ * event's `keptWithoutTables` fields; its report gives the reason.
  *
  * A custom state rather than `EcsRunTask`, so the call names this task definition revision exactly and the
  * state machine's role gets only `ecs:RunTask` on it (see `grantRunRefreshTask`).
  */
-export function taskRefreshState(scope: Construct, task: RefreshTask, eventFromState = false): sfn.IChainable {
+export function taskRefreshState(
+  scope: Construct,
+  task: RefreshTask,
+  eventFromState = false,
+  keptWithoutTables: readonly string[] = [],
+): sfn.IChainable {
   const token = { 'Name': RefreshTaskEnv.TASK_TOKEN, 'Value.$': '$$.Task.Token' };
   const event = { 'Name': RefreshTaskEnv.EVENT, 'Value.$': 'States.JsonToString($)' };
   if (!eventFromState) return runRefreshTask(scope, REFRESH_STATE_NAME, task, [token]);
@@ -67,6 +72,8 @@ export function taskRefreshState(scope: Construct, task: RefreshTask, eventFromS
     comment: 'The changed tables did not fit in the task\'s container override, so every view is refreshed.',
     parameters: {
       'fullRefreshReason.$': `States.Format('${OVERRIDE_REFUSED_REASON}', $.overrideRefused.Error)`,
+      // What else the event carries (the execution, for lineage) reaches the second start too.
+      ...Object.fromEntries(keptWithoutTables.map((field) => [`${field}.$`, `$.${field}`])),
     },
   });
   const fallback = runRefreshTask(scope, REFRESH_EVERYTHING_STATE_NAME, task, [token, event]);

@@ -165,6 +165,47 @@ describe('lineage', () => {
     }]);
   });
 
+  test('on Fargate, a refresh that ECS refused the changed tables to still names the execution', async () => {
+    const app = new App();
+    const stack = new Stack(app, 'Stack', { env: { account: ACCOUNT, region: REGION } });
+    new ItcOrchestrator(stack, 'Orchestrator', minimalProps(stack, {
+      lineage: { transport: LineageTransport.log() },
+      refreshCompute: RefreshCompute.fargate(),
+      refresh: { onlyChangedTables: true },
+    }));
+    const definition = stateMachineDefinition(Template.fromStack(stack));
+    const events: Array<Record<string, unknown>> = [];
+    const eventOf = (input: any) => JSON.parse(input.Overrides.ContainerOverrides[0].Environment
+      .find((variable: { Name: string }) => variable.Name === 'ITC_REFRESH_EVENT').Value);
+    const machine = new StateMachine(definition, { validationOptions: { checkArn: false, checkPaths: false } });
+    await machine.run({}, {
+      context: {
+        StateMachine: { Id: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:warehouse`, Name: 'warehouse' },
+        Execution: { Id: `arn:aws:states:${REGION}:${ACCOUNT}:execution:warehouse:run-1` },
+        Task: { Token: 'token' },
+      } as any,
+      overrides: {
+        taskResourceLocalHandlers: {
+          'List running executions': async () => ({ Executions: [] }),
+          'Run pipeline Demand': async () => ({ Payload: { changedTables: ['sales.orders'] } }),
+          'Refresh materialized views': async (input: unknown) => {
+            events.push(eventOf(input));
+            throw Object.assign(new Error('Container Overrides length must be at most 8192'), { name: 'ECS.InvalidParameterException' });
+          },
+          'Refresh every materialized view': async (input: unknown) => {
+            events.push(eventOf(input));
+            return { status: 'succeeded' };
+          },
+        },
+      },
+    }).result;
+    const execution = { executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:warehouse:run-1`, stateMachineName: 'warehouse' };
+    expect(events).toEqual([
+      expect.objectContaining({ tables: ['sales.orders'], lineage: expect.objectContaining(execution) }),
+      { fullRefreshReason: expect.stringContaining('ECS refused its container override'), lineage: expect.objectContaining(execution) },
+    ]);
+  });
+
   describe('bad options fail at synth, naming the option', () => {
     test.each([
       ['a URL that is not http(s)', () => LineageTransport.http({ url: 'ftp://marquez' }), /`url` must be an http:\/\/ or https:\/\/ URL, got 'ftp:\/\/marquez'/],
