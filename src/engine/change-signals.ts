@@ -43,35 +43,42 @@ export interface ChangeSignals {
 const ON_VALUES = ['on', 'true', 'tr', 'tru', 't', 'yes', 'ye', 'y', '1'];
 
 /**
- * Reads every signal in one query, after clearing this session's statistics snapshot (a transaction keeps what
- * it read before; the run lock's transaction is open). The walk from each candidate view follows what its query
- * reads (pg_rewrite and pg_depend), SQL-standard function bodies, and partitions and inheritance children
- * (pg_inherits); it goes on through plain views, functions, tables with children and the candidates themselves,
- * and stops at other materialized views, whose own signals stand for what they return.
+ * Reads every signal, after clearing this session's statistics snapshot (a transaction keeps what it read before;
+ * the run lock's transaction is open), in two queries: the edges the walk may follow, then the signals of the
+ * relations and functions the walk reached. The walk from each candidate view follows what its query reads
+ * (pg_rewrite and pg_depend), SQL-standard function bodies, and partitions and inheritance children (pg_inherits);
+ * it goes on through plain views, functions, tables with children and the candidates themselves, and stops at
+ * other materialized views, whose own signals stand for what they return. Walking here rather than in a
+ * recursive query lets the second query know how many nodes it reads, so the server plans it for that many.
  */
 export async function readChangeSignals(client: ClientBase, candidates: readonly number[], known: readonly string[] = []): Promise<ChangeSignals> {
+  const { rows: [graph] } = await client.query<{ edges: string | null }>(EDGES_SQL);
+  const reached = walk(candidates, graph.edges?.split(' ') ?? []);
+  const nodes = [...new Set([...reached.values()].flat())];
   await client.query('SELECT pg_catalog.pg_stat_clear_snapshot()');
   const { rows: [row] } = await client.query<{
     epoch: StatsEpoch;
     overrides: string[] | null;
     track_counts: string;
-    roots: string[] | null;
-    keys: string[];
-    names: string[];
-    signals: Array<string | null>;
-    untrackables: Array<string | null>;
+    keys: string | null;
+    names: string[] | null;
+    signals: string | null;
+    untrackables: Record<string, string> | null;
     sessions: Array<{ pid: number; application_name: string; since: string | null }> | null;
-  }>(SIGNALS_SQL, [candidates, APPLICATION_NAME, known]);
-  const sources = new Map<number, SourceSignal[]>(candidates.map((oid) => [oid, []]));
-  // Per node of every walk, parallel arrays: cheaper for the server to build than an object per node.
-  (row.roots ?? []).forEach((root, index) => {
-    sources.get(Number(root))?.push({
-      key: row.keys[index],
-      name: row.names[index],
-      signal: row.signals[index] ?? undefined,
-      untrackable: row.untrackables[index] ?? undefined,
+  }>(SIGNALS_SQL, [candidates, APPLICATION_NAME, known, oidsOf(nodes, 'r'), oidsOf(nodes, 'f')]);
+  // Per node, keys and signals as space-separated text, names as a JSON array: cheaper to build and parse than arrays.
+  const byKey = new Map<string, SourceSignal>();
+  const signalList = row.signals?.split(' ') ?? [];
+  (row.keys?.split(' ') ?? []).forEach((key, index) => {
+    byKey.set(key, {
+      key,
+      name: row.names![index],
+      signal: signalList[index] === '~' ? undefined : signalList[index],
+      untrackable: row.untrackables?.[key],
     });
   });
+  const sources = new Map<number, SourceSignal[]>();
+  for (const [root, keys] of reached) sources.set(root, keys.map((key) => byKey.get(key)!));
   const offOverrides = (row.overrides ?? []).filter((entry) => !ON_VALUES.includes(entry.split('=').slice(1).join('=').trim().toLowerCase()));
   const uncounted = row.track_counts !== 'on'
     ? `track_counts is ${row.track_counts} for the server`
@@ -88,38 +95,74 @@ export async function readChangeSignals(client: ClientBase, candidates: readonly
   };
 }
 
-const SIGNALS_SQL = `-- change signals, from pg_stat_*, pg_class, pg_inherits, pg_rewrite and pg_proc
-WITH RECURSIVE candidate AS (SELECT DISTINCT c.oid FROM unnest($1::oid[]) AS c(oid)),
+/**
+ * Per candidate, the keys of every node its walk reaches, itself first. An edge from a materialized view is
+ * followed only from a candidate.
+ */
+function walk(candidates: readonly number[], edges: readonly string[]): Map<number, string[]> {
+  const next = new Map<string, Array<{ to: string; fromView: boolean }>>();
+  for (let at = 0; at + 2 < edges.length; at += 3) {
+    let list = next.get(edges[at]);
+    if (!list) next.set(edges[at], list = []);
+    list.push({ to: edges[at + 1], fromView: edges[at + 2] === 'm' });
+  }
+  const candidateKeys = new Set(candidates.map((oid) => `r${oid}`));
+  const reached = new Map<number, string[]>();
+  for (const oid of candidates) {
+    if (reached.has(oid)) continue;
+    const start = `r${oid}`;
+    const seen = new Set([start]);
+    const queue = [start];
+    for (let at = 0; at < queue.length; at++) {
+      for (const edge of next.get(queue[at]) ?? []) {
+        if (seen.has(edge.to) || (edge.fromView && !candidateKeys.has(queue[at]))) continue;
+        seen.add(edge.to);
+        queue.push(edge.to);
+      }
+    }
+    reached.set(oid, queue);
+  }
+  return reached;
+}
+
+/** The OIDs of the keys of one kind. */
+function oidsOf(keys: readonly string[], kind: 'r' | 'f'): string[] {
+  return keys.filter((key) => key[0] === kind).map((key) => key.slice(1));
+}
+
+/**
+ * Every edge a walk may follow, as one text of space-separated triples: the key (`r<oid>`, `f<oid>`) it leaves,
+ * the key it reaches, and the kind of what it leaves (`m` for a materialized view, whose edges only a candidate's
+ * walk follows).
+ */
+const EDGES_SQL = `-- change signals: the edges, from pg_rewrite, pg_depend and pg_inherits
+SELECT pg_catalog.string_agg(pg_catalog.concat_ws(' ', e.from_key, e.to_key, e.through), ' ') AS edges
+  FROM (
+      -- What a view's query reads. A rule also depends on its own relation; that is not an edge.
+      SELECT 'r' || w.ev_class AS from_key, rc.relkind::text AS through,
+             CASE d.refclassid WHEN 'pg_catalog.pg_proc'::regclass THEN 'f' ELSE 'r' END || d.refobjid AS to_key
+        FROM pg_catalog.pg_rewrite w
+        JOIN pg_catalog.pg_class rc ON rc.oid = w.ev_class
+        JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = w.oid
+       WHERE w.rulename = '_RETURN' AND rc.relkind IN ('v', 'm')
+         AND d.refclassid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass) AND d.refobjid <> w.ev_class
+    UNION ALL
+      -- What a function with a SQL-standard body reads.
+      SELECT 'f' || d.objid, 'f', CASE d.refclassid WHEN 'pg_catalog.pg_proc'::regclass THEN 'f' ELSE 'r' END || d.refobjid
+        FROM pg_catalog.pg_depend d
+       WHERE d.classid = 'pg_catalog.pg_proc'::regclass
+         AND d.refclassid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass) AND d.refobjid <> d.objid
+    UNION ALL
+      -- A parent's rows are its children's: partitions and inheritance children alike.
+      SELECT 'r' || i.inhparent, pc.relkind::text, 'r' || i.inhrelid
+        FROM pg_catalog.pg_inherits i JOIN pg_catalog.pg_class pc ON pc.oid = i.inhparent
+       WHERE pc.relkind IN ('r', 'p')
+  ) e`;
+
+const SIGNALS_SQL = `-- change signals of the nodes walked ($4, $5), from pg_stat_*, pg_class, pg_inherits, pg_rewrite and pg_proc
+WITH candidate AS (SELECT DISTINCT c.oid FROM unnest($1::oid[]) AS c(oid)),
 known AS (SELECT k.def FROM unnest($3::text[]) AS k(def)),
-reach(root, kind, oid) AS (
-    SELECT c.oid, 'r'::text, c.oid FROM unnest($1::oid[]) AS c(oid)
-  UNION
-    SELECT r.root, n.kind, n.oid
-      FROM reach r
-      LEFT JOIN pg_catalog.pg_class rc ON r.kind = 'r' AND rc.oid = r.oid
-      CROSS JOIN LATERAL (
-          -- What a view's query reads. A rule also depends on its own relation; that is not an edge.
-          SELECT CASE d.refclassid WHEN 'pg_catalog.pg_proc'::regclass THEN 'f' ELSE 'r' END AS kind, d.refobjid AS oid
-            FROM pg_catalog.pg_rewrite w
-            JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = w.oid
-           WHERE r.kind = 'r' AND rc.relkind IN ('v', 'm') AND w.ev_class = r.oid AND w.rulename = '_RETURN'
-             AND d.refclassid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass) AND d.refobjid <> r.oid
-        UNION ALL
-          -- What a function with a SQL-standard body reads.
-          SELECT CASE d.refclassid WHEN 'pg_catalog.pg_proc'::regclass THEN 'f' ELSE 'r' END, d.refobjid
-            FROM pg_catalog.pg_depend d
-           WHERE r.kind = 'f' AND d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = r.oid
-             AND d.refclassid IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_proc'::regclass) AND d.refobjid <> r.oid
-        UNION ALL
-          -- A parent's rows are its children's: partitions and inheritance children alike.
-          SELECT 'r', i.inhrelid FROM pg_catalog.pg_inherits i WHERE r.kind = 'r' AND rc.relkind IN ('r', 'p') AND i.inhparent = r.oid
-      ) n
-     -- Other materialized views stand for what they read; the candidates are walked through.
-     WHERE r.kind = 'f' OR rc.relkind <> 'm' OR r.oid IN (SELECT oid FROM candidate)
-),
-node AS (
-  SELECT DISTINCT r.root, r.kind, r.oid FROM reach r
-),
+node AS (SELECT 'r' AS kind, n.oid FROM unnest($4::oid[]) AS n(oid) UNION ALL SELECT 'f', n.oid FROM unnest($5::oid[]) AS n(oid)),
 parent AS (
   SELECT i.inhparent AS oid, pg_catalog.array_agg(i.inhrelid ORDER BY i.inhrelid) AS children FROM pg_catalog.pg_inherits i GROUP BY i.inhparent
 ),
@@ -127,21 +170,21 @@ rel AS (
   SELECT c.oid, c.relkind, c.relfilenode, am.amname, c.oid IN (SELECT oid FROM candidate) AS candidate,
          pg_catalog.format('%s.%s', pg_catalog.quote_ident(ns.nspname), pg_catalog.quote_ident(c.relname)) AS name,
          parent.children,
-         CASE WHEN c.relkind IN ('v', 'm')
-              THEN (SELECT w.xmin::text FROM pg_catalog.pg_rewrite w WHERE w.ev_class = c.oid AND w.rulename = '_RETURN') END AS rule
-    FROM pg_catalog.pg_class c
+         w.xmin::text AS rule
+    FROM unnest($4::oid[]) AS n(oid)
+    JOIN pg_catalog.pg_class c ON c.oid = n.oid
     JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
     LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam
     LEFT JOIN parent ON parent.oid = c.oid
-   WHERE c.oid IN (SELECT n.oid FROM node n WHERE n.kind = 'r')
+    LEFT JOIN pg_catalog.pg_rewrite w ON c.relkind IN ('v', 'm') AND w.ev_class = c.oid AND w.rulename = '_RETURN'
 ),
 fn AS (
   SELECT p.oid, p.xmin::text AS xmin, p.provolatile, p.prosqlbody IS NOT NULL AS atomic, l.lanname,
          pg_catalog.format('%s.%s()', pg_catalog.quote_ident(ns.nspname), pg_catalog.quote_ident(p.proname)) AS name
-    FROM pg_catalog.pg_proc p
+    FROM unnest($5::oid[]) AS n(oid)
+    JOIN pg_catalog.pg_proc p ON p.oid = n.oid
     JOIN pg_catalog.pg_namespace ns ON ns.oid = p.pronamespace
     JOIN pg_catalog.pg_language l ON l.oid = p.prolang
-   WHERE p.oid IN (SELECT n.oid FROM node n WHERE n.kind = 'f')
 ),
 -- Query trees (view rules, SQL-standard bodies) name what pg_depend leaves out: built-in functions and catalogs.
 -- A definition a baseline holds as trackable ($3: 'r<oid>=def:<xmin>') was scanned then; an edit gives it a new xmin.
@@ -182,16 +225,19 @@ SELECT (SELECT pg_catalog.json_build_object(
           FROM pg_catalog.pg_db_role_setting s CROSS JOIN LATERAL pg_catalog.unnest(s.setconfig) AS cfg
          WHERE cfg ILIKE 'track\\_counts=%'
            AND s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()))) AS overrides,
-       agg.roots, agg.keys, agg.names, agg.signals, agg.untrackables,
+       agg.keys, agg.names, agg.signals, agg.untrackables,
        (SELECT pg_catalog.json_agg(pg_catalog.json_build_object('pid', a.pid, 'application_name', a.application_name, 'since', a.xact_start)
                  ORDER BY a.xact_start NULLS LAST, a.pid)
           FROM pg_catalog.pg_stat_activity a
          WHERE a.datname = pg_catalog.current_database() AND a.backend_type = 'client backend'
            AND a.pid <> pg_catalog.pg_backend_pid() AND a.application_name IS DISTINCT FROM $2
            AND a.xact_start IS NOT NULL) AS sessions
-  FROM (SELECT pg_catalog.array_agg(n.root::text) AS roots, pg_catalog.array_agg(n.kind || n.oid) AS keys,
-               pg_catalog.array_agg(coalesce(rel.name, fn.name, n.oid::text)) AS names,
-               pg_catalog.array_agg(CASE
+  FROM (SELECT pg_catalog.string_agg(x.key, ' ') AS keys, pg_catalog.array_to_json(pg_catalog.array_agg(x.name)) AS names,
+               -- No signal holds a space or is '~'.
+               pg_catalog.string_agg(coalesce(x.signal, '~'), ' ') AS signals,
+               pg_catalog.json_object_agg(x.key, x.untrackable) FILTER (WHERE x.untrackable IS NOT NULL) AS untrackables
+          FROM (SELECT n.kind || n.oid AS key, coalesce(rel.name, fn.name, n.oid::text) AS name,
+               CASE
                    WHEN n.kind = 'f' THEN 'def:' || fn.xmin
                    WHEN rel.relkind IN ('v', 'm') AND (rel.candidate OR rel.relkind = 'v') THEN 'def:' || rel.rule
                    ELSE concat_ws('/',
@@ -200,8 +246,8 @@ SELECT (SELECT pg_catalog.json_build_object(
                              + pg_catalog.pg_stat_get_tuples_deleted(n.oid),
                        ',f:', rel.relfilenode) END,
                      CASE WHEN rel.children IS NOT NULL OR rel.relkind = 'p' THEN 'c:' || coalesce(rel.children::text, '{}') END)
-                 END) AS signals,
-               pg_catalog.array_agg(CASE
+                 END AS signal,
+               CASE
                    WHEN rel.oid IS NULL AND fn.oid IS NULL THEN 'it no longer exists'
                    WHEN n.oid < 16384 THEN 'it is a system object, whose changes no statistics count'
                    WHEN rel.relkind = 'f' THEN 'it is a foreign table, whose changes no statistics of this database count'
@@ -210,8 +256,8 @@ SELECT (SELECT pg_catalog.json_build_object(
                    WHEN n.kind = 'f' AND NOT fn.atomic AND fn.provolatile <> 'i'
                      THEN pg_catalog.format('it is a %s function with a string body, whose reads the catalog does not record', fn.lanname)
                    WHEN h.what IS NOT NULL THEN 'it calls or reads ' || h.what
-                 END) AS untrackables
+                 END AS untrackable
           FROM node n
           LEFT JOIN rel ON n.kind = 'r' AND rel.oid = n.oid
           LEFT JOIN fn ON n.kind = 'f' AND fn.oid = n.oid
-          LEFT JOIN hidden h ON h.kind = n.kind AND h.oid = n.oid) agg`;
+          LEFT JOIN hidden h ON h.kind = n.kind AND h.oid = n.oid) x) agg`;

@@ -139,6 +139,32 @@ describe('refresh selection by the changes the database shows', () => {
     expect(await runSql(db, 'SELECT n FROM mvi')).toEqual([{ n: 2 }]);
   });
 
+  test('COPY into a table selects its views, as an INSERT does', async () => {
+    // COPY FROM PROGRAM: the rows arrive through COPY as COPY FROM STDIN sends them, without a client-side stream.
+    await runSql(db, "COPY t1 (id) FROM PROGRAM 'seq 700 702'");
+    expect(changed(await run())).toEqual(names('mv1', 'mv12', 'mvv'));
+    expect(await runSql(db, 'SELECT n FROM mv1')).toEqual([{ n: (await runSql<{ n: number }>(db, 'SELECT count(*)::int AS n FROM t1'))[0].n }]);
+    expect(changed(await run())).toEqual([]);
+  });
+
+  test('a trigger writing into a table selects that table\'s views, though the statement wrote elsewhere', async () => {
+    await runSql(db, `CREATE TABLE audit_src (id int);
+      CREATE FUNCTION copy_to_t1() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO public.t1 VALUES (NEW.id); RETURN NEW; END $$;
+      CREATE TRIGGER copy_to_t1 AFTER INSERT ON audit_src FOR EACH ROW EXECUTE FUNCTION copy_to_t1()`);
+    expect(changed(await run())).toEqual([]);
+    await runSql(db, 'INSERT INTO audit_src VALUES (800)');
+    expect(changed(await run())).toEqual(names('mv1', 'mv12', 'mvv'));
+    expect(await runSql(db, 'SELECT count(*)::int AS n FROM mv1 WHERE n = (SELECT count(*) FROM t1)')).toEqual([{ n: 1 }]);
+  });
+
+  test('VACUUM FULL of a table selects its views: a new file is taken for a change, an extra refresh', async () => {
+    await runSql(db, 'VACUUM FULL t2');
+    const report = await run();
+    expect(changed(report)).toEqual(names('mv2', 'mv12', 'mvf'));
+    expect(report.selection.changes!.views.find((view) => view.view === 'public.mv2')).toEqual({ view: 'public.mv2', decision: 'changed', sources: ['public.t2'] });
+    expect(changed(await run())).toEqual([]);
+  });
+
   test('CREATE OR REPLACE VIEW on the path selects the view reading it', async () => {
     await runSql(db, 'CREATE OR REPLACE VIEW v AS SELECT id FROM t1 WHERE id > 2');
     expect(changed(await run())).toEqual(names('mvv'));
@@ -215,7 +241,7 @@ describe('refresh selection by the changes the database shows', () => {
     expect(error?.message).toMatch(/schema itc_orchestrator, which the role may not create .*GRANT CREATE ON DATABASE.*CREATE SCHEMA itc_orchestrator AUTHORIZATION/);
   });
 
-  test('a writer that commits and stays idle in a fresh session is picked up by the run that follows', async () => {
+  test('a writer that commits and stays idle in a fresh session is picked up by the run that follows, and only by it', async () => {
     const writer = await connect(db);
     try {
       // Connecting counts as a flush: a commit at once arms PostgreSQL's 10 s idle timer rather than flushing.
@@ -223,6 +249,10 @@ describe('refresh selection by the changes the database shows', () => {
       const report = await run();
       expect(changed(report)).toEqual(names('mv2', 'mv12', 'mvf'));
       expect(report.selection.changes!.flushWaitMs).toBeGreaterThan(5_000);
+      // The writer is still connected and idle: its counts are in, and nothing more is selected.
+      const later = await run();
+      expect(changed(later)).toEqual([]);
+      expect(later.selection.changes!.flushWaitMs).toBeLessThan(5_000);
     } finally {
       await writer.end();
     }
@@ -241,6 +271,47 @@ describe('refresh selection by the changes the database shows', () => {
     }
     await sleep(100);
     expect(changed(await run())).toEqual(names('mv1', 'mv12', 'mvv'));
+  }, 30_000);
+
+  test('a foreign table, a catalog and a sequence are counted by no statistics: their views are refreshed every run', async () => {
+    const other = await createTestDatabase('detect_uncounted');
+    const otherEnv = { ...localModeEnv(other), [RefreshEnv.DETECT_CHANGES]: 'true' };
+    // A real foreign table: postgres_fdw, back to a table of this same database, committed before the view reads it.
+    await runSql(other, 'CREATE TABLE remote_rows (id int); INSERT INTO remote_rows VALUES (1)');
+    await runSql(other, `CREATE EXTENSION postgres_fdw;
+      CREATE SERVER loopback FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host '${other.host}', port '${other.port}', dbname '${other.database}');
+      CREATE USER MAPPING FOR CURRENT_USER SERVER loopback OPTIONS (user '${other.user}', password '${other.password}');
+      CREATE FOREIGN TABLE far_rows (id int) SERVER loopback OPTIONS (table_name 'remote_rows');
+      CREATE MATERIALIZED VIEW mv_foreign AS SELECT count(*)::int AS n FROM far_rows;
+      CREATE MATERIALIZED VIEW mv_catalog AS SELECT count(*)::int AS n FROM pg_catalog.pg_class;
+      CREATE SEQUENCE ticket;
+      CREATE MATERIALIZED VIEW mv_sequence AS SELECT last_value AS n FROM ticket;
+      CREATE TABLE plain (id int);
+      CREATE MATERIALIZED VIEW mv_plain AS SELECT count(*)::int AS n FROM plain`);
+    const uncounted = ['public.mv_catalog', 'public.mv_foreign', 'public.mv_sequence'];
+    const runOther = async () => {
+      const { report, error } = await invoke({}, otherEnv);
+      if (error) throw error;
+      return report!;
+    };
+    expect(refreshed(await runOther())).toEqual([...uncounted, 'public.mv_plain'].sort());
+    const report = await runOther();
+    expect(refreshed(report)).toEqual(uncounted);
+    const detail = (view: string) => report.selection.changes!.views.find((entry) => entry.view === view);
+    expect(detail('public.mv_foreign')).toEqual(expect.objectContaining({
+      decision: 'untrackable', detail: 'public.far_rows: it is a foreign table, whose changes no statistics of this database count',
+    }));
+    expect(detail('public.mv_catalog')).toEqual(expect.objectContaining({ decision: 'untrackable', detail: expect.stringContaining('pg_class') }));
+    expect(detail('public.mv_sequence')).toEqual(expect.objectContaining({
+      decision: 'untrackable', detail: 'public.ticket: it is a relation of kind S, whose changes no statistics count',
+    }));
+    // What they read changes, and the next run shows it.
+    const [before] = await runSql<{ n: number }>(other, 'SELECT n FROM mv_catalog');
+    await runSql(other, "INSERT INTO remote_rows VALUES (2); SELECT nextval('ticket'), nextval('ticket'); CREATE TABLE one_more (id int)");
+    expect(refreshed(await runOther())).toEqual(uncounted);
+    expect(await runSql(other, 'SELECT (SELECT n FROM mv_foreign) AS f, (SELECT n FROM mv_sequence)::int AS s')).toEqual([{ f: 2, s: 2 }]);
+    const [after] = await runSql<{ n: number }>(other, 'SELECT n FROM mv_catalog');
+    expect(after.n).toBeGreaterThan(before.n);
   }, 30_000);
 
   test('a run that waits for the run lock reads the signals once it holds it, so a write made while it waited counts', async () => {
