@@ -67,7 +67,8 @@ export class LocalOrchestration {
       throw new Error(`${REFRESH_BOOTSTRAP} does not exist: run \`npx projen bundle\` first`);
     }
     const { database, refresh, refreshCompute, pipelineKinds, glueJobTables, alarms, lineage } = options;
-    return LocalOrchestration.fromStack(options, synthesizeExampleStack({ database, refresh, refreshCompute, pipelineKinds, glueJobTables, alarms, lineage }));
+    const stack = synthesizeExampleStack({ database, refresh, refreshCompute, pipelineKinds, glueJobTables, alarms, lineage });
+    return LocalOrchestration.fromStack(options, stack);
   }
 
   /**

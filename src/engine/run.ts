@@ -71,9 +71,9 @@ async function refreshRun(event: unknown, context: RunContext, env: Env, lineage
       const begun = await RunLock.begin(client, timeLeft);
       heldLock = begun;
       planningStarted = Date.now();
-      const planned = await planSelection(client, request, config);
-      await lineage.planned(client, planned.plan);
-      return { lock: begun, ...planned };
+      const selected = await planSelection(client, request, config);
+      await lineage.planned(client, selected.plan);
+      return { lock: begun, ...selected };
     });
     const { lock, plan } = planned;
     let { selection, detect } = planned;
