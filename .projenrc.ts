@@ -384,8 +384,9 @@ project.addTask('test:runtime', {
 // Deployable integration tests (test/integ.*.ts, @aws-cdk/integ-tests-alpha): each deploys a stack, runs the state
 // machine once and asserts the refresh report, then destroys the stack. Their synthesized snapshots are committed in
 // test/integ.*.ts.snapshot; a change to an app's template fails `npx projen test` until the snapshot is written again.
-// Asset hashes are left out of the comparison (integ-runner's default), so neither the bundle built on another
-// machine nor a change of the engine alone makes a snapshot stale.
+// Asset hashes are left out of the comparison (integ-runner's default), but the Fargate app's task definition names
+// the engine bundle's SHA-256 in its environment: a change of the engine makes that snapshot stale, and
+// `integ:snapshot:update` writes it again (reporting the task definition's replacement as destructive).
 const integRunner = 'integ-runner --language typescript';
 // The CDK CLI would leave its compile cache in the temporary folder.
 const integEnv = { DISABLE_V8_COMPILE_CACHE: '1' };
