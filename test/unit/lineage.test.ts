@@ -39,6 +39,21 @@ const transportOf = (template: Template) => {
   return variable && JSON.parse(variable.value as string);
 };
 
+type TaskHandlers = Record<string, (input: any) => Promise<unknown>>;
+
+/** Runs the definition as execution `run-1` of state machine `warehouse`, no execution running before it. */
+async function runInExecution(definition: any, handlers: TaskHandlers): Promise<void> {
+  const machine = new StateMachine(definition, { validationOptions: { checkArn: false, checkPaths: false } });
+  await machine.run({}, {
+    context: {
+      StateMachine: { Id: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:warehouse`, Name: 'warehouse' },
+      Execution: { Id: `arn:aws:states:${REGION}:${ACCOUNT}:execution:warehouse:run-1` },
+      Task: { Token: 'token' },
+    } as any,
+    overrides: { taskResourceLocalHandlers: { 'List running executions': async () => ({ Executions: [] }), ...handlers } },
+  }).result;
+}
+
 describe('lineage', () => {
   let off: Template;
   let http: Template;
@@ -136,25 +151,13 @@ describe('lineage', () => {
   ])('the state machine tells %s which execution it runs in', async (_compute, template, eventOf) => {
     const definition = stateMachineDefinition(template());
     const refreshes: unknown[] = [];
-    const machine = new StateMachine(definition, { validationOptions: { checkArn: false, checkPaths: false } });
-    const execution = machine.run({}, {
-      context: {
-        StateMachine: { Id: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:warehouse`, Name: 'warehouse' },
-        Execution: { Id: `arn:aws:states:${REGION}:${ACCOUNT}:execution:warehouse:run-1` },
-        Task: { Token: 'token' },
-      } as any,
-      overrides: {
-        taskResourceLocalHandlers: {
-          'List running executions': async () => ({ Executions: [] }),
-          'Run pipeline Demand': async () => ({ Payload: {} }),
-          'Refresh materialized views': async (input: unknown) => {
-            refreshes.push(input);
-            return { Payload: { status: 'succeeded' } };
-          },
-        },
+    await runInExecution(definition, {
+      'Run pipeline Demand': async () => ({ Payload: {} }),
+      'Refresh materialized views': async (input: unknown) => {
+        refreshes.push(input);
+        return { Payload: { status: 'succeeded' } };
       },
     });
-    await execution.result;
     expect(refreshes.map(eventOf)).toEqual([{
       lineage: {
         executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:warehouse:run-1`,
@@ -177,28 +180,17 @@ describe('lineage', () => {
     const events: Array<Record<string, unknown>> = [];
     const eventOf = (input: any) => JSON.parse(input.Overrides.ContainerOverrides[0].Environment
       .find((variable: { Name: string }) => variable.Name === 'ITC_REFRESH_EVENT').Value);
-    const machine = new StateMachine(definition, { validationOptions: { checkArn: false, checkPaths: false } });
-    await machine.run({}, {
-      context: {
-        StateMachine: { Id: `arn:aws:states:${REGION}:${ACCOUNT}:stateMachine:warehouse`, Name: 'warehouse' },
-        Execution: { Id: `arn:aws:states:${REGION}:${ACCOUNT}:execution:warehouse:run-1` },
-        Task: { Token: 'token' },
-      } as any,
-      overrides: {
-        taskResourceLocalHandlers: {
-          'List running executions': async () => ({ Executions: [] }),
-          'Run pipeline Demand': async () => ({ Payload: { changedTables: ['sales.orders'] } }),
-          'Refresh materialized views': async (input: unknown) => {
-            events.push(eventOf(input));
-            throw Object.assign(new Error('Container Overrides length must be at most 8192'), { name: 'ECS.InvalidParameterException' });
-          },
-          'Refresh every materialized view': async (input: unknown) => {
-            events.push(eventOf(input));
-            return { status: 'succeeded' };
-          },
-        },
+    await runInExecution(definition, {
+      'Run pipeline Demand': async () => ({ Payload: { changedTables: ['sales.orders'] } }),
+      'Refresh materialized views': async (input: unknown) => {
+        events.push(eventOf(input));
+        throw Object.assign(new Error('Container Overrides length must be at most 8192'), { name: 'ECS.InvalidParameterException' });
       },
-    }).result;
+      'Refresh every materialized view': async (input: unknown) => {
+        events.push(eventOf(input));
+        return { status: 'succeeded' };
+      },
+    });
     const execution = { executionArn: `arn:aws:states:${REGION}:${ACCOUNT}:execution:warehouse:run-1`, stateMachineName: 'warehouse' };
     expect(events).toEqual([
       expect.objectContaining({ tables: ['sales.orders'], lineage: expect.objectContaining(execution) }),
