@@ -123,6 +123,12 @@ const project = new awscdk.AwsCdkConstructLibrary({
     'fast-xml-parser@^5.12.1',
     // The tests' environment (test/setup/environment.ts) extends jest's own.
     'jest-environment-node@^30',
+    // `test:unit` runs on jest-light-runner (each worker keeps its modules between files), its TypeScript loaded by
+    // tsx; its set-up (test/setup/light-runner.ts) gives `test.each` the project's timeout through jest-each.
+    // jest-light-runner 0.8 asks for Node.js 22; 0.7 runs on the Node.js 20 the project builds with.
+    'jest-light-runner@~0.7.13',
+    'tsx@^4',
+    'jest-each@^30',
     // Deployable integration apps (test/integ.*.ts): the newest integ-tests-alpha whose aws-cdk-lib peer range
     // admits cdkVersion, and the integ-runner released with cdkVersion.
     '@aws-cdk/integ-tests-alpha@2.184.1-alpha.0',
@@ -217,14 +223,20 @@ bundleTask.addCondition(`node -e "${[
 // `npx projen test` runs every test with coverage, then eslint; these run one half, without coverage, for a fast
 // loop. Options and paths after the task name reach jest: `npx projen test:unit test/unit/plan.test.ts`.
 // Unit tests use every core (jest's default leaves one free); the engine's tests share one PostgreSQL and keep it.
-for (const [name, what, workers] of [
-  ['unit', 'the unit tests (no database, no packing)', ' --maxWorkers=100%'],
+// The unit tests run on jest-light-runner here: each worker thread keeps its modules between files, so aws-cdk-lib
+// loads once per worker, not once per file. Its set-up files register tsx, then give each worker a temporary folder
+// and the project's timeout (test/setup/light-runner*). (Options taking a list come first, so that paths given after
+// the task name are not read as theirs.)
+const lightRunner = '--setupFiles ./test/setup/light-runner-loader.mjs --setupFilesAfterEnv ./test/setup/light-runner.ts '
+  + '--runner jest-light-runner --maxWorkers=100% ';
+for (const [name, what, options] of [
+  ['unit', 'the unit tests (no database, no packing)', lightRunner],
   ['engine', "the refresh engine's tests (embedded PostgreSQL)", ''],
   ['package', 'the package tests (packing, the bundle, the README examples)', ''],
 ]) {
   project.addTask(`test:${name}`, {
     description: `Run ${what}`,
-    steps: [{ spawn: 'bundle' }, { exec: `jest --selectProjects ${name} --passWithNoTests --coverage=false${workers}`, receiveArgs: true }],
+    steps: [{ spawn: 'bundle' }, { exec: `jest ${options}--selectProjects ${name} --passWithNoTests --coverage=false`, receiveArgs: true }],
   });
 }
 

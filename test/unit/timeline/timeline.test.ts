@@ -127,7 +127,7 @@ describe('reading the input', () => {
     const file = join(folder, 'output.json');
     writeFileSync(file, JSON.stringify(REPORT));
     const cli = join(__dirname, '..', '..', '..', 'src', 'timeline', 'cli.ts');
-    const run = (args: string[], input?: string) => spawnSync(process.execPath, ['-r', 'ts-node/register/transpile-only', cli, ...args], { input, encoding: 'utf8' });
+    const run = (args: string[], input?: string) => spawnSync(process.execPath, ['--import', 'tsx', cli, ...args], { input, encoding: 'utf8' });
     const fromFile = run([file]);
     expect(fromFile.status).toBe(0);
     expect(parseSvg(fromFile.stdout).bars).toHaveLength(VIEWS.length);
