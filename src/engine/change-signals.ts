@@ -1,12 +1,11 @@
 import type { ClientBase } from 'pg';
 import { APPLICATION_NAME } from './credentials';
+import { storedSignal } from './detection';
 
 /** What the statistics and the catalog say about one relation or function a view reads. */
 export interface SourceSignal {
   /** `r<oid>` for a relation, `f<oid>` for a function. */
   readonly key: string;
-  /** `schema.name` of the relation, or `schema.name()` of the function. */
-  readonly name: string;
   /** What changes when its content or definition does; for a view this run refreshes, its definition only. */
   readonly signal?: string;
   /** Why no signal covers what it returns: the view reading it is always refreshed. */
@@ -43,42 +42,76 @@ export interface ChangeSignals {
 const ON_VALUES = ['on', 'true', 'tr', 'tru', 't', 'yes', 'ye', 'y', '1'];
 
 /**
- * Reads every signal, after clearing this session's statistics snapshot (a transaction keeps what it read before;
- * the run lock's transaction is open), in two queries: the edges the walk may follow, then the signals of the
- * relations and functions the walk reached. The walk from each candidate view follows what its query reads
- * (pg_rewrite and pg_depend), SQL-standard function bodies, and partitions and inheritance children (pg_inherits);
- * it goes on through plain views, functions, tables with children and the candidates themselves, and stops at
- * other materialized views, whose own signals stand for what they return. Walking here rather than in a
- * recursive query lets the second query know how many nodes it reads, so the server plans it for that many.
+ * Reads every signal, each counter as it is now (the run lock's transaction would otherwise keep what it read
+ * before). The walk from each candidate view follows what its query reads (pg_rewrite and pg_depend), SQL-standard
+ * function bodies, and partitions and inheritance children (pg_inherits); it goes on through plain views, functions,
+ * tables with children and the candidates themselves, and stops at other materialized views, whose own signals
+ * stand for what they return. Walking here rather than in a recursive query lets the signal query know how many
+ * nodes it reads, so the server plans it for that many.
+ *
+ * A walk only changes with what it went through: a definition on it (a new `def:` signal) or a parent's children
+ * (a new `c:` part). So when every candidate has a stored walk (`storedWalks`, the keys of its baseline), the signals
+ * of those nodes are read first, in one query; only when a definition or a set of children on a walk moved, or
+ * a node is gone, are the edges read and every walk made again.
+ * @param known the definitions the baselines hold as trackable (`key=signal`), whose query trees are not scanned again
+ * @param storedWalks per candidate, the keys its last walk reached
  */
-export async function readChangeSignals(client: ClientBase, candidates: readonly number[], known: readonly string[] = []): Promise<ChangeSignals> {
+export async function readChangeSignals(
+  client: ClientBase, candidates: readonly number[], known: readonly string[] = [],
+  storedWalks: ReadonlyMap<number, Readonly<Record<string, string>>> = new Map(),
+): Promise<ChangeSignals> {
+  // Each counter read straight from shared memory: no snapshot to build for thousands of tables; the setting ends with
+  // the run lock's transaction.
+  await client.query("SELECT pg_catalog.pg_stat_clear_snapshot(), pg_catalog.set_config('stats_fetch_consistency', 'none', true)");
+  if (candidates.length > 0 && candidates.every((oid) => storedWalks.has(oid))) {
+    const walks = new Map(candidates.map((oid) => [oid, Object.keys(storedWalks.get(oid)!)]));
+    const read = await readSignalsOf(client, candidates, known, walks);
+    if (candidates.every((oid) => sameWalk(storedWalks.get(oid)!, read.sources.get(oid)!))) return read;
+  }
   const { rows: [graph] } = await client.query<{ edges: string | null }>(EDGES_SQL);
-  const reached = walk(candidates, graph.edges?.split(' ') ?? []);
-  const nodes = [...new Set([...reached.values()].flat())];
-  await client.query('SELECT pg_catalog.pg_stat_clear_snapshot()');
+  return readSignalsOf(client, candidates, known, walk(candidates, graph.edges?.split(' ') ?? []));
+}
+
+/** A definition (`def:`) or a set of children (`c:`): what a walk goes through. */
+function shapesWalk(signal: string): boolean {
+  return signal.startsWith('def:') || signal.startsWith('untrackable:') || signal.includes('c:');
+}
+
+/** Whether a stored walk still holds: every node still there, and none of what the walk goes through moved. */
+function sameWalk(stored: Readonly<Record<string, string>>, sources: readonly SourceSignal[]): boolean {
+  return sources.every((source) => {
+    const before = stored[source.key];
+    const now = storedSignal(source);
+    return now !== undefined && (now === before || (!shapesWalk(before) && !shapesWalk(now)));
+  });
+}
+
+/** The signals of every node of the walks, and the epoch, track_counts and open transactions, in one query. */
+async function readSignalsOf(
+  client: ClientBase, candidates: readonly number[], known: readonly string[], walks: ReadonlyMap<number, readonly string[]>,
+): Promise<ChangeSignals> {
+  const nodes = [...new Set([...walks.values()].flat())];
   const { rows: [row] } = await client.query<{
     epoch: StatsEpoch;
     overrides: string[] | null;
     track_counts: string;
     keys: string | null;
-    names: string[] | null;
     signals: string | null;
     untrackables: Record<string, string> | null;
     sessions: Array<{ pid: number; application_name: string; since: string | null }> | null;
   }>(SIGNALS_SQL, [candidates, APPLICATION_NAME, known, oidsOf(nodes, 'r'), oidsOf(nodes, 'f')]);
-  // Per node, keys and signals as space-separated text, names as a JSON array: cheaper to build and parse than arrays.
+  // Per node, keys and signals as space-separated text: cheaper to build and parse than arrays.
   const byKey = new Map<string, SourceSignal>();
   const signalList = row.signals?.split(' ') ?? [];
   (row.keys?.split(' ') ?? []).forEach((key, index) => {
     byKey.set(key, {
       key,
-      name: row.names![index],
       signal: signalList[index] === '~' ? undefined : signalList[index],
       untrackable: row.untrackables?.[key],
     });
   });
   const sources = new Map<number, SourceSignal[]>();
-  for (const [root, keys] of reached) sources.set(root, keys.map((key) => byKey.get(key)!));
+  for (const [root, keys] of walks) sources.set(root, keys.map((key) => byKey.get(key) ?? { key }));
   const offOverrides = (row.overrides ?? []).filter((entry) => !ON_VALUES.includes(entry.split('=').slice(1).join('=').trim().toLowerCase()));
   const uncounted = row.track_counts !== 'on'
     ? `track_counts is ${row.track_counts} for the server`
@@ -93,6 +126,25 @@ export async function readChangeSignals(client: ClientBase, candidates: readonly
       ...(session.since ? { since: new Date(session.since).toISOString() } : {}),
     })),
   };
+}
+
+/**
+ * The names of relations and functions by key (`schema.name`, `schema.name()`), for what a report lists; a key whose
+ * object no longer exists keeps its OID. Read apart from the signals, which thousands of sources may have.
+ */
+export async function readSourceNames(client: ClientBase, keys: readonly string[]): Promise<Map<string, string>> {
+  const names = new Map(keys.map((key) => [key, key.slice(1)]));
+  if (keys.length === 0) return names;
+  const { rows } = await client.query<{ key: string; name: string }>(`-- change signals: the names a report lists
+    SELECT 'r' || c.oid AS key, pg_catalog.format('%s.%s', pg_catalog.quote_ident(ns.nspname), pg_catalog.quote_ident(c.relname)) AS name
+      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
+     WHERE c.oid = ANY ($1::oid[])
+    UNION ALL
+    SELECT 'f' || p.oid, pg_catalog.format('%s.%s()', pg_catalog.quote_ident(ns.nspname), pg_catalog.quote_ident(p.proname))
+      FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace ns ON ns.oid = p.pronamespace
+     WHERE p.oid = ANY ($2::oid[])`, [oidsOf(keys, 'r'), oidsOf(keys, 'f')]);
+  for (const row of rows) names.set(row.key, row.name);
+  return names;
 }
 
 /**
@@ -168,22 +220,18 @@ parent AS (
 ),
 rel AS (
   SELECT c.oid, c.relkind, c.relfilenode, am.amname, c.oid IN (SELECT oid FROM candidate) AS candidate,
-         pg_catalog.format('%s.%s', pg_catalog.quote_ident(ns.nspname), pg_catalog.quote_ident(c.relname)) AS name,
          parent.children,
          w.xmin::text AS rule
     FROM unnest($4::oid[]) AS n(oid)
     JOIN pg_catalog.pg_class c ON c.oid = n.oid
-    JOIN pg_catalog.pg_namespace ns ON ns.oid = c.relnamespace
     LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam
     LEFT JOIN parent ON parent.oid = c.oid
     LEFT JOIN pg_catalog.pg_rewrite w ON c.relkind IN ('v', 'm') AND w.ev_class = c.oid AND w.rulename = '_RETURN'
 ),
 fn AS (
-  SELECT p.oid, p.xmin::text AS xmin, p.provolatile, p.prosqlbody IS NOT NULL AS atomic, l.lanname,
-         pg_catalog.format('%s.%s()', pg_catalog.quote_ident(ns.nspname), pg_catalog.quote_ident(p.proname)) AS name
+  SELECT p.oid, p.xmin::text AS xmin, p.provolatile, p.prosqlbody IS NOT NULL AS atomic, l.lanname
     FROM unnest($5::oid[]) AS n(oid)
     JOIN pg_catalog.pg_proc p ON p.oid = n.oid
-    JOIN pg_catalog.pg_namespace ns ON ns.oid = p.pronamespace
     JOIN pg_catalog.pg_language l ON l.oid = p.prolang
 ),
 -- Query trees (view rules, SQL-standard bodies) name what pg_depend leaves out: built-in functions and catalogs.
@@ -191,7 +239,7 @@ fn AS (
 tree AS (
     SELECT 'r' AS kind, rel.oid, w.ev_action::text AS body
       FROM rel JOIN pg_catalog.pg_rewrite w ON w.ev_class = rel.oid AND w.rulename = '_RETURN'
-     WHERE ('r' || rel.oid || '=def:' || rel.rule) NOT IN (SELECT known.def FROM known)
+     WHERE rel.relkind IN ('v', 'm') AND ('r' || rel.oid || '=def:' || rel.rule) NOT IN (SELECT known.def FROM known)
   UNION ALL
     SELECT 'f', fn.oid, p.prosqlbody::text
       FROM fn JOIN pg_catalog.pg_proc p ON p.oid = fn.oid
@@ -225,18 +273,18 @@ SELECT (SELECT pg_catalog.json_build_object(
           FROM pg_catalog.pg_db_role_setting s CROSS JOIN LATERAL pg_catalog.unnest(s.setconfig) AS cfg
          WHERE cfg ILIKE 'track\\_counts=%'
            AND s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()))) AS overrides,
-       agg.keys, agg.names, agg.signals, agg.untrackables,
+       agg.keys, agg.signals, agg.untrackables,
        (SELECT pg_catalog.json_agg(pg_catalog.json_build_object('pid', a.pid, 'application_name', a.application_name, 'since', a.xact_start)
                  ORDER BY a.xact_start NULLS LAST, a.pid)
           FROM pg_catalog.pg_stat_activity a
          WHERE a.datname = pg_catalog.current_database() AND a.backend_type = 'client backend'
            AND a.pid <> pg_catalog.pg_backend_pid() AND a.application_name IS DISTINCT FROM $2
            AND a.xact_start IS NOT NULL) AS sessions
-  FROM (SELECT pg_catalog.string_agg(x.key, ' ') AS keys, pg_catalog.array_to_json(pg_catalog.array_agg(x.name)) AS names,
+  FROM (SELECT pg_catalog.string_agg(x.key, ' ') AS keys,
                -- No signal holds a space or is '~'.
                pg_catalog.string_agg(coalesce(x.signal, '~'), ' ') AS signals,
                pg_catalog.json_object_agg(x.key, x.untrackable) FILTER (WHERE x.untrackable IS NOT NULL) AS untrackables
-          FROM (SELECT n.kind || n.oid AS key, coalesce(rel.name, fn.name, n.oid::text) AS name,
+          FROM (SELECT n.kind || n.oid AS key,
                CASE
                    WHEN n.kind = 'f' THEN 'def:' || fn.xmin
                    WHEN rel.relkind IN ('v', 'm') AND (rel.candidate OR rel.relkind = 'v') THEN 'def:' || rel.rule

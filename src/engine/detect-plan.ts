@@ -1,7 +1,7 @@
 import type { Client } from 'pg';
 import { baselineWrite, readBaselines } from './baselines';
-import { readChangeSignals } from './change-signals';
-import { detectChanges, knownDefinitions } from './detection';
+import { readChangeSignals, readSourceNames } from './change-signals';
+import { detectChanges, knownDefinitions, nameDecisions, sourcesToName } from './detection';
 import { waitForIdleFlush } from './flush-wait';
 import { recordViewUnchanged } from './observability';
 import type { PlannedRefresh } from './plan';
@@ -36,13 +36,15 @@ export async function planByDetectedChanges(
   const wait = await waitForIdleFlush(client, timeLeftMs() - KEEP_FOR_REFRESH_MS);
   const oids = candidates.map((step) => step.view.oid);
   const stored = await readBaselines(client, oids);
-  const signals = await readChangeSignals(client, oids, knownDefinitions(stored));
+  const signals = await readChangeSignals(client, oids, knownDefinitions(stored),
+    new Map([...stored].map(([oid, baseline]) => [oid, baseline.sources])));
   const detection = detectChanges(
     candidates.map((step) => ({ oid: step.view.oid, name: step.view.qualifiedName, populated: step.view.populated })), signals, stored);
   const readMs = Date.now() - started;
+  const named = nameDecisions(detection.views, await readSourceNames(client, sourcesToName(detection.views)));
 
   const byReport = new Set(reported?.oids ?? []);
-  const views: Array<DetectedView & { oid: number }> = detection.views.map((view) =>
+  const views: Array<DetectedView & { oid: number }> = named.map((view) =>
     (view.decision === 'unchanged' && byReport.has(view.oid) ? { oid: view.oid, view: view.view, decision: 'reported' } : view));
   const selected = new Set(views.filter((view) => view.decision !== 'unchanged').map((view) => view.view));
   for (const view of views) if (view.decision === 'unchanged') recordViewUnchanged(view.view);

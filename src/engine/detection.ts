@@ -1,9 +1,15 @@
 import type { Baseline } from './baselines';
-import type { ChangeSignals, StatsEpoch } from './change-signals';
-import type { DetectedView } from '../shared/contract';
+import type { ChangeSignals, SourceSignal, StatsEpoch } from './change-signals';
+import type { DetectedView, DetectionDecision } from '../shared/contract';
 
 /** How many changed sources a view's entry names; the count covers the rest. */
 export const MAX_SOURCES_NAMED = 10;
+
+/** What a baseline stores of a source: its signal, marked when no signal covers what it returns. */
+export function storedSignal(source: SourceSignal): string | undefined {
+  if (source.signal === undefined) return undefined;
+  return source.untrackable === undefined ? source.signal : `untrackable:${source.signal}`;
+}
 
 /** A candidate view as detection needs it. */
 export interface DetectionCandidate {
@@ -12,10 +18,30 @@ export interface DetectionCandidate {
   readonly populated: boolean;
 }
 
+/**
+ * One view's decision, its sources by key: naming them takes a catalog read, done only for what the report lists
+ * ({@link nameDecisions}).
+ */
+export interface ViewDecision {
+  readonly oid: number;
+  readonly view: string;
+  readonly decision: DetectionDecision;
+  /** With `changed`: the sources whose signal moved, by key. */
+  readonly moved?: readonly string[];
+  /** With `changed`: how many sources it read before no longer reach it. */
+  readonly gone?: number;
+  /** With `untrackable`: what no signal covers, by key, and why. */
+  readonly untrackable?: ReadonlyArray<{ readonly key: string; readonly reason: string }>;
+  /** With `upstream`: the view it reads that this run refreshes. */
+  readonly upstream?: string;
+  /** With `full-refresh`: why. */
+  readonly reason?: string;
+}
+
 /** Per candidate view, whether to refresh it and why, and the baseline to store with its refresh. */
 export interface Detection {
   /** Every candidate, in the order given, with its decision. */
-  readonly views: ReadonlyArray<DetectedView & { readonly oid: number }>;
+  readonly views: readonly ViewDecision[];
   /** Why every view is refreshed, when the whole database's signals cannot be trusted. */
   readonly fullRefreshReason?: string;
   /** Per candidate, what its refresh stores: the signals read before it. */
@@ -45,21 +71,20 @@ export function epochChange(stored: StatsEpoch, current: StatsEpoch): string | u
  */
 export function detectChanges(candidates: readonly DetectionCandidate[], signals: ChangeSignals, stored: ReadonlyMap<number, Baseline>): Detection {
   const baselines = new Map<number, Baseline>();
-  const decided = new Map<number, DetectedView>();
+  const decided = new Map<number, ViewDecision>();
   const candidateOids = new Set(candidates.map((view) => view.oid));
   for (const view of candidates) {
     const sources = signals.sources.get(view.oid) ?? [];
     const current: Record<string, string> = {};
     // An untrackable source is stored as such: its definition is never taken for one found trackable before.
     for (const source of sources) {
-      if (source.signal !== undefined) current[source.key] = source.untrackable === undefined ? source.signal : `untrackable:${source.signal}`;
+      const signal = storedSignal(source);
+      if (signal !== undefined) current[source.key] = signal;
     }
     baselines.set(view.oid, { viewName: view.name, epoch: signals.epoch, sources: current });
-
-    const baseline = stored.get(view.oid);
     const untrackable = sources.filter((source) => source.untrackable !== undefined)
-      .map((source) => (source.key === `r${view.oid}` ? `the view itself: ${source.untrackable}` : `${source.name}: ${source.untrackable}`));
-    decided.set(view.oid, decide(view, signals, baseline, current, untrackable, sources));
+      .map((source) => ({ key: source.key, reason: source.untrackable! }));
+    decided.set(view.oid, decide(view, signals, stored.get(view.oid), current, untrackable));
   }
 
   // A view reading a candidate this run refreshes changes with it; the walk is transitive, so one pass does.
@@ -68,13 +93,13 @@ export function detectChanges(candidates: readonly DetectionCandidate[], signals
     const upstream = (signals.sources.get(view.oid) ?? [])
       .map((source) => Number(source.key.slice(1)))
       .find((oid) => oid !== view.oid && candidateOids.has(oid) && decided.get(oid)!.decision !== 'unchanged');
-    if (upstream !== undefined) decided.set(view.oid, { view: view.name, decision: 'upstream', sources: [decided.get(upstream)!.view] });
+    if (upstream !== undefined) decided.set(view.oid, { oid: view.oid, view: view.name, decision: 'upstream', upstream: decided.get(upstream)!.view });
   }
 
-  const reasons = new Set([...decided.values()].filter((view) => view.decision === 'full-refresh').map((view) => view.detail!));
+  const reasons = new Set([...decided.values()].filter((view) => view.decision === 'full-refresh').map((view) => view.reason!));
   const allFull = candidates.length > 0 && [...decided.values()].every((view) => view.decision === 'full-refresh');
   return {
-    views: candidates.map((view) => ({ oid: view.oid, ...decided.get(view.oid)! })),
+    views: candidates.map((view) => decided.get(view.oid)!),
     ...(allFull ? { fullRefreshReason: [...reasons].join('; ') } : {}),
     baselines,
   };
@@ -83,25 +108,59 @@ export function detectChanges(candidates: readonly DetectionCandidate[], signals
 /** One view's decision, before the views it reads from this run are taken into account. */
 function decide(
   view: DetectionCandidate, signals: ChangeSignals, baseline: Baseline | undefined, current: Record<string, string>,
-  untrackable: readonly string[], sources: ReadonlyArray<{ key: string; name: string }>,
-): DetectedView {
+  untrackable: ReadonlyArray<{ key: string; reason: string }>,
+): ViewDecision {
+  const at = { oid: view.oid, view: view.name };
   const epoch = baseline && epochChange(baseline.epoch, signals.epoch);
-  if (signals.uncounted) return { view: view.name, decision: 'full-refresh', detail: signals.uncounted };
-  if (!baseline || baseline.viewName !== view.name) return { view: view.name, decision: 'no-baseline' };
-  if (epoch) return { view: view.name, decision: 'full-refresh', detail: epoch };
-  if (untrackable.length > 0) return { view: view.name, decision: 'untrackable', detail: untrackable.join('; ') };
-  if (!view.populated) return { view: view.name, decision: 'not-populated' };
-  const byKey = new Map(sources.map((source) => [source.key, source.name]));
-  const moved = Object.keys(current).filter((key) => baseline.sources[key] !== current[key]).map((key) => byKey.get(key)!).sort();
-  const gone = Object.keys(baseline.sources).filter((key) => !(key in current));
-  if (moved.length === 0 && gone.length === 0) return { view: view.name, decision: 'unchanged' };
-  return {
-    view: view.name,
-    decision: 'changed',
-    sources: moved.slice(0, MAX_SOURCES_NAMED),
-    ...(moved.length > MAX_SOURCES_NAMED ? { omittedSources: moved.length - MAX_SOURCES_NAMED } : {}),
-    ...(gone.length > 0 ? { detail: `${gone.length} relation(s) or function(s) it read before no longer reach it` } : {}),
-  };
+  if (signals.uncounted) return { ...at, decision: 'full-refresh', reason: signals.uncounted };
+  if (!baseline || baseline.viewName !== view.name) return { ...at, decision: 'no-baseline' };
+  if (epoch) return { ...at, decision: 'full-refresh', reason: epoch };
+  if (untrackable.length > 0) return { ...at, decision: 'untrackable', untrackable };
+  if (!view.populated) return { ...at, decision: 'not-populated' };
+  const moved = Object.keys(current).filter((key) => baseline.sources[key] !== current[key]);
+  const gone = Object.keys(baseline.sources).filter((key) => !(key in current)).length;
+  if (moved.length === 0 && gone === 0) return { ...at, decision: 'unchanged' };
+  return { ...at, decision: 'changed', moved, ...(gone > 0 ? { gone } : {}) };
+}
+
+/** The sources whose names the decisions' report entries give. */
+export function sourcesToName(views: readonly ViewDecision[]): string[] {
+  const keys = new Set<string>();
+  for (const view of views) {
+    for (const key of view.moved ?? []) keys.add(key);
+    for (const { key } of view.untrackable ?? []) if (key !== `r${view.oid}`) keys.add(key);
+  }
+  return [...keys];
+}
+
+/** The decisions as the report gives them, their sources named (`names` by key, from readSourceNames). */
+export function nameDecisions(views: readonly ViewDecision[], names: ReadonlyMap<string, string>): Array<DetectedView & { oid: number }> {
+  const nameOf = (key: string) => names.get(key) ?? key.slice(1);
+  return views.map((view): DetectedView & { oid: number } => {
+    const at = { oid: view.oid, view: view.view, decision: view.decision };
+    switch (view.decision) {
+      case 'changed': {
+        const moved = (view.moved ?? []).map(nameOf).sort();
+        return {
+          ...at,
+          sources: moved.slice(0, MAX_SOURCES_NAMED),
+          ...(moved.length > MAX_SOURCES_NAMED ? { omittedSources: moved.length - MAX_SOURCES_NAMED } : {}),
+          ...(view.gone ? { detail: `${view.gone} relation(s) or function(s) it read before no longer reach it` } : {}),
+        };
+      }
+      case 'untrackable':
+        return {
+          ...at,
+          detail: (view.untrackable ?? []).map(({ key, reason }) => (key === `r${view.oid}` ? `the view itself: ${reason}` : `${nameOf(key)}: ${reason}`)).join('; '),
+        };
+      case 'upstream':
+        return { ...at, sources: [view.upstream!] };
+      case 'full-refresh':
+        return { ...at, detail: view.reason };
+      default:
+        return at;
+    }
+  });
 }
 
 /**

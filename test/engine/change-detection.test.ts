@@ -126,9 +126,15 @@ describe('refresh selection by the changes the database shows', () => {
     await runSql(db, 'ALTER TABLE pt ATTACH PARTITION pt3 FOR VALUES FROM (20) TO (30)');
     expect(changed(await run())).toEqual(names('mvp'));
     expect(await runSql(db, 'SELECT n FROM mvp')).toEqual([{ n: 3 }]);
+    // The walk is made again once the children moved: a write to the new partition reaches the next run.
+    await runSql(db, 'INSERT INTO pt3 VALUES (3, 27)');
+    expect(changed(await run())).toEqual(names('mvp'));
+    expect(await runSql(db, 'SELECT n FROM mvp')).toEqual([{ n: 4 }]);
     await runSql(db, 'ALTER TABLE pt DETACH PARTITION pt3');
     expect(changed(await run())).toEqual(names('mvp'));
     expect(await runSql(db, 'SELECT n FROM mvp')).toEqual([{ n: 1 }]);
+    await runSql(db, 'INSERT INTO pt3 VALUES (4, 28)');
+    expect(changed(await run())).toEqual([]);
   });
 
   test('inheritance: a write to a child and INHERIT of a loaded table select the view of the parent', async () => {
@@ -137,6 +143,9 @@ describe('refresh selection by the changes the database shows', () => {
     await runSql(db, 'ALTER TABLE ihd INHERIT ih');
     expect(changed(await run())).toEqual(names('mvi'));
     expect(await runSql(db, 'SELECT n FROM mvi')).toEqual([{ n: 2 }]);
+    await runSql(db, 'INSERT INTO ihd VALUES (2)');
+    expect(changed(await run())).toEqual(names('mvi'));
+    expect(await runSql(db, 'SELECT n FROM mvi')).toEqual([{ n: 3 }]);
   });
 
   test('COPY into a table selects its views, as an INSERT does', async () => {
@@ -165,7 +174,13 @@ describe('refresh selection by the changes the database shows', () => {
     expect(changed(await run())).toEqual([]);
   });
 
-  test('CREATE OR REPLACE VIEW on the path selects the view reading it', async () => {
+  test('CREATE OR REPLACE VIEW on the path selects the view reading it, and what the view reads now is watched', async () => {
+    await runSql(db, 'CREATE OR REPLACE VIEW v AS SELECT id FROM t1 WHERE id > 2');
+    expect(changed(await run())).toEqual(names('mvv'));
+    await runSql(db, 'CREATE OR REPLACE VIEW v AS SELECT id FROM t1 WHERE id > 2 UNION ALL SELECT id FROM ihd');
+    expect(changed(await run())).toEqual(names('mvv'));
+    await runSql(db, 'INSERT INTO ihd VALUES (900)');
+    expect(changed(await run())).toEqual(names('mvi', 'mvv'));
     await runSql(db, 'CREATE OR REPLACE VIEW v AS SELECT id FROM t1 WHERE id > 2');
     expect(changed(await run())).toEqual(names('mvv'));
   });

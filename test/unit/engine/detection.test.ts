@@ -1,6 +1,6 @@
 import type { Baseline } from '../../../src/engine/baselines';
 import type { ChangeSignals, SourceSignal, StatsEpoch } from '../../../src/engine/change-signals';
-import { detectChanges, epochChange, knownDefinitions } from '../../../src/engine/detection';
+import { detectChanges, epochChange, knownDefinitions, nameDecisions, sourcesToName } from '../../../src/engine/detection';
 
 const EPOCH: StatsEpoch = { system: '7', started: '2026-12-01 10:00:00+00', databaseReset: null, sharedReset: '2026-12-01 10:00:00+00' };
 
@@ -9,8 +9,8 @@ function signals(overrides: Partial<ChangeSignals> = {}, t1 = 'w:5,f:1', t2 = 'w
   return {
     epoch: EPOCH,
     sources: new Map([
-      [10, [{ key: 'r10', name: 'public.mv1' }, { key: 'r1', name: 'public.t1', signal: t1 }]],
-      [20, [{ key: 'r20', name: 'public.mv12' }, { key: 'r10', name: 'public.mv1' }, { key: 'r1', name: 'public.t1', signal: t1 }, { key: 'r2', name: 'public.t2', signal: t2 }]],
+      [10, [{ key: 'r10' }, { key: 'r1', signal: t1 }]],
+      [20, [{ key: 'r20' }, { key: 'r10' }, { key: 'r1', signal: t1 }, { key: 'r2', signal: t2 }]],
     ]),
     openTransactions: [],
     ...overrides,
@@ -23,6 +23,9 @@ const stored = (epoch: StatsEpoch = EPOCH): Map<number, Baseline> => new Map<num
   [20, { viewName: 'public.mv12', epoch, sources: { r1: 'w:5,f:1', r2: 'w:5,f:2' } }],
 ]);
 const decisions = (detection: ReturnType<typeof detectChanges>) => detection.views.map((view) => view.decision);
+/** The names the catalog would give the sources' keys. */
+const NAMES = new Map([['r1', 'public.t1'], ['r2', 'public.t2'], ['r10', 'public.mv1'], ['r20', 'public.mv12'], ['f9', 'public.fp()']]);
+const named = (detection: ReturnType<typeof detectChanges>) => nameDecisions(detection.views, NAMES);
 
 describe('change detection decisions', () => {
   test('equal signals within the same epoch prove both views unchanged', () => {
@@ -31,7 +34,8 @@ describe('change detection decisions', () => {
 
   test('a moved signal selects the view reading it, and the view reading that view', () => {
     const detection = detectChanges(candidates, signals({}, 'w:6,f:1'), stored());
-    expect(detection.views).toEqual([
+    expect(sourcesToName(detection.views)).toEqual(['r1']);
+    expect(named(detection)).toEqual([
       { oid: 10, view: 'public.mv1', decision: 'changed', sources: ['public.t1'] },
       { oid: 20, view: 'public.mv12', decision: 'changed', sources: ['public.t1'] },
     ]);
@@ -63,8 +67,8 @@ describe('change detection decisions', () => {
 
   test('an untrackable source, a missing baseline and a source that no longer reaches the view each select it', () => {
     const untrackable = signals();
-    (untrackable.sources.get(10) as SourceSignal[]).push({ key: 'f9', name: 'public.fp()', signal: 'def:1', untrackable: 'it is a plpgsql function' });
-    expect(detectChanges(candidates, untrackable, stored()).views[0]).toEqual(expect.objectContaining({ decision: 'untrackable', detail: 'public.fp(): it is a plpgsql function' }));
+    (untrackable.sources.get(10) as SourceSignal[]).push({ key: 'f9', signal: 'def:1', untrackable: 'it is a plpgsql function' });
+    expect(named(detectChanges(candidates, untrackable, stored()))[0]).toEqual(expect.objectContaining({ decision: 'untrackable', detail: 'public.fp(): it is a plpgsql function' }));
     expect(decisions(detectChanges(candidates, signals(), new Map()))).toEqual(['no-baseline', 'no-baseline']);
     const before = stored();
     before.set(10, { ...before.get(10)!, sources: { r1: 'w:5,f:1', r3: 'c:{4}' } });
@@ -74,8 +78,8 @@ describe('change detection decisions', () => {
   test('a definition found untrackable is stored so that the next read scans it again; a trackable one is not scanned again', () => {
     const read = signals();
     (read.sources.get(10) as SourceSignal[]).push(
-      { key: 'r30', name: 'public.v_now', signal: 'def:77', untrackable: 'it calls or reads now() is stable' },
-      { key: 'r31', name: 'public.v_plain', signal: 'def:78' },
+      { key: 'r30', signal: 'def:77', untrackable: 'it calls or reads now() is stable' },
+      { key: 'r31', signal: 'def:78' },
     );
     const { baselines } = detectChanges(candidates, read, stored());
     expect(baselines.get(10)!.sources).toMatchObject({ r30: 'untrackable:def:77', r31: 'def:78' });
