@@ -45,11 +45,12 @@ export async function ensureBaselineTable(client: ClientBase): Promise<void> {
   }
 }
 
-/** The stored baselines of the given views. */
+/** The stored baselines of the given views, as one JSON document: one parse rather than two per view. */
 export async function readBaselines(client: ClientBase, views: readonly number[]): Promise<Map<number, Baseline>> {
-  const { rows } = await client.query<{ view_oid: number; view_name: string; epoch: StatsEpoch; sources: Record<string, string> }>(
-    `SELECT view_oid, view_name, epoch, sources FROM ${BASELINE_TABLE} WHERE view_oid = ANY($1::oid[])`, [views]);
-  return new Map(rows.map((row) => [Number(row.view_oid), { viewName: row.view_name, epoch: row.epoch, sources: row.sources }]));
+  const { rows: [{ baselines }] } = await client.query<{ baselines: Record<string, [string, StatsEpoch, Record<string, string>]> | null }>(
+    `SELECT pg_catalog.json_object_agg(view_oid, pg_catalog.json_build_array(view_name, epoch, sources)) AS baselines
+       FROM ${BASELINE_TABLE} WHERE view_oid = ANY($1::oid[])`, [views]);
+  return new Map(Object.entries(baselines ?? {}).map(([oid, [viewName, epoch, sources]]) => [Number(oid), { viewName, epoch, sources }]));
 }
 
 /** A statement storing a view's baseline; run in the refresh's own transaction, so both commit or neither. */
