@@ -72,7 +72,7 @@ export async function readChangeSignals(
   return readSignalsOf(client, candidates, known, walk(candidates, graph.edges?.split(' ') ?? []));
 }
 
-/** A definition (`def:`) or a set of children (`c:`): what a walk goes through. */
+/** A definition (`def:`, or an untrackable one) or a set of children (`c:`): what a walk goes through. */
 function shapesWalk(signal: string): boolean {
   return signal.startsWith('def:') || signal.startsWith('untrackable:') || signal.includes('c:');
 }
