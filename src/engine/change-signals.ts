@@ -1,4 +1,5 @@
 import type { ClientBase } from 'pg';
+import { BASELINE_TABLE } from './baselines';
 import { APPLICATION_NAME } from './credentials';
 import { storedSignal } from './detection';
 
@@ -28,48 +29,99 @@ export interface OpenTransaction {
   readonly since?: string;
 }
 
-/** One read of every signal: the epoch, `track_counts`, and per candidate view what it reads. */
-export interface ChangeSignals {
+/** What every read of the signals also says about the server: the epoch, `track_counts`, open transactions. */
+export interface SignalContext {
   readonly epoch: StatsEpoch;
   /** Why writes may go uncounted (`track_counts` off for the server, a database or a role); undefined when counted. */
   readonly uncounted?: string;
-  /** Per candidate view (by OID), the relations and functions it reads, directly or transitively. */
-  readonly sources: ReadonlyMap<number, readonly SourceSignal[]>;
   readonly openTransactions: readonly OpenTransaction[];
+}
+
+/** One read of every signal: the context, and per view read what it reads. */
+export interface ChangeSignals extends SignalContext {
+  /** Per view read (by OID), the relations and functions it reads, directly or transitively. */
+  readonly sources: ReadonlyMap<number, readonly SourceSignal[]>;
+}
+
+/** The views the database proves unchanged since their baselines, and the context of that read. */
+export interface UnchangedProof extends SignalContext {
+  readonly unchanged: ReadonlySet<number>;
 }
 
 /** Values PostgreSQL reads as `on` for a boolean setting (and their prefixes it accepts). */
 const ON_VALUES = ['on', 'true', 'tr', 'tru', 't', 'yes', 'ye', 'y', '1'];
 
+/** What a full read of the signals may reuse. */
+export interface SignalReadOptions {
+  /** The views whose walks are read; the default, every candidate. */
+  readonly roots?: readonly number[];
+  /** The definitions the baselines hold as trackable (`key=signal`), whose query trees are not scanned again. */
+  readonly known?: readonly string[];
+  /** Per root, the keys its last walk reached (its baseline's). */
+  readonly storedWalks?: ReadonlyMap<number, Readonly<Record<string, string>>>;
+}
+
 /**
  * Reads every signal, each counter as it is now (the run lock's transaction would otherwise keep what it read
- * before). The walk from each candidate view follows what its query reads (pg_rewrite and pg_depend), SQL-standard
+ * before). The walk from each root view follows what its query reads (pg_rewrite and pg_depend), SQL-standard
  * function bodies, and partitions and inheritance children (pg_inherits); it goes on through plain views, functions,
- * tables with children and the candidates themselves, and stops at other materialized views, whose own signals
- * stand for what they return. Walking here rather than in a recursive query lets the signal query know how many
- * nodes it reads, so the server plans it for that many.
+ * tables with children and the candidates, and stops at other materialized views, whose own signals stand for
+ * what they return. Walking here rather than in a recursive query lets the signal query know how many nodes it
+ * reads, so the server plans it for that many.
  *
  * A walk only changes with what it went through: a definition on it (a new `def:` signal) or a parent's children
- * (a new `c:` part). So when every candidate has a stored walk (`storedWalks`, the keys of its baseline), the signals
- * of those nodes are read first, in one query; only when a definition or a set of children on a walk moved, or
- * a node is gone, are the edges read and every walk made again.
- * @param known the definitions the baselines hold as trackable (`key=signal`), whose query trees are not scanned again
- * @param storedWalks per candidate, the keys its last walk reached
+ * (a new `c:` part). So when every root has a stored walk, the signals of those nodes are read first, in one
+ * query; only when a definition or a set of children on a walk moved, or a node is gone, are the edges read and
+ * every walk made again.
+ * @param candidates every view of the run: their own signal is their definition, and walks go on through them
  */
-export async function readChangeSignals(
-  client: ClientBase, candidates: readonly number[], known: readonly string[] = [],
-  storedWalks: ReadonlyMap<number, Readonly<Record<string, string>>> = new Map(),
-): Promise<ChangeSignals> {
-  // Each counter read straight from shared memory: no snapshot to build for thousands of tables; the setting ends with
-  // the run lock's transaction.
-  await client.query("SELECT pg_catalog.pg_stat_clear_snapshot(), pg_catalog.set_config('stats_fetch_consistency', 'none', true)");
-  if (candidates.length > 0 && candidates.every((oid) => storedWalks.has(oid))) {
-    const walks = new Map(candidates.map((oid) => [oid, Object.keys(storedWalks.get(oid)!)]));
+export async function readChangeSignals(client: ClientBase, candidates: readonly number[], options: SignalReadOptions = {}): Promise<ChangeSignals> {
+  const roots = options.roots ?? candidates;
+  const known = options.known ?? [];
+  const storedWalks = options.storedWalks ?? new Map();
+  await readCountersAsTheyAre(client);
+  if (roots.length > 0 && roots.every((oid) => storedWalks.has(oid))) {
+    const walks = new Map(roots.map((oid) => [oid, Object.keys(storedWalks.get(oid)!)]));
     const read = await readSignalsOf(client, candidates, known, walks);
-    if (candidates.every((oid) => sameWalk(storedWalks.get(oid)!, read.sources.get(oid)!))) return read;
+    if (roots.every((oid) => sameWalk(storedWalks.get(oid)!, read.sources.get(oid)!))) return read;
   }
   const { rows: [graph] } = await client.query<{ edges: string | null }>(EDGES_SQL);
-  return readSignalsOf(client, candidates, known, walk(candidates, graph.edges?.split(' ') ?? []));
+  return readSignalsOf(client, candidates, known, walk(roots, candidates, graph.edges?.split(' ') ?? []));
+}
+
+/**
+ * Each counter read straight from shared memory: no snapshot to build for thousands of tables, and none kept from
+ * before. The setting ends with the run lock's transaction.
+ */
+async function readCountersAsTheyAre(client: ClientBase): Promise<void> {
+  await client.query("SELECT pg_catalog.pg_stat_clear_snapshot(), pg_catalog.set_config('stats_fetch_consistency', 'none', true)");
+}
+
+/**
+ * The views of `views` the database proves unchanged since their baselines, in one query that returns little more
+ * than their OIDs: neither the baselines nor the signals travel. A view is proven unchanged when its baseline
+ * carries its name and the current statistics epoch, every node of its stored walk still exists, is trackable,
+ * and has the signal stored, and every other candidate on that walk is proven too. A definition that moved
+ * changes a signal, so an unchanged walk is the walk the view would take now. Nothing is proven when writes may
+ * go uncounted. The views not proven go through the full read ({@link readChangeSignals}), which says why.
+ * @param candidates every view of the run
+ * @param views the views to prove, with the names their baselines must carry
+ */
+export async function proveUnchanged(
+  client: ClientBase, candidates: readonly number[], views: ReadonlyArray<{ readonly oid: number; readonly name: string }>,
+): Promise<UnchangedProof> {
+  await readCountersAsTheyAre(client);
+  const { rows: [row] } = await client.query<ContextRow & { proven: string | null }>(PROOF_SQL,
+    [candidates, APPLICATION_NAME, views.map((view) => view.oid), views.map((view) => view.name)]);
+  const context = contextOf(row);
+  // Per proven view, `oid` or `oid:c1,c2`: the other candidates its walk reaches.
+  const proven = new Map((row.proven?.split(' ') ?? []).map((entry) => {
+    const [oid, reached] = entry.split(':');
+    return [Number(oid), reached ? reached.split(',').map(Number) : []];
+  }));
+  const unchanged = context.uncounted ? new Set<number>()
+    : new Set([...proven].filter(([, reached]) => reached.every((oid) => proven.has(oid))).map(([oid]) => oid));
+  return { ...context, unchanged };
 }
 
 /** A definition (`def:`, or an untrackable one) or a set of children (`c:`): what a walk goes through. */
@@ -86,19 +138,39 @@ function sameWalk(stored: Readonly<Record<string, string>>, sources: readonly So
   });
 }
 
-/** The signals of every node of the walks, and the epoch, track_counts and open transactions, in one query. */
+/** The columns of {@link CONTEXT_COLUMNS}, as the driver returns them. */
+interface ContextRow {
+  epoch: StatsEpoch;
+  overrides: string[] | null;
+  track_counts: string;
+  sessions: Array<{ pid: number; application_name: string; since: string | null }> | null;
+}
+
+function contextOf(row: ContextRow): SignalContext {
+  const offOverrides = (row.overrides ?? []).filter((entry) => !ON_VALUES.includes(entry.split('=').slice(1).join('=').trim().toLowerCase()));
+  const uncounted = row.track_counts !== 'on'
+    ? `track_counts is ${row.track_counts} for the server`
+    : offOverrides.length > 0 ? `track_counts is turned off by ALTER ROLE or ALTER DATABASE (${offOverrides.join(', ')})` : undefined;
+  return {
+    epoch: row.epoch,
+    uncounted,
+    openTransactions: (row.sessions ?? []).map((session) => ({
+      pid: session.pid,
+      applicationName: session.application_name,
+      ...(session.since ? { since: new Date(session.since).toISOString() } : {}),
+    })),
+  };
+}
+
+/** The signals of every node of the walks, and the context, in one query. */
 async function readSignalsOf(
   client: ClientBase, candidates: readonly number[], known: readonly string[], walks: ReadonlyMap<number, readonly string[]>,
 ): Promise<ChangeSignals> {
   const nodes = [...new Set([...walks.values()].flat())];
-  const { rows: [row] } = await client.query<{
-    epoch: StatsEpoch;
-    overrides: string[] | null;
-    track_counts: string;
+  const { rows: [row] } = await client.query<ContextRow & {
     keys: string | null;
     signals: string | null;
     untrackables: Record<string, string> | null;
-    sessions: Array<{ pid: number; application_name: string; since: string | null }> | null;
   }>(SIGNALS_SQL, [candidates, APPLICATION_NAME, known, oidsOf(nodes, 'r'), oidsOf(nodes, 'f')]);
   // Per node, keys and signals as space-separated text: cheaper to build and parse than arrays.
   const byKey = new Map<string, SourceSignal>();
@@ -112,20 +184,7 @@ async function readSignalsOf(
   });
   const sources = new Map<number, SourceSignal[]>();
   for (const [root, keys] of walks) sources.set(root, keys.map((key) => byKey.get(key) ?? { key }));
-  const offOverrides = (row.overrides ?? []).filter((entry) => !ON_VALUES.includes(entry.split('=').slice(1).join('=').trim().toLowerCase()));
-  const uncounted = row.track_counts !== 'on'
-    ? `track_counts is ${row.track_counts} for the server`
-    : offOverrides.length > 0 ? `track_counts is turned off by ALTER ROLE or ALTER DATABASE (${offOverrides.join(', ')})` : undefined;
-  return {
-    epoch: row.epoch,
-    uncounted,
-    sources,
-    openTransactions: (row.sessions ?? []).map((session) => ({
-      pid: session.pid,
-      applicationName: session.application_name,
-      ...(session.since ? { since: new Date(session.since).toISOString() } : {}),
-    })),
-  };
+  return { ...contextOf(row), sources };
 }
 
 /**
@@ -148,10 +207,10 @@ export async function readSourceNames(client: ClientBase, keys: readonly string[
 }
 
 /**
- * Per candidate, the keys of every node its walk reaches, itself first. An edge from a materialized view is
- * followed only from a candidate.
+ * Per root, the keys of every node its walk reaches, itself first. An edge from a materialized view is followed
+ * only from a candidate.
  */
-function walk(candidates: readonly number[], edges: readonly string[]): Map<number, string[]> {
+function walk(roots: readonly number[], candidates: readonly number[], edges: readonly string[]): Map<number, string[]> {
   const next = new Map<string, Array<{ to: string; fromView: boolean }>>();
   for (let at = 0; at + 2 < edges.length; at += 3) {
     let list = next.get(edges[at]);
@@ -160,7 +219,7 @@ function walk(candidates: readonly number[], edges: readonly string[]): Map<numb
   }
   const candidateKeys = new Set(candidates.map((oid) => `r${oid}`));
   const reached = new Map<number, string[]>();
-  for (const oid of candidates) {
+  for (const oid of roots) {
     if (reached.has(oid)) continue;
     const start = `r${oid}`;
     const seen = new Set([start]);
@@ -211,17 +270,75 @@ SELECT pg_catalog.string_agg(pg_catalog.concat_ws(' ', e.from_key, e.to_key, e.t
        WHERE pc.relkind IN ('r', 'p')
   ) e`;
 
+/** The statistics epoch ({@link StatsEpoch}) as JSON. */
+const EPOCH = `pg_catalog.json_build_object(
+          'system', (SELECT s.system_identifier::text FROM pg_catalog.pg_control_system() s),
+          'started', pg_catalog.pg_postmaster_start_time()::text,
+          'databaseReset', (SELECT d.stats_reset::text FROM pg_catalog.pg_stat_database d WHERE d.datname = pg_catalog.current_database()),
+          'sharedReset', (SELECT b.stats_reset::text FROM pg_catalog.pg_stat_bgwriter b))`;
+
+/**
+ * The epoch, `track_counts` and its overrides, and the sessions inside a transaction (`$2`: this run's application
+ * name), as columns of a query's one row.
+ */
+const CONTEXT_COLUMNS = `${EPOCH} AS epoch,
+       pg_catalog.current_setting('track_counts') AS track_counts,
+       (SELECT pg_catalog.array_agg(cfg)
+          FROM pg_catalog.pg_db_role_setting s CROSS JOIN LATERAL pg_catalog.unnest(s.setconfig) AS cfg
+         WHERE cfg ILIKE 'track\\_counts=%'
+           AND s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()))) AS overrides,
+       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object('pid', a.pid, 'application_name', a.application_name, 'since', a.xact_start)
+                 ORDER BY a.xact_start NULLS LAST, a.pid)
+          FROM pg_catalog.pg_stat_activity a
+         WHERE a.datname = pg_catalog.current_database() AND a.backend_type = 'client backend'
+           AND a.pid <> pg_catalog.pg_backend_pid() AND a.application_name IS DISTINCT FROM $2
+           AND a.xact_start IS NOT NULL) AS sessions`;
+
+/**
+ * A node's signal, from `n` (kind, oid), `rel` (relkind, candidate, rule: its `_RETURN` rule's xmin, relfilenode,
+ * children) and `fn` (xmin): shared by the full read and the proof, so both compute the same text.
+ */
+const NODE_SIGNAL = `CASE
+    WHEN n.kind = 'f' THEN 'def:' || fn.xmin
+    WHEN rel.relkind IN ('v', 'm') AND (rel.candidate OR rel.relkind = 'v') THEN 'def:' || rel.rule
+    ELSE concat_ws('/',
+      CASE WHEN rel.relkind IN ('r', 'm') THEN pg_catalog.concat(
+        'w:', pg_catalog.pg_stat_get_tuples_inserted(n.oid) + pg_catalog.pg_stat_get_tuples_updated(n.oid)
+              + pg_catalog.pg_stat_get_tuples_deleted(n.oid),
+        ',f:', rel.relfilenode) END,
+      CASE WHEN rel.children IS NOT NULL OR rel.relkind = 'p' THEN 'c:' || coalesce(rel.children::text, '{}') END)
+  END`;
+
+/**
+ * Why no signal covers a node, as far as the catalog row says (the WHEN branches of a CASE); what a query tree
+ * calls is judged apart. From `n`, `rel` (oid, relkind, amname) and `fn` (oid, atomic, provolatile, lanname).
+ */
+const UNTRACKABLE_BY_CATALOG = `WHEN rel.oid IS NULL AND fn.oid IS NULL THEN 'it no longer exists'
+    WHEN n.oid < 16384 THEN 'it is a system object, whose changes no statistics count'
+    WHEN rel.relkind = 'f' THEN 'it is a foreign table, whose changes no statistics of this database count'
+    WHEN rel.relkind NOT IN ('r', 'p', 'm', 'v') THEN pg_catalog.format('it is a relation of kind %s, whose changes no statistics count', rel.relkind)
+    WHEN rel.relkind IN ('r', 'm') AND rel.amname IS DISTINCT FROM 'heap' THEN pg_catalog.format('its table access method %s is not heap', rel.amname)
+    WHEN n.kind = 'f' AND NOT fn.atomic AND fn.provolatile <> 'i'
+      THEN pg_catalog.format('it is a %s function with a string body, whose reads the catalog does not record', fn.lanname)`;
+
+/** Each parent's children, as the `c:` part of its signal lists them. */
+const PARENT_CTE = `parent AS (
+  SELECT i.inhparent AS oid, pg_catalog.array_agg(i.inhrelid ORDER BY i.inhrelid) AS children FROM pg_catalog.pg_inherits i GROUP BY i.inhparent
+)`;
+
+/** The columns `rel` offers NODE_SIGNAL and UNTRACKABLE_BY_CATALOG, from `c` (pg_class), `am`, `parent` and a rule `w`. */
+const REL_COLUMNS = 'c.oid, c.relkind, c.relfilenode, am.amname, c.oid IN (SELECT oid FROM candidate) AS candidate, parent.children, w.xmin::text AS rule';
+
+/** The columns `fn` offers them, from `p` (pg_proc) and `l` (pg_language). */
+const FN_COLUMNS = 'p.oid, p.xmin::text AS xmin, p.provolatile, p.prosqlbody IS NOT NULL AS atomic, l.lanname';
+
 const SIGNALS_SQL = `-- change signals of the nodes walked ($4, $5), from pg_stat_*, pg_class, pg_inherits, pg_rewrite and pg_proc
 WITH candidate AS (SELECT DISTINCT c.oid FROM unnest($1::oid[]) AS c(oid)),
 known AS (SELECT k.def FROM unnest($3::text[]) AS k(def)),
 node AS (SELECT 'r' AS kind, n.oid FROM unnest($4::oid[]) AS n(oid) UNION ALL SELECT 'f', n.oid FROM unnest($5::oid[]) AS n(oid)),
-parent AS (
-  SELECT i.inhparent AS oid, pg_catalog.array_agg(i.inhrelid ORDER BY i.inhrelid) AS children FROM pg_catalog.pg_inherits i GROUP BY i.inhparent
-),
+${PARENT_CTE},
 rel AS (
-  SELECT c.oid, c.relkind, c.relfilenode, am.amname, c.oid IN (SELECT oid FROM candidate) AS candidate,
-         parent.children,
-         w.xmin::text AS rule
+  SELECT ${REL_COLUMNS}
     FROM unnest($4::oid[]) AS n(oid)
     JOIN pg_catalog.pg_class c ON c.oid = n.oid
     LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam
@@ -229,7 +346,7 @@ rel AS (
     LEFT JOIN pg_catalog.pg_rewrite w ON c.relkind IN ('v', 'm') AND w.ev_class = c.oid AND w.rulename = '_RETURN'
 ),
 fn AS (
-  SELECT p.oid, p.xmin::text AS xmin, p.provolatile, p.prosqlbody IS NOT NULL AS atomic, l.lanname
+  SELECT ${FN_COLUMNS}
     FROM unnest($5::oid[]) AS n(oid)
     JOIN pg_catalog.pg_proc p ON p.oid = n.oid
     JOIN pg_catalog.pg_language l ON l.oid = p.prolang
@@ -263,49 +380,51 @@ hidden AS (
     ) x
    GROUP BY t.kind, t.oid
 )
-SELECT (SELECT pg_catalog.json_build_object(
-          'system', (SELECT s.system_identifier::text FROM pg_catalog.pg_control_system() s),
-          'started', pg_catalog.pg_postmaster_start_time()::text,
-          'databaseReset', (SELECT d.stats_reset::text FROM pg_catalog.pg_stat_database d WHERE d.datname = pg_catalog.current_database()),
-          'sharedReset', (SELECT b.stats_reset::text FROM pg_catalog.pg_stat_bgwriter b))) AS epoch,
-       pg_catalog.current_setting('track_counts') AS track_counts,
-       (SELECT pg_catalog.array_agg(cfg)
-          FROM pg_catalog.pg_db_role_setting s CROSS JOIN LATERAL pg_catalog.unnest(s.setconfig) AS cfg
-         WHERE cfg ILIKE 'track\\_counts=%'
-           AND s.setdatabase IN (0, (SELECT oid FROM pg_catalog.pg_database WHERE datname = pg_catalog.current_database()))) AS overrides,
-       agg.keys, agg.signals, agg.untrackables,
-       (SELECT pg_catalog.json_agg(pg_catalog.json_build_object('pid', a.pid, 'application_name', a.application_name, 'since', a.xact_start)
-                 ORDER BY a.xact_start NULLS LAST, a.pid)
-          FROM pg_catalog.pg_stat_activity a
-         WHERE a.datname = pg_catalog.current_database() AND a.backend_type = 'client backend'
-           AND a.pid <> pg_catalog.pg_backend_pid() AND a.application_name IS DISTINCT FROM $2
-           AND a.xact_start IS NOT NULL) AS sessions
+SELECT ${CONTEXT_COLUMNS},
+       agg.keys, agg.signals, agg.untrackables
   FROM (SELECT pg_catalog.string_agg(x.key, ' ') AS keys,
                -- No signal holds a space or is '~'.
                pg_catalog.string_agg(coalesce(x.signal, '~'), ' ') AS signals,
                pg_catalog.json_object_agg(x.key, x.untrackable) FILTER (WHERE x.untrackable IS NOT NULL) AS untrackables
           FROM (SELECT n.kind || n.oid AS key,
-               CASE
-                   WHEN n.kind = 'f' THEN 'def:' || fn.xmin
-                   WHEN rel.relkind IN ('v', 'm') AND (rel.candidate OR rel.relkind = 'v') THEN 'def:' || rel.rule
-                   ELSE concat_ws('/',
-                     CASE WHEN rel.relkind IN ('r', 'm') THEN pg_catalog.concat(
-                       'w:', pg_catalog.pg_stat_get_tuples_inserted(n.oid) + pg_catalog.pg_stat_get_tuples_updated(n.oid)
-                             + pg_catalog.pg_stat_get_tuples_deleted(n.oid),
-                       ',f:', rel.relfilenode) END,
-                     CASE WHEN rel.children IS NOT NULL OR rel.relkind = 'p' THEN 'c:' || coalesce(rel.children::text, '{}') END)
-                 END AS signal,
-               CASE
-                   WHEN rel.oid IS NULL AND fn.oid IS NULL THEN 'it no longer exists'
-                   WHEN n.oid < 16384 THEN 'it is a system object, whose changes no statistics count'
-                   WHEN rel.relkind = 'f' THEN 'it is a foreign table, whose changes no statistics of this database count'
-                   WHEN rel.relkind NOT IN ('r', 'p', 'm', 'v') THEN pg_catalog.format('it is a relation of kind %s, whose changes no statistics count', rel.relkind)
-                   WHEN rel.relkind IN ('r', 'm') AND rel.amname IS DISTINCT FROM 'heap' THEN pg_catalog.format('its table access method %s is not heap', rel.amname)
-                   WHEN n.kind = 'f' AND NOT fn.atomic AND fn.provolatile <> 'i'
-                     THEN pg_catalog.format('it is a %s function with a string body, whose reads the catalog does not record', fn.lanname)
+               ${NODE_SIGNAL} AS signal,
+               CASE ${UNTRACKABLE_BY_CATALOG}
                    WHEN h.what IS NOT NULL THEN 'it calls or reads ' || h.what
                  END AS untrackable
           FROM node n
           LEFT JOIN rel ON n.kind = 'r' AND rel.oid = n.oid
           LEFT JOIN fn ON n.kind = 'f' AND fn.oid = n.oid
           LEFT JOIN hidden h ON h.kind = n.kind AND h.oid = n.oid) x) agg`;
+
+/**
+ * The proof ($1: every candidate, $2: this run's application name, $3 and $4: the views to prove and their names).
+ * Each node of each stored walk is a row of `n`, joined to the catalog by hash: the rules and children are
+ * read once, whole, rather than looked up per node. A definition stored as trackable was scanned when stored, and
+ * an edit gives it another signal, so no query tree is read. The result: per proven view, `oid` or
+ * `oid:<other candidates its walk reaches>`.
+ */
+const PROOF_SQL = `-- change signals: the views proven unchanged since their baselines
+WITH candidate AS MATERIALIZED (SELECT DISTINCT c.oid FROM unnest($1::oid[]) AS c(oid)),
+n AS MATERIALIZED (
+  SELECT b.view_oid, pg_catalog.left(s.key, 1) AS kind, pg_catalog.substr(s.key, 2)::oid AS oid, s.value AS stored
+    FROM unnest($3::oid[], $4::text[]) AS v(oid, name)
+    JOIN ${BASELINE_TABLE} b ON b.view_oid = v.oid AND b.view_name = v.name
+    CROSS JOIN LATERAL pg_catalog.jsonb_each_text(b.sources) s
+   WHERE b.epoch = (SELECT ${EPOCH}::jsonb)
+),
+rule AS MATERIALIZED (SELECT w.ev_class, w.xmin FROM pg_catalog.pg_rewrite w WHERE w.rulename = '_RETURN'),
+${PARENT_CTE}
+SELECT ${CONTEXT_COLUMNS},
+       (SELECT pg_catalog.string_agg(x.view_oid || coalesce(':' || x.reached, ''), ' ')
+          FROM (SELECT n.view_oid,
+                       pg_catalog.string_agg(n.oid::text, ',') FILTER (WHERE n.kind = 'r' AND n.oid <> n.view_oid AND rel.candidate) AS reached
+                  FROM n
+                  LEFT JOIN (SELECT ${REL_COLUMNS}
+                               FROM pg_catalog.pg_class c
+                               LEFT JOIN pg_catalog.pg_am am ON am.oid = c.relam
+                               LEFT JOIN parent ON parent.oid = c.oid
+                               LEFT JOIN rule w ON w.ev_class = c.oid) rel ON n.kind = 'r' AND rel.oid = n.oid
+                  LEFT JOIN (SELECT ${FN_COLUMNS}
+                               FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_language l ON l.oid = p.prolang) fn ON n.kind = 'f' AND fn.oid = n.oid
+                 GROUP BY n.view_oid
+                HAVING pg_catalog.bool_and(coalesce((CASE ${UNTRACKABLE_BY_CATALOG} END) IS NULL AND n.stored = ${NODE_SIGNAL}, false))) x) AS proven`;

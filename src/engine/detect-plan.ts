@@ -1,7 +1,7 @@
 import type { Client } from 'pg';
 import { baselineWrite, readBaselines } from './baselines';
-import { readChangeSignals, readSourceNames } from './change-signals';
-import { detectChanges, knownDefinitions, nameDecisions, sourcesToName } from './detection';
+import { proveUnchanged, readChangeSignals, readSourceNames, SignalContext } from './change-signals';
+import { Detection, detectChanges, knownDefinitions, nameDecisions, sourcesToName, withProvenUnchanged } from './detection';
 import { waitForIdleFlush } from './flush-wait';
 import { recordViewUnchanged } from './observability';
 import type { PlannedRefresh } from './plan';
@@ -35,19 +35,32 @@ export async function planByDetectedChanges(
   const started = Date.now();
   const wait = await waitForIdleFlush(client, timeLeftMs() - KEEP_FOR_REFRESH_MS);
   const oids = candidates.map((step) => step.view.oid);
-  const stored = await readBaselines(client, oids);
-  const signals = await readChangeSignals(client, oids, knownDefinitions(stored),
-    new Map([...stored].map(([oid, baseline]) => [oid, baseline.sources])));
-  const detection = detectChanges(
-    candidates.map((step) => ({ oid: step.view.oid, name: step.view.qualifiedName, populated: step.view.populated })), signals, stored);
-  const readMs = Date.now() - started;
-  const named = nameDecisions(detection.views, await readSourceNames(client, sourcesToName(detection.views)));
-
   const byReport = new Set(reported?.oids ?? []);
-  const views: Array<DetectedView & { oid: number }> = named.map((view) =>
+  const candidateViews = candidates.map((step) => ({ oid: step.view.oid, name: step.view.qualifiedName, populated: step.view.populated }));
+  // A reported view stores a baseline with its refresh: its signals are read in full.
+  const proof = await proveUnchanged(client, oids, candidateViews.filter((view) => view.populated && !byReport.has(view.oid)));
+  const rest = candidateViews.filter((view) => !proof.unchanged.has(view.oid));
+  let signals: SignalContext = proof;
+  let detection: Detection = { views: [], baselines: new Map() };
+  if (rest.length > 0) {
+    const restOids = rest.map((view) => view.oid);
+    const stored = await readBaselines(client, restOids);
+    const read = await readChangeSignals(client, oids, {
+      roots: restOids,
+      known: knownDefinitions(stored),
+      storedWalks: new Map([...stored].map(([oid, baseline]) => [oid, baseline.sources])),
+    });
+    signals = read;
+    detection = detectChanges(rest, read, stored);
+  }
+  const decisions = withProvenUnchanged(candidateViews, proof.unchanged, detection.views);
+  const readMs = Date.now() - started;
+  const named = nameDecisions(decisions, await readSourceNames(client, sourcesToName(decisions)));
+
+  const decided: Array<DetectedView & { oid: number }> = named.map((view) =>
     (view.decision === 'unchanged' && byReport.has(view.oid) ? { oid: view.oid, view: view.view, decision: 'reported' } : view));
-  const selected = new Set(views.filter((view) => view.decision !== 'unchanged').map((view) => view.view));
-  for (const view of views) if (view.decision === 'unchanged') recordViewUnchanged(view.view);
+  const selected = new Set(decided.filter((view) => view.decision !== 'unchanged').map((view) => view.view));
+  for (const view of decided) if (view.decision === 'unchanged') recordViewUnchanged(view.view);
 
   const plan = candidates.filter((step) => selected.has(step.view.qualifiedName)).map((step) => ({
     ...step,
@@ -68,9 +81,9 @@ export async function planByDetectedChanges(
   }
   const changes: ChangeDetectionReport = {
     selected: plan.length,
-    unchanged: views.length - plan.length,
+    unchanged: decided.length - plan.length,
     ...(detection.fullRefreshReason ? { fullRefreshReason: detection.fullRefreshReason } : {}),
-    ...listedViews(views),
+    ...listedViews(decided),
     readMs,
     flushWaitMs: wait.waitedMs,
     openTransactions: signals.openTransactions.slice(0, MAX_OPEN_TRANSACTIONS_LISTED).map((session) => ({ ...session })),

@@ -123,6 +123,17 @@ function decide(
   return { ...at, decision: 'changed', moved, ...(gone > 0 ? { gone } : {}) };
 }
 
+/**
+ * Every candidate's decision, in the order given: `unchanged` for the views the database proved unchanged
+ * (proveUnchanged), the decision made for each of the others.
+ */
+export function withProvenUnchanged(
+  candidates: readonly DetectionCandidate[], proven: ReadonlySet<number>, decided: readonly ViewDecision[],
+): ViewDecision[] {
+  const byOid = new Map(decided.map((view) => [view.oid, view]));
+  return candidates.map((view) => (proven.has(view.oid) ? { oid: view.oid, view: view.name, decision: 'unchanged' } : byOid.get(view.oid)!));
+}
+
 /** The sources whose names the decisions' report entries give. */
 export function sourcesToName(views: readonly ViewDecision[]): string[] {
   const keys = new Set<string>();

@@ -210,6 +210,25 @@ describe('refresh selection by the changes the database shows', () => {
     expect(report.selection.changes!.views.find((view) => view.view === 'public.mv1')!.decision).toBe('no-baseline');
   });
 
+  test('REFRESH ... WITH NO DATA of a view, which leaves its signals as they were, refreshes it and the view reading it', async () => {
+    await runSql(db, 'REFRESH MATERIALIZED VIEW mv1 WITH NO DATA');
+    const report = await run();
+    expect(changed(report)).toEqual(names('mv1', 'mv12'));
+    expect(report.selection.changes!.views.find((view) => view.view === 'public.mv1')!.decision).toBe('not-populated');
+    expect(report.selection.changes!.views.find((view) => view.view === 'public.mv12')).toEqual({ view: 'public.mv12', decision: 'upstream', sources: ['public.mv1'] });
+    expect(changed(await run())).toEqual([]);
+  });
+
+  test('a renamed view is refreshed as one without a baseline, under its new name and again under its old one', async () => {
+    await runSql(db, 'ALTER MATERIALIZED VIEW mv2 RENAME TO mv2r');
+    const renamed = await run();
+    expect(changed(renamed)).toEqual(names('mv2r'));
+    expect(renamed.selection.changes!.views.find((view) => view.view === 'public.mv2r')!.decision).toBe('no-baseline');
+    await runSql(db, 'ALTER MATERIALIZED VIEW mv2r RENAME TO mv2');
+    expect(changed(await run())).toEqual(names('mv2'));
+    expect(changed(await run())).toEqual([]);
+  });
+
   test('a failed view keeps its old baseline and is selected again by the next run', async () => {
     await runSql(db, 'INSERT INTO t1 VALUES (400); INSERT INTO t2 VALUES (400)');
     const blocker = await connect(db);

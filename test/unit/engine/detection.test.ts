@@ -1,6 +1,6 @@
 import type { Baseline } from '../../../src/engine/baselines';
 import type { ChangeSignals, SourceSignal, StatsEpoch } from '../../../src/engine/change-signals';
-import { detectChanges, epochChange, knownDefinitions, nameDecisions, sourcesToName } from '../../../src/engine/detection';
+import { detectChanges, epochChange, knownDefinitions, nameDecisions, sourcesToName, withProvenUnchanged } from '../../../src/engine/detection';
 
 const EPOCH: StatsEpoch = { system: '7', started: '2026-12-01 10:00:00+00', databaseReset: null, sharedReset: '2026-12-01 10:00:00+00' };
 
@@ -84,5 +84,15 @@ describe('change detection decisions', () => {
     const { baselines } = detectChanges(candidates, read, stored());
     expect(baselines.get(10)!.sources).toMatchObject({ r30: 'untrackable:def:77', r31: 'def:78' });
     expect(knownDefinitions(baselines)).toEqual(['r31=def:78']);
+  });
+
+  test('views the database proved unchanged join the others\' decisions, in the order of the candidates', () => {
+    const three = [...candidates, { oid: 30, name: 'public.mv3', populated: true }];
+    const others = detectChanges([three[0], three[2]], signals({}, 'w:6,f:1'), stored());
+    expect(withProvenUnchanged(three, new Set([20]), others.views).map((view) => [view.view, view.decision])).toEqual([
+      ['public.mv1', 'changed'],
+      ['public.mv12', 'unchanged'],
+      ['public.mv3', 'no-baseline'],
+    ]);
   });
 });
