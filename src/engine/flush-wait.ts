@@ -33,7 +33,8 @@ export async function waitForIdleFlush(client: ClientBase, maxWaitMs: number): P
             count(*) FILTER (WHERE a.state = 'idle' AND a.state_change > pg_catalog.clock_timestamp() - $2::float8 * interval '1 ms')::int AS recent,
             count(*) FILTER (WHERE a.state IS NULL)::int AS hidden
        FROM pg_catalog.pg_stat_activity a
-      WHERE a.datname = pg_catalog.current_database() AND a.backend_type = 'client backend'
+      -- A session of a role this one may not see shows no backend_type either: it counts, as hidden.
+      WHERE a.datname = pg_catalog.current_database() AND (a.backend_type = 'client backend' OR a.backend_type IS NULL)
         AND a.pid <> pg_catalog.pg_backend_pid() AND a.application_name IS DISTINCT FROM $1`,
     [APPLICATION_NAME, IDLE_FLUSH_MS],
   );

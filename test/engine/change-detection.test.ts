@@ -292,6 +292,49 @@ describe('refresh selection by the changes the database shows', () => {
     }
   }, 30_000);
 
+  test('a run with too little time to wait for an idle writer says its change may reach the next run only; the next run has it', async () => {
+    const writer = await connect(db);
+    try {
+      await writer.query('INSERT INTO t1 VALUES (1100)');
+      // 8 s left: the run keeps 5 s for refreshing, so it can wait about 3 s of the 10.25 s the writer needs.
+      const { report, error } = await invoke({}, env, 8_000);
+      if (error) throw error;
+      const changes = report!.selection.changes!;
+      expect(changes.flushWaitMs).toBeLessThan(5_000);
+      expect(changes.warnings!.join()).toMatch(/the run had \d+ ms to wait of the \d+ ms idle sessions need to flush their counts: a change they committed may reach the next run only/);
+      expect(changed(await run())).toEqual(names('mv1', 'mv12', 'mvv'));
+    } finally {
+      await writer.end();
+    }
+  }, 40_000);
+
+  test('a role that may not see other roles\' sessions waits for their counts in any case, picks up their idle writer\'s change, and says so', async () => {
+    const other = await createTestDatabase('detect_hidden');
+    await runSql(other, `DO $$ BEGIN CREATE ROLE detect_owner LOGIN PASSWORD 'pw'; EXCEPTION WHEN duplicate_object THEN NULL; END $$;
+      GRANT CREATE ON DATABASE ${other.database} TO detect_owner; GRANT CREATE ON SCHEMA public TO detect_owner`);
+    const owner = { ...other, user: 'detect_owner', password: 'pw' };
+    await runSql(owner, 'CREATE TABLE h1 (id int); CREATE MATERIALIZED VIEW mvh AS SELECT count(*)::int AS n FROM h1');
+    const ownerEnv = { ...localModeEnv(owner), [RefreshEnv.DETECT_CHANGES]: 'true' };
+    const runAsOwner = async () => {
+      const { report, error } = await invoke({}, ownerEnv);
+      if (error) throw error;
+      return report!;
+    };
+    expect(refreshed(await runAsOwner())).toEqual(['public.mvh']);
+    // A superuser's session: its state is hidden from detect_owner, which lacks pg_read_all_stats.
+    const writer = await connect(other);
+    try {
+      await writer.query('INSERT INTO h1 VALUES (1)');
+      const report = await runAsOwner();
+      expect(refreshed(report)).toEqual(['public.mvh']);
+      expect(report.selection.changes!.flushWaitMs).toBeGreaterThanOrEqual(10_000);
+      expect(report.selection.changes!.warnings!.join()).toMatch(/1 session\(s\) of other roles hide their state from this role.*GRANT pg_read_all_stats/);
+      expect(await runSql(other, 'SELECT n FROM mvh')).toEqual([{ n: 1 }]);
+    } finally {
+      await writer.end();
+    }
+  }, 60_000);
+
   test('a session inside a transaction is named; its write reaches the run after it commits', async () => {
     const writer = await connect(db);
     try {
