@@ -62,8 +62,7 @@ export interface SignalReadOptions {
 }
 
 /**
- * Reads every signal, each counter as it is now (the run lock's transaction would otherwise keep what it read
- * before). The walk from each root view follows what its query reads (pg_rewrite and pg_depend), SQL-standard
+ * Reads every signal, each counter as it is now (after {@link readCountersAsTheyAre}). The walk from each root view follows what its query reads (pg_rewrite and pg_depend), SQL-standard
  * function bodies, and partitions and inheritance children (pg_inherits); it goes on through plain views, functions,
  * tables with children and the candidates, and stops at other materialized views, whose own signals stand for
  * what they return. Walking here rather than in a recursive query lets the signal query know how many nodes it
@@ -79,7 +78,6 @@ export async function readChangeSignals(client: ClientBase, candidates: readonly
   const roots = options.roots ?? candidates;
   const known = options.known ?? [];
   const storedWalks = options.storedWalks ?? new Map();
-  await readCountersAsTheyAre(client);
   if (roots.length > 0 && roots.every((oid) => storedWalks.has(oid))) {
     const walks = new Map(roots.map((oid) => [oid, Object.keys(storedWalks.get(oid)!)]));
     const read = await readSignalsOf(client, candidates, known, walks);
@@ -91,9 +89,9 @@ export async function readChangeSignals(client: ClientBase, candidates: readonly
 
 /**
  * Each counter read straight from shared memory: no snapshot to build for thousands of tables, and none kept from
- * before. The setting ends with the run lock's transaction.
+ * before. Once per transaction, before proveUnchanged and readChangeSignals; the setting ends with it.
  */
-async function readCountersAsTheyAre(client: ClientBase): Promise<void> {
+export async function readCountersAsTheyAre(client: ClientBase): Promise<void> {
   await client.query("SELECT pg_catalog.pg_stat_clear_snapshot(), pg_catalog.set_config('stats_fetch_consistency', 'none', true)");
 }
 
@@ -110,7 +108,6 @@ async function readCountersAsTheyAre(client: ClientBase): Promise<void> {
 export async function proveUnchanged(
   client: ClientBase, candidates: readonly number[], views: ReadonlyArray<{ readonly oid: number; readonly name: string }>,
 ): Promise<UnchangedProof> {
-  await readCountersAsTheyAre(client);
   const { rows: [row] } = await client.query<ContextRow & { proven: string | null }>(PROOF_SQL,
     [candidates, APPLICATION_NAME, views.map((view) => view.oid), views.map((view) => view.name)]);
   const context = contextOf(row);

@@ -1,6 +1,6 @@
 import type { Client } from 'pg';
 import { baselineWrite, readBaselines } from './baselines';
-import { proveUnchanged, readChangeSignals, readSourceNames, SignalContext } from './change-signals';
+import { proveUnchanged, readChangeSignals, readCountersAsTheyAre, readSourceNames, SignalContext } from './change-signals';
 import { Detection, detectChanges, knownDefinitions, nameDecisions, sourcesToName, withProvenUnchanged } from './detection';
 import { waitForIdleFlush } from './flush-wait';
 import { recordViewUnchanged } from './observability';
@@ -37,6 +37,7 @@ export async function planByDetectedChanges(
   const oids = candidates.map((step) => step.view.oid);
   const byReport = new Set(reported?.oids ?? []);
   const candidateViews = candidates.map((step) => ({ oid: step.view.oid, name: step.view.qualifiedName, populated: step.view.populated }));
+  await readCountersAsTheyAre(client);
   // A reported view stores a baseline with its refresh: its signals are read in full.
   const proof = await proveUnchanged(client, oids, candidateViews.filter((view) => view.populated && !byReport.has(view.oid)));
   const rest = candidateViews.filter((view) => !proof.unchanged.has(view.oid));
